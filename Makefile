@@ -1,0 +1,40 @@
+# One entry point for every task. Each target creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export TZ := UTC
+
+.PHONY: install demo test synth deploy bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rung simulate samples/accounts.csv --replies samples/replies.csv \
+		--payments samples/payments.csv --start 2026-12-01T00:00:00Z --days 35 --out out/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+synth: $(STAMP)
+	cd infra && ../$(BIN)/python app.py
+
+deploy: $(STAMP)
+	npx --yes aws-cdk@2 deploy --app "$(BIN)/python infra/app.py" --require-approval broadening
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check functions rung infra tests bench
+	$(BIN)/ruff format --check functions rung infra tests bench
+	$(BIN)/mypy functions rung
+
+clean:
+	rm -rf $(VENV) cdk.out out .pytest_cache .hypothesis

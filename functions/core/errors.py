@@ -1,0 +1,21 @@
+"""Typed errors. Names matter: the ladder ASL's Retry/Catch match on them."""
+
+
+class RungError(Exception):
+    """Base of every error Rung raises on purpose."""
+
+
+class TransientSendError(RungError):
+    """The provider is throttling or failing for now (SNS/SES throttling, 5xx): retry later."""
+
+
+class PermanentSendError(RungError):
+    """The provider refused this message for good (invalid number, MessageRejected)."""
+
+
+class ConfigError(RungError):
+    """Configuration (lender, ladder, profile) is missing or invalid."""
+
+
+class FileRejected(RungError):
+    """A lender file cannot be read at all; the whole file is rejected with this reason."""

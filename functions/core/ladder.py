@@ -1,0 +1,144 @@
+"""Reminder ladders: which rung is due when, and the state the Step Functions loop carries.
+
+The ASL is only the durable timer (Wait on `$.next_at` → send Task → Choice on `$.done`);
+every decision about rungs lives here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from functions.core.errors import ConfigError
+from functions.core.models import Channel
+
+
+class Rung(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    day: int = Field(ge=0, le=365)  # days past due
+    channel: Channel
+    template: str = Field(pattern=r"^[a-z0-9_]+$")
+
+
+class Ladder(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    version: int = Field(ge=1)
+    local_time: time = time(10, 0)
+    rungs: tuple[Rung, ...] = Field(min_length=1)
+
+    @field_validator("local_time", mode="before")
+    @classmethod
+    def _parse_time(cls, value: object) -> object:
+        return time.fromisoformat(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _days_strictly_increase(self) -> Ladder:
+        days = [rung.day for rung in self.rungs]
+        if days != sorted(set(days)):
+            raise ValueError("rung days must strictly increase")
+        return self
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def due_at(self, index: int, due_date: date, zone: ZoneInfo) -> datetime:
+        """The instant rung `index` falls due: its dpd day at the ladder's local time, in `zone`."""
+        day = due_date + timedelta(days=self.rungs[index].day)
+        return datetime.combine(day, self.local_time, tzinfo=zone).astimezone(UTC)
+
+    def first_rung(self, due_date: date, zone: ZoneInfo, now: datetime) -> int:
+        """Catch-up policy (DESIGN §4): start at the current rung, never burst missed ones.
+
+        The current rung is the latest whose day has come; rungs before it are skipped
+        (recorded as SUPPRESSED `missed_before_upload`). Before the first day: rung 0.
+        """
+        current = 0
+        for index in range(len(self.rungs)):
+            if self.due_at(index, due_date, zone) <= now:
+                current = index
+        return current
+
+    def expires_at(self, index: int, due_date: date, zone: ZoneInfo) -> datetime | None:
+        """A rung that could not go out before the next rung falls due is superseded by it."""
+        if index + 1 >= len(self.rungs):
+            return None
+        return self.due_at(index + 1, due_date, zone)
+
+
+class LadderState(BaseModel):
+    """The JSON the ladder state machine carries between Wait, send Task and Choice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lender_id: str
+    account_id: str
+    cycle: str
+    rung: int = Field(ge=0)
+    next_at: str  # ISO 8601 UTC ending in "Z" (Step Functions TimestampPath)
+    done: bool = False
+
+    @field_validator("next_at")
+    @classmethod
+    def _utc_z(cls, value: str) -> str:
+        if not value.endswith("Z"):
+            raise ValueError("next_at must be UTC and end in 'Z'")
+        return value
+
+    @property
+    def ladder_key(self) -> str:
+        return f"{self.lender_id}#{self.account_id}#{self.cycle}"
+
+    @property
+    def next_instant(self) -> datetime:
+        return datetime.fromisoformat(self.next_at.replace("Z", "+00:00"))
+
+
+def to_sfn_timestamp(instant: datetime) -> str:
+    """UTC, second precision, trailing Z — the only form moto's and AWS's Wait both accept."""
+    return instant.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def execution_name(lender_id: str, account_id: str, cycle: str) -> str:
+    """Deterministic execution name per account ladder, ≤ 80 characters.
+
+    A duplicate S3 event or a re-upload asks for the same name, which Step Functions refuses
+    to start twice: the name is the idempotency key of a ladder.
+    """
+    raw = f"{lender_id}-{account_id}-{cycle}"
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+    readable = _NAME_UNSAFE.sub("_", raw)[:60]
+    return f"{readable}-{digest}"
+
+
+def load_ladder(config_root: Path, ladder_id: str) -> Ladder:
+    return _load_ladder(config_root.resolve(), ladder_id)
+
+
+@cache
+def _load_ladder(config_root: Path, ladder_id: str) -> Ladder:
+    if not re.fullmatch(r"[a-z0-9_-]+", ladder_id):
+        raise ConfigError(f"invalid ladder id {ladder_id!r}")
+    path = config_root / "ladders" / f"{ladder_id}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown ladder {ladder_id!r}: no file ladders/{ladder_id}.yaml")
+    try:
+        ladder = Ladder.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"ladder {ladder_id!r}: {exc}") from exc
+    if ladder.id != ladder_id:
+        raise ConfigError(f"ladders/{ladder_id}.yaml declares id {ladder.id!r}")
+    return ladder

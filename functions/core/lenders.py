@@ -1,0 +1,75 @@
+"""Lender configuration: one YAML file per lender under `config/lenders/{lender_id}.yaml`."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.core.errors import ConfigError
+
+LENDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+class UnitPrices(BaseModel):
+    """Unit prices used for cost estimates in the simulator (lender's own contract prices)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    currency: str = "USD"
+    sms_segment: Decimal = Decimal("0.00581")
+    email: Decimal = Decimal("0.0001")
+    sfn_transition: Decimal = Decimal("0.000025")
+
+
+class LenderConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lender_id: str
+    company_name: str
+    support_phone: str
+    support_email: str
+    sms_origination: str | None = None  # origination number / sender id
+    email_from: str  # SES verified identity, e.g. "Demo Finance <reminders@demo.example>"
+    ses_configuration_set: str | None = None
+    default_region: str = "US"  # ISO 3166 region for national phone formats
+    default_locale: str = "en-US"
+    ladder: str = "default"
+    # COMPLIANCE §5: third-party collectors need the debt-collector disclosure.
+    third_party_collector: bool = False
+    header_aliases: dict[str, str] = Field(default_factory=dict)  # lender header -> contract column
+    # Per-profile overrides; the profile loader accepts only stricter values.
+    profile_overrides: dict[str, dict[str, object]] = Field(default_factory=dict)
+    payment_claim_hold_days: int = Field(default=5, ge=0, le=30)
+    allowed_link_domains: list[str] = Field(default_factory=list)
+    prices: UnitPrices = Field(default_factory=UnitPrices)
+
+    @property
+    def support_contact(self) -> str:
+        return f"{self.support_phone} / {self.support_email}"
+
+
+def load_lender(config_root: Path, lender_id: str) -> LenderConfig:
+    """Load and validate one lender's configuration; unknown lender ⇒ ConfigError."""
+    return _load_lender(config_root.resolve(), lender_id)
+
+
+@cache
+def _load_lender(config_root: Path, lender_id: str) -> LenderConfig:
+    if not LENDER_ID.match(lender_id):
+        raise ConfigError(f"invalid lender id {lender_id!r}")
+    path = config_root / "config" / "lenders" / f"{lender_id}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown lender {lender_id!r}: no configuration at config/lenders/")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config = LenderConfig.model_validate(raw)
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"lender {lender_id!r}: invalid configuration: {exc}") from exc
+    if config.lender_id != lender_id:
+        raise ConfigError(f"lender file {path.name} declares lender_id {config.lender_id!r}")
+    return config

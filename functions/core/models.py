@@ -1,0 +1,196 @@
+"""Domain models shared by every part of Rung.
+
+Pure data: no boto3, no environment, no clock. Each boundary (lender row, ladder state,
+inbound message, template) has its own model elsewhere; these are the nouns they map to.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    PAYMENT_CLAIMED = "PAYMENT_CLAIMED"
+    PAID = "PAID"
+    DISPUTED = "DISPUTED"
+    CEASE = "CEASE"
+    BANKRUPTCY = "BANKRUPTCY"
+    ATTORNEY = "ATTORNEY"
+    DECEASED = "DECEASED"
+    COMPLETED = "COMPLETED"
+
+
+# COMPLIANCE.md §3: states that block every reminder.
+BLOCKING_STATUSES = frozenset(
+    {
+        AccountStatus.PAID,
+        AccountStatus.DISPUTED,
+        AccountStatus.CEASE,
+        AccountStatus.BANKRUPTCY,
+        AccountStatus.ATTORNEY,
+        AccountStatus.DECEASED,
+        AccountStatus.COMPLETED,
+    }
+)
+
+
+class Decision(StrEnum):
+    """How a rung ended for one channel: every rung ends in exactly one of these."""
+
+    SENT = "SENT"
+    DEFERRED = "DEFERRED"
+    SUPPRESSED = "SUPPRESSED"
+    UNCERTAIN = "UNCERTAIN"  # provider outcome unknown: never re-sent automatically
+
+
+class SuppressionScope(StrEnum):
+    ADDRESS = "address"  # this phone number / email address on this channel
+    CHANNEL = "channel"  # every address of the borrower on this channel
+    ALL = "all"  # every channel
+
+
+class SuppressionSource(StrEnum):
+    REPLY = "reply"
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    LENDER = "lender"
+    WRONG_NUMBER = "wrong_number"
+
+
+class Account(BaseModel):
+    """One delinquent account as Rung stores it (`accounts` table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lender_id: str
+    account_id: str
+    phone: str | None = None  # E.164
+    email: str | None = None
+    amount_due: Decimal
+    currency: str
+    due_date: date
+    first_name: str | None = None
+    locale: str
+    country: str | None = None  # ISO 3166-1 alpha-2
+    state: str | None = None  # e.g. "WA"
+    postal_code: str | None = None
+    timezone: str | None = None  # IANA, given by the lender
+    status: AccountStatus = AccountStatus.ACTIVE
+    payment_link: str | None = None
+    cycle: str = ""  # one delinquency = one ladder; defaults to the due date
+    status_changed_at: datetime | None = None  # e.g. when PAYMENT_CLAIMED began
+    upload_key: str | None = None  # the upload that last touched this account
+
+    @property
+    def key(self) -> str:
+        return f"{self.lender_id}#{self.account_id}"
+
+    @property
+    def ladder_key(self) -> str:
+        return f"{self.lender_id}#{self.account_id}#{self.cycle}"
+
+    def address(self, channel: Channel) -> str | None:
+        return self.phone if channel is Channel.SMS else self.email
+
+
+class Suppression(BaseModel):
+    """A borrower's (or a bounce's) instruction not to be contacted (`suppressions` table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    address: str  # E.164 or lower-case email
+    scope: SuppressionScope = SuppressionScope.ADDRESS
+    source: SuppressionSource
+    at: datetime
+    detail: str = ""
+
+    @property
+    def key(self) -> str:
+        return suppression_key(self.channel, self.address)
+
+    def key_matches(self, address: str) -> bool:
+        return self.key == suppression_key(self.channel, address)
+
+
+def suppression_key(channel: Channel, address: str) -> str:
+    return f"{channel.value}#{address.lower() if channel is Channel.EMAIL else address}"
+
+
+class AuditRecord(BaseModel):
+    """One gate decision, append-only (`audit` table, `messages.csv` row)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lender_id: str
+    account_id: str
+    cycle: str
+    rung: int
+    channel: Channel
+    decision: Decision
+    reason: str = ""
+    rule: str = ""
+    profile: str = ""
+    profile_version: str = ""
+    template_id: str = ""
+    template_version: str = ""
+    at_utc: datetime
+    at_local: str = ""  # ISO local time with offset, in the zone that decided
+    address_masked: str = ""
+    segments: int = 0
+    body: str = ""
+    provider_message_id: str = ""
+    deferred_until: datetime | None = None
+
+
+class LedgerEntry(BaseModel):
+    """At-most-once record for (account, cycle, rung, channel), written before the provider call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ladder_key: str  # lender#account#cycle
+    rung: int
+    channel: Channel
+    state: Decision = Field(default=Decision.UNCERTAIN)  # UNCERTAIN until the outcome is recorded
+    attempted_at: datetime
+    provider_message_id: str = ""
+    address: str = ""
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.rung:03d}#{self.channel.value}"
+
+
+class TemplateStatus(StrEnum):
+    DRAFT = "DRAFT"
+    APPROVED = "APPROVED"
+    RETIRED = "RETIRED"
+
+
+class TemplateVersion(BaseModel):
+    """One stored version of a message template (`templates` table), keyed by content hash."""
+
+    model_config = ConfigDict(frozen=True)
+
+    template_id: str
+    channel: Channel
+    locale: str
+    version: str  # content hash of `source`
+    source: str  # the whole file: front matter + body, exactly as approved
+    status: TemplateStatus = TemplateStatus.DRAFT
+    author: str = ""
+    created_at: datetime | None = None
+    approver: str = ""
+    approved_at: datetime | None = None
+    lint: dict[str, object] = Field(default_factory=dict)  # rules version + findings

@@ -1,0 +1,33 @@
+"""Runtime configuration, built once at each Lambda entry point (never read deep in the code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# In the Lambda asset, `functions/`, `config/` and `ladders/` sit side by side, exactly as in
+# the repository, so one relative path serves both.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Environment variables `RUNG_*`, set by the CDK stack (infra/) or the local world (rung/)."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNG_", frozen=True)
+
+    accounts_table: str = Field(default="rung-accounts")
+    suppressions_table: str = Field(default="rung-suppressions")
+    ledger_table: str = Field(default="rung-ledger")
+    audit_table: str = Field(default="rung-audit")
+    templates_table: str = Field(default="rung-templates")
+    uploads_table: str = Field(default="rung-uploads")
+    inbound_table: str = Field(default="rung-inbound")  # dedupe of inbound message ids
+    state_machine_arn: str = ""
+    uploads_bucket: str = ""
+    ses_configuration_set: str = ""
+    unsubscribe_url: str = ""  # https base URL of the one-click unsubscribe endpoint
+    unsubscribe_key_parameter: str = ""  # SSM SecureString name holding the HMAC key
+    audit_retention_days: int = 400
+    config_root: Path = PROJECT_ROOT
