@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TZ := UTC
 
-.PHONY: install demo test synth deploy bench lint clean
+.PHONY: install demo test synth deploy bench lint clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,14 @@ demo: $(STAMP)
 	$(BIN)/rung simulate samples/accounts.csv --replies samples/replies.csv \
 		--payments samples/payments.csv --start 2026-12-01T00:00:00Z --days 35 --out out/demo
 
-test: $(STAMP)
+# The report test renders report.html in Debian's headless Chromium.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium (or RUNG_SKIP_BROWSER=1)"; exit 1; fi; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 synth: $(STAMP)

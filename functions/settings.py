@@ -24,10 +24,12 @@ class Settings(BaseSettings):
     templates_table: str = Field(default="rung-templates")
     uploads_table: str = Field(default="rung-uploads")
     inbound_table: str = Field(default="rung-inbound")  # dedupe of inbound message ids
+    reports_prefix: str = "rejects/"
     state_machine_arn: str = ""
     uploads_bucket: str = ""
     ses_configuration_set: str = ""
     unsubscribe_url: str = ""  # https base URL of the one-click unsubscribe endpoint
-    unsubscribe_key_parameter: str = ""  # SSM SecureString name holding the HMAC key
+    unsubscribe_secret_arn: str = ""  # Secrets Manager secret holding the HMAC signing key
+    inbound_topic_arn: str = ""
     audit_retention_days: int = 400
     config_root: Path = PROJECT_ROOT

@@ -10,7 +10,18 @@ class TransientSendError(RungError):
 
 
 class PermanentSendError(RungError):
-    """The provider refused this message for good (invalid number, MessageRejected)."""
+    """The provider refused this message for good (invalid number, MessageRejected, opted out)."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+
+
+class UncertainSendError(RungError):
+    """The request may have reached the provider (read timeout, dropped connection).
+
+    Never retried: the rung ends UNCERTAIN and an alarm asks ops to reconcile (DESIGN §3).
+    """
 
 
 class ConfigError(RungError):

@@ -87,6 +87,7 @@ class LadderState(BaseModel):
     rung: int = Field(ge=0)
     next_at: str  # ISO 8601 UTC ending in "Z" (Step Functions TimestampPath)
     done: bool = False
+    deferred: bool = False  # the current rung has been deferred at least once
 
     @field_validator("next_at")
     @classmethod
@@ -105,8 +106,14 @@ class LadderState(BaseModel):
 
 
 def to_sfn_timestamp(instant: datetime) -> str:
-    """UTC, second precision, trailing Z — the only form moto's and AWS's Wait both accept."""
-    return instant.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC, second precision, trailing Z — the only form moto's and AWS's Wait both accept.
+
+    Rounded *up*: waking a fraction early would meet the gate just before the instant it named.
+    """
+    utc = instant.astimezone(UTC)
+    if utc.microsecond:
+        utc = utc.replace(microsecond=0) + timedelta(seconds=1)
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")

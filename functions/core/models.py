@@ -194,3 +194,30 @@ class TemplateVersion(BaseModel):
     approver: str = ""
     approved_at: datetime | None = None
     lint: dict[str, object] = Field(default_factory=dict)  # rules version + findings
+
+
+class UploadKind(StrEnum):
+    ACCOUNTS = "accounts"  # uploads/{lender}/…csv
+    PAYMENTS = "payments"  # payments/{lender}/…csv
+
+
+class UploadRecord(BaseModel):
+    """One lender file as processed (`uploads` table): counts always add up (rows = accepted + rejected)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # S3 object key
+    etag: str
+    lender_id: str
+    kind: UploadKind
+    received_at: datetime
+    finished: bool = False
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    file_error: str = ""
+    report_key: str = ""  # rejects/{lender}/… CSV, when anything was rejected
+
+    @property
+    def pk(self) -> str:
+        return f"{self.key}#{self.etag}"

@@ -1,16 +1,35 @@
 """The gate: every rung passes here before any provider call (COMPLIANCE.md).
 
 Pure: the caller loads suppressions, contact history and the approved template version,
-and passes the instant. The answer says which rule and which profile version decided.
+and passes the instant and the profile book. The answer is SEND, DEFER(until) or
+SUPPRESS, and says which rule, which profile and which profile version decided.
+
+Order of rules, and why:
+1. account status — a blocking status (PAID, CEASE, BANKRUPTCY, …) forbids every message
+   whatever else is true, and a payment claim holds the ladder before anything is looked up;
+2. address — without the borrower's own address there is nothing to check or send;
+3. suppression — an opt-out is the borrower's legal instruction (1006.14(h)); it is terminal,
+   so it must win over any reason that would merely wait;
+4. template approval — only approved content may go out; a rung with none is recorded as
+   SUPPRESSED `template_not_approved` rather than deferred towards a send that cannot happen;
+5. zones — without any candidate zone no instant can be shown lawful: fail closed;
+6. blackout days / quiet hours, then 7. frequency caps — the time rules. They only ever
+   defer, and are solved together: the deferral instant is the earliest one that every time
+   rule allows (iterated to a fixed point), so a deferred rung never lands in quiet hours
+   or on a full cap. The reported rule is the first one that blocked `now`.
+Terminal reasons (1–5) come before time rules so that a rung is never deferred only to be
+suppressed later, and so the audit names the most fundamental reason.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from functions.core.caps import ContactHistory, first_block
 from functions.core.models import (
     BLOCKING_STATUSES,
     Account,
@@ -19,22 +38,28 @@ from functions.core.models import (
     Suppression,
     SuppressionScope,
 )
+from functions.core.profiles import Profile, ProfileBook
+from functions.core.quiet_hours import HORIZON, blocking_zone, next_allowed_in, require_aware, zone
+from functions.core.zones import InvalidLocation
+
+__all__ = [
+    "ContactHistory",
+    "GateInput",
+    "GateResult",
+    "Verdict",
+    "decide",
+    "suppressed_by",
+]
+
+# Quiet hours and caps each move the candidate instant forward to a lower bound of the
+# answer; real profiles settle in two or three rounds. Past this, fail closed.
+MAX_ROUNDS = 64
 
 
 class Verdict(StrEnum):
     SEND = "SEND"
     DEFER = "DEFER"
     SUPPRESS = "SUPPRESS"
-
-
-class ContactHistory(BaseModel):
-    """Earlier attempts (SENT or UNCERTAIN), as UTC instants, that frequency caps count."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ladder_channel: tuple[datetime, ...] = ()  # this account ladder, this channel
-    ladder_all: tuple[datetime, ...] = ()  # this account ladder, every channel
-    address: tuple[datetime, ...] = ()  # this phone/email, across all accounts
 
 
 class GateInput(BaseModel):
@@ -46,8 +71,13 @@ class GateInput(BaseModel):
     suppressions: tuple[Suppression, ...] = ()  # on any of the account's addresses
     template_version: str | None = None  # newest APPROVED version; None ⇒ none approved
     history: ContactHistory = Field(default_factory=ContactHistory)
-    payment_claim_hold_days: int = 5
+    payment_claim_hold_days: int = Field(default=5, ge=0)  # LenderConfig.payment_claim_hold_days
     is_reply: bool = False  # a reply the borrower asked for (may go out in quiet hours)
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return require_aware(value)
 
 
 class GateResult(BaseModel):
@@ -61,6 +91,9 @@ class GateResult(BaseModel):
     until: datetime | None = None  # DEFER: the earliest instant every rule allows
     local_time: str = ""  # `now` in the deciding zone, ISO with offset
     zones: tuple[str, ...] = ()
+    zone: str = ""  # the deciding zone (the blocking one, else the first candidate)
+    until_local: str = ""  # DEFER: `until` in the deciding zone, ISO with offset
+    detail: str = ""  # human explanation: which limit, which suppression, which window
 
 
 def suppressed_by(
@@ -77,19 +110,132 @@ def suppressed_by(
     return None
 
 
-def decide(gate: GateInput) -> GateResult:
+@dataclass(frozen=True, slots=True)
+class _Block:
+    rule: str
+    reason: str
+    zone: str | None
+    detail: str
+
+
+def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
+    """SEND, DEFER or SUPPRESS one rung on one channel at `gate.now` (module docstring)."""
     account = gate.account
+    now = gate.now
+    try:
+        profile = profiles.profile_for(account)
+        zones = profiles.atlas.candidates(
+            account.phone, account.country, account.state, account.postal_code, account.timezone
+        )
+        location_error = ""
+    except InvalidLocation as exc:
+        profile, zones, location_error = profiles.profiles[profiles.default], (), str(exc)
+
+    def result(
+        verdict: Verdict,
+        rule: str,
+        reason: str = "",
+        *,
+        until: datetime | None = None,
+        deciding: str | None = None,
+        detail: str = "",
+    ) -> GateResult:
+        name = deciding or (zones[0] if zones else "")
+        return GateResult(
+            verdict=verdict,
+            reason=reason,
+            rule=rule,
+            profile=profile.name,
+            profile_version=profiles.version,
+            until=until,
+            local_time=now.astimezone(zone(name)).isoformat() if name else "",
+            zones=zones,
+            zone=name,
+            until_local=until.astimezone(zone(name)).isoformat() if name and until else "",
+            detail=detail,
+        )
+
+    # 1. Account status (COMPLIANCE.md §3).
     if account.status in BLOCKING_STATUSES:
-        return GateResult(verdict=Verdict.SUPPRESS, reason=f"status_{account.status.lower()}",
-                          rule="account_status")
+        return result(Verdict.SUPPRESS, "account_status", f"status_{account.status.lower()}")
+    not_before = now
     if account.status is AccountStatus.PAYMENT_CLAIMED:
-        return GateResult(verdict=Verdict.SUPPRESS, reason="payment_claimed", rule="account_status")
+        if account.status_changed_at is None:
+            # Fail closed: without the claim's time the end of the hold is unknown.
+            return result(Verdict.SUPPRESS, "account_status", "status_payment_claimed",
+                          detail="payment claimed, but the claim time is unknown")
+        # Our product choice: hold for the configured days awaiting the payments file; after
+        # the hold the ladder resumes (a confirmed payment would have made the account PAID).
+        not_before = max(now, require_aware(account.status_changed_at)
+                         + timedelta(days=gate.payment_claim_hold_days))
+    # 2. The borrower's own address on this channel (1006.6(d): never anyone else's).
     address = account.address(gate.channel)
     if not address:
-        return GateResult(verdict=Verdict.SUPPRESS, reason="no_address", rule="contact")
-    if suppressed_by(gate.suppressions, gate.channel, address):
-        return GateResult(verdict=Verdict.SUPPRESS, reason="opted_out", rule="suppression")
+        return result(Verdict.SUPPRESS, "contact", "no_address")
+    # 3. Opt-outs and bounces, by scope (1006.14(h)).
+    suppression = suppressed_by(gate.suppressions, gate.channel, address)
+    if suppression is not None:
+        since = suppression.at.astimezone(UTC)
+        return result(Verdict.SUPPRESS, "suppression", "opted_out",
+                      detail=f"{suppression.scope.value} suppression from "
+                             f"{suppression.source.value} at {since:%Y-%m-%dT%H:%M:%SZ}")
+    # 4. Only approved content goes out (DESIGN §5).
     if gate.template_version is None:
-        return GateResult(verdict=Verdict.SUPPRESS, reason="template_not_approved",
-                          rule="template_approval")
-    return GateResult(verdict=Verdict.SEND, rule="allowed")
+        return result(Verdict.SUPPRESS, "template_approval", "template_not_approved")
+    # 5. Fail closed without a zone (COMPLIANCE.md §1; USERS.md 2). DEFER is impossible:
+    # no instant can be shown to be inside the borrower's window, and waiting adds no data.
+    if location_error:
+        return result(Verdict.SUPPRESS, "timezone", "invalid_location", detail=location_error)
+    if not zones:
+        return result(Verdict.SUPPRESS, "timezone", "no_timezone",
+                      detail="no zone from phone, address or lender timezone")
+    # 6–7. Blackout days, quiet hours and caps, solved together.
+    until, block = _earliest_allowed(gate, profile, zones, not_before)
+    if until is None:
+        first = block or _Block("quiet_hours", "no_allowed_time", None, "")
+        return result(Verdict.SUPPRESS, first.rule, "no_allowed_time", deciding=first.zone,
+                      detail=f"no instant within {HORIZON.days} days is allowed in every "
+                             f"candidate zone ({first.reason})")
+    if not_before > now:
+        return result(Verdict.DEFER, "account_status", "payment_claim_hold", until=until,
+                      detail=f"hold of {gate.payment_claim_hold_days} days after the claim")
+    if block is not None:
+        return result(Verdict.DEFER, block.rule, block.reason, until=until,
+                      deciding=block.zone, detail=block.detail)
+    return result(Verdict.SEND, "allowed")
+
+
+def _earliest_allowed(
+    gate: GateInput, profile: Profile, zones: tuple[str, ...], start: datetime
+) -> tuple[datetime | None, _Block | None]:
+    """The earliest instant ≥ start that blackout days, quiet hours and every cap allow,
+    and the first rule that blocked on the way (None if `start` itself is allowed)."""
+    window = profile.local_window
+    if gate.is_reply:
+        # Reg F comment 6(b)(1)-2: a reply the borrower asked for may go out in quiet
+        # hours. Only the hours are waived; blackout days and caps still apply.
+        window = window.whole_day()
+    instant, first = start, None
+    for _ in range(MAX_ROUNDS):
+        blocked = blocking_zone(instant, zones, window)
+        if blocked is not None:
+            name, why = blocked
+            if first is None:
+                rule = "blackout" if why == "blackout_day" else "quiet_hours"
+                wall = instant.astimezone(zone(name)).strftime("%a %H:%M")
+                first = _Block(rule, why, name, f"{name} local {wall}; allowed "
+                               f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}")
+            allowed = next_allowed_in(instant, zones, window)
+            if allowed is None:
+                return None, first
+            instant = allowed
+        cap = first_block(profile.caps, gate.channel, gate.history, instant, zones)
+        if cap is None:
+            return instant, first
+        if first is None:
+            first = _Block("frequency_cap", f"cap_{cap.cap.name}", cap.zone,
+                           f"{cap.cap.name}: at most {cap.cap.max} per "
+                           + ("local day" if cap.cap.period == "local_day"
+                              else f"rolling {cap.cap.days} days"))
+        instant = cap.free_at
+    return None, first

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from functions.core.models import (
     Account,
@@ -20,6 +20,7 @@ from functions.core.models import (
     LedgerEntry,
     Suppression,
     TemplateVersion,
+    UploadRecord,
 )
 
 
@@ -63,6 +64,10 @@ class Ledger(Protocol):
         provider_message_id: str = "",
     ) -> None: ...
 
+    def release(self, ladder_key: str, rung: int, channel: Channel) -> None:
+        """Delete a claim whose provider call certainly did not happen (throttled, 5xx)."""
+        ...
+
     def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
         """Instants of attempts (SENT or UNCERTAIN) to `address` at or after `since`."""
         ...
@@ -88,8 +93,17 @@ class TemplateStore(Protocol):
     ): ...
 
     def approve(
-        self, template_id: str, channel: Channel, locale: str, version: str, by: str, at: datetime
-    ) -> TemplateVersion: ...
+        self,
+        template_id: str,
+        channel: Channel,
+        locale: str,
+        version: str,
+        by: str,
+        at: datetime,
+        lint: Mapping[str, object] | None = None,
+    ) -> TemplateVersion:
+        """Bind an approval (who, when, the lint result) to that exact content hash."""
+        ...
 
     def versions(self, template_id: str | None = None) -> list[TemplateVersion]: ...
 
@@ -135,4 +149,28 @@ class LadderControl(Protocol):
 
     def stop(self, name: str, cause: str) -> bool:
         """Stop the named execution if it is running; False if there was nothing to stop."""
+        ...
+
+
+class UploadStore(Protocol):
+    def begin(self, record: UploadRecord) -> UploadRecord | None:
+        """Conditionally record a new upload. Returns the existing record if key+etag was seen."""
+        ...
+
+    def finish(self, record: UploadRecord) -> None: ...
+
+
+class ObjectStore(Protocol):
+    """S3 (or a local folder): lender files in, reject reports out."""
+
+    def open(self, key: str) -> BinaryIO:
+        """A streaming, binary, file-like reader: never read a whole lender file into memory."""
+        ...
+
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+
+class InboundLog(Protocol):
+    def first_time(self, message_id: str, at: datetime) -> bool:
+        """Conditional put of an inbound message id; False if it was seen before (SNS redelivers)."""
         ...

@@ -1,0 +1,377 @@
+"""DynamoDB adapters for the storage ports (table schemas: the brief / DESIGN §3).
+
+Low-level client plus TypeSerializer/TypeDeserializer: amounts stay `Decimal` end to end
+(the resource API would also do that, but the client is what moto, Stubber and the
+retry logic below share, and it keeps one code path). Instants are stored as fixed-width
+ISO strings in UTC (`records.utc_iso`) so that range keys sort as time does.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, timedelta
+from enum import Enum
+from functools import cached_property
+from typing import Any, ClassVar
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from pydantic import BaseModel
+
+from functions.adapters.records import (
+    ATTEMPT_STATES,
+    AuditConflict,
+    ClaimCompleted,
+    RecordNotFound,
+    audit_partition_key,
+    audit_sort_key,
+    ledger_sort_key,
+    utc_iso,
+)
+from functions.core.errors import RungError
+from functions.core.models import (
+    Account,
+    AccountStatus,
+    AuditRecord,
+    Channel,
+    Decision,
+    LedgerEntry,
+    Suppression,
+    UploadRecord,
+    suppression_key,
+)
+
+Item = dict[str, Any]  # a plain-Python item (before serialisation / after deserialisation)
+WireItem = dict[str, Any]  # the same in DynamoDB's typed JSON ({"S": …}, {"N": …})
+
+BATCH_WRITE_LIMIT = 25  # BatchWriteItem accepts at most 25 put requests per call
+BATCH_WRITE_ATTEMPTS = 8  # first try + 7 retries of UnprocessedItems (≈ 6 s of back-off in all)
+BATCH_BACKOFF_BASE_S = 0.05
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class UnprocessedWrites(RungError):
+    """BatchWriteItem left items unprocessed after every retry: nothing is dropped silently."""
+
+    def __init__(self, table: str, keys: list[str]) -> None:
+        super().__init__(f"{len(keys)} item(s) not written to {table} after retries")
+        self.table = table
+        self.keys = keys
+
+
+def to_wire(item: Item) -> WireItem:
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+def from_wire(item: WireItem) -> Item:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _plain(value: object) -> object:
+    """A model field as DynamoDB stores it: Decimal stays a Number, instants/dates ISO strings."""
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def model_item(model: BaseModel, **keys: object) -> Item:
+    """Every set field of `model` plus the table's keys.
+
+    None is left out rather than stored as NULL: GSI key attributes (phone, email,
+    address) must be absent, not NULL, for an item to stay out of the index.
+    """
+    item: Item = {name: _plain(v) for name, v in model.model_dump(exclude_none=True).items()}
+    item.update(keys)
+    return item
+
+
+class _Table:
+    """One table, its name and a boto3 client made on first use (cold start stays cheap)."""
+
+    def __init__(self, table_name: str, *, client: Any | None = None) -> None:
+        self.table_name = table_name
+        self._given_client = client
+
+    @cached_property
+    def client(self) -> Any:
+        return self._given_client or boto3.client("dynamodb")
+
+    def _get(self, key: Item) -> Item | None:
+        # Consistent reads: a claim, an opt-out or a status written a moment ago must be seen.
+        response = self.client.get_item(
+            TableName=self.table_name, Key=to_wire(key), ConsistentRead=True
+        )
+        return from_wire(response["Item"]) if "Item" in response else None
+
+    def _put_new(self, item: Item) -> Item | None:
+        """Conditional put; returns the item already stored under this key (not overwritten)."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_wire(item),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            return from_wire(exc.response.get("Item", {}))
+        return None
+
+    def _query(self, **kwargs: Any) -> Iterator[Item]:
+        for page in self.client.get_paginator("query").paginate(
+            TableName=self.table_name, **kwargs
+        ):
+            for item in page["Items"]:
+                yield from_wire(item)
+
+
+class DynamoAccountStore(_Table):
+    _INDEX: ClassVar[dict[Channel, tuple[str, str]]] = {
+        Channel.SMS: ("by_phone", "phone"),
+        Channel.EMAIL: ("by_email", "email"),
+    }
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: Any | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(table_name, client=client)
+        self._sleep = sleep
+
+    def get(self, lender_id: str, account_id: str) -> Account | None:
+        item = self._get({"pk": f"{lender_id}#{account_id}"})
+        return Account.model_validate(item) if item is not None else None
+
+    def put_many(self, accounts: Iterable[Account]) -> None:
+        """Insert or replace, 25 per BatchWriteItem.
+
+        A key repeated within one batch is refused by DynamoDB, so the later row replaces
+        the earlier one inside the batch (the same result as two puts in file order).
+        """
+        batch: dict[str, Item] = {}
+        for account in accounts:
+            batch[account.key] = model_item(account, pk=account.key)
+            if len(batch) == BATCH_WRITE_LIMIT:
+                self._write_batch(list(batch.values()))
+                batch = {}
+        if batch:
+            self._write_batch(list(batch.values()))
+
+    def _write_batch(self, items: list[Item]) -> None:
+        """Retry UnprocessedItems with exponential back-off and full jitter, as AWS advises
+        for throttled batch writes; raise UnprocessedWrites rather than drop an account."""
+        requests: list[WireItem] = [{"PutRequest": {"Item": to_wire(i)}} for i in items]
+        for attempt in range(BATCH_WRITE_ATTEMPTS):
+            if attempt:
+                self._sleep(random.uniform(0, BATCH_BACKOFF_BASE_S * 2**attempt))  # noqa: S311
+            response = self.client.batch_write_item(RequestItems={self.table_name: requests})
+            requests = response.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not requests:
+                return
+        keys = [r["PutRequest"]["Item"]["pk"]["S"] for r in requests]
+        raise UnprocessedWrites(self.table_name, keys)
+
+    def set_status(
+        self, lender_id: str, account_id: str, status: AccountStatus, at: datetime
+    ) -> None:
+        key = f"{lender_id}#{account_id}"
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_wire({"pk": key}),
+                UpdateExpression="SET #status = :status, status_changed_at = :at",
+                ConditionExpression="attribute_exists(pk)",  # never create a half account
+                ExpressionAttributeNames={"#status": "status"},  # a reserved word
+                ExpressionAttributeValues=to_wire({":status": status.value, ":at": utc_iso(at)}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise RecordNotFound(f"no account {key}") from exc
+
+    def find_by_address(self, channel: Channel, address: str) -> list[Account]:
+        index, attribute = self._INDEX[channel]
+        items = self._query(
+            IndexName=index,
+            KeyConditionExpression="#a = :a",
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues=to_wire({":a": address}),
+        )
+        return [Account.model_validate(item) for item in items]
+
+
+class DynamoSuppressionStore(_Table):
+    """`pk` = suppression_key(): email addresses are matched whatever their case."""
+
+    def get(self, channel: Channel, address: str) -> Suppression | None:
+        item = self._get({"pk": suppression_key(channel, address)})
+        return Suppression.model_validate(item) if item is not None else None
+
+    def put(self, suppression: Suppression) -> None:
+        self.client.put_item(
+            TableName=self.table_name, Item=to_wire(model_item(suppression, pk=suppression.key))
+        )
+
+    def delete(self, channel: Channel, address: str) -> None:
+        self.client.delete_item(
+            TableName=self.table_name, Key=to_wire({"pk": suppression_key(channel, address)})
+        )
+
+
+def _ledger_item(entry: LedgerEntry) -> Item:
+    item = model_item(entry, pk=entry.ladder_key, sk=entry.sort_key)
+    if not entry.address:
+        # An empty string may not be a GSI key; without `address` the entry is not in by_address.
+        item.pop("address")
+    return item
+
+
+class DynamoLedger(_Table):
+    def claim(self, entry: LedgerEntry) -> bool:
+        """Conditional put BEFORE the provider call: only the first claim of a
+        (ladder, rung, channel) wins, so retries and duplicate events cannot send twice."""
+        return self._put_new(_ledger_item(entry)) is None
+
+    def get(self, ladder_key: str, rung: int, channel: Channel) -> LedgerEntry | None:
+        item = self._get({"pk": ladder_key, "sk": ledger_sort_key(rung, channel)})
+        return LedgerEntry.model_validate(item) if item is not None else None
+
+    def complete(
+        self,
+        ladder_key: str,
+        rung: int,
+        channel: Channel,
+        state: Decision,
+        provider_message_id: str = "",
+    ) -> None:
+        sort_key = ledger_sort_key(rung, channel)
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_wire({"pk": ladder_key, "sk": sort_key}),
+                # `completed` tells an outcome of UNCERTAIN from a claim still open (release).
+                UpdateExpression=(
+                    "SET #state = :state, provider_message_id = :id, completed = :completed"
+                ),
+                ConditionExpression="attribute_exists(pk)",  # only a claimed attempt completes
+                ExpressionAttributeNames={"#state": "state"},  # a reserved word
+                ExpressionAttributeValues=to_wire(
+                    {":state": state.value, ":id": provider_message_id, ":completed": True}
+                ),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise RecordNotFound(f"no ledger claim {ladder_key} {sort_key}") from exc
+
+    def release(self, ladder_key: str, rung: int, channel: Channel) -> None:
+        """Undo a claim whose provider call certainly did not happen (throttled, 5xx).
+
+        The delete is conditional on the claim having no outcome yet: a completed entry
+        stays (even UNCERTAIN, which is never re-sent automatically: DESIGN §3), or a retry
+        could send twice. Releasing a missing claim is a no-op (the condition holds).
+        """
+        sort_key = ledger_sort_key(rung, channel)
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=to_wire({"pk": ladder_key, "sk": sort_key}),
+                ConditionExpression="attribute_not_exists(completed)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            state = from_wire(exc.response.get("Item", {})).get("state", "?")
+            raise ClaimCompleted(f"ledger entry {ladder_key} {sort_key} is {state}") from exc
+
+    @staticmethod
+    def _attempt_filter() -> tuple[str, dict[str, str]]:
+        """Only SENT and UNCERTAIN attempts count towards caps (records.ATTEMPT_STATES)."""
+        values = {f":attempt{i}": state.value for i, state in enumerate(sorted(ATTEMPT_STATES))}
+        return f"#state IN ({', '.join(values)})", values
+
+    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
+        """Frequency caps across every account sharing an address: GSI by_address."""
+        state_filter, state_values = self._attempt_filter()
+        items = self._query(
+            IndexName="by_address",
+            KeyConditionExpression="address = :address AND attempted_at >= :since",
+            FilterExpression=state_filter,
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=to_wire(
+                {":address": address, ":since": utc_iso(since), **state_values}
+            ),
+        )
+        return sorted(datetime.fromisoformat(item["attempted_at"]) for item in items)
+
+    def sent_for_ladder_since(
+        self, ladder_key: str, channel: Channel | None, since: datetime
+    ) -> list[datetime]:
+        state_filter, values = self._attempt_filter()
+        filters = [state_filter, "attempted_at >= :since"]
+        values = {**values, ":pk": ladder_key, ":since": utc_iso(since)}
+        if channel is not None:
+            filters.append("channel = :channel")
+            values[":channel"] = channel.value
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            FilterExpression=" AND ".join(filters),
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=to_wire(values),
+            ConsistentRead=True,
+        )
+        return sorted(datetime.fromisoformat(item["attempted_at"]) for item in items)
+
+
+class DynamoAuditLog(_Table):
+    def __init__(self, table_name: str, *, retention_days: int, client: Any | None = None) -> None:
+        super().__init__(table_name, client=client)
+        self.retention = timedelta(days=retention_days)
+
+    def append(self, record: AuditRecord) -> None:
+        """Append-only: a conditional put never overwrites. Replaying an identical record
+        (a retried invocation) is a no-op; a different one under the same key is an
+        AuditConflict. `expires_at` (epoch seconds) lets DynamoDB TTL apply the retention."""
+        expires_at = int((record.at_utc + self.retention).timestamp())
+        item = model_item(
+            record,
+            pk=audit_partition_key(record),
+            sk=audit_sort_key(record),
+            expires_at=expires_at,
+        )
+        existing = self._put_new(item)
+        if existing is not None and AuditRecord.model_validate(existing) != record:
+            raise AuditConflict(f"audit record {item['pk']} {item['sk']} already holds another")
+
+
+class DynamoUploadStore(_Table):
+    def begin(self, record: UploadRecord) -> UploadRecord | None:
+        """Conditional put of key+ETag: a duplicate S3 event finds the first record instead."""
+        existing = self._put_new(model_item(record, pk=record.pk))
+        return UploadRecord.model_validate(existing) if existing is not None else None
+
+    def finish(self, record: UploadRecord) -> None:
+        self.client.put_item(
+            TableName=self.table_name, Item=to_wire(model_item(record, pk=record.pk))
+        )
+
+
+class DynamoInboundLog(_Table):
+    def __init__(self, table_name: str, *, ttl_days: int = 30, client: Any | None = None) -> None:
+        super().__init__(table_name, client=client)
+        self.ttl = timedelta(days=ttl_days)
+
+    def first_time(self, message_id: str, at: datetime) -> bool:
+        """SNS delivers at least once: the conditional put lets one delivery act.
+        Ids are kept `ttl_days` (far beyond SNS's redelivery window), then expire."""
+        item: Item = {
+            "pk": message_id,
+            "received_at": utc_iso(at),
+            "expires_at": int((at + self.ttl).timestamp()),
+        }
+        return self._put_new(item) is None

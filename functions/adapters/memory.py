@@ -1,0 +1,329 @@
+"""In-memory adapters for every port: the simulator's engine room and the tests' fakes.
+
+They follow the DynamoDB / SNS / SES / Step Functions adapters rule for rule (conditional
+writes, append-only audit, idempotent starts, case-insensitive email suppression); the
+contract suite in tests/integration/test_port_contracts.py runs the same checks on both.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from functions.adapters.records import (
+    ATTEMPT_STATES,
+    AuditConflict,
+    ClaimCompleted,
+    ObjectNotFound,
+    RecordNotFound,
+    audit_partition_key,
+    audit_sort_key,
+    ledger_sort_key,
+    utc_iso,
+)
+from functions.core.errors import PermanentSendError
+from functions.core.models import (
+    Account,
+    AccountStatus,
+    AuditRecord,
+    Channel,
+    Decision,
+    LedgerEntry,
+    Suppression,
+    UploadRecord,
+    suppression_key,
+)
+from functions.core.ports import OutboundEmail, OutboundSms
+
+
+class MemoryAccountStore:
+    def __init__(self) -> None:
+        self._accounts: dict[str, Account] = {}
+
+    def get(self, lender_id: str, account_id: str) -> Account | None:
+        return self._accounts.get(f"{lender_id}#{account_id}")
+
+    def put_many(self, accounts: Iterable[Account]) -> None:
+        for account in accounts:
+            self._accounts[account.key] = account
+
+    def set_status(
+        self, lender_id: str, account_id: str, status: AccountStatus, at: datetime
+    ) -> None:
+        """Raises RecordNotFound for an unknown account (DynamoDB: attribute_exists condition)."""
+        key = f"{lender_id}#{account_id}"
+        account = self._accounts.get(key)
+        if account is None:
+            raise RecordNotFound(f"no account {key}")
+        utc_iso(at)  # same rule as DynamoDB: naive instants are refused
+        self._accounts[key] = account.model_copy(update={"status": status, "status_changed_at": at})
+
+    def find_by_address(self, channel: Channel, address: str) -> list[Account]:
+        return [a for a in self._accounts.values() if a.address(channel) == address]
+
+    def all(self) -> list[Account]:
+        """Every stored account (simulator reports; DynamoDB has no cheap equivalent)."""
+        return list(self._accounts.values())
+
+
+class MemorySuppressionStore:
+    """Keyed by `suppression_key`, so email addresses match whatever their case."""
+
+    def __init__(self) -> None:
+        self._suppressions: dict[str, Suppression] = {}
+
+    def get(self, channel: Channel, address: str) -> Suppression | None:
+        return self._suppressions.get(suppression_key(channel, address))
+
+    def put(self, suppression: Suppression) -> None:
+        utc_iso(suppression.at)
+        self._suppressions[suppression.key] = suppression
+
+    def delete(self, channel: Channel, address: str) -> None:
+        self._suppressions.pop(suppression_key(channel, address), None)
+
+    def all(self) -> list[Suppression]:
+        """Every suppression held (simulator reports)."""
+        return sorted(self._suppressions.values(), key=lambda s: (s.at, s.key))
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], LedgerEntry] = {}
+        # Completed claims; a completed UNCERTAIN entry looks like an open claim otherwise.
+        self._completed: set[tuple[str, str]] = set()
+
+    def claim(self, entry: LedgerEntry) -> bool:
+        """Conditional put BEFORE the provider call: the second claim loses (at-most-once)."""
+        utc_iso(entry.attempted_at)
+        key = (entry.ladder_key, entry.sort_key)
+        if key in self._entries:
+            return False
+        self._entries[key] = entry
+        return True
+
+    def get(self, ladder_key: str, rung: int, channel: Channel) -> LedgerEntry | None:
+        return self._entries.get((ladder_key, ledger_sort_key(rung, channel)))
+
+    def complete(
+        self,
+        ladder_key: str,
+        rung: int,
+        channel: Channel,
+        state: Decision,
+        provider_message_id: str = "",
+    ) -> None:
+        """Record the outcome of a claimed attempt; completing an unclaimed one is a bug."""
+        key = (ladder_key, ledger_sort_key(rung, channel))
+        entry = self._entries.get(key)
+        if entry is None:
+            raise RecordNotFound(f"no ledger claim {ladder_key} {key[1]}")
+        self._entries[key] = entry.model_copy(
+            update={"state": state, "provider_message_id": provider_message_id}
+        )
+        self._completed.add(key)
+
+    def release(self, ladder_key: str, rung: int, channel: Channel) -> None:
+        """Undo a claim whose provider call certainly did not happen (throttled, 5xx).
+
+        Only a claim without an outcome is released (one completed as UNCERTAIN must never
+        be re-sent automatically: DESIGN §3); releasing a missing claim is a no-op.
+        """
+        key = (ladder_key, ledger_sort_key(rung, channel))
+        entry = self._entries.get(key)
+        if entry is None:
+            return
+        if key in self._completed:
+            raise ClaimCompleted(f"ledger entry {ladder_key} {key[1]} is {entry.state.value}")
+        del self._entries[key]
+
+    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
+        return sorted(
+            e.attempted_at
+            for e in self._entries.values()
+            if e.address == address and e.state in ATTEMPT_STATES and e.attempted_at >= since
+        )
+
+    def sent_for_ladder_since(
+        self, ladder_key: str, channel: Channel | None, since: datetime
+    ) -> list[datetime]:
+        return sorted(
+            e.attempted_at
+            for e in self._entries.values()
+            if e.ladder_key == ladder_key
+            and (channel is None or e.channel is channel)
+            and e.state in ATTEMPT_STATES
+            and e.attempted_at >= since
+        )
+
+    def entries(self) -> list[LedgerEntry]:
+        return list(self._entries.values())
+
+
+class MemoryAuditLog:
+    """Append-only. Re-appending an identical record is a no-op (a replayed invocation);
+    a different record under the same key raises AuditConflict instead of overwriting."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+        self._by_key: dict[tuple[str, str], AuditRecord] = {}
+
+    def append(self, record: AuditRecord) -> None:
+        key = (audit_partition_key(record), audit_sort_key(record))
+        existing = self._by_key.get(key)
+        if existing is not None:
+            if existing == record:
+                return
+            raise AuditConflict(f"audit record {key[0]} {key[1]} already holds another decision")
+        self._by_key[key] = record
+        self.records.append(record)
+
+
+class _FailureQueue:
+    """Failures to raise on the next sends, for tests of retry and error mapping."""
+
+    def __init__(self) -> None:
+        self._pending: list[Exception] = []
+
+    def fail_next(self, exc: Exception, times: int = 1) -> None:
+        self._pending.extend([exc] * times)
+
+    def raise_if_due(self) -> None:
+        if self._pending:
+            raise self._pending.pop(0)
+
+
+class MemorySms:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, OutboundSms]] = []
+        # Numbers on the provider's own opt-out list (SNS keeps one per account).
+        self.opted_out: set[str] = set()
+        self._failures = _FailureQueue()
+
+    def fail_next(self, exc: Exception, times: int = 1) -> None:
+        """The next `times` sends raise `exc` and record nothing (as a refused provider call)."""
+        self._failures.fail_next(exc, times)
+
+    def send_sms(self, message: OutboundSms) -> str:
+        self._failures.raise_if_due()
+        if message.to in self.opted_out:
+            raise PermanentSendError("sns_opted_out", "number is on the provider opt-out list")
+        message_id = f"mem-sms-{len(self.sent) + 1:06d}"
+        self.sent.append((message_id, message))
+        return message_id
+
+
+class MemoryEmail:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, OutboundEmail]] = []
+        self._failures = _FailureQueue()
+
+    def fail_next(self, exc: Exception, times: int = 1) -> None:
+        """The next `times` sends raise `exc` and record nothing (as a refused provider call)."""
+        self._failures.fail_next(exc, times)
+
+    def send_email(self, message: OutboundEmail) -> str:
+        self._failures.raise_if_due()
+        message_id = f"mem-email-{len(self.sent) + 1:06d}"
+        self.sent.append((message_id, message))
+        return message_id
+
+
+class MemoryLadderControl:
+    """Step Functions' naming rules without the executor.
+
+    As in Step Functions, a name is used once: starting it again is refused (False), except
+    that the same name with the same input while still running is an idempotent success.
+    The simulator drives the ladders itself and calls `finish` when one ends.
+    """
+
+    def __init__(self) -> None:
+        self.started: dict[str, str] = {}  # name -> state JSON it was started with
+        self.stopped: list[str] = []
+        self.running: set[str] = set()
+
+    def start(self, name: str, state_json: str) -> bool:
+        if name in self.started:
+            return name in self.running and self.started[name] == state_json
+        self.started[name] = state_json
+        self.running.add(name)
+        return True
+
+    def stop(self, name: str, cause: str) -> bool:
+        if name not in self.running:
+            return False
+        self.running.discard(name)
+        self.stopped.append(name)
+        return True
+
+    def finish(self, name: str) -> None:
+        """The execution ended on its own (last rung done); its name stays used."""
+        self.running.discard(name)
+
+
+class MemoryUploadStore:
+    def __init__(self) -> None:
+        self.records: dict[str, UploadRecord] = {}
+
+    def begin(self, record: UploadRecord) -> UploadRecord | None:
+        """Returns the existing record when this key+ETag was seen (a duplicate S3 event)."""
+        existing = self.records.get(record.pk)
+        if existing is not None:
+            return existing
+        utc_iso(record.received_at)
+        self.records[record.pk] = record
+        return None
+
+    def finish(self, record: UploadRecord) -> None:
+        self.records[record.pk] = record
+
+
+class MemoryObjectStore:
+    """A dict of bytes, or a folder on disk when `root` is given (the simulator's --out)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root.resolve() if root is not None else None
+        self._objects: dict[str, bytes] = {}
+        self.content_types: dict[str, str] = {}
+
+    def _path(self, key: str) -> Path:
+        assert self._root is not None
+        path = (self._root / key).resolve()
+        if not path.is_relative_to(self._root):
+            raise ValueError(f"object key {key!r} escapes the store's folder")
+        return path
+
+    def open(self, key: str) -> BinaryIO:
+        if self._root is None:
+            if key not in self._objects:
+                raise ObjectNotFound(f"no object {key!r}")
+            return io.BytesIO(self._objects[key])
+        path = self._path(key)
+        try:
+            return path.open("rb")
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(f"no object {key!r}") from exc
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.content_types[key] = content_type
+        if self._root is None:
+            self._objects[key] = body
+            return
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+
+
+class MemoryInboundLog:
+    def __init__(self) -> None:
+        self.seen: dict[str, datetime] = {}
+
+    def first_time(self, message_id: str, at: datetime) -> bool:
+        """False for a redelivered message id (SNS delivers at least once)."""
+        if message_id in self.seen:
+            return False
+        self.seen[message_id] = at
+        return True

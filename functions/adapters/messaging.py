@@ -1,0 +1,299 @@
+"""boto3 adapters for the sending and control ports: SNS SMS, SES v2 email, Step Functions, S3.
+
+Send errors are mapped to the names the ladder ASL matches on (functions.core.errors):
+- TransientSendError — throttled or a 5xx: the provider did not take the message; retry later.
+- PermanentSendError(reason) — the provider refused this message for good.
+- UncertainSendError — the request may have reached the provider (read timeout, connection
+  dropped mid-response): never retried, or the borrower could get the message twice.
+Any other ClientError (access denied, missing configuration set…) is re-raised unchanged:
+it says nothing about this message, and must fail loudly rather than pass for a verdict.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any, BinaryIO, NoReturn
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from functions.adapters.records import ObjectNotFound
+from functions.core.errors import (
+    ConfigError,
+    PermanentSendError,
+    RungError,
+    TransientSendError,
+    UncertainSendError,
+)
+from functions.core.ports import OutboundEmail, OutboundSms
+
+# Throttling codes differ by service and protocol (query: Throttling; JSON: ThrottlingException).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "Throttled",
+        "TooManyRequests",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "KMSThrottling",
+        "KMSThrottlingException",
+    }
+)
+SERVER_ERROR_CODES = frozenset(
+    {"InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable"}
+)
+
+SNS_PERMANENT_REASONS: Mapping[str, str] = {
+    "InvalidParameter": "sns_invalid_parameter",
+    "ParameterValueInvalid": "sns_invalid_parameter",
+    "InvalidParameterValue": "sns_invalid_parameter",
+    "ValidationException": "sns_invalid_parameter",
+    "EndpointDisabled": "sns_endpoint_disabled",
+}
+SES_PERMANENT_REASONS: Mapping[str, str] = {
+    "MessageRejected": "ses_message_rejected",
+    "MailFromDomainNotVerifiedException": "ses_mail_from_not_verified",
+    "AccountSuspendedException": "ses_account_suspended",
+    "SendingPausedException": "ses_sending_paused",
+    "BadRequestException": "ses_bad_request",
+}
+
+# One attempt per provider call: botocore's own retries would resend after a read timeout,
+# which is exactly the double send the ledger exists to prevent. Step Functions retries
+# TransientSendError instead, after the send Lambda releases its ledger claim.
+SEND_CLIENT_CONFIG = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10
+)
+
+SFN_START_ATTEMPTS = 6  # StartExecution refills at ≈ 300/s: back-off 0.1 … 3.2 s covers bursts
+SFN_BACKOFF_BASE_S = 0.1
+
+
+class LadderStartThrottled(RungError):
+    """StartExecution stayed throttled after every retry; the ladder was NOT started."""
+
+
+def _send_failure(exc: ClientError, service: str, permanent: Mapping[str, str]) -> NoReturn:
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in THROTTLING_CODES or code in SERVER_ERROR_CODES or status >= 500:
+        raise TransientSendError(f"{service} {code or status}: provider did not accept") from exc
+    if code in permanent:
+        raise PermanentSendError(permanent[code], f"{service} {code}") from exc
+    raise exc
+
+
+def _network_failure(exc: Exception, service: str) -> NoReturn:
+    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
+        # No connection was made: the request never left, so a retry cannot double-send.
+        raise TransientSendError(f"{service}: cannot connect") from exc
+    raise UncertainSendError(f"{service}: request may have been delivered ({exc})") from exc
+
+
+_NETWORK_ERRORS = (
+    ReadTimeoutError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+)
+
+
+class SnsSmsSender:
+    """SMS through SNS `Publish` to a phone number, as a Transactional message.
+
+    SNS accepts a publish to a number on its opt-out list and silently delivers nothing, so
+    `check_opt_out` asks `CheckIfPhoneNumberIsOptedOut` first: the second line of defence
+    behind Rung's own suppressions (a STOP sent to the origination number directly, or
+    before Rung knew the number). Turn it off only if that API's rate limit is the bottleneck.
+    """
+
+    def __init__(self, client: Any | None = None, *, check_opt_out: bool = True) -> None:
+        self._given_client = client
+        self.check_opt_out = check_opt_out
+
+    @cached_property
+    def client(self) -> Any:
+        return self._given_client or boto3.client("sns", config=SEND_CLIENT_CONFIG)
+
+    def send_sms(self, message: OutboundSms) -> str:
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if message.origination:
+            # A number (E.164) is an origination identity; anything else is a sender ID.
+            name = (
+                "AWS.MM.SMS.OriginationNumber"
+                if message.origination.startswith("+")
+                else "AWS.SNS.SMS.SenderID"
+            )
+            attributes[name] = {"DataType": "String", "StringValue": message.origination}
+        try:
+            if self.check_opt_out and self._opted_out(message.to):
+                raise PermanentSendError("sns_opted_out", "number is on the SNS opt-out list")
+            response = self.client.publish(
+                PhoneNumber=message.to, Message=message.body, MessageAttributes=attributes
+            )
+        except ClientError as exc:
+            _send_failure(exc, "sns", SNS_PERMANENT_REASONS)
+        except _NETWORK_ERRORS as exc:
+            _network_failure(exc, "sns")
+        return str(response["MessageId"])
+
+    def _opted_out(self, phone: str) -> bool:
+        response = self.client.check_if_phone_number_is_opted_out(phoneNumber=phone)
+        return bool(response["isOptedOut"])
+
+
+class SesEmailSender:
+    """Email through SES v2 `SendEmail`, Simple content with text and HTML parts.
+
+    List-Unsubscribe and List-Unsubscribe-Post travel as message headers (RFC 8058 one-click,
+    required by the large mailbox providers for bulk senders).
+    """
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._given_client = client
+
+    @cached_property
+    def client(self) -> Any:
+        return self._given_client or boto3.client("sesv2", config=SEND_CLIENT_CONFIG)
+
+    def send_email(self, message: OutboundEmail) -> str:
+        request: dict[str, Any] = {
+            "FromEmailAddress": message.from_address,
+            "Destination": {"ToAddresses": [message.to]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {"Data": message.text, "Charset": "UTF-8"},
+                        "Html": {"Data": message.html, "Charset": "UTF-8"},
+                    },
+                    "Headers": [{"Name": k, "Value": v} for k, v in message.headers.items()],
+                }
+            },
+        }
+        if message.configuration_set:
+            request["ConfigurationSetName"] = message.configuration_set
+        try:
+            response = self.client.send_email(**request)
+        except ClientError as exc:
+            _send_failure(exc, "ses", SES_PERMANENT_REASONS)
+        except _NETWORK_ERRORS as exc:
+            _network_failure(exc, "ses")
+        return str(response["MessageId"])
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """arn:aws:states:REGION:ACCOUNT:stateMachine:SM → …:execution:SM:NAME."""
+    parts = state_machine_arn.split(":")
+    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "stateMachine":
+        raise ConfigError(f"not a state machine ARN: {state_machine_arn!r}")
+    return ":".join([*parts[:5], "execution", parts[6], name])
+
+
+class SfnLadderControl:
+    """Starts and stops ladder executions by their deterministic names (DESIGN §1)."""
+
+    def __init__(
+        self,
+        state_machine_arn: str,
+        *,
+        client: Any | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.state_machine_arn = state_machine_arn
+        self._given_client = client
+        self._sleep = sleep
+
+    @cached_property
+    def client(self) -> Any:
+        # Our own bounded back-off below is the one retry policy for throttling.
+        return self._given_client or boto3.client(
+            "stepfunctions", config=Config(retries={"total_max_attempts": 1, "mode": "standard"})
+        )
+
+    def start(self, name: str, state_json: str) -> bool:
+        """False if the name is taken (a duplicate S3 event, a re-upload): never a 2nd ladder.
+
+        Step Functions itself answers a repeat with the same input while the execution is
+        running as a success (same execution), so that case returns True without a new ladder.
+        Throttling is retried with exponential back-off and full jitter; after
+        SFN_START_ATTEMPTS it raises LadderStartThrottled so the caller can report it.
+        """
+        if not self.state_machine_arn:
+            raise ConfigError("no state machine ARN configured (RUNG_STATE_MACHINE_ARN)")
+        last: ClientError | None = None
+        for attempt in range(SFN_START_ATTEMPTS):
+            if attempt:
+                self._sleep(random.uniform(0, SFN_BACKOFF_BASE_S * 2**attempt))  # noqa: S311
+            try:
+                self.client.start_execution(
+                    stateMachineArn=self.state_machine_arn, name=name, input=state_json
+                )
+            except self.client.exceptions.ExecutionAlreadyExists:
+                return False
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
+                    raise
+                last = exc
+            else:
+                return True
+        raise LadderStartThrottled(
+            f"StartExecution throttled {SFN_START_ATTEMPTS} times for {name}"
+        ) from last
+
+    def stop(self, name: str, cause: str) -> bool:
+        """Stop a running ladder (payment, opt-out). False if it never existed or has ended."""
+        arn = execution_arn(self.state_machine_arn, name)
+        try:
+            status = self.client.describe_execution(executionArn=arn)["status"]
+        except self.client.exceptions.ExecutionDoesNotExist:
+            return False
+        if status != "RUNNING":
+            return False
+        self.client.stop_execution(executionArn=arn, error="Rung.Stopped", cause=cause[:32768])
+        return True
+
+
+class S3ObjectStore:
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        client: Any | None = None,
+        server_side_encryption: str = "AES256",
+        kms_key_id: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self._given_client = client
+        self._encryption: dict[str, str] = {"ServerSideEncryption": server_side_encryption}
+        if kms_key_id:
+            self._encryption["SSEKMSKeyId"] = kms_key_id
+
+    @cached_property
+    def client(self) -> Any:
+        return self._given_client or boto3.client("s3")
+
+    def open(self, key: str) -> BinaryIO:
+        """The StreamingBody itself: lender files are read row by row, never whole."""
+        try:
+            body: BinaryIO = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except self.client.exceptions.NoSuchKey as exc:
+            raise ObjectNotFound(f"no object s3://{self.bucket}/{key}") from exc
+        return body
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **self._encryption
+        )

@@ -1,0 +1,17 @@
+"""The unsubscribe-link signing key, read from Secrets Manager (never from code or env)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities import parameters
+
+from functions.core.errors import ConfigError
+
+SECRET_MAX_AGE_S = 300  # cached this long per warm container; a rotated key is seen within 5 min
+
+
+def signing_key(secret_arn: str) -> bytes:
+    """The HMAC key for one-click unsubscribe tokens (Powertools parameters, cached)."""
+    if not secret_arn:
+        raise ConfigError("RUNG_UNSUBSCRIBE_SECRET_ARN is not set")
+    secret = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_S)
+    return secret if isinstance(secret, bytes) else secret.encode("utf-8")

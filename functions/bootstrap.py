@@ -1,0 +1,132 @@
+"""Wiring: the Services container every handler uses, built once per Lambda container.
+
+Handlers take an optional `services` argument; tests and the simulator pass in-memory
+adapters or a virtual clock, production uses `default_services()` (boto3 adapters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cache
+
+from functions.core.clock import Clock, SystemClock
+from functions.core.ports import (
+    AccountStore,
+    AuditLog,
+    EmailSender,
+    InboundLog,
+    LadderControl,
+    Ledger,
+    ObjectStore,
+    SmsSender,
+    SuppressionStore,
+    TemplateStore,
+    UploadStore,
+)
+from functions.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    accounts: AccountStore
+    suppressions: SuppressionStore
+    ledger: Ledger
+    audit: AuditLog
+    templates: TemplateStore
+    sms: SmsSender
+    email: EmailSender
+    ladders: LadderControl
+    uploads: UploadStore
+    objects: ObjectStore
+    inbound: InboundLog
+    # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
+    unsubscribe_key: Callable[[], bytes]
+
+    def with_clock(self, clock: Clock) -> Services:
+        return replace(self, clock=clock)
+
+
+def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """boto3 adapters for every port, named by `settings` (the CDK stack sets RUNG_* variables)."""
+    # Imported here so that pure-core users (CLI validate, when, reply) never import boto3.
+    from functions.adapters.dynamo import (
+        DynamoAccountStore,
+        DynamoAuditLog,
+        DynamoInboundLog,
+        DynamoLedger,
+        DynamoSuppressionStore,
+        DynamoUploadStore,
+    )
+    from functions.adapters.messaging import (
+        S3ObjectStore,
+        SesEmailSender,
+        SfnLadderControl,
+        SnsSmsSender,
+    )
+    from functions.adapters.secrets import signing_key
+    from functions.adapters.template_store import DynamoTemplateStore
+
+    return Services(
+        settings=settings,
+        clock=clock or SystemClock(),
+        accounts=DynamoAccountStore(settings.accounts_table),
+        suppressions=DynamoSuppressionStore(settings.suppressions_table),
+        ledger=DynamoLedger(settings.ledger_table),
+        audit=DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),
+        templates=DynamoTemplateStore(settings.templates_table),
+        sms=SnsSmsSender(),
+        email=SesEmailSender(),
+        ladders=SfnLadderControl(settings.state_machine_arn),
+        uploads=DynamoUploadStore(settings.uploads_table),
+        objects=S3ObjectStore(settings.uploads_bucket),
+        inbound=DynamoInboundLog(settings.inbound_table),
+        unsubscribe_key=lambda: signing_key(settings.unsubscribe_secret_arn),
+    )
+
+
+def memory_services(
+    settings: Settings | None = None, clock: Clock | None = None, **overrides: object
+) -> Services:
+    """In-memory adapters for every port: tests and the simulator's fast engine."""
+    from functions.adapters.memory import (
+        MemoryAccountStore,
+        MemoryAuditLog,
+        MemoryEmail,
+        MemoryInboundLog,
+        MemoryLadderControl,
+        MemoryLedger,
+        MemoryObjectStore,
+        MemorySms,
+        MemorySuppressionStore,
+        MemoryUploadStore,
+    )
+    from functions.adapters.template_store import MemoryTemplateStore
+
+    # A fixed local key: these links never leave the process.
+    local_key = b"rung-local-unsubscribe-signing-key-not-for-production"
+    services = Services(
+        settings=settings or Settings(),
+        clock=clock or SystemClock(),
+        accounts=MemoryAccountStore(),
+        suppressions=MemorySuppressionStore(),
+        ledger=MemoryLedger(),
+        audit=MemoryAuditLog(),
+        templates=MemoryTemplateStore(),
+        sms=MemorySms(),
+        email=MemoryEmail(),
+        ladders=MemoryLadderControl(),
+        uploads=MemoryUploadStore(),
+        objects=MemoryObjectStore(),
+        inbound=MemoryInboundLog(),
+        unsubscribe_key=lambda: local_key,
+    )
+    return replace(services, **overrides)  # type: ignore[arg-type]
+
+
+@cache
+def default_services() -> Services:
+    """Built on first use in a Lambda container, then reused by every warm invocation."""
+    return aws_services(Settings())

@@ -1,0 +1,209 @@
+"""Streaming CSV text for lender files: encoding detection, byte positions, header mapping.
+
+Lender files (DESIGN §4) are UTF-8 (with or without BOM) or GB18030/GBK — what Excel writes
+on a Chinese Windows desktop — with LF or CRLF line ends. The file is never read whole:
+bytes are split into physical lines (a `\\n` or `\\r` byte never occurs inside a UTF-8 or
+GB18030 multi-byte character, so splitting before decoding is safe), each line is decoded,
+and `csv.reader` pulls lines one at a time. Because the reader never reads ahead of the
+record it returns, the byte offset after each record is exact: a `Cursor` there lets a later
+Lambda invocation resume the same file where this one stopped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.core.errors import FileRejected
+
+CHUNK_BYTES = 64 * 1024
+# A physical line longer than this is not a lender CSV (a binary file with no newline, or
+# a file with bare CR line ends mangled by an editor); refusing it keeps memory bounded.
+MAX_LINE_BYTES = 1024 * 1024
+
+UTF8 = "utf-8"
+GB18030 = "gb18030"  # a superset of GBK and GB2312: one codec reads all three
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+class Cursor(BaseModel):
+    """Where the next unread record of a file starts (after a fully processed record)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    byte_offset: int
+    lines: int  # physical lines consumed so far, the header included
+    encoding: str
+
+
+@dataclass(frozen=True)
+class Record:
+    line: int  # 1-based physical line where the record starts (the header is line 1)
+    cells: list[str]
+    undecodable: bool  # some byte of the record is not text in the file's encoding
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """Contract column → cell index, and the lender's columns that the contract does not know."""
+
+    columns: Mapping[str, int]
+    ignored: tuple[str, ...]
+
+
+def map_header(
+    cells: list[str],
+    contract: Iterable[str],
+    required: Iterable[str],
+    aliases: Mapping[str, str],
+) -> HeaderMap:
+    """Contract names match case-insensitively; lender aliases (e.g. 手机号 → phone) exactly.
+
+    A missing required column or two columns naming the same field reject the whole file:
+    guessing which of two `phone` columns is meant would silently drop the other.
+    """
+    known = {name.lower(): name for name in contract}
+    alias_map = {alias.strip().casefold(): target for alias, target in aliases.items()}
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, raw in enumerate(cells):
+        name = raw.strip()
+        if not name:
+            continue  # an unnamed trailing column (Excel's stray commas) carries no field
+        target = known.get(name.lower()) or alias_map.get(name.casefold())
+        if target is None or target not in known.values():
+            ignored.append(name)
+            continue
+        if target in columns:
+            first = cells[columns[target]].strip()
+            raise FileRejected(f"columns {first!r} and {name!r} both give {target}")
+        columns[target] = index
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise FileRejected(f"missing required column(s): {', '.join(missing)}")
+    return HeaderMap(columns=columns, ignored=tuple(ignored))
+
+
+class CsvText:
+    """One lender CSV as a stream of records after its header row.
+
+    `start` resumes after a record returned by an earlier reader of the same object; the
+    header is read again from the top (it fixes the column mapping) and the bytes up to
+    `start.byte_offset` are skipped without being parsed.
+    """
+
+    def __init__(self, stream: BinaryIO, start: Cursor | None = None) -> None:
+        self._stream = stream
+        first = stream.read(CHUNK_BYTES)
+        self.encoding, self._ascii_so_far, bom = _sniff(first, final=len(first) < CHUNK_BYTES)
+        self._offset = len(bom)
+        self._lines = 0
+        self._bad_lines: list[int] = []
+        self._raw = self._physical_lines(first[len(bom) :])
+        self._reader = csv.reader(self._decoded(), strict=False)
+        header = self._next_record()
+        if header is None:
+            raise FileRejected("the file has no header row")
+        if header.undecodable:
+            raise FileRejected(f"the header row is not {self.encoding} text")
+        self.header = header.cells
+        if start is not None and start.byte_offset > self._offset:
+            self._skip_to(start)
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(byte_offset=self._offset, lines=self._lines, encoding=self.encoding)
+
+    def records(self) -> Iterator[Record]:
+        while (record := self._next_record()) is not None:
+            yield record
+
+    def _next_record(self) -> Record | None:
+        first_line = self._lines + 1
+        self._bad_lines.clear()
+        try:
+            cells = next(self._reader, None)
+        except csv.Error as exc:
+            raise FileRejected(f"line {first_line}: not readable as CSV ({exc})") from exc
+        if cells is None:
+            return None
+        return Record(line=first_line, cells=cells, undecodable=bool(self._bad_lines))
+
+    def _skip_to(self, start: Cursor) -> None:
+        self.encoding = start.encoding
+        self._ascii_so_far = False  # the encoding in force at the cursor is final
+        for line in self._raw:
+            self._offset += len(line)
+            self._lines += 1
+            if self._offset >= start.byte_offset:
+                break
+        if self._offset != start.byte_offset:
+            raise FileRejected("the file changed since it was started: resume point is gone")
+        self._lines = start.lines
+
+    def _decoded(self) -> Iterator[str]:
+        for line in self._raw:
+            self._offset += len(line)
+            self._lines += 1
+            yield self._decode(line)
+
+    def _decode(self, line: bytes) -> str:
+        try:
+            return line.decode(self.encoding)
+        except UnicodeDecodeError:
+            if self._ascii_so_far:
+                # Everything before was ASCII, which GB18030 reads identically: the sniffed
+                # chunk just held no Chinese yet. Switch for the rest of the file.
+                self._ascii_so_far = False
+                self.encoding = GB18030
+                return self._decode(line)
+            self._bad_lines.append(self._lines)
+            return line.decode(self.encoding, errors="replace")
+        finally:
+            if self._ascii_so_far and not line.isascii():
+                self._ascii_so_far = False
+
+    def _physical_lines(self, first: bytes) -> Iterator[bytes]:
+        pending = b""
+        chunk = first
+        while chunk:
+            lines = (pending + chunk).splitlines(keepends=True)
+            # The last piece is complete only if it ends in \n; a trailing \r may be the
+            # first half of a CRLF whose \n opens the next chunk.
+            pending = b"" if lines[-1].endswith(b"\n") else lines.pop()
+            if len(pending) > MAX_LINE_BYTES:
+                raise FileRejected(
+                    f"line {self._lines + len(lines) + 1} is longer than {MAX_LINE_BYTES} bytes:"
+                    " not a CSV text file"
+                )
+            yield from lines
+            chunk = self._stream.read(CHUNK_BYTES)
+        if pending:
+            yield pending
+
+
+def _sniff(first: bytes, final: bool) -> tuple[str, bool, bytes]:
+    """(encoding, ascii-only so far, BOM to skip) from the first chunk; FileRejected if neither."""
+    if not first:
+        raise FileRejected("the file is empty")
+    if first.startswith(_UTF16_BOMS):
+        raise FileRejected("the file is UTF-16 text: save it as CSV UTF-8 (or GBK) instead")
+    if b"\x00" in first:
+        raise FileRejected("the file holds binary data (NUL bytes), not CSV text")
+    if first.startswith(_UTF8_BOM):
+        return UTF8, False, _UTF8_BOM
+    if first.isascii():
+        return UTF8, True, b""
+    for encoding in (UTF8, GB18030):
+        try:
+            codecs.getincrementaldecoder(encoding)(errors="strict").decode(first, final=final)
+        except UnicodeDecodeError:
+            continue
+        return encoding, False, b""
+    raise FileRejected("the file is neither UTF-8 nor GB18030/GBK text")

@@ -1,0 +1,551 @@
+"""The lender file (DESIGN §4): one pydantic model per row, read as a stream, judged row by row.
+
+Every data record ends as exactly one `RowResult`, accepted or rejected with (row, field,
+reason): `rows = accepted + rejected`, nothing is dropped. Rows are numbered by the physical
+line where they start, the header being line 1 — the number a spreadsheet shows beside the
+row. Blank lines (no cell holds anything) are not rows: they are counted in
+`FileReport.blank_lines` and skipped. A file that cannot be read at all raises FileRejected.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import cache, lru_cache
+from itertools import islice
+from typing import Annotated, Any, BinaryIO, Generic, TypeVar
+from zoneinfo import available_timezones
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_currency_precision, is_currency
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    UrlConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from functions.core.csv_stream import CsvText, Cursor, HeaderMap, map_header
+from functions.core.errors import FileRejected
+from functions.core.lenders import LenderConfig
+from functions.core.models import Account, AccountStatus
+
+REQUIRED_COLUMNS = ("account_id", "amount_due", "currency", "due_date")
+CONTACT_COLUMNS = ("phone", "email")
+OPTIONAL_COLUMNS = (
+    "first_name",
+    "locale",
+    "country",
+    "state",
+    "postal_code",
+    "timezone",
+    "status",
+    "payment_link",
+)
+# Field order matters: validators read fields validated before them (country before phone,
+# currency before amount_due, phone before email).
+CONTRACT_COLUMNS = (
+    "account_id",
+    "country",
+    "phone",
+    "email",
+    "currency",
+    "amount_due",
+    "due_date",
+    *(name for name in OPTIONAL_COLUMNS if name != "country"),
+)
+
+AccountId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+_HTTPS: TypeAdapter[AnyUrl] = TypeAdapter(
+    Annotated[AnyUrl, UrlConstraints(allowed_schemes=["https"], host_required=True)]
+)
+
+PARALLEL_BATCH_ROWS = 2000
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SUBDIVISION = re.compile(r"^[A-Z0-9]{1,3}$")  # ISO 3166-2 suffix: WA, MA, 11 (Beijing)
+_POSTAL = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,11}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class LenderRow(BaseModel):
+    """One row of a lender file, validated. Context: `region`, `link_domains` (the lender's)."""
+
+    # Cells arrive stripped, and empty cells absent (see `validate_row`): an optional field
+    # left blank is None, a required one blank is "Field required".
+    model_config = ConfigDict(frozen=True)
+
+    account_id: AccountId
+    country: str | None = None  # ISO 3166-1 alpha-2
+    phone: str | None = None  # E.164 after validation
+    # Validated even when absent: it is where "neither phone nor email" is caught.
+    email: str | None = Field(default=None, validate_default=True)
+    currency: str
+    amount_due: Decimal
+    due_date: date
+    first_name: str | None = None
+    locale: str | None = None  # BCP 47
+    state: str | None = None
+    postal_code: str | None = None
+    timezone: str | None = None  # IANA
+    status: AccountStatus | None = None
+    payment_link: str | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.upper()
+        if code not in _regions():
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        return code
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        # A national format ("(206) 555-0134") is read in the row's country, else in the
+        # lender's default region; "+…" numbers carry their own country code.
+        region = info.data.get("country") or _context(info)["region"]
+        return to_e164(value, region)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if "phone" in info.data and info.data["phone"] is None:
+                raise ValueError("phone and email are both empty: at least one is required")
+            return None
+        try:
+            # Syntax only: a DNS lookup per row would make validation depend on the network.
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(f"not a valid email address: {exc}") from exc
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        code = value.upper()
+        if not _is_currency(code):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+
+    @field_validator("amount_due", mode="before")
+    @classmethod
+    def _amount(cls, value: object, info: ValidationInfo) -> Decimal:
+        currency = info.data.get("currency")
+        return parse_amount(str(value), currency)
+
+    @field_validator("due_date", mode="before")
+    @classmethod
+    def _due_date(cls, value: object) -> date:
+        return parse_iso_date(str(value))
+
+    @field_validator("first_name")
+    @classmethod
+    def _first_name(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 100 or _CONTROL.search(value)):
+            raise ValueError("must be at most 100 characters without control characters")
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        return None if value is None else bcp47(value)
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _SUBDIVISION.match(value.upper()):
+            raise ValueError(f"{value!r} is not a subdivision code such as WA or MA")
+        return value.upper()
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal_code(cls, value: str | None) -> str | None:
+        if value is not None and not _POSTAL.match(value.upper()):
+            raise ValueError("must be 1-12 letters, digits, spaces or hyphens")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None and value not in _zones():
+            raise ValueError(f"{value!r} is not an IANA time zone such as America/New_York")
+        return value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("payment_link")
+    @classmethod
+    def _payment_link(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = _HTTPS.validate_python(value)
+        except ValidationError as exc:
+            reason = exc.errors(include_url=False)[0]["msg"]
+            raise ValueError(f"not an https:// link ({reason})") from exc
+        domains: tuple[str, ...] = _context(info)["link_domains"]
+        host = (url.host or "").lower()
+        # Links go into messages sent in the lender's name: only the lender's own domains.
+        if domains and not any(host == d or host.endswith(f".{d}") for d in domains):
+            raise ValueError(f"host {host} is not one of the lender's allowed_link_domains")
+        return str(url)
+
+    def to_account(self, lender: LenderConfig) -> Account:
+        """The stored account this row describes (cycle = due date; intake may keep an older)."""
+        return Account(
+            lender_id=lender.lender_id,
+            account_id=self.account_id,
+            phone=self.phone,
+            email=self.email,
+            amount_due=self.amount_due,
+            currency=self.currency,
+            due_date=self.due_date,
+            first_name=self.first_name,
+            locale=self.locale or lender.default_locale,
+            country=self.country,
+            state=self.state,
+            postal_code=self.postal_code,
+            timezone=self.timezone,
+            status=self.status or AccountStatus.ACTIVE,
+            payment_link=self.payment_link,
+            cycle=self.due_date.isoformat(),
+        )
+
+
+@dataclass(frozen=True)
+class RowError:
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+RowValue = TypeVar("RowValue", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RowResult(Generic[RowValue]):
+    """One data row's verdict: `value` when accepted, else `errors` (field, reason) ≥ 1."""
+
+    row: int
+    account_id: str
+    value: RowValue | None
+    errors: tuple[RowError, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors
+
+    def rejected_with(self, error: RowError) -> RowResult[RowValue]:
+        return RowResult(self.row, self.account_id, None, (*self.errors, error))
+
+
+@dataclass
+class FileReport:
+    """Counts for one file: `rows == accepted + rejected` after every `add`."""
+
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    blank_lines: int = 0
+    ignored_columns: tuple[str, ...] = ()
+    file_error: str = ""
+    encoding: str = ""
+
+    def add(self, result: RowResult[Any]) -> None:
+        self.rows += 1
+        if result.accepted:
+            self.accepted += 1
+        else:
+            self.rejected += 1
+
+
+def duplicate_error(first_row: int) -> RowError:
+    return RowError("account_id", f"duplicate account_id (first seen in row {first_row})")
+
+
+class LenderFile:
+    """A lender file being read: header mapped on open, then `results()` row by row."""
+
+    def __init__(self, stream: BinaryIO, lender: LenderConfig, start: Cursor | None = None) -> None:
+        self._text = CsvText(stream, start)
+        self.lender = lender
+        self.header: HeaderMap = map_header(
+            self._text.header, CONTRACT_COLUMNS, REQUIRED_COLUMNS, lender.header_aliases
+        )
+        if not any(name in self.header.columns for name in CONTACT_COLUMNS):
+            raise FileRejected("missing required column(s): phone or email (at least one)")
+        self.blank_lines = 0
+        self._context = lender_context(lender)
+
+    @property
+    def encoding(self) -> str:
+        return self._text.encoding
+
+    @property
+    def cursor(self) -> Cursor:
+        """Position after the last result returned: resume here with `LenderFile(..., start=)`."""
+        return self._text.cursor
+
+    def results(self, workers: int = 1) -> Iterator[RowResult[LenderRow]]:
+        """Every data row's verdict, in file order.
+
+        `workers > 1` validates batches in that many processes (`rung validate` on large
+        files: phone and email checks are pure-Python CPU work); at most two batches per
+        worker are in flight, so memory stays flat.
+        """
+        if workers <= 1:
+            for item in self._raw_rows():
+                yield item if isinstance(item, RowResult) else validate_row(*item, self._context)
+            return
+        with ProcessPoolExecutor(workers) as pool:
+            in_flight: deque[Future[list[RowResult[LenderRow]]]] = deque()
+            for batch in _batches(self._raw_rows(), PARALLEL_BATCH_ROWS):
+                in_flight.append(pool.submit(validate_batch, batch, self._context))
+                if len(in_flight) >= 2 * workers:
+                    yield from in_flight.popleft().result()
+            while in_flight:
+                yield from in_flight.popleft().result()
+
+    def _raw_rows(self) -> Iterator[RowResult[LenderRow] | tuple[int, dict[str, str]]]:
+        """(row, stripped cells by contract column) to validate, or a verdict already reached."""
+        columns = self.header.columns
+        width = len(self._text.header)
+        for record in self._text.records():
+            cells = record.cells
+            if not any(cell.strip() for cell in cells):
+                self.blank_lines += 1
+                continue
+            raw = {name: cells[i].strip() for name, i in columns.items() if i < len(cells)}
+            account_id = raw.get("account_id", "")
+            if record.undecodable:
+                reason = f"holds bytes that are not {self.encoding} text"
+                yield RowResult(record.line, account_id, None, (RowError("", reason),))
+            elif len(cells) > width and any(cell.strip() for cell in cells[width:]):
+                reason = f"has {len(cells)} cells but the header has {width}"
+                yield RowResult(record.line, account_id, None, (RowError("", reason),))
+            else:
+                yield record.line, raw
+
+
+def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def validate_batch(
+    batch: list[RowResult[LenderRow] | tuple[int, dict[str, str]]], context: dict[str, Any]
+) -> list[RowResult[LenderRow]]:
+    """Runs in a worker process: judge a batch, keeping verdicts already reached.
+
+    Accepted rows come back without their value: shipping validated models between
+    processes would cost the main process more than validating them itself.
+    """
+    verdicts = (
+        item if isinstance(item, RowResult) else validate_row(*item, context) for item in batch
+    )
+    return [RowResult(v.row, v.account_id, None, v.errors) for v in verdicts]
+
+
+def validate_row(row: int, raw: dict[str, str], context: dict[str, Any]) -> RowResult[LenderRow]:
+    """Judge one row's stripped cells (contract column → text) in the lender's context."""
+    account_id = raw.get("account_id", "")
+    try:
+        value = LenderRow.model_validate(
+            {name: text for name, text in raw.items() if text}, context=context
+        )
+    except ValidationError as exc:
+        return RowResult(row, account_id, None, tuple(row_errors(exc)))
+    return RowResult(row, value.account_id, value)
+
+
+def row_errors(exc: ValidationError) -> Iterator[RowError]:
+    for error in exc.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in error["loc"])
+        context = error.get("ctx") or {}
+        reason = str(context["error"]) if error["type"] == "value_error" else error["msg"]
+        yield RowError(name, reason)
+
+
+def validate_lender_file(
+    stream: BinaryIO, lender: LenderConfig, report: FileReport, workers: int = 1
+) -> Iterator[RowResult[LenderRow]]:
+    """`rung validate`: every row's result as it is judged; `report` is complete at the end.
+
+    A file unreadable from the start raises FileRejected; one unreadable part-way stops
+    there with `report.file_error` set (the rows before it keep their verdicts).
+    Duplicates are judged among accepted rows (a rejected row claims no account id), with
+    the ids in a temporary SQLite table so that memory stays flat in the file size.
+    """
+    lender_file = LenderFile(stream, lender)
+    report.ignored_columns = lender_file.header.ignored
+    report.encoding = lender_file.encoding
+    with SeenAccounts() as seen:
+        try:
+            for result in lender_file.results(workers):
+                if result.accepted:
+                    first = seen.first_row(result.account_id, result.row)
+                    if first is not None:
+                        result = result.rejected_with(duplicate_error(first))
+                report.add(result)
+                yield result
+        except FileRejected as exc:
+            report.file_error = str(exc)
+    report.blank_lines = lender_file.blank_lines
+    report.encoding = lender_file.encoding
+
+
+class SeenAccounts:
+    """Account id → first row, on disk (SQLite temp database: its page cache is bounded)."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA cache_size=-8192")  # KiB
+        self._db.execute("CREATE TABLE seen (account_id TEXT PRIMARY KEY, row INTEGER)")
+
+    def first_row(self, account_id: str, row: int) -> int | None:
+        """None the first time an id is seen (and remember `row`), else the row seen first."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO seen (account_id, row) VALUES (?, ?)", (account_id, row)
+        )
+        if cursor.rowcount:
+            return None
+        found = self._db.execute("SELECT row FROM seen WHERE account_id = ?", (account_id,))
+        return int(found.fetchone()[0])
+
+    def __enter__(self) -> SeenAccounts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._db.close()
+
+
+def to_e164(raw: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        reason = _PARSE_ERRORS.get(exc.error_type, "unreadable")
+        raise ValueError(f"not a phone number ({reason})") from exc
+    # Valid for the expected region settles it at half the cost of asking every region
+    # that shares the calling code (+1 has 25); otherwise ask them all.
+    expected = phonenumbers.country_code_for_region(region) == number.country_code
+    if not (expected and phonenumbers.is_valid_number_for_region(number, region)) and not (
+        phonenumbers.is_valid_number(number)
+    ):
+        where = "" if raw.lstrip().startswith("+") else f" in region {region}"
+        raise ValueError(f"not a valid phone number{where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_PARSE_ERRORS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country calling code",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "no digits of a number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
+
+
+def parse_amount(text: str, currency: str | None) -> Decimal:
+    """A positive plain decimal (`1234.50`), no more places than the currency has (Babel)."""
+    text = text.strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(f"{text!r} is not a decimal number such as 1234.50") from exc
+    if not amount.is_finite() or "e" in text.lower():
+        raise ValueError(f"{text!r} is not a decimal number such as 1234.50")
+    if amount <= 0:
+        raise ValueError("must be greater than 0")
+    if currency is None:
+        return amount
+    digits = _currency_digits(currency)
+    places = max(0, -int(amount.normalize().as_tuple().exponent))
+    if places > digits:
+        raise ValueError(f"has {places} decimal places; {currency} allows {digits}")
+    return amount.quantize(Decimal(1).scaleb(-digits))
+
+
+def parse_iso_date(text: str) -> date:
+    if not _ISO_DATE.match(text):
+        raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a calendar date ({exc})") from exc
+
+
+@lru_cache(maxsize=1024)
+def bcp47(tag: str) -> str:
+    """Validate a BCP 47 tag with Babel and return it in canonical case (`zh-cn` → `zh-CN`)."""
+    try:
+        Locale.parse(tag, sep="-")
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValueError(f"{tag!r} is not a known BCP 47 locale such as en-US or zh-CN") from exc
+    parts = tag.split("-")
+    return "-".join(
+        [parts[0].lower()]
+        + [p.title() if len(p) == 4 else p.upper() if len(p) in (2, 3) else p for p in parts[1:]]
+    )
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@cache
+def _regions() -> frozenset[str]:
+    # Two-letter CLDR territories: the ISO 3166-1 alpha-2 codes (numeric ones are regions).
+    return frozenset(code for code in map(str, Locale("en").territories) if len(code) == 2)
+
+
+@lru_cache(maxsize=256)  # bounded: a hostile file may hold a million distinct bad codes
+def _is_currency(code: str) -> bool:
+    return is_currency(code)
+
+
+@lru_cache(maxsize=256)
+def _currency_digits(code: str) -> int:
+    return int(get_currency_precision(code))
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    if not isinstance(info.context, dict):
+        raise TypeError("LenderRow needs a validation context (region, link_domains)")
+    return info.context
+
+
+def lender_context(lender: LenderConfig) -> dict[str, Any]:
+    return {
+        "region": lender.default_region,
+        "link_domains": tuple(d.lower() for d in lender.allowed_link_domains),
+    }

@@ -1,0 +1,461 @@
+"""One step of a ladder: the send function's whole job, free of boto3.
+
+`RungSender.step(state)` is called by the ladder state machine each time its Wait ends.
+It skips rungs the ladder has outgrown (catch-up policy), asks the gate, and then either
+waits (DEFERRED or not yet due), records a SUPPRESSED rung, or sends exactly once:
+
+    ledger claim (conditional put)  →  re-check suppressions  →  provider call  →  record
+
+The claim comes *before* the provider call, so a retry, a duplicate invocation or a crash
+after the call can never produce a second message: a claim found without an outcome is
+UNCERTAIN and is not re-sent (DESIGN §3, §7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from functions.core.clock import Clock
+from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
+from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
+from functions.core.lenders import LenderConfig, load_lender
+from functions.core.masking import mask_address
+from functions.core.models import (
+    BLOCKING_STATUSES,
+    Account,
+    AccountStatus,
+    AuditRecord,
+    Channel,
+    Decision,
+    LedgerEntry,
+    Suppression,
+)
+from functions.core.policy import (
+    ContactHistory,
+    GateInput,
+    GateResult,
+    Verdict,
+    decide,
+    suppressed_by,
+)
+from functions.core.ports import (
+    AccountStore,
+    AuditLog,
+    EmailSender,
+    Ledger,
+    OutboundEmail,
+    OutboundSms,
+    SmsSender,
+    SuppressionStore,
+    TemplateStore,
+)
+from functions.core.profiles import ProfileBook, load_profiles
+from functions.core.render import RenderedMessage, RenderError, build_variables, render_message
+from functions.core.templates import MessageTemplate, parse_template
+from functions.core.unsubscribe import make_unsubscribe_url
+from functions.core.zones import candidate_zones
+
+if TYPE_CHECKING:
+    from functions.bootstrap import Services
+
+# Caps look back at most one rolling week (COMPLIANCE §2); one extra day covers local-day edges.
+HISTORY_WINDOW = timedelta(days=8)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one invocation did: the state for the next Wait and the decisions it recorded."""
+
+    state: LadderState
+    records: list[AuditRecord] = field(default_factory=list)
+
+
+@dataclass
+class RungSender:
+    accounts: AccountStore
+    suppressions: SuppressionStore
+    ledger: Ledger
+    audit: AuditLog
+    templates: TemplateStore
+    sms: SmsSender
+    email: EmailSender
+    clock: Clock
+    profiles: ProfileBook
+    config_root: Path
+    ses_configuration_set: str | None = None
+    # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
+    unsubscribe_url: Callable[[Account], str] | None = None
+
+    @classmethod
+    def from_services(cls, services: Services) -> RungSender:
+        settings = services.settings
+        return cls(
+            accounts=services.accounts,
+            suppressions=services.suppressions,
+            ledger=services.ledger,
+            audit=services.audit,
+            templates=services.templates,
+            sms=services.sms,
+            email=services.email,
+            clock=services.clock,
+            profiles=load_profiles(settings.config_root),
+            config_root=settings.config_root,
+            ses_configuration_set=settings.ses_configuration_set or None,
+            unsubscribe_url=_unsubscribe_links(services) if settings.unsubscribe_url else None,
+        )
+
+    def step(self, state: LadderState) -> Step:
+        now = self.clock.now()
+        account = self.accounts.get(state.lender_id, state.account_id)
+        if account is None or account.cycle != state.cycle:
+            # The account left the file's scope or moved on to a new delinquency (a new
+            # cycle runs its own ladder): this ladder has nothing left to do.
+            return Step(state.model_copy(update={"done": True}))
+        lender = load_lender(self.config_root, account.lender_id)
+        ladder = load_ladder(self.config_root, lender.ladder)
+        zone = _scheduling_zone(account, lender)
+        records: list[AuditRecord] = []
+
+        index, deferred = state.rung, state.deferred
+        while index < len(ladder.rungs):
+            expires = ladder.expires_at(index, account.due_date, zone)
+            if expires is None or now < expires:
+                break
+            # Catch-up policy (DESIGN §4): never burst missed rungs; the newest due rung wins.
+            reason = "expired_after_deferral" if deferred else "missed_before_upload"
+            records.append(self._record_skip(account, ladder, index, now, zone, reason))
+            index, deferred = index + 1, False
+        if index >= len(ladder.rungs):
+            return Step(
+                self._advanced(state, len(ladder.rungs), now, ladder, account, zone), records
+            )
+
+        due = ladder.due_at(index, account.due_date, zone)
+        if now < due:
+            return Step(_at(state, index, due, deferred), records)
+
+        rung = ladder.rungs[index]
+        template = self._approved_template(rung.template, rung.channel, account, lender)
+        gate = decide(
+            GateInput(
+                account=account,
+                channel=rung.channel,
+                now=now,
+                suppressions=self._suppressions(account),
+                template_version=template.version if template else None,
+                history=self._history(account, rung.channel, now),
+                payment_claim_hold_days=lender.payment_claim_hold_days,
+            ),
+            self.profiles.for_lender(lender),
+        )
+        base = self._record_base(account, ladder, index, rung.channel, gate, now)
+        if template is not None:
+            base = base.model_copy(update={"template_version": template.version})
+        if gate.verdict is Verdict.DEFER:
+            assert gate.until is not None
+            records.append(
+                self._append(base, Decision.DEFERRED, gate.reason, deferred_until=gate.until)
+            )
+            return Step(_at(state, index, gate.until, True), records)
+        if gate.verdict is Verdict.SUPPRESS:
+            records.append(self._append(base, Decision.SUPPRESSED, gate.reason))
+            return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+
+        assert template is not None
+        records.append(self._send(account, lender, index, rung.channel, template, base, now))
+        return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+
+    def record_failure(self, state: LadderState, error: str) -> Step:
+        """The ladder's Catch: a rung failed after every retry. Record why; send nothing."""
+        now = self.clock.now()
+        account = self.accounts.get(state.lender_id, state.account_id)
+        if account is None:
+            return Step(state.model_copy(update={"done": True}))
+        lender = load_lender(self.config_root, account.lender_id)
+        ladder = load_ladder(self.config_root, lender.ladder)
+        index = min(state.rung, len(ladder.rungs) - 1)
+        record = self._append(
+            self._bare_record(account, ladder, index, now, _scheduling_zone(account, lender)),
+            Decision.SUPPRESSED,
+            f"send_failed:{error}",
+            rule="ladder_failure",
+        )
+        return Step(state.model_copy(update={"done": True}), [record])
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _send(
+        self,
+        account: Account,
+        lender: LenderConfig,
+        index: int,
+        channel: Channel,
+        template: MessageTemplate,
+        base: AuditRecord,
+        now: datetime,
+    ) -> AuditRecord:
+        address = account.address(channel) or ""
+        try:
+            message = self._render(template, account, lender, channel, now)
+        except RenderError as exc:
+            return self._append(base, Decision.SUPPRESSED, f"render_failed:{exc}", rule="render")
+        entry = LedgerEntry(
+            ladder_key=account.ladder_key,
+            rung=index,
+            channel=channel,
+            attempted_at=now,
+            address=address,
+        )
+        if not self.ledger.claim(entry):
+            existing = self.ledger.get(account.ladder_key, index, channel)
+            if existing is not None and existing.state is not Decision.UNCERTAIN:
+                # A duplicate invocation after a recorded outcome: that outcome stands.
+                return base.model_copy(update={"decision": existing.state, "reason": "duplicate"})
+            # Claimed earlier but never completed: the earlier attempt may have reached the
+            # provider. Never re-send automatically (DESIGN §3); ops reconcile via the alarm.
+            return self._append(
+                base, Decision.UNCERTAIN, "earlier_attempt_outcome_unknown", rule="at_most_once"
+            )
+        # A STOP or a payment may have arrived while this invocation was running: re-read
+        # both right before the provider call (USERS 4: cancel must really cancel).
+        late_reason = self._late_block(account, channel, address)
+        if late_reason:
+            self.ledger.complete(account.ladder_key, index, channel, Decision.SUPPRESSED)
+            return self._append(base, Decision.SUPPRESSED, late_reason, rule="recheck")
+        try:
+            message_id = self._deliver(account, lender, channel, address, message)
+        except TransientSendError:
+            # Throttled or 5xx: the provider did not take the message, so the claim is
+            # released and the ladder's Retry tries again with back-off.
+            self.ledger.release(account.ladder_key, index, channel)
+            raise
+        except PermanentSendError as exc:
+            self.ledger.complete(account.ladder_key, index, channel, Decision.SUPPRESSED)
+            return self._append(
+                base, Decision.SUPPRESSED, f"provider_rejected:{exc.reason}", rule="provider"
+            )
+        except UncertainSendError:
+            return self._append(
+                base, Decision.UNCERTAIN, "provider_outcome_unknown", rule="at_most_once"
+            )
+        self.ledger.complete(account.ladder_key, index, channel, Decision.SENT, message_id)
+        return self._append(
+            base,
+            Decision.SENT,
+            "",
+            body=message.text,
+            segments=message.segments,
+            provider_message_id=message_id,
+        )
+
+    def _render(
+        self,
+        template: MessageTemplate,
+        account: Account,
+        lender: LenderConfig,
+        channel: Channel,
+        now: datetime,
+    ) -> RenderedMessage:
+        unsubscribe = (
+            self.unsubscribe_url(account)
+            if channel is Channel.EMAIL and self.unsubscribe_url is not None
+            else None
+        )
+        variables = build_variables(
+            account, lender, unsubscribe_url=unsubscribe, now=now, locale=template.locale
+        )
+        return render_message(template, variables)
+
+    def _deliver(
+        self,
+        account: Account,
+        lender: LenderConfig,
+        channel: Channel,
+        address: str,
+        message: RenderedMessage,
+    ) -> str:
+        if channel is Channel.SMS:
+            return self.sms.send_sms(
+                OutboundSms(to=address, body=message.text, origination=lender.sms_origination)
+            )
+        headers: dict[str, str] = {}
+        if self.unsubscribe_url is not None:
+            # RFC 8058 one-click unsubscribe (COMPLIANCE §4).
+            headers = {
+                "List-Unsubscribe": f"<{self.unsubscribe_url(account)}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+        return self.email.send_email(
+            OutboundEmail(
+                to=address,
+                from_address=lender.email_from,
+                subject=message.subject or "",
+                text=message.text,
+                html=message.html or "",
+                headers=headers,
+                configuration_set=lender.ses_configuration_set or self.ses_configuration_set,
+            )
+        )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _late_block(self, account: Account, channel: Channel, address: str) -> str:
+        fresh = self.accounts.get(account.lender_id, account.account_id) or account
+        if fresh.status is not account.status and (
+            fresh.status in BLOCKING_STATUSES or fresh.status is AccountStatus.PAYMENT_CLAIMED
+        ):
+            return f"status_{fresh.status.lower()}"
+        if suppressed_by(self._suppressions(fresh), channel, address):
+            return "opted_out"
+        return ""
+
+    def _approved_template(
+        self, template_id: str, channel: Channel, account: Account, lender: LenderConfig
+    ) -> MessageTemplate | None:
+        """Newest APPROVED version for the borrower's locale, else the lender's default locale."""
+        for locale in dict.fromkeys((account.locale, lender.default_locale)):
+            version = self.templates.newest_approved(template_id, channel, locale)
+            if version is not None:
+                return parse_template(template_id, channel, locale, version.source, version.version)
+        return None
+
+    def _suppressions(self, account: Account) -> tuple[Suppression, ...]:
+        found = []
+        for channel in Channel:
+            address = account.address(channel)
+            if address:
+                suppression = self.suppressions.get(channel, address)
+                if suppression is not None:
+                    found.append(suppression)
+        return tuple(found)
+
+    def _history(self, account: Account, channel: Channel, now: datetime) -> ContactHistory:
+        since = now - HISTORY_WINDOW
+        address = account.address(channel)
+        return ContactHistory(
+            ladder_channel=tuple(
+                self.ledger.sent_for_ladder_since(account.ladder_key, channel, since)
+            ),
+            ladder_all=tuple(self.ledger.sent_for_ladder_since(account.ladder_key, None, since)),
+            address=tuple(self.ledger.sent_to_address_since(address, since)) if address else (),
+        )
+
+    # -- recording -----------------------------------------------------------------------
+
+    def _record_base(
+        self,
+        account: Account,
+        ladder: Ladder,
+        index: int,
+        channel: Channel,
+        gate: GateResult,
+        now: datetime,
+    ) -> AuditRecord:
+        return self._bare_record(account, ladder, index, now, ZoneInfo("UTC")).model_copy(
+            update={
+                "channel": channel,
+                "rule": gate.rule,
+                "profile": gate.profile,
+                "profile_version": gate.profile_version,
+                "at_local": gate.local_time,
+                "address_masked": mask_address(account.address(channel)),
+            }
+        )
+
+    def _bare_record(
+        self, account: Account, ladder: Ladder, index: int, now: datetime, zone: ZoneInfo
+    ) -> AuditRecord:
+        rung = ladder.rungs[index]
+        return AuditRecord(
+            lender_id=account.lender_id,
+            account_id=account.account_id,
+            cycle=account.cycle,
+            rung=index,
+            channel=rung.channel,
+            decision=Decision.SUPPRESSED,
+            template_id=rung.template,
+            at_utc=now,
+            at_local=now.astimezone(zone).isoformat(),  # the scheduling zone; no gate spoke
+            address_masked=mask_address(account.address(rung.channel)),
+        )
+
+    def _record_skip(
+        self,
+        account: Account,
+        ladder: Ladder,
+        index: int,
+        now: datetime,
+        zone: ZoneInfo,
+        reason: str,
+    ) -> AuditRecord:
+        return self._append(
+            self._bare_record(account, ladder, index, now, zone),
+            Decision.SUPPRESSED,
+            reason,
+            rule="catch_up",
+        )
+
+    def _append(
+        self, base: AuditRecord, decision: Decision, reason: str, **update: object
+    ) -> AuditRecord:
+        record = base.model_copy(update={"decision": decision, "reason": reason, **update})
+        self.audit.append(record)
+        return record
+
+    def _advanced(
+        self,
+        state: LadderState,
+        index: int,
+        now: datetime,
+        ladder: Ladder,
+        account: Account,
+        zone: ZoneInfo,
+    ) -> LadderState:
+        if index >= len(ladder.rungs):
+            return state.model_copy(
+                update={
+                    "rung": len(ladder.rungs),
+                    "next_at": to_sfn_timestamp(now),
+                    "done": True,
+                    "deferred": False,
+                }
+            )
+        return _at(state, index, max(now, ladder.due_at(index, account.due_date, zone)), False)
+
+
+def _at(state: LadderState, index: int, instant: datetime, deferred: bool) -> LadderState:
+    return state.model_copy(
+        update={
+            "rung": index,
+            "next_at": to_sfn_timestamp(instant),
+            "done": False,
+            "deferred": deferred,
+        }
+    )
+
+
+def _scheduling_zone(account: Account, lender: LenderConfig) -> ZoneInfo:
+    """The zone a rung's preferred local time is read in; the gate still checks every zone."""
+    zones = candidate_zones(account, default_region=lender.default_region)
+    return ZoneInfo(zones[0]) if zones else ZoneInfo("UTC")
+
+
+def _unsubscribe_links(services: Services) -> Callable[[Account], str]:
+    """Signed one-click unsubscribe links (RFC 8058) for an account's email address."""
+
+    def link(account: Account) -> str:
+        return make_unsubscribe_url(
+            services.settings.unsubscribe_url,
+            services.unsubscribe_key(),
+            address=account.email or "",
+            lender_id=account.lender_id,
+            account_id=account.account_id,
+            issued_at=services.clock.now(),
+        )
+
+    return link

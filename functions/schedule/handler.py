@@ -1,0 +1,131 @@
+"""The schedule Lambda: S3 ObjectCreated on uploads/ and payments/ → `functions.core.intake`.
+
+Thin: parse the event, call `ingest` per object, log counts (never a phone or an email:
+only keys, counts and column names), emit metrics. A file too large for one invocation
+is continued by invoking this function again asynchronously with a `Continuation`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from functions.bootstrap import Services, default_services
+from functions.core.intake import Continuation, IntakeOutcome, ingest
+
+logger = Logger(service="rung-schedule")
+metrics = Metrics(namespace="Rung", service="schedule")
+tracer = Tracer(service="rung-schedule")
+
+# Stop taking new batches with this much time left: a batch of 500 rows (reads, one
+# batch write, up to 500 StartExecution calls with back-off) must still fit, plus the
+# report upload and the re-invocation.
+RESERVE_MILLIS = 90_000
+INTAKE_PREFIXES = ("uploads/", "payments/")
+
+
+class ContinuationEvent(BaseModel):
+    """What this function sends itself to resume a large file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rung_continuation: Continuation
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(
+    event: dict[str, Any], context: LambdaContext, services: Services | None = None
+) -> dict[str, Any]:
+    services = services or default_services()
+    settings = services.settings
+
+    def should_pause() -> bool:
+        return context.get_remaining_time_in_millis() < RESERVE_MILLIS
+
+    outcomes: list[IntakeOutcome] = []
+    if "rung_continuation" in event:
+        resume = ContinuationEvent.model_validate(event).rung_continuation
+        record = resume.record
+        outcomes.append(
+            ingest(
+                services,
+                record.key,
+                record.etag,
+                services.clock.now(),
+                settings.config_root,
+                settings.reports_prefix,
+                resume=resume,
+                should_pause=should_pause,
+            )
+        )
+    else:
+        for s3_record in S3Event(event).records:
+            obj = s3_record.s3.get_object
+            key = unquote_plus(obj.key)  # S3 event keys are URL-encoded ("a+b.csv" = "a b.csv")
+            if not key.startswith(INTAKE_PREFIXES):
+                # Reports go to rejects/ in the same bucket: never read our own output.
+                logger.warning("not an upload: ignored", extra={"upload_key": key})
+                continue
+            outcomes.append(
+                ingest(
+                    services,
+                    key,
+                    obj.etag,
+                    services.clock.now(),
+                    settings.config_root,
+                    settings.reports_prefix,
+                    should_pause=should_pause,
+                )
+            )
+    for outcome in outcomes:
+        _observe(outcome)
+        if outcome.continuation is not None:
+            _continue_later(context, outcome.continuation)
+    return {"uploads": [outcome.record.model_dump(mode="json") for outcome in outcomes]}
+
+
+def _observe(outcome: IntakeOutcome) -> None:
+    record = outcome.record
+    metrics.add_metric(name="RowsAccepted", unit=MetricUnit.Count, value=outcome.accepted)
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=outcome.rejected)
+    metrics.add_metric(name="LaddersStarted", unit=MetricUnit.Count, value=outcome.ladders_started)
+    logger.info(
+        "upload duplicate: nothing done" if outcome.duplicate else "upload processed",
+        extra={
+            "upload_key": record.key,
+            "etag": record.etag,
+            "lender_id": record.lender_id,
+            "kind": record.kind.value,
+            "rows": record.rows,
+            "accepted": record.accepted,
+            "rejected": record.rejected,
+            "blank_lines": outcome.blank_lines,
+            "ignored_columns": list(outcome.ignored_columns),
+            "file_error": record.file_error,
+            "report_key": record.report_key,
+            "finished": record.finished,
+        },
+    )
+
+
+def _continue_later(context: LambdaContext, continuation: Continuation) -> None:
+    """Invoke this same function asynchronously (Lambda retries async invocations twice)."""
+    payload = ContinuationEvent(rung_continuation=continuation).model_dump_json()
+    boto3.client("lambda").invoke(
+        FunctionName=context.invoked_function_arn,
+        InvocationType="Event",
+        Payload=payload.encode(),
+    )
+    logger.info(
+        "upload continues in a new invocation",
+        extra={"upload_key": continuation.record.key, "rows": continuation.record.rows},
+    )

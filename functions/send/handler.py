@@ -1,0 +1,74 @@
+"""Send Lambda: one rung of one account ladder (invoked by the ladder state machine).
+
+Input and output are the ladder state (functions.core.ladder.LadderState). After the ASL's
+Catch, the same function is invoked with the state plus `error` to record the failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from functions.bootstrap import Services, default_services
+from functions.core.ladder import LadderState
+from functions.core.models import Decision
+from functions.core.sending import RungSender, Step
+
+logger = Logger(service="rung-send")
+metrics = Metrics(namespace="Rung", service="send")
+tracer = Tracer()
+
+
+class LadderFailure(BaseModel):
+    """What the ASL Catch adds under `$.error`."""
+
+    Error: str = "Unknown"
+    Cause: str = ""
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(
+    event: dict[str, Any], context: LambdaContext, services: Services | None = None
+) -> dict[str, Any]:
+    state = LadderState.model_validate(event)
+    sender = RungSender.from_services(services or default_services())
+    if "error" in event:
+        failure = LadderFailure.model_validate(event["error"])
+        logger.error("rung failed after retries", extra={"error": failure.Error})
+        step = sender.record_failure(state, failure.Error)
+    else:
+        step = sender.step(state)
+    _count(step)
+    return step.state.model_dump(mode="json")
+
+
+_METRIC = {
+    Decision.SENT: "Sent",
+    Decision.DEFERRED: "Deferred",
+    Decision.SUPPRESSED: "Suppressed",
+    Decision.UNCERTAIN: "UncertainSends",
+}
+
+
+def _count(step: Step) -> None:
+    for record in step.records:
+        metrics.add_metric(name=_METRIC[record.decision], unit=MetricUnit.Count, value=1)
+        if record.reason == "template_not_approved":
+            metrics.add_metric(name="TemplateNotApproved", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "rung decision",
+            extra={
+                "account": record.account_id,
+                "rung": record.rung,
+                "channel": record.channel.value,
+                "decision": record.decision.value,
+                "reason": record.reason,
+                "address": record.address_masked,
+            },
+        )

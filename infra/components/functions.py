@@ -1,0 +1,399 @@
+"""Functions: four Lambdas from one code asset, each with its own least-privilege role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_ssm as ssm
+from aws_cdk.aws_dynamodb import Table
+from constructs import Construct
+
+from infra.bundling import lambda_code
+from infra.components.ladder import executions_arn, state_machine_arn, state_machine_name
+from infra.components.messaging import Messaging
+from infra.components.nag import acknowledge
+from infra.components.storage import PAYMENTS_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX, Storage
+from infra.stack_config import RungStackConfig
+
+METRICS_NAMESPACE = "Rung"  # the namespace the alarms in observability.py watch
+# Public SSM parameters published by Powertools: one per (architecture, runtime, release),
+# valued with the exact layer version ARN of that release in the deploy region.
+POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python{python}/{version}"
+ASYNC_RETRIES = 2
+# The singleton Lambda CDK adds to write an S3 bucket's notification configuration.
+BUCKET_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+XRAY_REASON = (
+    "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions, "
+    "so active tracing needs Resource *."
+)
+SMS_REASON = (
+    "SNS Publish to a phone number has no resource ARN to scope to; the role can publish "
+    "nowhere else that matters (no topic is granted)."
+)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    handler: str
+    description: str
+    memory_mb: int
+    timeout: Duration
+    reserved_concurrency: int | None
+
+
+class Functions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RungStackConfig,
+        storage: Storage,
+        messaging: Messaging,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._storage = storage
+        self._messaging = messaging
+        self.roles: dict[str, iam.Role] = {}  # one per function, keyed by construct id
+        stack = Stack.of(self)
+        self._schedule_name = f"{stack.stack_name}-schedule"
+        self._ladder_arn = state_machine_arn(stack)
+        self._executions_arn = executions_arn(stack)
+        self._code = lambda_code(config.lambda_python)
+        self._runtime = lambda_.Runtime(
+            f"python{config.lambda_python}", lambda_.RuntimeFamily.PYTHON
+        )
+        self.powertools_layer_parameter = POWERTOOLS_LAYER_PARAMETER.format(
+            python=config.lambda_python, version=config.powertools_version
+        )
+        self._layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(self, self.powertools_layer_parameter),
+        )
+        self.unsubscribe_secret = secretsmanager.Secret(
+            self,
+            "UnsubscribeSigningKey",
+            description="Rung: HMAC key that signs one-click unsubscribe links",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            # Deleting the key would silently break the opt-out link of every email already sent.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.unsubscribe_secret,
+            "AwsSolutions-SMG4",
+            "Rotating the signing key would invalidate the unsubscribe links in every email "
+            "already sent, breaking the opt-out those emails promise (COMPLIANCE §4).",
+        )
+
+        self.unsubscribe = self._function(
+            "Unsubscribe",
+            _Spec(
+                "functions.optout.unsubscribe.handler",
+                "RFC 8058 one-click unsubscribe (public Function URL, HMAC-signed links)",
+                256,
+                Duration.seconds(10),
+                config.reserved_concurrency.unsubscribe,
+            ),
+        )
+        # Public by design: mail clients POST here without credentials (RFC 8058); every request
+        # must carry an HMAC token signed with the secret above, checked by the handler.
+        self.unsubscribe_url = self.unsubscribe.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.NONE
+        )
+        self.send = self._function(
+            "Send",
+            _Spec(
+                "functions.send.handler.handler",
+                "One rung of one ladder: gate, render, send, record, next_at",
+                512,
+                Duration.seconds(30),
+                None,  # never capped: it carries SMS throughput (see README, Scaling)
+            ),
+        )
+        self.schedule = self._function(
+            "Schedule",
+            _Spec(
+                "functions.schedule.handler.handler",
+                "Lender file or payments file uploaded: validate, upsert, start/stop ladders",
+                1024,
+                Duration.minutes(15),
+                config.reserved_concurrency.schedule,
+            ),
+            on_failure=True,
+            # A long file continues in a fresh invocation of this same function; a fixed name
+            # lets its role name itself without a CloudFormation reference cycle.
+            fixed_name=self._schedule_name,
+        )
+        self.optout = self._function(
+            "Optout",
+            _Spec(
+                "functions.optout.handler.handler",
+                "Inbound SMS/email replies and SES events: suppressions, status, stop ladder",
+                256,
+                Duration.seconds(30),
+                config.reserved_concurrency.optout,
+            ),
+            on_failure=True,
+        )
+        for sender in (self.send, self.optout):
+            sender.add_environment("RUNG_UNSUBSCRIBE_URL", self.unsubscribe_url.url)
+        # Send is what the ladder invokes; it never starts or stops one.
+        for controller in (self.schedule, self.optout, self.unsubscribe):
+            controller.add_environment("RUNG_STATE_MACHINE_ARN", self._ladder_arn)
+
+        self._wire_schedule()
+        self._wire_send()
+        self._wire_optout()
+        self._wire_unsubscribe()
+        for role_name in ("Schedule", "Optout", "Unsubscribe"):
+            acknowledge(
+                self.roles[role_name],
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
+                f"<AWS::AccountId>:execution:{state_machine_name(stack)}:*]",
+                "Ladder executions are named per account at run time; the grant covers the "
+                "executions of this one state machine only.",
+            )
+
+    # ----------------------------------------------------------------------------- factory
+
+    def _function(
+        self, name: str, spec: _Spec, *, on_failure: bool = False, fixed_name: str | None = None
+    ) -> lambda_.Function:
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Rung {name.lower()} function: exactly what it needs, nothing else",
+        )
+        log_group = logs.LogGroup(
+            self, f"{name}Logs", retention=self._config.retention.log_retention_days
+        )
+        log_group.grant_write(role)
+        self.roles[name] = role
+        function = lambda_.Function(
+            self,
+            name,
+            function_name=fixed_name,
+            runtime=self._runtime,
+            architecture=lambda_.Architecture.X86_64,
+            code=self._code,
+            handler=spec.handler,
+            description=spec.description,
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout,
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            role=role,
+            layers=[self._layer],
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment=self._environment(),
+            on_failure=(
+                destinations.SqsDestination(self._messaging.dead_letters) if on_failure else None
+            ),
+            retry_attempts=ASYNC_RETRIES if on_failure else None,
+        )
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", _resource_star_reason(name))
+        if on_failure:
+            for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Action::{action}]",
+                    "CDK's grant for sending failed events to the KMS-encrypted dead-letter "
+                    "queue; it is scoped to the messaging key only.",
+                )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            f"Pinned to python{self._config.lambda_python}, the runtime the Powertools layer "
+            "and the bundled wheels are chosen and tested for; upgrading is one cdk.json "
+            "value (lambda_python).",
+        )
+        return function
+
+    def _environment(self) -> dict[str, str]:
+        """The RUNG_* settings (functions/settings.py) and Powertools configuration."""
+        storage, messaging, config = self._storage, self._messaging, self._config
+        return {
+            "RUNG_ACCOUNTS_TABLE": storage.accounts.table_name,
+            "RUNG_SUPPRESSIONS_TABLE": storage.suppressions.table_name,
+            "RUNG_LEDGER_TABLE": storage.ledger.table_name,
+            "RUNG_AUDIT_TABLE": storage.audit.table_name,
+            "RUNG_TEMPLATES_TABLE": storage.templates.table_name,
+            "RUNG_UPLOADS_TABLE": storage.uploads.table_name,
+            "RUNG_INBOUND_TABLE": storage.inbound.table_name,
+            "RUNG_UPLOADS_BUCKET": storage.bucket.bucket_name,
+            "RUNG_REPORTS_PREFIX": REJECTS_PREFIX,
+            "RUNG_SES_CONFIGURATION_SET": messaging.configuration_set.configuration_set_name,
+            "RUNG_UNSUBSCRIBE_SECRET_ARN": self.unsubscribe_secret.secret_arn,
+            "RUNG_INBOUND_TOPIC_ARN": messaging.inbound_sms.topic_arn,
+            # COMPLIANCE §7: the audit TTL uses the same retention as the bucket lifecycle.
+            "RUNG_AUDIT_RETENTION_DAYS": str(config.retention.data_days),
+            "POWERTOOLS_SERVICE_NAME": config.service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+        }
+
+    # ------------------------------------------------------------------------- permissions
+
+    def _wire_schedule(self) -> None:
+        storage, fn = self._storage, self.schedule
+        bucket = storage.bucket
+        for prefix in (UPLOADS_PREFIX, PAYMENTS_PREFIX):
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.LambdaDestination(fn),
+                s3.NotificationKeyFilter(prefix=prefix),
+            )
+        # Reads lender files; reads back and rewrites its own reject report when a long file
+        # continues in a second invocation.
+        readable = (UPLOADS_PREFIX, PAYMENTS_PREFIX, REJECTS_PREFIX)
+        _allow(fn, ["s3:GetObject"], [bucket.arn_for_objects(f"{p}*") for p in readable])
+        _allow(fn, ["s3:PutObject"], [bucket.arn_for_objects(f"{REJECTS_PREFIX}*")])
+        _allow(fn, ["kms:Decrypt", "kms:GenerateDataKey"], [storage.key.key_arn])
+        _allow(
+            fn,
+            ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"],
+            [storage.accounts.table_arn],
+        )
+        _allow(fn, ["dynamodb:GetItem", "dynamodb:PutItem"], [storage.uploads.table_arn])
+        _allow(fn, ["states:StartExecution"], [self._ladder_arn])
+        _allow(fn, _STOP_LADDER, [self._executions_arn])
+        _allow(
+            fn,
+            ["lambda:InvokeFunction"],
+            [
+                Stack.of(self).format_arn(
+                    service="lambda",
+                    resource="function",
+                    resource_name=self._schedule_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+        for prefix in readable:
+            acknowledge(
+                self.roles["Schedule"],
+                f"AwsSolutions-IAM5[Resource::<{_logical_id(bucket)}.Arn>/{prefix}*]",
+                f"Object-level access is limited to the {prefix} prefix, the narrowest scope "
+                "for files whose names the lender chooses.",
+            )
+        self._bucket_notifications_acknowledged()
+
+    def _wire_send(self) -> None:
+        """What functions.core.sending does: read the account, gate, claim, send, record."""
+        storage, fn = self._storage, self.send
+        _allow(fn, ["dynamodb:GetItem"], [storage.accounts.table_arn])
+        _allow(fn, ["dynamodb:GetItem"], [storage.suppressions.table_arn])
+        _allow(
+            fn,
+            [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+            ],
+            [storage.ledger.table_arn],
+        )
+        _allow(fn, ["dynamodb:Query"], [_index_arn(storage.ledger, "by_address")])
+        _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn])
+        _allow(fn, ["dynamodb:Query"], [storage.templates.table_arn])
+        self._allow_messages(fn)
+
+    def _wire_optout(self) -> None:
+        """What functions.core.feedback does for replies and SES events."""
+        storage, messaging, fn = self._storage, self._messaging, self.optout
+        for topic in (messaging.inbound_sms, messaging.ses_feedback, messaging.inbound_email):
+            topic.add_subscription(
+                subscriptions.LambdaSubscription(fn, dead_letter_queue=messaging.dead_letters)
+            )
+        _allow(
+            fn,
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            [storage.suppressions.table_arn],
+        )
+        _allow(fn, ["dynamodb:UpdateItem"], [storage.accounts.table_arn])
+        _allow(
+            fn,
+            ["dynamodb:Query"],
+            [_index_arn(storage.accounts, "by_phone"), _index_arn(storage.accounts, "by_email")],
+        )
+        _allow(fn, ["dynamodb:PutItem"], [storage.inbound.table_arn])
+        _allow(fn, _STOP_LADDER, [self._executions_arn])
+        self._allow_messages(fn)
+
+    def _wire_unsubscribe(self) -> None:
+        """One-click: suppress the address, stop ladders left with no open channel."""
+        storage, fn = self._storage, self.unsubscribe
+        _allow(fn, ["secretsmanager:GetSecretValue"], [self.unsubscribe_secret.secret_arn])
+        _allow(fn, ["dynamodb:GetItem", "dynamodb:PutItem"], [storage.suppressions.table_arn])
+        _allow(fn, ["dynamodb:Query"], [_index_arn(storage.accounts, "by_email")])
+        _allow(fn, _STOP_LADDER, [self._executions_arn])
+
+    def _allow_messages(self, fn: lambda_.Function) -> None:
+        """SMS through SNS, email through SES v2 with Rung's configuration set."""
+        stack = Stack.of(self)
+        identities = [
+            stack.format_arn(service="ses", resource="identity", resource_name=identity)
+            for identity in self._config.email.identities
+        ]
+        configuration_set = stack.format_arn(
+            service="ses",
+            resource="configuration-set",
+            resource_name=self._messaging.configuration_set.configuration_set_name,
+        )
+        _allow(fn, ["ses:SendEmail"], [*identities, configuration_set])
+        # "*" is acknowledged once per role in _function (X-Ray and SMS share the finding).
+        _allow(fn, ["sns:Publish"], ["*"])
+
+    def _bucket_notifications_acknowledged(self) -> None:
+        handler = Stack.of(self).node.try_find_child(BUCKET_NOTIFICATIONS_HANDLER)
+        if handler is None:
+            raise LookupError(f"CDK no longer creates {BUCKET_NOTIFICATIONS_HANDLER}")
+        reason = (
+            "CDK's own deploy-time handler that writes the bucket's notification "
+            "configuration; it never runs with lender data."
+        )
+        for finding in (
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "AwsSolutions-IAM5[Resource::*]",
+        ):
+            acknowledge(handler, finding, reason)
+
+
+# SfnLadderControl.stop describes an execution before stopping it (only a RUNNING one stops).
+_STOP_LADDER = ["states:DescribeExecution", "states:StopExecution"]
+
+
+def _allow(fn: lambda_.Function, actions: list[str], resources: list[str]) -> None:
+    fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+
+def _index_arn(table: Table, index: str) -> str:
+    return f"{table.table_arn}/index/{index}"
+
+
+def _logical_id(construct: Construct) -> str:
+    stack = Stack.of(construct)
+    default_child = construct.node.default_child
+    return str(stack.resolve(stack.get_logical_id(default_child)))  # type: ignore[arg-type]
+
+
+def _resource_star_reason(name: str) -> str:
+    if name in ("Send", "Optout"):
+        return f"{XRAY_REASON} {SMS_REASON}"
+    return XRAY_REASON

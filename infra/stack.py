@@ -1,0 +1,40 @@
+"""The Rung stack: one construct per capability, wired together."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.components.functions import Functions
+from infra.components.ladder import Ladder
+from infra.components.messaging import Messaging
+from infra.components.observability import Observability
+from infra.components.storage import Storage
+from infra.stack_config import RungStackConfig
+
+
+class RungStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: RungStackConfig) -> None:
+        super().__init__(
+            scope, construct_id, description="Rung: lawful overdue-payment reminder ladders"
+        )
+        self.storage = Storage(self, "Storage", retention=config.retention)
+        self.messaging = Messaging(self, "Messaging", email=config.email)
+        self.functions = Functions(
+            self, "Functions", config=config, storage=self.storage, messaging=self.messaging
+        )
+        self.ladder = Ladder(self, "Ladder", config=config, send=self.functions.send)
+        self.observability = Observability(
+            self,
+            "Observability",
+            alarms=config.alarms,
+            service_name=config.service_name,
+            key=self.messaging.key,
+            state_machine=self.ladder.state_machine,
+            dead_letters=self.messaging.dead_letters,
+        )
+
+        CfnOutput(self, "UploadsBucketName", value=self.storage.bucket.bucket_name)
+        CfnOutput(self, "LadderStateMachineArn", value=self.ladder.state_machine.state_machine_arn)
+        CfnOutput(self, "InboundSmsTopicArn", value=self.messaging.inbound_sms.topic_arn)
+        CfnOutput(self, "UnsubscribeUrl", value=self.functions.unsubscribe_url.url)

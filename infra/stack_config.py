@@ -1,0 +1,106 @@
+"""Deployment configuration: the `rung` object of cdk.json's context, validated once.
+
+Every number a reviewer may want to trace to COMPLIANCE.md lives in cdk.json, not in the
+constructs. JSON has no comments, so keys starting with `//` are explanations and are dropped
+here before validation.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from aws_cdk import aws_logs as logs
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from infra.paths import CDK_JSON
+
+CONTEXT_KEY = "rung"
+COMMENT_PREFIX = "//"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetentionConfig(_Section):
+    # COMPLIANCE §7: account data is deleted N days after it stops being needed
+    # (S3 lifecycle here, DynamoDB TTL `expires_at` written by the functions).
+    data_days: int = Field(gt=0)
+    # Versioning guards against an accidental overwrite; old versions still hold personal data.
+    noncurrent_version_days: int = Field(gt=0)
+    # Lambda and state machine logs hold masked addresses only (COMPLIANCE §7); CloudWatch
+    # accepts named periods only (e.g. THIRTEEN_MONTHS = 400 days).
+    log_retention: str
+
+    @field_validator("log_retention")
+    @classmethod
+    def _cloudwatch_accepts(cls, name: str) -> str:
+        if name not in logs.RetentionDays.__members__:
+            allowed = ", ".join(logs.RetentionDays.__members__)
+            raise ValueError(f"log_retention={name!r} is not a CloudWatch retention: {allowed}")
+        return name
+
+    @property
+    def log_retention_days(self) -> logs.RetentionDays:
+        return logs.RetentionDays[self.log_retention]
+
+
+class AlarmConfig(_Section):
+    period_minutes: int = Field(gt=0)
+    uncertain_sends: int = Field(ge=1)
+    template_not_approved: int = Field(ge=1)
+    executions_failed: int = Field(ge=1)
+    dead_letters: int = Field(ge=1)
+    # COMPLIANCE §6: SES reviews an account at 5 % bounces and 0.1 % complaints; alarm well below.
+    ses_bounce_rate_percent: float = Field(gt=0, lt=5)
+    ses_complaint_rate_percent: float = Field(gt=0, lt=0.1)
+    email: str | None = None  # optional subscriber of the alarm topic
+
+
+class ReservedConcurrency(_Section):
+    """Caps for the functions that must never starve `send` (which carries SMS throughput)."""
+
+    schedule: int | None = Field(default=None, ge=1)
+    optout: int | None = Field(default=None, ge=1)
+    unsubscribe: int | None = Field(default=None, ge=1)
+
+
+class EmailConfig(_Section):
+    identities: list[str] = Field(min_length=1)  # SES identities (domains) the send role may use
+    inbound_recipients: list[str]  # receipt rule recipients; empty = every verified domain
+
+
+class RungStackConfig(_Section):
+    stack_name: str
+    lambda_python: Literal["3.12", "3.13"]
+    powertools_version: str
+    service_name: str
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    state_machine_log_level: Literal["ALL", "ERROR", "FATAL"]
+    retention: RetentionConfig
+    alarms: AlarmConfig
+    reserved_concurrency: ReservedConcurrency
+    email: EmailConfig
+
+    @classmethod
+    def from_context(cls, raw: Any) -> RungStackConfig:
+        if not isinstance(raw, dict):
+            raise ValueError(f"cdk.json context '{CONTEXT_KEY}' must be an object, got {raw!r}")
+        return cls.model_validate(_without_comments(raw))
+
+
+def _without_comments(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _without_comments(item)
+            for key, item in value.items()
+            if not key.startswith(COMMENT_PREFIX)
+        }
+    return value
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """cdk.json's context block: the CDK CLI passes it itself, a plain `python` run does not."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
+    return context

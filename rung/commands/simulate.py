@@ -1,0 +1,211 @@
+"""`rung simulate FILE …` — preview a lender file's whole ladder on a virtual clock.
+
+The same handlers and rules as on AWS. Writes OUT/messages.csv, OUT/summary.json and
+OUT/report.html (DESIGN §4) and prints, per account, what was sent when (local time).
+Exit 0: done, every invariant held; 2: bad options or an unusable file;
+3: an invariant was violated (a send in quiet hours, after an opt-out, or twice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any, TextIO
+
+from functions.core.errors import ConfigError, FileRejected
+from functions.core.lender_file import FileReport, validate_lender_file
+from functions.core.lenders import LenderConfig, load_lender
+from functions.core.models import Account, AuditRecord, Decision
+from functions.core.profiles import ProfileBook, load_profiles
+from functions.core.quiet_hours import is_allowed
+from functions.core.zones import candidate_zones
+from functions.settings import PROJECT_ROOT
+from rung.engine import SimulationInput, SimulationResult, read_replies
+from rung.progress import Progress
+from rung.report import write_outputs
+
+EXIT_OK, EXIT_USAGE, EXIT_INVARIANT = 0, 2, 3
+# Above this many rows the full engine (moto + ASL, ≈ 5 ladders/s) would take minutes.
+FULL_ENGINE_MAX_ROWS = 300
+MAX_DAYS = 366
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="preview every message a lender file would produce, on a virtual clock",
+        description="Run the ladder for every account of FILE locally: the same handlers and "
+        "rules as on AWS, on a virtual clock. Writes messages.csv, summary.json, report.html.",
+    )
+    parser.add_argument("file", type=Path, help="lender file (accounts CSV)")
+    parser.add_argument("--lender", default="demo", help="lender id (config/lenders/ID.yaml)")
+    parser.add_argument("--replies", type=Path, help="scripted replies CSV: at,from,channel,text")
+    parser.add_argument("--payments", type=Path, help="payments CSV: account_id,paid_at,amount")
+    parser.add_argument(
+        "--start", type=_instant, help="virtual start, ISO UTC (default: today 00:00Z)"
+    )
+    parser.add_argument("--days", type=_days, default=30, help=f"days to run (1–{MAX_DAYS})")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "fast", "full"),
+        default="auto",
+        help=f"fast: in-memory; full: moto + the real ASL; auto: full up to "
+        f"{FULL_ENGINE_MAX_ROWS} rows",
+    )
+    parser.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    parser.set_defaults(handler=run)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from exc
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone (e.g. {text}Z): {text!r}")
+    return instant.astimezone(UTC)
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from exc
+    if not 1 <= days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"--days must be 1–{MAX_DAYS}, not {days}")
+    return days
+
+
+def run(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    try:
+        lender = load_lender(PROJECT_ROOT, args.lender)
+        report = _validate(args.file, lender, out, quiet=args.json)
+        replies = read_replies(args.replies) if args.replies else ()
+        if args.payments is not None and not args.payments.is_file():
+            raise FileNotFoundError(f"payments file not found: {args.payments}")
+    except (ConfigError, FileRejected, OSError, ValueError) as exc:
+        print(f"rung simulate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if report.file_error:
+        print(f"rung simulate: file rejected: {report.file_error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    start = args.start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    sim = SimulationInput(
+        accounts_file=args.file,
+        lender_id=args.lender,
+        start=start,
+        days=args.days,
+        replies=replies,
+        payments_file=args.payments,
+    )
+    engine = args.engine
+    if engine == "auto":
+        engine = "full" if report.rows <= FULL_ENGINE_MAX_ROWS else "fast"
+    with Progress(args.days, start=start) as progress:
+        result = _engine(engine)(sim, progress.update)
+
+    book = load_profiles(PROJECT_ROOT).for_lender(lender)
+    summary = write_outputs(
+        args.out,
+        result,
+        lender.prices,
+        in_quiet_hours=quiet_hours_check(book, lender),
+        start=start,
+        days=args.days,
+        allowed_window=_default_window(book),
+    )
+    if args.json:
+        json.dump(summary, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        _print_timeline(result, out)
+        _print_summary(summary, args.out, engine, out)
+    violated = sum(summary["invariants"].values())
+    if violated:
+        print(
+            f"rung simulate: {violated} invariant violation(s) — see summary.json", file=sys.stderr
+        )
+        return EXIT_INVARIANT
+    return EXIT_OK
+
+
+def _engine(name: str) -> Callable[..., SimulationResult]:
+    # The handlers log and emit metrics for CloudWatch; a preview prints its own summary.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # Imported on demand: the full engine pulls in moto, which the fast path never needs.
+    if name == "full":
+        from rung.engine_full import run_full
+
+        return run_full
+    from rung.engine_fast import run_fast
+
+    return run_fast
+
+
+def quiet_hours_check(
+    book: ProfileBook, lender: LenderConfig
+) -> Callable[[AuditRecord, Account], bool]:
+    """An independent re-check of every SENT record against the profile's quiet hours."""
+
+    def in_quiet_hours(record: AuditRecord, account: Account) -> bool:
+        zones = candidate_zones(account, default_region=lender.default_region, atlas=book.atlas)
+        return not zones or not is_allowed(record.at_utc, zones, book.profile_for(account))
+
+    return in_quiet_hours
+
+
+def _default_window(book: ProfileBook) -> tuple[time, time]:
+    window = book.profiles[book.default].window
+    return (window.start, window.end)
+
+
+def _validate(path: Path, lender: LenderConfig, out: TextIO, *, quiet: bool) -> FileReport:
+    """List the rows the schedule handler will reject, before spending time on the run."""
+    report = FileReport()
+    with path.open("rb") as stream:
+        for row in validate_lender_file(stream, lender, report):
+            if not row.accepted and not quiet:
+                errors = "; ".join(str(error) for error in row.errors)
+                print(f"rejected row {row.row} [{row.account_id or '-'}]: {errors}", file=out)
+    return report
+
+
+def _print_timeline(result: SimulationResult, out: TextIO, limit: int = 50) -> None:
+    by_account: dict[str, list[AuditRecord]] = defaultdict(list)
+    for record in result.records:
+        if record.decision is Decision.SENT:
+            by_account[record.account_id].append(record)
+    accounts = sorted({a.account_id for a in result.accounts})
+    for account_id in accounts[:limit]:
+        sent = by_account.get(account_id, [])
+        lines = [f"{account_id}: {len(sent)} sent"]
+        for record in sent:
+            local = record.at_local[:16].replace("T", " ") or "?"
+            lines.append(
+                f"    {local} local  rung {record.rung + 1} {record.channel.value:<5}"
+                f" {record.template_id}"
+            )
+        print("\n".join(lines), file=out)
+    if len(accounts) > limit:
+        print(f"… and {len(accounts) - limit} more accounts (see messages.csv)", file=out)
+
+
+def _print_summary(summary: dict[str, Any], out_dir: Path, engine: str, out: TextIO) -> None:
+    decisions = summary.get("decisions", {})
+    print(
+        f"\n{summary['accounts']} accounts, engine {engine}: "
+        + ", ".join(f"{count} {name.lower()}" for name, count in decisions.items())
+        + f"; invariants {summary['invariants']}",
+        file=out,
+    )
+    print(f"wrote {out_dir / 'messages.csv'}, summary.json, report.html", file=out)

@@ -1,0 +1,71 @@
+"""What a simulation takes and gives, whichever engine runs it.
+
+Two engines run the same handlers (`functions.*.handler`) on a virtual clock:
+- `fast` (rung.engine_fast): in-memory adapters and a discrete-event scheduler;
+- `full` (rung.engine_full): moto — S3 notifications, the real ladder ASL on moto's
+  Step Functions executor, DynamoDB, SNS, SES — with the Lambda handlers run in-process.
+Both return a SimulationResult; a test proves their decisions are identical.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from functions.core.models import Account, AuditRecord, Channel, Suppression
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    """One row of a replies file: `at, from, channel, text` (DESIGN §4)."""
+
+    at: datetime  # UTC
+    sender: str  # E.164 phone or email address
+    channel: Channel
+    text: str
+
+
+@dataclass(frozen=True)
+class SimulationInput:
+    accounts_file: Path
+    lender_id: str
+    start: datetime  # UTC; the accounts file "arrives" at this instant
+    days: int
+    replies: tuple[ScriptedReply, ...] = ()
+    payments_file: Path | None = None
+
+
+@dataclass
+class SimulationResult:
+    records: list[AuditRecord]  # every gate decision, in time order
+    accounts: list[Account]  # final state of every account
+    suppressions: list[Suppression]  # final suppressions (opt-outs, bounces)
+    rows: int = 0
+    rows_rejected: int = 0
+    file_error: str = ""
+    replies: list[tuple[ScriptedReply, str]] = field(default_factory=list)  # (reply, intent)
+    engine: str = ""
+
+
+def read_replies(path: Path) -> tuple[ScriptedReply, ...]:
+    """Parse a replies file; a bad row raises ValueError naming the row and the field."""
+    replies: list[ScriptedReply] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"at", "from", "channel", "text"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path.name}: missing column(s) {', '.join(sorted(missing))}")
+        for number, row in enumerate(reader, start=2):
+            try:
+                at = datetime.fromisoformat(row["at"].replace("Z", "+00:00"))
+                if at.tzinfo is None:
+                    raise ValueError("time must be ISO UTC (end in Z)")
+                channel = Channel(row["channel"].strip().lower())
+            except ValueError as exc:
+                raise ValueError(f"{path.name} line {number}: {exc}") from exc
+            replies.append(
+                ScriptedReply(at=at, sender=row["from"].strip(), channel=channel, text=row["text"])
+            )
+    return tuple(sorted(replies, key=lambda reply: reply.at))

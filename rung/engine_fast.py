@@ -1,0 +1,250 @@
+"""The fast engine: the production handlers on in-memory adapters and a discrete-event clock.
+
+It interprets no ASL. It plays the part Step Functions plays in production — wait until
+`next_at`, invoke the send handler, loop until `done` — and S3/SNS deliver their events to
+the schedule and optout handlers at their virtual times. Everything that decides (the gate,
+the ladder, rendering, intake, replies) is the same code the Lambdas run, so a test can
+prove that this engine and the full moto + ASL engine record the same decisions.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+
+from functions.adapters.memory import (
+    MemoryAccountStore,
+    MemoryAuditLog,
+    MemoryLadderControl,
+    MemoryObjectStore,
+    MemorySuppressionStore,
+    MemoryUploadStore,
+)
+from functions.adapters.template_store import MemoryTemplateStore
+from functions.bootstrap import memory_services
+from functions.core.approval import approve_lint_clean
+from functions.core.clock import FixedClock
+from functions.core.errors import RungError
+from functions.core.ladder import LadderState
+from functions.core.lenders import load_lender
+from functions.core.payments_file import parse_paid_at
+from functions.core.replies import load_reply_rules, read_reply
+from functions.optout import handler as optout
+from functions.schedule import handler as schedule
+from functions.send import handler as send
+from functions.settings import Settings
+from rung.engine import ScriptedReply, SimulationInput, SimulationResult
+from rung.events import (
+    LocalContext,
+    inbound_email_message,
+    inbound_sms_message,
+    s3_put_event,
+    sns_event,
+)
+
+BUCKET = "rung-simulator"
+INBOUND_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-sms"
+# Links in simulated emails are signed like real ones but point nowhere.
+UNSUBSCRIBE_URL = "https://unsubscribe.rung.invalid/"
+EMAIL_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-email"
+
+# Order of events falling on the same instant: files first (a payment lands before the rung
+# that would have chased it), then borrower replies, then ladder steps.
+_UPLOAD, _REPLY, _STEP = 0, 1, 2
+
+
+@dataclass(order=True)
+class _Event:
+    at: datetime
+    order: int
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class _Ladders(MemoryLadderControl):
+    """Step Functions' part: a started ladder is a pending step at its `next_at`."""
+
+    def __init__(self, engine: FastEngine) -> None:
+        super().__init__()
+        self._engine = engine
+
+    def start(self, name: str, state_json: str) -> bool:
+        started = super().start(name, state_json)
+        if started and name not in self._engine.pending:
+            state = LadderState.model_validate_json(state_json)
+            self._engine.wait(name, state)
+        return started
+
+
+class FastEngine:
+    def __init__(self, sim: SimulationInput, settings: Settings | None = None) -> None:
+        self.sim = sim
+        self.end = sim.start + timedelta(days=sim.days)
+        self.clock = FixedClock(sim.start)
+        self.settings = settings or Settings(uploads_bucket=BUCKET, unsubscribe_url=UNSUBSCRIBE_URL)
+        self.lender = load_lender(self.settings.config_root, sim.lender_id)
+        self.ladders = _Ladders(self)
+        self.accounts = MemoryAccountStore()
+        self.suppressions = MemorySuppressionStore()
+        self.audit = MemoryAuditLog()
+        self.uploads = MemoryUploadStore()
+        self.objects = MemoryObjectStore()
+        self.templates = MemoryTemplateStore()
+        self.services = memory_services(
+            self.settings,
+            self.clock,
+            ladders=self.ladders,
+            accounts=self.accounts,
+            suppressions=self.suppressions,
+            audit=self.audit,
+            uploads=self.uploads,
+            objects=self.objects,
+            templates=self.templates,
+        )
+        self.reply_rules = load_reply_rules(self.settings.config_root)
+        self.pending: dict[str, LadderState] = {}  # execution name -> state waiting
+        self.replies: list[tuple[ScriptedReply, str]] = []
+        self._queue: list[_Event] = []
+        self._seq = itertools.count()
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    def _at(self, at: datetime, order: int, action: Callable[[], None]) -> None:
+        heapq.heappush(self._queue, _Event(at, order, next(self._seq), action))
+
+    def wait(self, name: str, state: LadderState) -> None:
+        """The ASL's Wait on `$.next_at`."""
+        self.pending[name] = state
+        self._at(max(state.next_instant, self.clock.now()), _STEP, lambda: self._step(name))
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def _step(self, name: str) -> None:
+        state = self.pending.pop(name, None)
+        if state is None or name not in self.ladders.running:
+            return  # stopped (payment, opt-out of every channel) while it waited
+        payload = state.model_dump(mode="json")
+        try:
+            result = send.handler(payload, LocalContext("send"), services=self.services)
+        except RungError as exc:
+            # The ASL's Catch. A bug (any other exception) is not caught: the simulator must
+            # fail loudly rather than report a broken run as a recorded failure.
+            failure = {**payload, "error": {"Error": type(exc).__name__, "Cause": str(exc)}}
+            send.handler(failure, LocalContext("send"), services=self.services)
+            self.ladders.finish(name)
+            return
+        following = LadderState.model_validate(result)
+        if following.done:
+            self.ladders.finish(name)
+        else:
+            self.wait(name, following)
+
+    def _upload(self, key: str, body: bytes) -> None:
+        self.objects.put(key, body, "text/csv")
+        event = s3_put_event(BUCKET, key, body, self.clock.now())
+        schedule.handler(event, LocalContext("schedule"), services=self.services)
+
+    def _reply(self, reply: ScriptedReply) -> None:
+        self.replies.append((reply, read_reply(reply.text, self.reply_rules).intent.value))
+        if reply.sender.startswith("+"):
+            origination = self.lender.sms_origination or ""
+            message = inbound_sms_message(reply, origination)
+            event = sns_event(INBOUND_TOPIC, message, reply.at)
+        else:
+            recipient = parseaddr(self.lender.email_from)[1]
+            event = sns_event(EMAIL_TOPIC, inbound_email_message(reply, recipient), reply.at)
+        optout.handler(event, LocalContext("optout"), services=self.services)
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self, progress: Callable[[datetime], None] | None = None) -> SimulationResult:
+        approve_lint_clean(
+            self.templates,
+            self.settings.config_root / "templates" / "messages",
+            self.lender,
+            self.sim.start,
+        )
+        name = self.sim.accounts_file.name
+        body = self.sim.accounts_file.read_bytes()
+        accounts_key = f"uploads/{self.sim.lender_id}/{name}"
+        self._at(self.sim.start, _UPLOAD, lambda: self._upload(accounts_key, body))
+        for reply in self.sim.replies:
+            self._at(reply.at, _REPLY, lambda reply=reply: self._reply(reply))
+        if self.sim.payments_file is not None:
+            for at, part in split_payments(self.sim.payments_file.read_bytes()):
+                key = f"payments/{self.sim.lender_id}/{at:%Y%m%dT%H%M%S}.csv"
+                self._at(
+                    max(at, self.sim.start),
+                    _UPLOAD,
+                    lambda key=key, part=part: self._upload(key, part),
+                )
+
+        while self._queue and self._queue[0].at <= self.end:
+            event = heapq.heappop(self._queue)
+            self.clock.set(event.at)
+            event.action()
+            if progress is not None:
+                progress(event.at)
+        return self._result(accounts_key, body)
+
+    def _result(self, accounts_key: str, body: bytes) -> SimulationResult:
+        upload = next((u for u in self.uploads.records.values() if u.key == accounts_key), None)
+        return SimulationResult(
+            records=sorted(self.audit.records, key=record_order),
+            accounts=sorted(self.accounts.all(), key=lambda a: a.account_id),
+            suppressions=self.suppressions.all(),
+            rows=upload.rows if upload else 0,
+            rows_rejected=upload.rejected if upload else 0,
+            file_error=upload.file_error if upload else "",
+            replies=self.replies,
+            engine="fast",
+        )
+
+
+def record_order(record: Any) -> tuple[Any, ...]:
+    return (
+        record.at_utc,
+        record.account_id,
+        record.rung,
+        record.channel.value,
+        record.decision.value,
+    )
+
+
+def split_payments(body: bytes) -> list[tuple[datetime, bytes]]:
+    """One payments file → one file per `paid_at` instant, each uploaded at that instant.
+
+    Rows whose `paid_at` does not parse stay in a part delivered at the start, where intake
+    rejects them with their reason like any other bad row.
+    """
+    text = body.decode("utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    fields = reader.fieldnames or ["account_id", "paid_at", "amount"]
+    parts: dict[datetime, list[dict[str, str]]] = {}
+    for row in reader:
+        try:
+            at = parse_paid_at(row.get("paid_at") or "")
+        except ValueError:
+            at = datetime.min.replace(tzinfo=UTC)
+        parts.setdefault(at, []).append(row)
+    out = []
+    for at in sorted(parts):
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(parts[at])
+        out.append((at, buffer.getvalue().encode("utf-8")))
+    return out
+
+
+def run_fast(
+    sim: SimulationInput, progress: Callable[[datetime], None] | None = None
+) -> SimulationResult:
+    return FastEngine(sim).run(progress)

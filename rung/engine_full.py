@@ -1,0 +1,168 @@
+"""The full engine: a simulation on the local world — moto, the real ladder ASL, the real events.
+
+The accounts file is uploaded to the bucket (S3 notification → schedule λ → StartExecution per
+account); each ladder is an execution of `infra/statemachines/ladder.asl.json` on moto's Step
+Functions interpreter whose Wait states sleep on the virtual clock; replies are published to
+the inbound topics and payments uploaded as files, each at its virtual instant. What the
+handlers decided is read back from the audit table at the end.
+
+It is the fidelity reference for the fast engine (rung.engine_fast): same input, same decisions.
+Deterministic: the clock wakes executions in (instant, execution name) order, moto's ids are
+seeded, and nothing reads the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from functions.core.approval import approve_lint_clean
+from functions.core.errors import RungError
+from functions.core.lenders import LenderConfig, load_lender
+from functions.core.models import Account, AuditRecord, Suppression, UploadRecord
+from functions.core.replies import load_reply_rules, read_reply
+from functions.settings import PROJECT_ROOT
+from rung.engine import ScriptedReply, SimulationInput, SimulationResult
+from rung.engine_fast import split_payments
+from rung.events import inbound_email_message, inbound_sms_message
+from rung.localworld import LocalWorld
+from rung.moto_patches import HandlerError
+
+END_OF_RUN = "simulation period ended"
+
+# Scripted events at one instant: files first (a payment lands before the rung that would
+# have chased it), then borrower replies; ladder steps at that instant come after both.
+_UPLOAD, _REPLY = 0, 1
+
+
+class HandlerFailures(RungError):
+    """A handler raised during the run. On moto nothing is transient, so this is a defect (or
+    a configuration error) that would otherwise hide as missing decisions."""
+
+    def __init__(self, errors: list[HandlerError]) -> None:
+        first = errors[0]
+        super().__init__(
+            f"{len(errors)} handler invocation(s) failed; first: {first.function_name} raised "
+            f"{first.error_type}: {first.message}"
+        )
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class _Scripted:
+    at: datetime
+    order: int
+    seq: int
+    action: Callable[[], None]
+
+
+def run_full(
+    sim: SimulationInput, progress: Callable[[datetime], None] | None = None
+) -> SimulationResult:
+    """Run `sim` on the local world; `progress` is told each virtual instant reached."""
+    lender = load_lender(PROJECT_ROOT, sim.lender_id)
+    end = sim.start + timedelta(days=sim.days)
+    with LocalWorld(sim.start, lender_ids=(sim.lender_id,)) as world:
+        settings = world.services.settings
+        approve_lint_clean(
+            world.services.templates,
+            settings.config_root / "templates" / "messages",
+            lender,
+            sim.start,
+        )
+        accounts_key = f"uploads/{sim.lender_id}/{sim.accounts_file.name}"
+        script = _script(world, sim, lender, accounts_key)
+        for event in sorted(script, key=lambda item: (item.at, item.order, item.seq)):
+            if event.at > end:
+                break
+            world.clock.run_until(event.at, progress=progress)
+            event.action()
+            if progress is not None:
+                progress(event.at)
+        world.clock.run_until(end, inclusive=True, progress=progress)
+        world.stop_running(cause=END_OF_RUN)
+        if world.handler_errors:
+            raise HandlerFailures(world.handler_errors)
+        return _result(world, sim, accounts_key)
+
+
+def _script(
+    world: LocalWorld, sim: SimulationInput, lender: LenderConfig, accounts_key: str
+) -> list[_Scripted]:
+    """Every scripted event of the run; those before the start happen at the start."""
+    accounts = sim.accounts_file.read_bytes()
+    script = [_Scripted(sim.start, _UPLOAD, 0, lambda: world.put_object(accounts_key, accounts))]
+    if sim.payments_file is not None:
+        for at, part in split_payments(sim.payments_file.read_bytes()):
+            key = f"payments/{sim.lender_id}/{at:%Y%m%dT%H%M%S}.csv"
+            script.append(
+                _Scripted(
+                    max(at, sim.start),
+                    _UPLOAD,
+                    len(script),
+                    lambda key=key, part=part: world.put_object(key, part),
+                )
+            )
+    for reply in sim.replies:
+        script.append(
+            _Scripted(
+                max(reply.at, sim.start),
+                _REPLY,
+                len(script),
+                lambda reply=reply: _deliver(world, lender, reply),
+            )
+        )
+    return script
+
+
+def _deliver(world: LocalWorld, lender: LenderConfig, reply: ScriptedReply) -> None:
+    """A borrower reply, as AWS delivers it: two-way SMS JSON or an SES receipt notification."""
+    if reply.channel.value == "sms":
+        message = inbound_sms_message(reply, lender.sms_origination or "")
+        world.client("sns").publish(TopicArn=world.settings.inbound_topic_arn, Message=message)
+    else:
+        recipient = parseaddr(lender.email_from)[1]
+        world.client("sns").publish(
+            TopicArn=world.resources.inbound_email_topic_arn,
+            Message=inbound_email_message(reply, recipient),
+        )
+
+
+def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> SimulationResult:
+    settings = world.services.settings
+    records = world.scan(settings.audit_table, AuditRecord)
+    accounts = world.scan(settings.accounts_table, Account)
+    suppressions = world.scan(settings.suppressions_table, Suppression)
+    upload = next(
+        (
+            record
+            for record in world.scan(settings.uploads_table, UploadRecord)
+            if record.key == accounts_key
+        ),
+        None,
+    )
+    rules = load_reply_rules(settings.config_root)
+    return SimulationResult(
+        records=sorted(
+            records,
+            key=lambda record: (
+                record.at_utc,
+                record.account_id,
+                record.rung,
+                record.channel.value,
+                record.decision.value,
+            ),
+        ),
+        accounts=sorted(
+            (account for account in accounts if account.lender_id == sim.lender_id),
+            key=lambda account: account.account_id,
+        ),
+        suppressions=sorted(suppressions, key=lambda suppression: suppression.key),
+        rows=upload.rows if upload else 0,
+        rows_rejected=upload.rejected if upload else 0,
+        file_error=upload.file_error if upload else "",
+        replies=[(reply, read_reply(reply.text, rules).intent.value) for reply in sim.replies],
+        engine="full",
+    )

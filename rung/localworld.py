@@ -1,0 +1,542 @@
+"""The local world: Rung's AWS resources running in-process on moto, on a virtual clock.
+
+`LocalWorld` declares what the CDK stack declares — the uploads bucket with its S3
+notifications, the seven DynamoDB tables, the inbound SMS topic, the SES identity, the four
+Lambda functions and the ladder state machine built from `infra/statemachines/ladder.asl.json`
+— and runs the real ASL on moto's Step Functions interpreter, with the Lambda handlers run
+in-process (`rung.moto_patches`) and every Wait on a `VirtualClock`.
+
+    with LocalWorld(start=datetime(2026, 3, 2, tzinfo=UTC)) as world:
+        world.put_object("uploads/demo/march.csv", data)   # schedule λ → ladders start
+        world.clock.run_until(world.clock.now() + timedelta(days=35))
+        world.sent_sms()
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import json
+import logging
+import os
+import re
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, TypeVar
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_api._internal import mock_random
+from moto.ses.models import RawMessage, ses_backends
+from moto.sns.models import sns_backends
+from pydantic import BaseModel
+
+from functions.adapters.dynamo import from_wire
+from functions.bootstrap import Services, aws_services
+from functions.core.clock import Clock
+from functions.core.errors import ConfigError
+from functions.core.lenders import load_lender
+from functions.settings import PROJECT_ROOT, Settings
+from rung import moto_patches
+from rung.moto_patches import HandlerError, InProcessLambda
+from rung.virtual_clock import VirtualClock
+
+REGION = "us-east-1"
+BUCKET = "rung-uploads-local"
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+LADDER_ASL = PROJECT_ROOT / "infra" / "statemachines" / "ladder.asl.json"
+
+# Entry points, as the CDK stack registers them (one code asset, `functions.*`).
+HANDLERS: Mapping[str, str] = {
+    "schedule": "functions.schedule.handler.handler",
+    "send": "functions.send.handler.handler",
+    "optout": "functions.optout.handler.handler",
+    "unsubscribe": "functions.optout.unsubscribe.handler",
+}
+
+# Table name → (partition key, sort key or None); fixed schemas shared with the CDK stack.
+_TABLE_KEYS: Mapping[str, tuple[str, str | None]] = {
+    "accounts": ("pk", None),
+    "suppressions": ("pk", None),
+    "ledger": ("pk", "sk"),
+    "audit": ("pk", "sk"),
+    "templates": ("pk", "sk"),
+    "uploads": ("pk", None),
+    "inbound": ("pk", None),
+}
+# Table → [(index name, hash key, range key or None)], projection ALL.
+_TABLE_INDEXES: Mapping[str, tuple[tuple[str, str, str | None], ...]] = {
+    "accounts": (("by_phone", "phone", None), ("by_email", "email", None)),
+    "ledger": (("by_address", "address", "attempted_at"),),
+}
+_TABLE_TTL: Mapping[str, str] = {"audit": "expires_at", "inbound": "expires_at"}
+
+_SUBSTITUTION = re.compile(r"\$\{(!?)([A-Za-z0-9_.:]+)\}")
+
+
+def substitute(definition: str, values: Mapping[str, str]) -> str:
+    """CloudFormation `Fn::Sub` semantics, which CDK's `definition_substitutions` compile to:
+    `${Name}` is replaced, `${!Name}` is the literal `${Name}`, an unknown name is an error."""
+
+    def replace(match: re.Match[str]) -> str:
+        literal, name = match.group(1), match.group(2)
+        if literal:
+            return "${" + name + "}"
+        if name not in values:
+            raise ConfigError(f"state machine definition references unknown ${{{name}}}")
+        return values[name]
+
+    return _SUBSTITUTION.sub(replace, definition)
+
+
+@dataclass(frozen=True)
+class WorldResources:
+    bucket: str
+    inbound_topic_arn: str  # two-way SMS (End User Messaging) → optout λ
+    ses_feedback_topic_arn: str  # SES bounce / complaint / delivery events → optout λ
+    inbound_email_topic_arn: str  # SES receipt rule (borrower email replies) → optout λ
+    state_machine_arn: str
+    function_arns: Mapping[str, str]  # "schedule" | "send" | "optout" | "unsubscribe" → ARN
+    role_arn: str
+
+
+@dataclass(frozen=True)
+class SentSms:
+    message_id: str
+    to: str
+    body: str
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    message_id: str
+    source: str
+    to: tuple[str, ...]
+    subject: str
+    body: str  # the text part (or the only body SES was given)
+
+
+ServicesFactory = Callable[[Settings, Clock], Services]
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class LocalWorld:
+    """Context manager: moto started, resources created, patches applied; all undone on exit."""
+
+    def __init__(
+        self,
+        start: datetime,
+        *,
+        lender_ids: tuple[str, ...] = ("demo",),
+        config_root: Path = PROJECT_ROOT,
+        services_factory: ServicesFactory = aws_services,
+        stall_timeout: float = 120.0,
+        seed: int = 0,
+        log_level: str = "WARNING",
+    ) -> None:
+        self._seed = seed
+        self._log_level = log_level
+        self.clock = VirtualClock(start, stall_timeout=stall_timeout)
+        self._lender_ids = lender_ids
+        self._config_root = config_root
+        self._services_factory = services_factory
+        self._stack = ExitStack()
+        self._lambdas = InProcessLambda(services=self._services)
+        self._services_cache: Services | None = None
+        self._services_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self.resources: WorldResources | None = None
+        self.settings: Settings | None = None
+        self._role_arn = ""
+        self._secret_arn = ""
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> LocalWorld:
+        try:
+            self._stack.enter_context(_environment(_aws_environment(self._log_level)))
+            # moto logs every failed state at ERROR with the whole parsed state machine; the
+            # failures themselves stay visible in `handler_errors` and `failed_executions()`.
+            self._stack.enter_context(_logger_level("moto.stepfunctions.parser", logging.CRITICAL))
+            self._stack.enter_context(
+                mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+            )
+            moto_patches.install(self._stack, self.clock, self._lambdas)
+            # moto draws ids (message ids, request ids) from one Random: seeded, a run's ids
+            # are the same every time; the previous state comes back on exit.
+            self._stack.callback(mock_random.setstate, mock_random.getstate())
+            mock_random.seed(self._seed)
+            self.resources = self._create_resources()
+            self._stack.enter_context(_environment(self._rung_environment(self.resources)))
+            self.settings = Settings()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._stop_everything()
+        finally:
+            self._clients.clear()
+            self._stack.close()
+
+    def _stop_everything(self) -> None:
+        """Stop every execution still asleep, while moto still answers, so that no thread is
+        left blocked on the clock (or wakes later and calls a handler outside the world)."""
+        sfn = self.client("stepfunctions")
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            self.stop_running("local world closed", machine["stateMachineArn"])
+
+    # --- what handlers and callers use --------------------------------------------------
+
+    @property
+    def services(self) -> Services:
+        return self._services()
+
+    @property
+    def handler_errors(self) -> list[HandlerError]:
+        """Exceptions raised by handlers; S3/SNS-triggered ones are otherwise swallowed."""
+        return list(self._lambdas.errors)
+
+    @property
+    def invocations(self) -> int:
+        return self._lambdas.invocations
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
+
+    def put_object(self, key: str, body: bytes) -> str:
+        """Upload to the bucket (S3 notification → schedule λ, synchronously); returns the ETag."""
+        response = self.client("s3").put_object(Bucket=self._resources.bucket, Key=key, Body=body)
+        return str(response["ETag"]).strip('"')
+
+    def publish_inbound_sms(self, message: Mapping[str, Any]) -> None:
+        """Publish a two-way SMS inbound message (COMPLIANCE §8 shape) to the inbound topic."""
+        self.client("sns").publish(
+            TopicArn=self._resources.inbound_topic_arn, Message=json.dumps(message)
+        )
+
+    def publish_inbound_email(self, notification: Mapping[str, Any]) -> None:
+        """Publish an SES receipt notification (`Received`) to the inbound email topic."""
+        self.client("sns").publish(
+            TopicArn=self._resources.inbound_email_topic_arn, Message=json.dumps(notification)
+        )
+
+    def publish_ses_feedback(self, notification: Mapping[str, Any]) -> None:
+        """Publish an SES event (Bounce, Complaint, Delivery) to the SES feedback topic."""
+        self.client("sns").publish(
+            TopicArn=self._resources.ses_feedback_topic_arn, Message=json.dumps(notification)
+        )
+
+    def sent_sms(self) -> list[SentSms]:
+        """Every SMS SNS accepted, in the order it was sent."""
+        backend = sns_backends[ACCOUNT_ID][REGION]
+        return [
+            SentSms(message_id=message_id, to=to, body=body)
+            for message_id, (to, body) in backend.sms_messages.items()
+        ]
+
+    def sent_emails(self) -> list[SentEmail]:
+        """Every email SES accepted, in the order it was sent (simple or raw MIME)."""
+        return [_sent_email(message) for message in ses_backends[ACCOUNT_ID][REGION].sent_messages]
+
+    def executions(self, state_machine_arn: str | None = None) -> list[dict[str, Any]]:
+        """Every execution of the ladder (or another machine), by name: name, status, ARN."""
+        paginator = self.client("stepfunctions").get_paginator("list_executions")
+        executions: list[dict[str, Any]] = []
+        machine = state_machine_arn or self._resources.state_machine_arn
+        for page in paginator.paginate(stateMachineArn=machine):
+            executions.extend(page["executions"])
+        return sorted(executions, key=lambda execution: execution["name"])
+
+    def scan(self, table_name: str, model: type[Model]) -> list[Model]:
+        """Every item of a table as `model` (key attributes such as pk/sk are ignored)."""
+        items: list[Model] = []
+        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=table_name,
+                                                                       ConsistentRead=True)
+        for page in pages:
+            items.extend(model.model_validate(from_wire(item)) for item in page["Items"])
+        return items
+
+    def failed_executions(self, state_machine_arn: str | None = None) -> list[dict[str, Any]]:
+        """Executions that ended FAILED, with their error and cause (describe_execution)."""
+        sfn = self.client("stepfunctions")
+        return [sfn.describe_execution(executionArn=execution["executionArn"])
+                for execution in self.executions(state_machine_arn)
+                if execution["status"] == "FAILED"]
+
+    def stop_running(self, cause: str, state_machine_arn: str | None = None) -> int:
+        """Stop every running ladder execution (the end of a simulated period)."""
+        stopped = 0
+        sfn = self.client("stepfunctions")
+        for execution in self.executions(state_machine_arn):
+            if execution["status"] == "RUNNING":
+                sfn.stop_execution(executionArn=execution["executionArn"], cause=cause)
+                stopped += 1
+        self.clock.settle()
+        return stopped
+
+    def create_function(self, name: str, handler: str, environment: Mapping[str, str] = {}) -> str:
+        """Register a Lambda function (dummy zip; the handler runs in-process); returns its ARN."""
+        response = self.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=self._role_arn,
+            Handler=handler,
+            Code={"ZipFile": _dummy_zip()},
+            Timeout=60,
+            MemorySize=512,
+            Environment={"Variables": dict(environment)},
+        )
+        return str(response["FunctionArn"])
+
+    def create_state_machine(
+        self, name: str, definition: str, substitutions: Mapping[str, str]
+    ) -> str:
+        response = self.client("stepfunctions").create_state_machine(
+            name=name,
+            definition=substitute(definition, substitutions),
+            roleArn=self._role_arn,
+            type="STANDARD",
+        )
+        return str(response["stateMachineArn"])
+
+    # --- internals ----------------------------------------------------------------------
+
+    @property
+    def _resources(self) -> WorldResources:
+        if self.resources is None:
+            raise RuntimeError("LocalWorld is not entered: use `with LocalWorld(...) as world`")
+        return self.resources
+
+    def _services(self) -> Services:
+        with self._services_lock:
+            if self._services_cache is None:
+                if self.settings is None:
+                    raise RuntimeError("services asked for before the world was created")
+                self._services_cache = self._services_factory(self.settings, self.clock)
+            return self._services_cache
+
+    def _create_resources(self) -> WorldResources:
+        names = Settings()  # the default resource names; the stack may choose others
+        iam = self.client("iam")
+        role_arn = iam.create_role(
+            RoleName="rung-local",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {
+                                "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]
+                            },
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        self._role_arn = role_arn
+        self._create_tables(names)
+        for lender_id in self._lender_ids:
+            self._verify_sender(lender_id)
+        self.client("sesv2").create_configuration_set(ConfigurationSetName="rung-local")
+        secret_arn = self.client("secretsmanager").create_secret(
+            Name="rung-unsubscribe-key", SecretString="local-world-unsubscribe-signing-key"
+        )["ARN"]
+        function_arns = {
+            role: self.create_function(f"rung-{role}", handler)
+            for role, handler in HANDLERS.items()
+        }
+        state_machine_arn = self.create_state_machine(
+            "rung-ladder",
+            LADDER_ASL.read_text(encoding="utf-8"),
+            {"SendFunctionArn": function_arns["send"]},
+        )
+        sns = self.client("sns")
+        # A fresh account's SMS opt-out list is empty; moto's comes with sample numbers.
+        sns_backends[ACCOUNT_ID][REGION].opt_out_numbers.clear()
+        inbound_topic_arn = sns.create_topic(Name="rung-inbound-sms")["TopicArn"]
+        ses_feedback_topic_arn = sns.create_topic(Name="rung-ses-feedback")["TopicArn"]
+        inbound_email_topic_arn = sns.create_topic(Name="rung-inbound-email")["TopicArn"]
+        for topic_arn in (inbound_topic_arn, ses_feedback_topic_arn, inbound_email_topic_arn):
+            sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=function_arns["optout"])
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_notification_configuration(
+            Bucket=BUCKET,
+            NotificationConfiguration={
+                "LambdaFunctionConfigurations": [
+                    {
+                        "Id": f"schedule-{prefix.rstrip('/')}",
+                        "LambdaFunctionArn": function_arns["schedule"],
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                    }
+                    for prefix in ("uploads/", "payments/")
+                ]
+            },
+        )
+        self._secret_arn = secret_arn
+        return WorldResources(
+            bucket=BUCKET,
+            inbound_topic_arn=inbound_topic_arn,
+            ses_feedback_topic_arn=ses_feedback_topic_arn,
+            inbound_email_topic_arn=inbound_email_topic_arn,
+            state_machine_arn=state_machine_arn,
+            function_arns=function_arns,
+            role_arn=role_arn,
+        )
+
+    def _create_tables(self, names: Settings) -> None:
+        dynamodb = self.client("dynamodb")
+        table_names = {
+            "accounts": names.accounts_table,
+            "suppressions": names.suppressions_table,
+            "ledger": names.ledger_table,
+            "audit": names.audit_table,
+            "templates": names.templates_table,
+            "uploads": names.uploads_table,
+            "inbound": names.inbound_table,
+        }
+        for table, table_name in table_names.items():
+            hash_key, range_key = _TABLE_KEYS[table]
+            indexes = _TABLE_INDEXES.get(table, ())
+            attributes = {hash_key, *(key for key in (range_key,) if key)}
+            for _, index_hash, index_range in indexes:
+                attributes.update(key for key in (index_hash, index_range) if key)
+            request: dict[str, Any] = {
+                "TableName": table_name,
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)
+                ],
+                "KeySchema": _key_schema(hash_key, range_key),
+            }
+            if indexes:
+                request["GlobalSecondaryIndexes"] = [
+                    {
+                        "IndexName": index_name,
+                        "KeySchema": _key_schema(index_hash, index_range),
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                    for index_name, index_hash, index_range in indexes
+                ]
+            dynamodb.create_table(**request)
+            if table in _TABLE_TTL:
+                dynamodb.update_time_to_live(
+                    TableName=table_name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": _TABLE_TTL[table]},
+                )
+
+    def _verify_sender(self, lender_id: str) -> None:
+        lender = load_lender(self._config_root, lender_id)
+        _, address = parseaddr(lender.email_from)
+        self.client("sesv2").create_email_identity(EmailIdentity=address)
+
+    def _rung_environment(self, resources: WorldResources) -> dict[str, str]:
+        """The RUNG_* variables the CDK stack gives the functions (functions/settings.py)."""
+        return {
+            "RUNG_STATE_MACHINE_ARN": resources.state_machine_arn,
+            "RUNG_UPLOADS_BUCKET": resources.bucket,
+            "RUNG_INBOUND_TOPIC_ARN": resources.inbound_topic_arn,
+            "RUNG_SES_CONFIGURATION_SET": "rung-local",
+            "RUNG_UNSUBSCRIBE_URL": "https://unsubscribe.rung.local/u",
+            "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
+            "RUNG_CONFIG_ROOT": str(self._config_root),
+        }
+
+
+def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
+def _aws_environment(log_level: str) -> dict[str, str]:
+    return {
+        # Fake credentials: moto accepts any, and no real AWS account can ever be reached.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # moto's Step Functions Wait compares against a naive local now (timestamp.py:88).
+        "TZ": "UTC",
+        # Powertools outside Lambda: no X-Ray daemon, no CloudWatch to read EMF metrics, and
+        # one INFO line per invocation would bury a simulation's output.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "RungLocal",
+        "POWERTOOLS_SERVICE_NAME": "rung-local",
+        "POWERTOOLS_LOG_LEVEL": log_level,
+    }
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables (and the process time zone) for the world's lifetime."""
+    try:
+        with mock.patch.dict(os.environ, values):
+            time.tzset()
+            yield
+    finally:
+        time.tzset()
+
+
+@contextmanager
+def _logger_level(name: str, level: int) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _dummy_zip() -> bytes:
+    # moto stores the code but never runs it: handlers run in-process (rung.moto_patches).
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "Rung local world: handlers run in-process.\n")
+    return buffer.getvalue()
+
+
+def _sent_email(message: Any) -> SentEmail:
+    if isinstance(message, RawMessage):
+        parsed = email.message_from_string(message.raw_data, policy=email.policy.default)
+        part = parsed.get_body(preferencelist=("plain", "html"))
+        body = part.get_content() if part is not None else ""
+        return SentEmail(
+            message_id=message.id,
+            source=message.source,
+            to=tuple(message.destinations),
+            subject=str(parsed["Subject"] or ""),
+            body=body,
+        )
+    destinations = message.destinations
+    to = tuple(destinations.get("ToAddresses", [])) if isinstance(destinations, dict) else ()
+    return SentEmail(
+        message_id=message.id,
+        source=message.source,
+        to=to,
+        subject=message.subject,
+        body=message.body,
+    )

@@ -1,0 +1,429 @@
+"""`report.html`: one self-contained page a compliance officer can read (USERS.md 11, 13).
+
+No network: inline CSS, SVG charts whose geometry is computed here and drawn by the Jinja2
+template (autoescaped — bodies and names come from lender files), and a Content-Security-Policy
+that forbids loading anything at all. The per-account timeline is capped so the page stays
+small for large files; messages.csv holds every decision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel.numbers import format_currency, format_decimal
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from functions.core.masking import mask_address
+from functions.core.models import Account, AuditRecord, Channel, Decision
+from rung.engine import SimulationResult
+
+TEMPLATE_NAME = "report_template.html.j2"
+PAGE_LOCALE = "en_US"
+# Caps that keep the page small (≈ 1 MB at most) for 10 000-account files.
+TIMELINE_ACCOUNTS = 200
+BODY_PREVIEW_CHARS = 140
+
+# Gate reasons in plain words for non-engineers; an unknown code is shown as written.
+REASON_TEXT = {
+    "opted_out": "Borrower asked us to stop",
+    "template_not_approved": "Message text not approved yet",
+    "payment_claimed": "Borrower says they paid (on hold)",
+    "status_payment_claimed": "Borrower says they paid (on hold)",
+    "payment_claim_hold": "Paused while we check the borrower's payment",
+    "no_address": "No phone number or email for this channel",
+    "status_paid": "Account is paid",
+    "status_disputed": "Borrower disputes the debt",
+    "status_cease": "Borrower asked for no contact at all",
+    "status_bankruptcy": "Borrower is in bankruptcy",
+    "status_attorney": "Borrower is represented by a lawyer",
+    "status_deceased": "Borrower is deceased",
+    "status_completed": "Reminders already finished",
+    "missed_before_upload": "Reminder day had passed when the file arrived",
+    "expired_after_deferral": "Held back until the next reminder replaced it",
+    "quiet_hours": "Too early or too late for the borrower",
+    "blackout_day": "Day when no reminders are sent (e.g. holiday)",
+    "no_timezone": "Borrower's time zone is unknown",
+    "invalid_location": "Borrower's location in the file is invalid",
+    "no_allowed_time": "No allowed time to contact the borrower",
+    "send_failed": "Sending failed after every retry",
+    "render_failed": "Message could not be filled in",
+    "provider_rejected": "The SMS/email provider refused it",
+    "provider_outcome_unknown": "Unknown whether it was delivered",
+    "earlier_attempt_outcome_unknown": "Earlier attempt's delivery unknown",
+}
+DECISION_TEXT = {
+    Decision.SENT.value: "Sent",
+    Decision.DEFERRED.value: "Held back for later",
+    Decision.SUPPRESSED.value: "Not sent",
+    Decision.UNCERTAIN.value: "Delivery unknown",
+}
+INVARIANT_TEXT = {
+    "sends_in_quiet_hours": "Messages sent at night (quiet hours)",
+    "sends_after_opt_out": "Messages sent after the borrower opted out",
+    "double_sends": "Same reminder sent twice",
+}
+
+
+# Frequency caps are named in the profiles (`cap_sms_per_local_day`, …): one text for all.
+CAP_PREFIX = "cap_"
+CAP_TEXT = "Contact limit for the period reached"
+
+
+def rung_number(record: AuditRecord) -> int:
+    """AuditRecord.rung is the 0-based ladder index (LadderState.rung); people read 1-based."""
+    return record.rung + 1
+
+
+def reason_text(code: str) -> str:
+    """Plain words for a gate reason; `provider_rejected:InvalidNumber` reads by its prefix."""
+    prefix = code.split(":", 1)[0]
+    if prefix.startswith(CAP_PREFIX):
+        return CAP_TEXT
+    return REASON_TEXT.get(prefix, code.replace("_", " ").capitalize() if code else "")
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    width: float
+    height: float
+    css: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Text:
+    x: float
+    y: float
+    text: str
+    anchor: str = "middle"
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    rects: list[Rect]
+    texts: list[Text]
+    gridlines: list[float]  # y positions
+    shades: list[Rect] = field(default_factory=list)  # drawn behind the bars
+
+
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44.0, 8.0, 10.0, 28.0
+
+
+def nice_step(peak: float, ticks: int = 4) -> int:
+    """Gridline step of the form 1, 2 or 5 × 10^k giving about `ticks` lines up to `peak`."""
+    raw = max(peak, 1) / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return max(1, int(step))
+
+
+def _axes(width: int, height: int, peak: int) -> tuple[float, list[Text], list[float], float]:
+    """Scale (px per unit), y-axis labels and gridline positions for counts 0..peak."""
+    step = nice_step(peak)
+    top = step * math.ceil(max(peak, 1) / step)
+    plot_height = height - PLOT_TOP - PLOT_BOTTOM
+    scale = plot_height / top
+    labels, lines = [], []
+    for value in range(0, top + 1, step):
+        y = height - PLOT_BOTTOM - value * scale
+        lines.append(y)
+        labels.append(Text(PLOT_LEFT - 6, y + 4, format_decimal(value, locale=PAGE_LOCALE), "end"))
+    return scale, labels, lines, plot_height
+
+
+def daily_chart(
+    records: list[AuditRecord], start: datetime, days: int, width: int = 960, height: int = 260
+) -> Chart:
+    """Stacked bars of SENT messages per UTC day and channel over the simulated period."""
+    first = start.astimezone(UTC).date()
+    dates = [first + timedelta(days=offset) for offset in range(max(days, 1))]
+    counts: dict[date, Counter[Channel]] = defaultdict(Counter)
+    for record in records:
+        if record.decision is Decision.SENT:
+            counts[record.at_utc.astimezone(UTC).date()][record.channel] += 1
+    peak = max((sum(counts[day].values()) for day in dates), default=0)
+    scale, texts, lines, _ = _axes(width, height, peak)
+    slot = (width - PLOT_LEFT - PLOT_RIGHT) / len(dates)
+    label_every = max(1, math.ceil(len(dates) / 16))
+    rects: list[Rect] = []
+    for index, day in enumerate(dates):
+        x = PLOT_LEFT + index * slot + slot * 0.15
+        base = height - PLOT_BOTTOM
+        for channel in Channel:
+            value = counts[day][channel]
+            if value:
+                bar = value * scale
+                base -= bar
+                rects.append(
+                    Rect(
+                        x,
+                        base,
+                        slot * 0.7,
+                        bar,
+                        f"bar-{channel.value}",
+                        f"{day.isoformat()}: {value} {channel.value.upper()}",
+                    )
+                )
+        if index % label_every == 0:
+            texts.append(Text(x + slot * 0.35, height - 8, day.strftime("%d %b")))
+    return Chart(width, height, rects, texts, lines)
+
+
+def local_hour(record: AuditRecord) -> int | None:
+    """The hour of day where the message was decided (the gate's local time), if recorded."""
+    if not record.at_local:
+        return None
+    return datetime.fromisoformat(record.at_local).hour
+
+
+def in_window(hour: int, window: tuple[time, time]) -> bool:
+    """Is the whole hour [hour:00, hour+1:00) inside the allowed local window?"""
+    opens, closes = window
+    start_minute = hour * 60
+    end_minute = start_minute + 60
+    return opens.hour * 60 + opens.minute <= start_minute and end_minute <= (
+        closes.hour * 60 + closes.minute
+    )
+
+
+def hour_chart(
+    records: list[AuditRecord],
+    allowed_window: tuple[time, time] | None,
+    width: int = 960,
+    height: int = 220,
+) -> Chart:
+    """Histogram of SENT messages by local hour (0–23), quiet hours shaded."""
+    hours = Counter(
+        hour
+        for record in records
+        if record.decision is Decision.SENT and (hour := local_hour(record)) is not None
+    )
+    scale, texts, lines, plot_height = _axes(width, height, max(hours.values(), default=0))
+    slot = (width - PLOT_LEFT - PLOT_RIGHT) / 24
+    quiet = [
+        hour
+        for hour in range(24)
+        if allowed_window is not None and not in_window(hour, allowed_window)
+    ]
+    shades = [
+        Rect(
+            PLOT_LEFT + first * slot,
+            PLOT_TOP,
+            (last + 1 - first) * slot,
+            plot_height,
+            "quiet",
+            f"quiet hours {first:02d}:00–{(last + 1) % 24:02d}:00",
+        )
+        for first, last in _runs(quiet)
+    ]
+    rects: list[Rect] = []
+    for hour in range(24):
+        x = PLOT_LEFT + hour * slot
+        if hours[hour]:
+            bar = hours[hour] * scale
+            rects.append(
+                Rect(
+                    x + slot * 0.15,
+                    height - PLOT_BOTTOM - bar,
+                    slot * 0.7,
+                    bar,
+                    "bar-sent",
+                    f"{hour:02d}:00–{hour:02d}:59: {hours[hour]} sent",
+                )
+            )
+        if hour % 2 == 0:
+            texts.append(Text(x + slot / 2, height - 8, f"{hour:02d}"))
+    return Chart(width, height, rects, texts, lines, shades)
+
+
+def _runs(hours: list[int]) -> list[tuple[int, int]]:
+    """Consecutive hours as (first, last) runs: one shaded block per quiet stretch."""
+    runs: list[tuple[int, int]] = []
+    for hour in hours:
+        if runs and runs[-1][1] == hour - 1:
+            runs[-1] = (runs[-1][0], hour)
+        else:
+            runs.append((hour, hour))
+    return runs
+
+
+@dataclass(frozen=True)
+class ReasonBar:
+    code: str
+    text: str
+    count: int
+    percent: float
+
+
+def reason_bars(by_reason: dict[str, int]) -> list[ReasonBar]:
+    peak = max(by_reason.values(), default=0)
+    return [
+        ReasonBar(code, reason_text(code), count, 100 * count / peak if peak else 0)
+        for code, count in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    when: str
+    offset: str
+    rung: int
+    channel: str
+    decision: str
+    decision_text: str
+    reason: str
+    reason_text: str
+    preview: str
+
+
+@dataclass(frozen=True)
+class AccountTimeline:
+    account_id: str
+    contacts: str
+    status: str
+    counts: dict[str, int]
+    rows: list[TimelineRow]
+
+
+def preview(body: str) -> str:
+    flat = " ".join(body.split())
+    return flat if len(flat) <= BODY_PREVIEW_CHARS else flat[: BODY_PREVIEW_CHARS - 1] + "…"
+
+
+def _when(record: AuditRecord) -> tuple[str, str]:
+    instant = (
+        datetime.fromisoformat(record.at_local)
+        if record.at_local
+        else record.at_utc.astimezone(UTC)
+    )
+    offset = instant.strftime("%z")
+    return instant.strftime("%Y-%m-%d %H:%M"), f"UTC{offset[:3]}:{offset[3:]}"
+
+
+def timelines(result: SimulationResult, limit: int = TIMELINE_ACCOUNTS) -> list[AccountTimeline]:
+    """The first `limit` accounts (file order) with every decision for them, in time order."""
+    by_account: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)
+    for record in result.records:
+        by_account[(record.lender_id, record.account_id)].append(record)
+    shown: list[AccountTimeline] = []
+    for account in result.accounts[:limit]:
+        records = sorted(
+            by_account[(account.lender_id, account.account_id)], key=lambda r: r.at_utc
+        )
+        rows = []
+        for record in records:
+            when, offset = _when(record)
+            rows.append(
+                TimelineRow(
+                    when,
+                    offset,
+                    rung_number(record),
+                    record.channel.value.upper(),
+                    record.decision.value,
+                    DECISION_TEXT[record.decision.value],
+                    record.reason,
+                    reason_text(record.reason),
+                    preview(record.body),
+                )
+            )
+        shown.append(
+            AccountTimeline(
+                account.account_id,
+                _contacts(account),
+                account.status.value,
+                _decision_counts(records),
+                rows,
+            )
+        )
+    return shown
+
+
+def _decision_counts(records: list[AuditRecord]) -> dict[str, int]:
+    counts = Counter(record.decision.value for record in records)
+    return {
+        decision.value: counts[decision.value] for decision in Decision if counts[decision.value]
+    }
+
+
+def _contacts(account: Account) -> str:
+    return " · ".join(
+        masked for channel in Channel if (masked := mask_address(account.address(channel)))
+    )
+
+
+def money(amount: float | str, currency: str) -> str:
+    """Cost in the price list's currency: cents from one unit up, fractions of a cent below."""
+    value = Decimal(str(amount))
+    pattern = "¤#,##0.00" if abs(value) >= 1 else "¤#,##0.00##"
+    return format_currency(
+        value, currency, format=pattern, locale=PAGE_LOCALE, currency_digits=False
+    )
+
+
+def unit_price(amount: str, currency: str) -> str:
+    """Unit prices are fractions of a cent (US$0.000025 per transition): keep every digit."""
+    return format_currency(
+        Decimal(amount),
+        currency,
+        format="¤#,##0.00########",
+        locale=PAGE_LOCALE,
+        currency_digits=False,
+    )
+
+
+def number(value: int) -> str:
+    return format_decimal(value, locale=PAGE_LOCALE)
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(Path(__file__).parent),
+        autoescape=True,  # every value from a lender file or a reply is escaped
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["money"] = money
+    environment.filters["unit_price"] = unit_price
+    environment.filters["number"] = number
+    return environment
+
+
+def render_report(
+    summary: dict[str, Any],
+    result: SimulationResult,
+    *,
+    start: datetime,
+    days: int,
+    allowed_window: tuple[time, time] | None = None,
+) -> str:
+    """The whole page as a string (UTF-8 when written)."""
+    shown = timelines(result)
+    return (
+        _environment()
+        .get_template(TEMPLATE_NAME)
+        .render(
+            s=summary,
+            start=start.astimezone(UTC),
+            end=(start + timedelta(days=days)).astimezone(UTC),
+            days=days,
+            daily=daily_chart(result.records, start, days),
+            hours=hour_chart(result.records, allowed_window),
+            allowed_window=allowed_window,
+            reasons=reason_bars(summary["suppressed"]["by_reason"]),
+            invariant_text=INVARIANT_TEXT,
+            timelines=shown,
+            accounts_total=len(result.accounts),
+            reason_text=reason_text,
+        )
+    )

@@ -1,0 +1,75 @@
+"""The Lambda code asset: sources beside their runtime dependencies, nothing else."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from infra.bundling import PROVIDED_BY_LAMBDA, dependency_key, runtime_pins
+from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
+from tests.infra.conftest import Synthesized
+
+CONFIG = RungStackConfig.from_context(cdk_json_context()[CONTEXT_KEY])
+
+
+@pytest.fixture(scope="module")
+def asset_dir(synthesized: Synthesized) -> Path:
+    send = synthesized.resource(synthesized.stack.functions.send)["Properties"]
+    return synthesized.outdir / f"asset.{send['Code']['S3Key'].removesuffix('.zip')}"
+
+
+def test_asset_holds_functions_config_and_ladders(asset_dir: Path) -> None:
+    # Given the staged asset / Then the runtime layout matches the repository layout
+    for relative in (
+        "functions/__init__.py",
+        "functions/settings.py",
+        "functions/send/handler.py",
+        "config/lenders/demo.yaml",
+        "ladders/default.yaml",
+    ):
+        assert (asset_dir / relative).is_file(), relative
+
+
+def test_asset_ships_no_tests_or_bytecode(asset_dir: Path) -> None:
+    shipped = [p.relative_to(asset_dir) for p in asset_dir.rglob("*")]
+    assert not [p for p in shipped if "tests" in p.parts and p.parts[0] == "functions"]
+    assert not [p for p in shipped if "__pycache__" in p.parts or p.suffix == ".pyc"]
+
+
+def test_asset_bundles_dependencies_for_the_lambda_runtime(asset_dir: Path) -> None:
+    # Given the dependencies next to the sources
+    for package in (
+        "pydantic",
+        "pydantic_settings",
+        "phonenumbers",
+        "babel",
+        "jinja2",
+        "markupsafe",
+        "yaml",
+    ):
+        assert (asset_dir / package / "__init__.py").is_file(), package
+    # Then compiled extensions target the Lambda runtime, not the local interpreter
+    cpython = f"cpython-{CONFIG.lambda_python.replace('.', '')}-x86_64-linux-gnu"
+    (core,) = (asset_dir / "pydantic_core").glob("_pydantic_core.*.so")
+    assert cpython in core.name
+    # And what the Lambda runtime or the Powertools layer provides is not duplicated
+    assert not (asset_dir / "aws_lambda_powertools").exists()
+    assert not (asset_dir / "boto3").exists()
+
+
+def test_runtime_pins_are_the_tested_versions_without_provided_packages() -> None:
+    pins = dict(pin.split("==") for pin in runtime_pins())
+    assert pins["pydantic"] == metadata.version("pydantic")
+    assert pins["phonenumbers"] == metadata.version("phonenumbers")
+    assert pins["markupsafe"] == metadata.version("markupsafe")  # transitive, via jinja2
+    assert not set(pins) & PROVIDED_BY_LAMBDA
+
+
+def test_dependency_cache_key_changes_with_any_pin_or_runtime() -> None:
+    pins = runtime_pins()
+    bumped = tuple(p if not p.startswith("pyyaml==") else "pyyaml==0.0.1" for p in pins)
+    assert dependency_key("3.13", pins) == dependency_key("3.13", tuple(pins))
+    assert dependency_key("3.13", pins) != dependency_key("3.13", bumped)
+    assert dependency_key("3.13", pins) != dependency_key("3.12", pins)

@@ -1,0 +1,326 @@
+"""Functions: four handlers, one asset, the pinned Powertools layer, a least-privilege role each."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+import pytest
+
+from functions.settings import Settings
+from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
+from tests.infra.conftest import (
+    Synthesized,
+    arn_of,
+    logical_id,
+    resources_for,
+    role_actions,
+    role_statements,
+)
+
+CONFIG = RungStackConfig.from_context(cdk_json_context()[CONTEXT_KEY])
+HANDLERS = {
+    "schedule": "functions.schedule.handler.handler",
+    "send": "functions.send.handler.handler",
+    "optout": "functions.optout.handler.handler",
+    "unsubscribe": "functions.optout.unsubscribe.handler",
+}
+ALWAYS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+DEAD_LETTER_SEND = {
+    "sqs:SendMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+}
+# Least privilege, spelled out from what the adapters call (functions/adapters/*.py): any new
+# permission must be added here on purpose.
+STOP_LADDER = {"states:DescribeExecution", "states:StopExecution"}
+EXPECTED_ACTIONS = {
+    "schedule": ALWAYS
+    | DEAD_LETTER_SEND
+    | STOP_LADDER
+    | {
+        "s3:GetObject",
+        "s3:PutObject",
+        "kms:GenerateDataKey",
+        "dynamodb:GetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "states:StartExecution",
+        "lambda:InvokeFunction",
+    },
+    "send": ALWAYS
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "sns:Publish",
+        "ses:SendEmail",
+    },
+    "optout": ALWAYS
+    | DEAD_LETTER_SEND
+    | STOP_LADDER
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "sns:Publish",
+        "ses:SendEmail",
+    },
+    "unsubscribe": ALWAYS
+    | STOP_LADDER
+    | {"secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+}
+
+
+def _function(synth: Synthesized, name: str) -> dict[str, Any]:
+    return synth.resource(getattr(synth.stack.functions, name))["Properties"]
+
+
+def test_stack_has_four_rung_functions_with_their_entry_points(synthesized: Synthesized) -> None:
+    # Given the synthesised functions (CDK adds its own bucket-notification handler)
+    handlers = sorted(
+        f["Properties"]["Handler"]
+        for f in synthesized.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].startswith("functions.")
+    )
+    # Then exactly the four fixed entry points exist
+    assert handlers == sorted(HANDLERS.values())
+    for name, handler in HANDLERS.items():
+        assert _function(synthesized, name)["Handler"] == handler
+
+
+@pytest.mark.parametrize("name", sorted(HANDLERS))
+def test_function_runs_pinned_runtime_layer_and_shared_asset(
+    synthesized: Synthesized, name: str
+) -> None:
+    # Given one Rung function
+    function = _function(synthesized, name)
+    # Then runtime, tracing and the single code asset are shared by all four
+    assert function["Runtime"] == f"python{CONFIG.lambda_python}"
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["Architectures"] == ["x86_64"]
+    codes = {str(_function(synthesized, other)["Code"]) for other in HANDLERS}
+    assert len(codes) == 1
+    # And the only layer is Powertools, resolved from its public SSM parameter at deploy time
+    (layer,) = function["Layers"]
+    parameter = synthesized.template["Parameters"][layer["Ref"]]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == (
+        f"/aws/service/powertools/python/x86_64/python{CONFIG.lambda_python}/"
+        f"{CONFIG.powertools_version}"
+    )
+
+
+def test_powertools_layer_version_is_the_one_the_tests_run() -> None:
+    # Given the Powertools release pinned for the layer / Then it is the one installed locally
+    assert CONFIG.powertools_version == metadata.version("aws-lambda-powertools")
+
+
+def test_each_function_has_its_own_role(synthesized: Synthesized) -> None:
+    # Given the role of every Rung function
+    roles = [_function(synthesized, name)["Role"] for name in HANDLERS]
+    # Then no two functions share a role
+    assert len({str(role) for role in roles}) == len(HANDLERS)
+
+
+@pytest.mark.parametrize("name", sorted(HANDLERS))
+def test_function_role_allows_exactly_the_expected_actions(
+    synthesized: Synthesized, name: str
+) -> None:
+    # Given one function's role / When we collect every allowed action
+    role = synthesized.stack.functions.roles[name.capitalize()]
+    actions = role_actions(synthesized, role)
+    # Then it is exactly the reviewed set: no wildcard actions, nothing extra
+    assert actions == EXPECTED_ACTIONS[name]
+    assert all(s["Effect"] == "Allow" for s in role_statements(synthesized, role))
+
+
+def test_send_role_cannot_touch_s3_or_step_functions(synthesized: Synthesized) -> None:
+    actions = role_actions(synthesized, synthesized.stack.functions.roles["Send"])
+    assert not {a for a in actions if a.startswith(("s3:", "states:", "secretsmanager:"))}
+
+
+def test_schedule_role_cannot_send_messages(synthesized: Synthesized) -> None:
+    actions = role_actions(synthesized, synthesized.stack.functions.roles["Schedule"])
+    assert not {a for a in actions if a.startswith(("sns:", "ses:"))}
+
+
+def test_schedule_reads_its_prefixes_and_writes_only_rejects(
+    synthesized: Synthesized,
+) -> None:
+    # Given the schedule role and the uploads bucket
+    role = synthesized.stack.functions.roles["Schedule"]
+    bucket = arn_of(synthesized.stack.storage.bucket)
+
+    def under(prefix: str) -> dict[str, Any]:
+        return {"Fn::Join": ["", [bucket, f"/{prefix}*"]]}
+
+    # Then object access is limited to the three prefixes, and only rejects/ is written
+    assert sorted(map(str, resources_for(synthesized, role, "s3:GetObject"))) == sorted(
+        map(str, [under("uploads/"), under("payments/"), under("rejects/")])
+    )
+    assert resources_for(synthesized, role, "s3:PutObject") == [under("rejects/")]
+
+
+def test_unsubscribe_writes_only_suppressions(synthesized: Synthesized) -> None:
+    storage = synthesized.stack.storage
+    role = synthesized.stack.functions.roles["Unsubscribe"]
+    assert resources_for(synthesized, role, "dynamodb:PutItem") == [arn_of(storage.suppressions)]
+    assert resources_for(synthesized, role, "dynamodb:Query") == [
+        {"Fn::Join": ["", [arn_of(storage.accounts), "/index/by_email"]]}
+    ]
+    secret = {"Ref": logical_id(synthesized.stack.functions.unsubscribe_secret)}
+    assert resources_for(synthesized, role, "secretsmanager:GetSecretValue") == [secret]
+
+
+def test_optout_queries_accounts_only_through_the_address_indexes(
+    synthesized: Synthesized,
+) -> None:
+    storage = synthesized.stack.storage
+    role = synthesized.stack.functions.roles["Optout"]
+    accounts = arn_of(storage.accounts)
+    indexes = [{"Fn::Join": ["", [accounts, f"/index/{i}"]]} for i in ("by_email", "by_phone")]
+    queried = resources_for(synthesized, role, "dynamodb:Query")
+    assert sorted(map(str, queried)) == sorted(map(str, indexes))
+
+
+@pytest.mark.parametrize("name", sorted(HANDLERS))
+def test_function_environment_names_are_settings_fields(
+    synthesized: Synthesized, name: str
+) -> None:
+    # Given the environment of one function
+    variables = _function(synthesized, name)["Environment"]["Variables"]
+    rung = {key.removeprefix("RUNG_").lower() for key in variables if key.startswith("RUNG_")}
+    # Then every RUNG_* variable is a field of functions/settings.py, and Powertools is configured
+    assert rung <= set(Settings.model_fields)
+    assert {
+        "accounts_table",
+        "suppressions_table",
+        "ledger_table",
+        "audit_table",
+        "templates_table",
+        "uploads_table",
+        "inbound_table",
+        "uploads_bucket",
+        "ses_configuration_set",
+        "unsubscribe_secret_arn",
+        "inbound_topic_arn",
+    } <= rung
+    assert variables["POWERTOOLS_SERVICE_NAME"] == CONFIG.service_name
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Rung"
+    assert variables["POWERTOOLS_LOG_LEVEL"] == CONFIG.log_level
+    assert variables["RUNG_AUDIT_RETENTION_DAYS"] == str(CONFIG.retention.data_days)
+    assert variables["RUNG_REPORTS_PREFIX"] == "rejects/"
+
+
+def _partitioned(service: str, resource: str) -> dict[str, Any]:
+    """The CloudFormation form of arn:${Partition}:<service>:${Region}:${Account}:<resource>."""
+    region, account = {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"}
+    parts = [
+        "arn:",
+        {"Ref": "AWS::Partition"},
+        f":{service}:",
+        region,
+        ":",
+        account,
+        f":{resource}",
+    ]
+    return {"Fn::Join": ["", parts]}
+
+
+def test_only_ladder_controllers_know_the_state_machine(synthesized: Synthesized) -> None:
+    # Given the fixed ladder name (functions hold its ARN without a reference cycle)
+    machine = synthesized.resource(synthesized.stack.ladder.state_machine)["Properties"]
+    name = machine["StateMachineName"]
+    assert name == f"{CONFIG.stack_name}-ladder"
+    expected_arn = _partitioned("states", f"stateMachine:{name}")
+    # Then schedule, optout and unsubscribe get its ARN; send, which it invokes, does not
+    for fn in HANDLERS:
+        variables = _function(synthesized, fn)["Environment"]["Variables"]
+        expected = None if fn == "send" else expected_arn
+        assert variables.get("RUNG_STATE_MACHINE_ARN") == expected
+
+
+@pytest.mark.parametrize("name", ["schedule", "optout", "unsubscribe"])
+def test_ladder_control_is_limited_to_this_ladder(synthesized: Synthesized, name: str) -> None:
+    role = synthesized.stack.functions.roles[name.capitalize()]
+    executions = _partitioned("states", f"execution:{CONFIG.stack_name}-ladder:*")
+    for action in ("states:StopExecution", "states:DescribeExecution"):
+        assert resources_for(synthesized, role, action) == [executions]
+
+
+def test_schedule_may_continue_only_in_itself(synthesized: Synthesized) -> None:
+    # A long file continues in a new asynchronous invocation of the same function.
+    schedule = _function(synthesized, "schedule")
+    role = synthesized.stack.functions.roles["Schedule"]
+    assert resources_for(synthesized, role, "lambda:InvokeFunction") == [
+        _partitioned("lambda", f"function:{schedule['FunctionName']}")
+    ]
+    assert resources_for(synthesized, role, "states:StartExecution") == [
+        _partitioned("states", f"stateMachine:{CONFIG.stack_name}-ladder")
+    ]
+
+
+def test_senders_get_the_unsubscribe_function_url(synthesized: Synthesized) -> None:
+    url = {"Fn::GetAtt": [logical_id(synthesized.stack.functions.unsubscribe_url), "FunctionUrl"]}
+    for name in ("send", "optout"):
+        assert (
+            _function(synthesized, name)["Environment"]["Variables"]["RUNG_UNSUBSCRIBE_URL"] == url
+        )
+
+
+def test_unsubscribe_url_is_public_and_targets_unsubscribe(synthesized: Synthesized) -> None:
+    (url,) = synthesized.resources("AWS::Lambda::Url").values()
+    assert url["Properties"] == {
+        "AuthType": "NONE",
+        "TargetFunctionArn": arn_of(synthesized.stack.functions.unsubscribe),
+    }
+
+
+def test_signing_secret_is_generated_never_written_in_code(synthesized: Synthesized) -> None:
+    resource = synthesized.resource(synthesized.stack.functions.unsubscribe_secret)
+    secret = resource["Properties"]
+    assert resource["DeletionPolicy"] == "Retain"
+    assert "SecretString" not in secret
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32
+
+
+def test_reserved_concurrency_caps_all_but_send(synthesized: Synthesized) -> None:
+    caps = CONFIG.reserved_concurrency
+    assert "ReservedConcurrentExecutions" not in _function(synthesized, "send")
+    for name in ("schedule", "optout", "unsubscribe"):
+        assert _function(synthesized, name)["ReservedConcurrentExecutions"] == getattr(caps, name)
+
+
+@pytest.mark.parametrize("name", ["schedule", "optout"])
+def test_async_failures_go_to_the_dead_letter_queue(synthesized: Synthesized, name: str) -> None:
+    function_id = logical_id(getattr(synthesized.stack.functions, name))
+    (config,) = [
+        c["Properties"]
+        for c in synthesized.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == arn_of(
+        synthesized.stack.messaging.dead_letters
+    )
+
+
+@pytest.mark.parametrize("name", sorted(HANDLERS))
+def test_function_logs_have_retention(synthesized: Synthesized, name: str) -> None:
+    function = _function(synthesized, name)
+    log_group = synthesized.template["Resources"][function["LoggingConfig"]["LogGroup"]["Ref"]]
+    assert log_group["Properties"]["RetentionInDays"] == 400  # THIRTEEN_MONTHS in cdk.json

@@ -1,0 +1,135 @@
+"""Storage: the uploads bucket and the seven tables follow the brief's fixed schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
+from tests.infra.conftest import Synthesized, as_list, logical_id
+
+CONFIG = RungStackConfig.from_context(cdk_json_context()[CONTEXT_KEY])
+
+
+def test_uploads_bucket_encrypted_versioned_private_and_logged(synthesized: Synthesized) -> None:
+    # Given the synthesised stack / When we read the uploads bucket
+    storage = synthesized.stack.storage
+    bucket = synthesized.resource(storage.bucket)["Properties"]
+    # Then it is KMS-encrypted with Rung's key, versioned, private and access-logged
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert sse["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": [logical_id(storage.key), "Arn"]},
+    }
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {
+        "Ref": logical_id(storage.access_logs)
+    }
+
+
+def test_uploads_bucket_lifecycle_applies_configured_retention(synthesized: Synthesized) -> None:
+    # Given the retention of COMPLIANCE §7 configured in cdk.json
+    bucket = synthesized.resource(synthesized.stack.storage.bucket)["Properties"]
+    # When we read the lifecycle rules / Then current and old versions both expire
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["retention"]["ExpirationInDays"] == CONFIG.retention.data_days
+    assert (
+        rules["retention"]["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        == CONFIG.retention.noncurrent_version_days
+    )
+    assert rules["delete-markers"]["ExpiredObjectDeleteMarker"] is True
+
+
+@pytest.mark.parametrize("bucket_attr", ["bucket", "access_logs"])
+def test_buckets_deny_requests_without_tls(synthesized: Synthesized, bucket_attr: str) -> None:
+    # Given a bucket of the stack
+    bucket_id = logical_id(getattr(synthesized.stack.storage, bucket_attr))
+    # When we find its bucket policy
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in synthesized.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    # Then plain-HTTP requests are denied
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Statement"]
+    )
+
+
+def test_bucket_notifies_schedule_for_uploads_and_payments_only(synthesized: Synthesized) -> None:
+    # Given the bucket notification custom resource
+    (notifications,) = synthesized.resources("Custom::S3BucketNotifications").values()
+    configs = notifications["Properties"]["NotificationConfiguration"][
+        "LambdaFunctionConfigurations"
+    ]
+    # When we read prefix filters and targets
+    schedule_arn = {"Fn::GetAtt": [logical_id(synthesized.stack.functions.schedule), "Arn"]}
+    prefixes = set()
+    for config in configs:
+        assert config["Events"] == ["s3:ObjectCreated:*"]
+        assert config["LambdaFunctionArn"] == schedule_arn
+        (rule,) = config["Filter"]["Key"]["FilterRules"]
+        prefixes.add((rule["Name"], rule["Value"]))
+    # Then exactly uploads/ and payments/ trigger the schedule function (not rejects/)
+    assert prefixes == {("prefix", "uploads/"), ("prefix", "payments/")}
+
+
+TABLES: dict[str, dict[str, Any]] = {
+    # attribute -> (keys, GSIs {name: keys}, TTL attribute); the team brief's fixed schemas
+    "accounts": {
+        "keys": [("pk", "HASH")],
+        "gsi": {"by_phone": [("phone", "HASH")], "by_email": [("email", "HASH")]},
+    },
+    "suppressions": {"keys": [("pk", "HASH")]},
+    "ledger": {
+        "keys": [("pk", "HASH"), ("sk", "RANGE")],
+        "gsi": {"by_address": [("address", "HASH"), ("attempted_at", "RANGE")]},
+    },
+    "audit": {"keys": [("pk", "HASH"), ("sk", "RANGE")], "ttl": "expires_at"},
+    "templates": {"keys": [("pk", "HASH"), ("sk", "RANGE")]},
+    "uploads": {"keys": [("pk", "HASH")]},
+    "inbound": {"keys": [("pk", "HASH")], "ttl": "expires_at"},
+}
+
+
+def test_stack_has_exactly_the_seven_tables(synthesized: Synthesized) -> None:
+    # Given / When / Then: one table per schema of the brief, no more
+    assert len(synthesized.resources("AWS::DynamoDB::Table")) == len(TABLES)
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_table_matches_fixed_schema(synthesized: Synthesized, name: str) -> None:
+    # Given the expected schema of one table
+    expected = TABLES[name]
+    # When we read the synthesised table
+    resource = synthesized.resource(getattr(synthesized.stack.storage, name))
+    table = resource["Properties"]
+    # Then keys, GSIs, TTL, billing, encryption, PITR and retention match
+    assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == expected["keys"]
+    indexes = {
+        gsi["IndexName"]: [(k["AttributeName"], k["KeyType"]) for k in gsi["KeySchema"]]
+        for gsi in table.get("GlobalSecondaryIndexes", [])
+    }
+    assert indexes == expected.get("gsi", {})
+    assert all(
+        gsi["Projection"] == {"ProjectionType": "ALL"}
+        for gsi in table.get("GlobalSecondaryIndexes", [])
+    )
+    assert {a["AttributeType"] for a in table["AttributeDefinitions"]} == {"S"}
+    ttl = table.get("TimeToLiveSpecification")
+    assert ttl == (
+        {"AttributeName": expected["ttl"], "Enabled": True} if "ttl" in expected else None
+    )
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert resource["DeletionPolicy"] == "Retain"
+    assert as_list(resource["UpdateReplacePolicy"]) == ["Retain"]

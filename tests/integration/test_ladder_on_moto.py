@@ -1,0 +1,200 @@
+"""End to end on the local world: real ladder ASL on moto's Step Functions executor, the real
+S3 notification and SNS subscription, Rung's handlers in-process, a virtual clock.
+
+What AWS would deliver is read from moto's own SNS and SES backends, never from Rung's records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.numbers import format_currency
+
+from functions.core.approval import approve_lint_clean
+from functions.core.ladder import load_ladder
+from functions.core.lenders import load_lender
+from functions.core.models import AuditRecord, Channel, Decision
+from functions.settings import PROJECT_ROOT
+from rung.engine import ScriptedReply, SimulationInput
+from rung.engine_full import run_full
+from rung.localworld import LocalWorld
+
+START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # the file arrives the day after the due date
+DUE = date(2026, 3, 1)
+LADDER = load_ladder(PROJECT_ROOT, "default")
+LENDER = load_lender(PROJECT_ROOT, "demo")
+
+# Three borrowers in three zones, so that their rungs fall at different instants.
+ACCOUNTS = {
+    "A1": ("Ana", "+12065550134", "ana@example.com", "245.50", "America/Los_Angeles"),
+    "A2": ("Ben", "+16175550188", "ben@example.com", "1320.00", "America/New_York"),
+    "A3": ("Cleo", "+13125550147", "cleo@example.com", "89.99", "America/Chicago"),
+}
+HEADER = ("account_id,first_name,phone,email,amount_due,currency,due_date,locale,country,"
+          "timezone,payment_link")
+
+
+def _csv() -> bytes:
+    rows = [HEADER] + [
+        f"{account},{name},{phone},{email},{amount},USD,{DUE.isoformat()},en-US,US,{zone},"
+        f"https://pay.demo-finance.example/a/{account}"
+        for account, (name, phone, email, amount, zone) in ACCOUNTS.items()
+    ]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def _due(account: str, rung: int) -> datetime:
+    return LADDER.due_at(rung, DUE, ZoneInfo(ACCOUNTS[account][4]))
+
+
+def _in_time_order(channel: Channel) -> list[str]:
+    """Account ids in the order their rungs on `channel` fall due (whole ladder)."""
+    slots = [(_due(account, index), account)
+             for index, rung in enumerate(LADDER.rungs) if rung.channel is channel
+             for account in ACCOUNTS]
+    return [account for _, account in sorted(slots)]
+
+
+@pytest.fixture
+def world() -> Iterator[LocalWorld]:
+    with LocalWorld(START) as local:
+        approve_lint_clean(local.services.templates, PROJECT_ROOT / "templates" / "messages",
+                           LENDER, START)
+        yield local
+
+
+def _records(world: LocalWorld) -> list[AuditRecord]:
+    return sorted(world.scan(world.settings.audit_table, AuditRecord),
+                  key=lambda record: (record.at_utc, record.account_id, record.rung))
+
+
+def test_upload_walks_three_ladders_through_every_rung_in_time_order(world: LocalWorld) -> None:
+    # Given a three-account file uploaded to the bucket
+    world.put_object("uploads/demo/march.csv", _csv())
+
+    # Then the S3 notification ran the schedule handler, which started one ladder per account
+    executions = world.executions()
+    assert [execution["status"] for execution in executions] == ["RUNNING"] * 3
+
+    # When 35 virtual days pass
+    world.clock.run_until(START + timedelta(days=35))
+
+    # Then every ladder walked all six rungs and ended
+    assert world.handler_errors == []
+    assert [execution["status"] for execution in world.executions()] == ["SUCCEEDED"] * 3
+    # ... SNS delivered every SMS rung, interleaved across accounts in time order
+    phone = {account: fields[1] for account, fields in ACCOUNTS.items()}
+    sms = world.sent_sms()
+    assert [message.to for message in sms] == [phone[a] for a in _in_time_order(Channel.SMS)]
+    # ... SES delivered every email rung, in time order, from the lender's identity
+    email = {account: fields[2] for account, fields in ACCOUNTS.items()}
+    emails = world.sent_emails()
+    assert [message.to for message in emails] == [
+        (email[a],) for a in _in_time_order(Channel.EMAIL)]
+    assert {message.source for message in emails} == {LENDER.email_from}
+    # ... with each borrower's own amount and payment link in the words
+    for message in sms:
+        account = next(a for a, fields in ACCOUNTS.items() if fields[1] == message.to)
+        assert LENDER.company_name in message.body
+        assert format_currency(Decimal(ACCOUNTS[account][3]), "USD", locale="en_US") in message.body
+        assert f"https://pay.demo-finance.example/a/{account}" in message.body
+        assert "STOP" in message.body
+    for message in emails:
+        account = next(a for a, fields in ACCOUNTS.items() if fields[2] == message.to[0])
+        assert f"https://pay.demo-finance.example/a/{account}" in message.body
+    # ... each at the instant its rung fell due, as the audit trail records
+    sent = [(record.account_id, record.rung, record.at_utc) for record in _records(world)
+            if record.decision is Decision.SENT]
+    assert sorted(sent) == sorted((account, index, _due(account, index))
+                                  for account in ACCOUNTS for index in range(len(LADDER.rungs)))
+
+
+def test_same_file_uploaded_again_starts_nothing_new(world: LocalWorld) -> None:
+    # Given a file whose three ladders are running
+    world.put_object("uploads/demo/march.csv", _csv())
+    first = [execution["executionArn"] for execution in world.executions()]
+
+    # When the same file is uploaded again, under its own name and under another
+    world.put_object("uploads/demo/march.csv", _csv())
+    world.put_object("uploads/demo/march-copy.csv", _csv())
+
+    # Then no ladder was added: the same three executions run
+    assert [execution["executionArn"] for execution in world.executions()] == first
+    assert world.handler_errors == []
+
+    # ... and walking them still sends each SMS rung once
+    world.clock.run_until(START + timedelta(days=35))
+    assert len(world.sent_sms()) == len(ACCOUNTS) * 3
+
+
+def test_stop_reply_stops_further_sms_to_that_number(world: LocalWorld) -> None:
+    # Given three ladders past their first SMS rung
+    world.put_object("uploads/demo/march.csv", _csv())
+    world.clock.run_until(_due("A1", 1))
+    phone = ACCOUNTS["A1"][1]
+    assert [message.to for message in world.sent_sms()].count(phone) == 1
+
+    # When A1 replies STOP through two-way SMS
+    world.publish_inbound_sms({
+        "originationNumber": phone,
+        "destinationNumber": LENDER.sms_origination,
+        "messageKeyword": "STOP",
+        "messageBody": "STOP",
+        "inboundMessageId": "b1f0c7e4-0000-4000-8000-000000000001",
+        "previousPublishedMessageId": "",
+    })
+    after_reply = [message.to for message in world.sent_sms()].count(phone)
+    world.clock.run_until(START + timedelta(days=35))
+
+    # Then at most one confirmation went to that number, and nothing after it
+    assert world.handler_errors == []
+    assert after_reply - 1 in (0, 1)
+    assert [message.to for message in world.sent_sms()].count(phone) == after_reply
+    # ... its later SMS rungs are recorded as suppressed by the opt-out
+    later_sms = [record for record in _records(world)
+                 if record.account_id == "A1" and record.channel is Channel.SMS
+                 and record.rung > 0]
+    assert [(record.rung, record.decision, record.reason) for record in later_sms] == [
+        (2, Decision.SUPPRESSED, "opted_out"), (4, Decision.SUPPRESSED, "opted_out")]
+    # ... while the other borrowers still get theirs
+    for other in ("A2", "A3"):
+        assert [message.to for message in world.sent_sms()].count(ACCOUNTS[other][1]) == 3
+
+
+def test_run_full_is_deterministic_and_honours_replies_and_payments(tmp_path: Path) -> None:
+    # Given the three-account file, a STOP from A2 after day 1 and a payment by A3 on day 5
+    accounts = tmp_path / "march.csv"
+    accounts.write_bytes(_csv())
+    payments = tmp_path / "payments.csv"
+    paid_at = START + timedelta(days=4)
+    payments.write_text(f"account_id,paid_at,amount\nA3,{paid_at:%Y-%m-%dT%H:%M:%SZ},89.99\n",
+                        encoding="utf-8")
+    stop_at = _due("A2", 0) + timedelta(hours=1)
+    sim = SimulationInput(
+        accounts_file=accounts, lender_id="demo", start=START, days=35,
+        replies=(ScriptedReply(at=stop_at, sender=ACCOUNTS["A2"][1], channel=Channel.SMS,
+                               text="STOP"),),
+        payments_file=payments,
+    )
+
+    # When the full engine runs it twice
+    first = run_full(sim)
+    second = run_full(sim)
+
+    # Then both runs decided exactly the same things, at the same instants
+    assert first.records == second.records
+    assert first.engine == "full" and (first.rows, first.rows_rejected) == (3, 0)
+    # ... A2's SMS rungs after the STOP were suppressed; A3's ladder stopped with the payment
+    a2_sms = [(r.rung, r.decision) for r in first.records
+              if r.account_id == "A2" and r.channel is Channel.SMS]
+    assert a2_sms == [(0, Decision.SENT), (2, Decision.SUPPRESSED), (4, Decision.SUPPRESSED)]
+    assert all(r.at_utc <= paid_at for r in first.records
+               if r.account_id == "A3" and r.decision is Decision.SENT)
+    assert [(s.channel, s.address) for s in first.suppressions] == [
+        (Channel.SMS, ACCOUNTS["A2"][1])]
+    assert [reply_intent for _, reply_intent in first.replies] == ["opt_out"]

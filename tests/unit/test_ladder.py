@@ -1,0 +1,113 @@
+"""Ladder definitions and the arithmetic of when each rung falls due."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from functions.core.errors import ConfigError
+from functions.core.ladder import (
+    Ladder,
+    LadderState,
+    execution_name,
+    load_ladder,
+    to_sfn_timestamp,
+)
+from functions.core.models import Channel
+from functions.settings import PROJECT_ROOT
+
+NEW_YORK = ZoneInfo("America/New_York")
+DUE = date(2026, 11, 1)
+
+
+@pytest.fixture
+def ladder() -> Ladder:
+    return load_ladder(PROJECT_ROOT, "default")
+
+
+def test_default_ladder_has_six_rungs_alternating_channels(ladder: Ladder) -> None:
+    assert [(r.day, r.channel) for r in ladder.rungs] == [
+        (1, Channel.SMS), (3, Channel.EMAIL), (7, Channel.SMS),
+        (14, Channel.EMAIL), (21, Channel.SMS), (30, Channel.EMAIL),
+    ]
+    assert ladder.ref == "default@1"
+
+
+def test_due_at_is_local_time_on_the_dpd_day(ladder: Ladder) -> None:
+    # Day 1 past a 1 November due date, 10:00 in New York: EST (UTC-5) after the DST change.
+    assert ladder.due_at(0, DUE, NEW_YORK) == datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+
+
+def test_due_at_follows_dst_not_a_fixed_offset(ladder: Ladder) -> None:
+    # Due 2026-03-01; day 7 = 8 March (EST), day 14 = 15 March (EDT after 8 March 02:00).
+    due = date(2026, 3, 1)
+    assert ladder.due_at(2, due, NEW_YORK) == datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
+    assert ladder.due_at(3, due, NEW_YORK) == datetime(2026, 3, 15, 14, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 10, 30, tzinfo=UTC), 0),  # before day 1: the first rung
+        (datetime(2026, 11, 2, 15, 0, tzinfo=UTC), 0),  # exactly day 1 at 10:00 local
+        (datetime(2026, 11, 5, tzinfo=UTC), 1),  # day 4: the day-3 email is current
+        (datetime(2026, 11, 20, tzinfo=UTC), 3),  # day 19: day-14 email, not three bursts
+        (datetime(2027, 1, 1, tzinfo=UTC), 5),  # long past: only the last rung
+    ],
+)
+def test_first_rung_catch_up_starts_at_the_current_rung(
+    ladder: Ladder, now: datetime, expected: int
+) -> None:
+    assert ladder.first_rung(DUE, NEW_YORK, now) == expected
+
+
+def test_expires_at_is_the_next_rungs_due_instant(ladder: Ladder) -> None:
+    assert ladder.expires_at(0, DUE, NEW_YORK) == ladder.due_at(1, DUE, NEW_YORK)
+    assert ladder.expires_at(len(ladder.rungs) - 1, DUE, NEW_YORK) is None
+
+
+def test_ladder_rejects_days_out_of_order() -> None:
+    with pytest.raises(ValidationError, match="strictly increase"):
+        Ladder.model_validate({
+            "id": "x", "version": 1,
+            "rungs": [{"day": 3, "channel": "sms", "template": "a"},
+                      {"day": 3, "channel": "email", "template": "b"}],
+        })
+
+
+def test_load_ladder_unknown_id_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown ladder 'nope'"):
+        load_ladder(tmp_path, "nope")
+
+
+def test_load_ladder_id_must_match_file_name(tmp_path: Path) -> None:
+    (tmp_path / "ladders").mkdir()
+    (tmp_path / "ladders" / "other.yaml").write_text(
+        "id: default\nversion: 1\nrungs: [{day: 1, channel: sms, template: a}]\n"
+    )
+    with pytest.raises(ConfigError, match="declares id 'default'"):
+        load_ladder(tmp_path, "other")
+
+
+def test_execution_name_is_deterministic_short_and_distinct() -> None:
+    name = execution_name("demo", "A-1", "2026-11-01")
+    assert name == execution_name("demo", "A-1", "2026-11-01")
+    assert name != execution_name("demo", "A-1", "2026-12-01")
+    long = execution_name("demo", "x" * 200, "2026-11-01")
+    assert len(long) <= 80
+    assert all(c.isalnum() or c in "-_" for c in long)
+
+
+def test_sfn_timestamp_is_utc_z_and_rounds_up() -> None:
+    instant = datetime(2026, 11, 2, 10, 0, 0, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert to_sfn_timestamp(instant) == "2026-11-02T02:00:01Z"
+
+
+def test_ladder_state_requires_z_timestamps() -> None:
+    with pytest.raises(ValidationError, match="end in 'Z'"):
+        LadderState(lender_id="demo", account_id="A", cycle="c", rung=0,
+                    next_at="2026-11-02T02:00:00+00:00")
