@@ -316,9 +316,9 @@ class LenderFile:
     def results(self, workers: int = 1) -> Iterator[RowResult[LenderRow]]:
         """Every data row's verdict, in file order.
 
-        `workers > 1` validates batches in that many processes (`rung validate` on large
-        files: phone and email checks are pure-Python CPU work); at most two batches per
-        worker are in flight, so memory stays flat.
+        `workers > 1` validates batches in that many processes (`rung validate --workers`:
+        phone and email checks are pure-Python CPU work); at most two batches per worker are
+        in flight, so memory stays flat. Accepted rows then carry no `value`.
         """
         if workers <= 1:
             for item in self._raw_rows():

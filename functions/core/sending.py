@@ -140,6 +140,15 @@ class RungSender:
             return Step(_at(state, index, due, deferred), records)
 
         rung = ladder.rungs[index]
+        attempt = self.ledger.get(account.ladder_key, index, rung.channel)
+        if attempt is not None:
+            # A repeated invocation (a duplicate delivery, a retry after a crash): this rung
+            # was attempted already and is never attempted again (DESIGN §7, at most once).
+            if attempt.state is Decision.UNCERTAIN:
+                records.append(
+                    self._uncertain(self._bare_record(account, ladder, index, now, zone))
+                )
+            return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
         template = self._approved_template(rung.template, rung.channel, account, lender)
         gate = decide(
             GateInput(
@@ -198,7 +207,7 @@ class RungSender:
         template: MessageTemplate,
         base: AuditRecord,
         now: datetime,
-    ) -> AuditRecord:
+    ) -> AuditRecord | None:
         address = account.address(channel) or ""
         try:
             message = self._render(template, account, lender, channel, now)
@@ -212,15 +221,11 @@ class RungSender:
             address=address,
         )
         if not self.ledger.claim(entry):
+            # Another invocation claimed this rung between our read and our claim.
             existing = self.ledger.get(account.ladder_key, index, channel)
             if existing is not None and existing.state is not Decision.UNCERTAIN:
-                # A duplicate invocation after a recorded outcome: that outcome stands.
-                return base.model_copy(update={"decision": existing.state, "reason": "duplicate"})
-            # Claimed earlier but never completed: the earlier attempt may have reached the
-            # provider. Never re-send automatically (DESIGN §3); ops reconcile via the alarm.
-            return self._append(
-                base, Decision.UNCERTAIN, "earlier_attempt_outcome_unknown", rule="at_most_once"
-            )
+                return None  # its outcome is recorded; nothing to add
+            return self._uncertain(base)
         # A STOP or a payment may have arrived while this invocation was running: re-read
         # both right before the provider call (USERS 4: cancel must really cancel).
         late_reason = self._late_block(account, channel, address)
@@ -398,6 +403,13 @@ class RungSender:
             Decision.SUPPRESSED,
             reason,
             rule="catch_up",
+        )
+
+    def _uncertain(self, base: AuditRecord) -> AuditRecord:
+        """Claimed but never completed: the attempt may have reached the borrower. Never
+        re-sent automatically; the UncertainSends alarm asks ops to reconcile (DESIGN §3)."""
+        return self._append(
+            base, Decision.UNCERTAIN, "earlier_attempt_outcome_unknown", rule="at_most_once"
         )
 
     def _append(

@@ -36,8 +36,8 @@ XRAY_REASON = (
     "so active tracing needs Resource *."
 )
 SMS_REASON = (
-    "SNS Publish to a phone number has no resource ARN to scope to; the role can publish "
-    "nowhere else that matters (no topic is granted)."
+    "SNS Publish to a phone number has no resource ARN to scope to; an explicit Deny on every "
+    "topic ARN keeps the grant to direct SMS only."
 )
 
 
@@ -356,8 +356,14 @@ class Functions(Construct):
             resource_name=self._messaging.configuration_set.configuration_set_name,
         )
         _allow(fn, ["ses:SendEmail"], [*identities, configuration_set])
-        # "*" is acknowledged once per role in _function (X-Ray and SMS share the finding).
+        # Direct-to-phone SMS has no resource ARN, hence "*" (acknowledged in _function); the
+        # Deny keeps that "*" from reaching any topic.
         _allow(fn, ["sns:Publish"], ["*"])
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY, actions=["sns:Publish"], resources=["arn:*:sns:*:*:*"]
+            )
+        )
 
     def _bucket_notifications_acknowledged(self) -> None:
         handler = Stack.of(self).node.try_find_child(BUCKET_NOTIFICATIONS_HANDLER)

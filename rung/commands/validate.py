@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,12 +24,6 @@ from functions.settings import Settings
 EXIT_OK = 0
 EXIT_REJECTED_ROWS = 1
 EXIT_UNUSABLE = 2
-# Below this a file validates in about a second on one core: worker start-up would not pay.
-PARALLEL_MIN_BYTES = 8 * 2**20
-
-
-def default_workers(size: int) -> int:
-    return len(os.sched_getaffinity(0)) if size >= PARALLEL_MIN_BYTES else 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--workers",
         type=int,
-        help="processes validating rows (default: every core for files over "
-        f"{PARALLEL_MIN_BYTES // 2**20} MiB, else 1)",
+        default=1,
+        help="processes validating rows (default 1; more helps only on idle cores)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
@@ -56,16 +49,12 @@ def run(args: argparse.Namespace) -> int:
     return validate(args.file, args.lender, args.json, sys.stdout, args.workers)
 
 
-def validate(
-    path: Path, lender_id: str, as_json: bool, out: TextIO, workers: int | None = None
-) -> int:
+def validate(path: Path, lender_id: str, as_json: bool, out: TextIO, workers: int = 1) -> int:
     output = _JsonOutput(out) if as_json else _TextOutput(out)
     try:
         lender = load_lender(Settings().config_root, lender_id)
         report = FileReport()
         with path.open("rb") as stream:
-            if workers is None:
-                workers = default_workers(os.fstat(stream.fileno()).st_size)
             for result in validate_lender_file(stream, lender, report, workers):
                 if not result.accepted:
                     output.rejected(result)
@@ -93,6 +82,8 @@ class _TextOutput(_Output):
     def summary(self, report: FileReport) -> None:
         if report.file_error:
             print(f"file rejected: {report.file_error}", file=self.out)
+            if not report.rows:
+                return
         if report.ignored_columns:
             print(f"ignored columns: {', '.join(report.ignored_columns)}", file=self.out)
         blank = f", {report.blank_lines} blank lines skipped" if report.blank_lines else ""

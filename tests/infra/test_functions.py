@@ -146,7 +146,16 @@ def test_function_role_allows_exactly_the_expected_actions(
     actions = role_actions(synthesized, role)
     # Then it is exactly the reviewed set: no wildcard actions, nothing extra
     assert actions == EXPECTED_ACTIONS[name]
-    assert all(s["Effect"] == "Allow" for s in role_statements(synthesized, role))
+
+
+@pytest.mark.parametrize("name", ["send", "optout"])
+def test_sms_publish_cannot_reach_any_topic(synthesized: Synthesized, name: str) -> None:
+    # Given a role that sends SMS (SNS Publish to a phone number needs Resource "*")
+    statements = role_statements(synthesized, synthesized.stack.functions.roles[name.capitalize()])
+    # Then an explicit Deny covers every topic ARN, so only direct SMS is possible
+    assert {"Effect": "Deny", "Action": "sns:Publish", "Resource": "arn:*:sns:*:*:*"} in statements
+    denied = [s for s in statements if s["Effect"] == "Deny"]
+    assert len(denied) == 1
 
 
 def test_send_role_cannot_touch_s3_or_step_functions(synthesized: Synthesized) -> None:

@@ -364,6 +364,25 @@ def test_intake_crash_retry_restarts_cleanly_without_duplicates() -> None:
     assert set(crashed.ladders.started) == set(clean.ladders.started)
 
 
+def test_intake_gbk_file_keeps_chinese_names_in_store_and_report() -> None:
+    # Given the GBK sample plus one bad row whose account id is Chinese
+    body = (SAMPLES / "accounts_gbk.csv").read_bytes()
+    body += "账户-9,坏号,12,,1,CNY,2026-12-01,zh-CN,CN,\r\n".encode("gbk")
+    ports = MemoryPorts()
+    ports.objects.put("uploads/demo/gbk.csv", body, "text/csv")
+    # When it is ingested
+    outcome = ingest(ports, "uploads/demo/gbk.csv", "etag", NOW, PROJECT_ROOT)
+    # Then the names are stored as written and the report is UTF-8 text Excel can read
+    assert (outcome.record.accepted, outcome.record.rejected) == (4, 1)
+    stored = ports.accounts.get("demo", "C-2001")
+    assert stored is not None and stored.first_name == "张敏"
+    report = ports.objects.open(outcome.record.report_key).read()
+    assert report.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
+    assert report.decode("utf-8-sig").splitlines()[1] == (
+        "6,账户-9,phone,not a valid phone number in region CN"
+    )
+
+
 def _key(account: Account) -> str:
     return account.key
 

@@ -369,7 +369,10 @@ def test_file_validated_by_two_workers_gives_the_same_verdicts_in_order() -> Non
     sequential, one = check(data)
     report = FileReport()
     parallel = list(validate_lender_file(io.BytesIO(data), DEMO, report, workers=2))
-    assert parallel == sequential
+    # Then the verdicts are the same, in file order (accepted rows come back without values)
+    assert [(r.row, r.account_id, r.errors) for r in parallel] == [
+        (r.row, r.account_id, r.errors) for r in sequential
+    ]
     assert (report.rows, report.rejected, report.blank_lines) == (one.rows, one.rejected, 1)
     assert one.rejected > 100  # the duplicates and the bad amounts are both there
 

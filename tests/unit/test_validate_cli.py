@@ -66,9 +66,7 @@ def test_validate_missing_file_exits_2(tmp_path: Path) -> None:
 def test_validate_human_output_lists_bad_rows_and_counts(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = argparse.Namespace(
-        file=SAMPLES / "accounts.csv", lender="demo", json=False, workers=None
-    )
+    args = argparse.Namespace(file=SAMPLES / "accounts.csv", lender="demo", json=False, workers=1)
     assert command.run(args) == EXIT_REJECTED_ROWS
     assert capsys.readouterr().out.splitlines() == [
         "row 8 [D-1007]: phone: not a valid phone number in region US",
@@ -88,3 +86,15 @@ def test_validate_is_registered_with_the_cli(
     args = parser.parse_args(["validate", str(path), "--json"])
     assert args.handler(args) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["accepted"] == 1
+
+
+def test_validate_human_output_names_the_file_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("account_id,phone\nA1,+12065550134\n")
+    args = argparse.Namespace(file=path, lender="demo", json=False, workers=1)
+    assert command.run(args) == EXIT_UNUSABLE
+    assert capsys.readouterr().out.splitlines() == [
+        "file rejected: missing required column(s): amount_due, currency, due_date"
+    ]

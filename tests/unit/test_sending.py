@@ -1,0 +1,327 @@
+"""One ladder step (functions.core.sending): at most once, deferred not dropped, nothing lost.
+
+Runs on the in-memory adapters; the same guarantees on DynamoDB + SNS + the real ASL are in
+tests/integration/test_send_on_moto.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from functions.bootstrap import Services, memory_services
+from functions.core.approval import approve_lint_clean
+from functions.core.clock import FixedClock
+from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
+from functions.core.ladder import LadderState, load_ladder, to_sfn_timestamp
+from functions.core.lenders import load_lender
+from functions.core.models import (
+    Account,
+    Channel,
+    Decision,
+    Suppression,
+    SuppressionScope,
+    SuppressionSource,
+)
+from functions.core.sending import RungSender
+from functions.core.unsubscribe import verify_token
+from functions.settings import PROJECT_ROOT, Settings
+
+SEATTLE = ZoneInfo("America/Los_Angeles")
+DUE = date(2026, 11, 25)
+PHONE = "+12065550134"
+EMAIL = "jane.doe@example.com"
+LADDER = load_ladder(PROJECT_ROOT, "default")
+LENDER = load_lender(PROJECT_ROOT, "demo")
+UNSUBSCRIBE = "https://unsubscribe.example.com/"
+
+
+@dataclass
+class World:
+    services: Services
+    clock: FixedClock
+    account: Account
+
+    def sender(self) -> RungSender:
+        return RungSender.from_services(self.services)
+
+    def state(self, rung: int = 0) -> LadderState:
+        return LadderState(
+            lender_id="demo",
+            account_id=self.account.account_id,
+            cycle=self.account.cycle,
+            rung=rung,
+            next_at=to_sfn_timestamp(self.clock.now()),
+        )
+
+    @property
+    def sms(self) -> list[Any]:
+        return self.services.sms.sent  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def emails(self) -> list[Any]:
+        return self.services.email.sent  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def records(self) -> list[Any]:
+        return self.services.audit.records  # type: ignore[attr-defined, no-any-return]
+
+
+def due(rung: int) -> datetime:
+    return LADDER.due_at(rung, DUE, SEATTLE)
+
+
+@pytest.fixture
+def world() -> World:
+    clock = FixedClock(due(0))
+    services = memory_services(
+        Settings(config_root=PROJECT_ROOT, unsubscribe_url=UNSUBSCRIBE), clock
+    )
+    approve_lint_clean(services.templates, PROJECT_ROOT / "templates" / "messages", LENDER, due(0))
+    account = Account(
+        lender_id="demo",
+        account_id="D-1",
+        phone=PHONE,
+        email=EMAIL,
+        amount_due=Decimal("245.50"),
+        currency="USD",
+        due_date=DUE,
+        first_name="Jane",
+        locale="en-US",
+        country="US",
+        state="WA",
+        timezone="America/Los_Angeles",
+        payment_link="https://pay.demo-finance.example/a/D-1",
+        cycle=DUE.isoformat(),
+    )
+    services.accounts.put_many([account])
+    return World(services, clock, account)
+
+
+def test_step_sends_the_due_rung_once_and_waits_for_the_next(world: World) -> None:
+    step = world.sender().step(world.state())
+
+    assert [record.decision for record in step.records] == [Decision.SENT]
+    assert len(world.sms) == 1
+    assert world.sms[0][1].to == PHONE
+    assert "STOP" in world.sms[0][1].body
+    assert step.state.rung == 1
+    assert step.state.next_at == to_sfn_timestamp(due(1))
+    assert not step.state.done
+
+
+def test_step_duplicate_invocation_never_sends_twice(world: World) -> None:
+    first = world.sender().step(world.state())
+    second = world.sender().step(world.state())
+
+    assert len(world.sms) == 1
+    assert second.state == first.state
+    assert [r.decision for r in world.records] == [Decision.SENT]
+
+
+def test_step_crash_between_provider_call_and_record_ends_uncertain_not_resent(
+    world: World,
+) -> None:
+    ledger = world.services.ledger
+    real_complete = ledger.complete
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Lambda timed out after the provider call")
+
+    ledger.complete = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        world.sender().step(world.state())
+    ledger.complete = real_complete  # type: ignore[method-assign]
+
+    retry = world.sender().step(world.state())  # the Step Functions retry of the same rung
+
+    assert len(world.sms) == 1
+    assert [r.decision for r in retry.records] == [Decision.UNCERTAIN]
+    assert retry.records[0].reason == "earlier_attempt_outcome_unknown"
+    assert retry.state.rung == 1  # the ladder goes on; the rung is never re-sent
+
+
+def test_step_throttled_provider_releases_the_claim_so_the_retry_sends_once(
+    world: World,
+) -> None:
+    world.services.sms.fail_next(TransientSendError("Throttling"))  # type: ignore[attr-defined]
+
+    with pytest.raises(TransientSendError):
+        world.sender().step(world.state())
+    assert world.services.ledger.get(world.account.ladder_key, 0, Channel.SMS) is None
+
+    retry = world.sender().step(world.state())
+
+    assert len(world.sms) == 1
+    assert [r.decision for r in retry.records] == [Decision.SENT]
+
+
+def test_step_permanent_provider_refusal_suppresses_with_reason(world: World) -> None:
+    refusal = PermanentSendError("sns_invalid_parameter")
+    world.services.sms.fail_next(refusal)  # type: ignore[attr-defined]
+
+    step = world.sender().step(world.state())
+
+    assert world.sms == []
+    assert step.records[0].decision is Decision.SUPPRESSED
+    assert step.records[0].reason == "provider_rejected:sns_invalid_parameter"
+    assert step.state.rung == 1
+
+
+def test_step_lost_provider_response_is_uncertain(world: World) -> None:
+    world.services.sms.fail_next(UncertainSendError("read timeout"))  # type: ignore[attr-defined]
+
+    step = world.sender().step(world.state())
+    world.clock.set(world.clock.now() + timedelta(minutes=1))
+    again = world.sender().step(world.state())  # a duplicate invocation, a minute later
+
+    assert step.records[0].decision is Decision.UNCERTAIN
+    assert again.records[0].decision is Decision.UNCERTAIN
+    assert world.sms == []  # refused by the fake, and never retried
+
+
+def test_step_stop_arriving_during_the_invocation_prevents_the_send(world: World) -> None:
+    ledger = world.services.ledger
+    real_claim = ledger.claim
+
+    def claim_then_stop(entry: Any) -> bool:
+        claimed = real_claim(entry)
+        world.services.suppressions.put(  # the optout Lambda, running at the same time
+            Suppression(
+                channel=Channel.SMS,
+                address=PHONE,
+                source=SuppressionSource.REPLY,
+                at=world.clock.now(),
+            )
+        )
+        return claimed
+
+    ledger.claim = claim_then_stop  # type: ignore[method-assign]
+    step = world.sender().step(world.state())
+
+    assert world.sms == []
+    assert step.records[0].decision is Decision.SUPPRESSED
+    assert step.records[0].reason == "opted_out"
+
+
+def test_step_opted_out_channel_is_suppressed_and_the_ladder_moves_on(world: World) -> None:
+    world.services.suppressions.put(
+        Suppression(
+            channel=Channel.SMS,
+            address=PHONE,
+            scope=SuppressionScope.CHANNEL,
+            source=SuppressionSource.REPLY,
+            at=world.clock.now(),
+        )
+    )
+    step = world.sender().step(world.state())
+
+    assert world.sms == []
+    assert (step.records[0].decision, step.records[0].reason) == (Decision.SUPPRESSED, "opted_out")
+    assert step.state.rung == 1
+
+
+def test_step_in_quiet_hours_defers_to_the_window_and_sends_then(world: World) -> None:
+    night = datetime(2026, 11, 26, 23, 30, tzinfo=SEATTLE)
+    world.clock.set(night)
+
+    deferred = world.sender().step(world.state())
+
+    morning = datetime(2026, 11, 27, 8, 0, tzinfo=SEATTLE)
+    assert deferred.records[0].decision is Decision.DEFERRED
+    assert deferred.records[0].reason == "quiet_hours"
+    assert deferred.state.next_instant == morning
+    assert deferred.state.rung == 0 and deferred.state.deferred
+    assert world.sms == []
+
+    world.clock.set(morning)
+    sent = world.sender().step(deferred.state)
+    assert sent.records[0].decision is Decision.SENT
+    assert len(world.sms) == 1
+
+
+def test_step_late_upload_skips_missed_rungs_instead_of_bursting(world: World) -> None:
+    world.clock.set(due(3) + timedelta(hours=1))  # day 14 of the ladder
+
+    step = world.sender().step(world.state())
+
+    decisions = [(r.rung, r.decision, r.reason) for r in step.records]
+    assert decisions == [
+        (0, Decision.SUPPRESSED, "missed_before_upload"),
+        (1, Decision.SUPPRESSED, "missed_before_upload"),
+        (2, Decision.SUPPRESSED, "missed_before_upload"),
+        (3, Decision.SENT, ""),
+    ]
+    assert len(world.emails) == 1 and world.sms == []
+
+
+def test_step_rung_deferred_past_the_next_rung_expires_with_reason(world: World) -> None:
+    state = world.state().model_copy(update={"deferred": True})
+    world.clock.set(due(1) + timedelta(minutes=1))
+
+    step = world.sender().step(state)
+
+    assert (step.records[0].rung, step.records[0].reason) == (0, "expired_after_deferral")
+    assert step.records[1].rung == 1
+
+
+def test_step_without_an_approved_template_suppresses(world: World) -> None:
+    services = memory_services(
+        world.services.settings, world.clock, accounts=world.services.accounts
+    )
+    step = RungSender.from_services(services).step(world.state())
+
+    assert step.records[0].decision is Decision.SUPPRESSED
+    assert step.records[0].reason == "template_not_approved"
+    assert services.sms.sent == []  # type: ignore[attr-defined]
+
+
+def test_step_email_carries_a_signed_one_click_unsubscribe(world: World) -> None:
+    world.clock.set(due(1))
+    step = world.sender().step(world.state(rung=1))
+
+    assert step.records[0].decision is Decision.SENT
+    message = world.emails[0][1]
+    header = message.headers["List-Unsubscribe"]
+    assert header.startswith(f"<{UNSUBSCRIBE}") and header.endswith(">")
+    assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = parse_qs(urlsplit(header[1:-1]).query)
+    (value,) = next(iter(token.values()))
+    claims = verify_token(
+        value, world.services.unsubscribe_key(), now=world.clock.now(), max_age=timedelta(days=60)
+    )
+    assert claims.address == EMAIL and claims.account_id == "D-1"
+
+
+def test_step_paid_account_ends_the_ladder_without_sending(world: World) -> None:
+    from functions.core.models import AccountStatus
+
+    world.services.accounts.set_status("demo", "D-1", AccountStatus.PAID, world.clock.now())
+
+    step = world.sender().step(world.state())
+
+    assert step.records[0].reason == "status_paid"
+    assert world.sms == []
+
+
+def test_step_for_an_account_in_a_newer_cycle_ends_quietly(world: World) -> None:
+    stale = world.state().model_copy(update={"cycle": "2026-10-01"})
+
+    step = world.sender().step(stale)
+
+    assert step.state.done and step.records == [] and world.sms == []
+
+
+def test_record_failure_records_the_error_and_ends_the_ladder(world: World) -> None:
+    step = world.sender().record_failure(world.state(rung=2), "TransientSendError")
+
+    assert step.state.done
+    assert step.records[0].decision is Decision.SUPPRESSED
+    assert step.records[0].reason == "send_failed:TransientSendError"
+    assert step.records[0].rung == 2
