@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TZ := UTC
+# jsii (aws-cdk-lib) prints a banner on every run on Node 20; it changes nothing.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: install demo test synth deploy bench lint clean browser
 
@@ -30,10 +32,10 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 synth: $(STAMP)
-	cd infra && ../$(BIN)/python app.py
+	$(BIN)/python -m infra.app
 
 deploy: $(STAMP)
-	npx --yes aws-cdk@2 deploy --app "$(BIN)/python infra/app.py" --require-approval broadening
+	npx --yes aws-cdk@2 deploy --require-approval broadening
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

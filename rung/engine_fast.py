@@ -126,6 +126,13 @@ class FastEngine:
 
     # -- handlers ------------------------------------------------------------------------
 
+    @staticmethod
+    def _discard_metrics() -> None:
+        """Powertools keeps metrics it was told not to publish and prints them at 100 values;
+        a preview publishes none, so drop them after every invocation."""
+        for module in (send, schedule, optout):
+            module.metrics.clear_metrics()
+
     def _step(self, name: str) -> None:
         state = self.pending.pop(name, None)
         if state is None or name not in self.ladders.running:
@@ -133,6 +140,7 @@ class FastEngine:
         payload = state.model_dump(mode="json")
         try:
             result = send.handler(payload, LocalContext("send"), services=self.services)
+            self._discard_metrics()
         except RungError as exc:
             # The ASL's Catch. A bug (any other exception) is not caught: the simulator must
             # fail loudly rather than report a broken run as a recorded failure.
@@ -150,6 +158,7 @@ class FastEngine:
         self.objects.put(key, body, "text/csv")
         event = s3_put_event(BUCKET, key, body, self.clock.now())
         schedule.handler(event, LocalContext("schedule"), services=self.services)
+        self._discard_metrics()
 
     def _reply(self, reply: ScriptedReply) -> None:
         self.replies.append((reply, read_reply(reply.text, self.reply_rules).intent.value))
@@ -161,6 +170,7 @@ class FastEngine:
             recipient = parseaddr(self.lender.email_from)[1]
             event = sns_event(EMAIL_TOPIC, inbound_email_message(reply, recipient), reply.at)
         optout.handler(event, LocalContext("optout"), services=self.services)
+        self._discard_metrics()
 
     # -- the run -------------------------------------------------------------------------
 

@@ -95,6 +95,9 @@ class MemoryLedger:
         self._entries: dict[tuple[str, str], LedgerEntry] = {}
         # Completed claims; a completed UNCERTAIN entry looks like an open claim otherwise.
         self._completed: set[tuple[str, str]] = set()
+        # The DynamoDB table's partition key and GSI, as indexes (the simulator asks often).
+        self._by_ladder: dict[str, set[tuple[str, str]]] = {}
+        self._by_address: dict[str, set[tuple[str, str]]] = {}
 
     def claim(self, entry: LedgerEntry) -> bool:
         """Conditional put BEFORE the provider call: the second claim loses (at-most-once)."""
@@ -103,6 +106,9 @@ class MemoryLedger:
         if key in self._entries:
             return False
         self._entries[key] = entry
+        self._by_ladder.setdefault(entry.ladder_key, set()).add(key)
+        if entry.address:
+            self._by_address.setdefault(entry.address, set()).add(key)
         return True
 
     def get(self, ladder_key: str, rung: int, channel: Channel) -> LedgerEntry | None:
@@ -139,22 +145,23 @@ class MemoryLedger:
         if key in self._completed:
             raise ClaimCompleted(f"ledger entry {ladder_key} {key[1]} is {entry.state.value}")
         del self._entries[key]
+        self._by_ladder[ladder_key].discard(key)
+        self._by_address.get(entry.address, set()).discard(key)
 
     def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
+        entries = (self._entries[key] for key in self._by_address.get(address, ()))
         return sorted(
-            e.attempted_at
-            for e in self._entries.values()
-            if e.address == address and e.state in ATTEMPT_STATES and e.attempted_at >= since
+            e.attempted_at for e in entries if e.state in ATTEMPT_STATES and e.attempted_at >= since
         )
 
     def sent_for_ladder_since(
         self, ladder_key: str, channel: Channel | None, since: datetime
     ) -> list[datetime]:
+        entries = (self._entries[key] for key in self._by_ladder.get(ladder_key, ()))
         return sorted(
             e.attempted_at
-            for e in self._entries.values()
-            if e.ladder_key == ladder_key
-            and (channel is None or e.channel is channel)
+            for e in entries
+            if (channel is None or e.channel is channel)
             and e.state in ATTEMPT_STATES
             and e.attempted_at >= since
         )

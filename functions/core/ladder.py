@@ -132,7 +132,7 @@ def execution_name(lender_id: str, account_id: str, cycle: str) -> str:
 
 
 def load_ladder(config_root: Path, ladder_id: str) -> Ladder:
-    return _load_ladder(config_root.resolve(), ladder_id)
+    return _load_ladder(config_root, ladder_id)
 
 
 @cache

@@ -55,7 +55,7 @@ class LenderConfig(BaseModel):
 
 def load_lender(config_root: Path, lender_id: str) -> LenderConfig:
     """Load and validate one lender's configuration; unknown lender ⇒ ConfigError."""
-    return _load_lender(config_root.resolve(), lender_id)
+    return _load_lender(config_root, lender_id)
 
 
 @cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -326,7 +327,7 @@ class RungSender:
         for locale in dict.fromkeys((account.locale, lender.default_locale)):
             version = self.templates.newest_approved(template_id, channel, locale)
             if version is not None:
-                return parse_template(template_id, channel, locale, version.source, version.version)
+                return _parsed(template_id, channel, locale, version.source, version.version)
         return None
 
     def _suppressions(self, account: Account) -> tuple[Suppression, ...]:
@@ -471,3 +472,11 @@ def _unsubscribe_links(services: Services) -> Callable[[Account], str]:
         )
 
     return link
+
+
+@lru_cache(maxsize=512)
+def _parsed(
+    template_id: str, channel: Channel, locale: str, source: str, version: str
+) -> MessageTemplate:
+    """Templates are content-addressed: one parse per version serves every later send."""
+    return parse_template(template_id, channel, locale, source, version)

@@ -6,6 +6,7 @@ Catch, the same function is invoked with the state plus `error` to record the fa
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -37,7 +38,7 @@ def handler(
     event: dict[str, Any], context: LambdaContext, services: Services | None = None
 ) -> dict[str, Any]:
     state = LadderState.model_validate(event)
-    sender = RungSender.from_services(services or default_services())
+    sender = _sender(services or default_services())
     if "error" in event:
         failure = LadderFailure.model_validate(event["error"])
         logger.error("rung failed after retries", extra={"error": failure.Error})
@@ -46,6 +47,12 @@ def handler(
         step = sender.step(state)
     _count(step)
     return step.state.model_dump(mode="json")
+
+
+@lru_cache(maxsize=4)
+def _sender(services: Services) -> RungSender:
+    """One sender per warm container (profiles, lender and ladder files are read once)."""
+    return RungSender.from_services(services)
 
 
 _METRIC = {

@@ -18,7 +18,7 @@ from babel.numbers import format_currency
 from functions.core.approval import approve_lint_clean
 from functions.core.ladder import load_ladder
 from functions.core.lenders import load_lender
-from functions.core.models import AuditRecord, Channel, Decision
+from functions.core.models import AccountStatus, AuditRecord, Channel, Decision
 from functions.settings import PROJECT_ROOT
 from rung.engine import ScriptedReply, SimulationInput
 from rung.engine_full import run_full
@@ -145,14 +145,14 @@ def test_stop_reply_stops_further_sms_to_that_number(world: LocalWorld) -> None:
         "inboundMessageId": "b1f0c7e4-0000-4000-8000-000000000001",
         "previousPublishedMessageId": "",
     })
-    after_reply = [message.to for message in world.sent_sms()].count(phone)
-    print("AFTER", after_reply, world.sent_sms()[-1])
+    confirmations = [message.body for message in world.sent_sms()[1:] if message.to == phone]
     world.clock.run_until(START + timedelta(days=35))
 
-    # Then at most one confirmation went to that number, and nothing after it
+    # Then exactly one confirmation went to that number — not a reminder — and nothing after it
     assert world.handler_errors == []
-    assert after_reply - 1 in (0, 1)
-    assert [message.to for message in world.sent_sms()].count(phone) == after_reply
+    assert len(confirmations) == 1
+    assert confirmations[0] not in {record.body for record in _records(world)}
+    assert [message.to for message in world.sent_sms()].count(phone) == 2
     # ... its later SMS rungs are recorded as suppressed by the opt-out
     later_sms = [record for record in _records(world)
                  if record.account_id == "A1" and record.channel is Channel.SMS
@@ -192,8 +192,12 @@ def test_run_full_is_deterministic_and_honours_replies_and_payments(tmp_path: Pa
               if r.account_id == "A2" and r.channel is Channel.SMS
               and r.decision is not Decision.DEFERRED]
     assert a2_sms == [(0, Decision.SENT), (2, Decision.SUPPRESSED), (4, Decision.SUPPRESSED)]
-    assert all(r.at_utc <= paid_at for r in first.records
-               if r.account_id == "A3" and r.decision is Decision.SENT)
+    a3 = [r for r in first.records if r.account_id == "A3"]
+    assert [(r.rung, r.decision) for r in a3 if r.decision is Decision.SENT] == [
+        (0, Decision.SENT), (1, Decision.SENT)]
+    assert max(r.at_utc for r in a3) < paid_at
+    assert {a.account_id: a.status for a in first.accounts} == {
+        "A1": AccountStatus.ACTIVE, "A2": AccountStatus.ACTIVE, "A3": AccountStatus.PAID}
     assert [(s.channel, s.address) for s in first.suppressions] == [
         (Channel.SMS, ACCOUNTS["A2"][1])]
     assert [reply_intent for _, reply_intent in first.replies] == ["opt_out"]
