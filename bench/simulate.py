@@ -18,12 +18,12 @@ from pathlib import Path
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-from bench.ingest import write_file  # noqa: E402
-from functions.core.lender_file import FileReport, validate_lender_file  # noqa: E402
-from functions.core.lenders import load_lender  # noqa: E402
-from functions.settings import PROJECT_ROOT  # noqa: E402
-from rung.engine import SimulationInput  # noqa: E402
-from rung.engine_fast import run_fast  # noqa: E402
+from bench.ingest import write_file
+from functions.core.lender_file import FileReport, validate_lender_file
+from functions.core.lenders import load_lender
+from functions.settings import PROJECT_ROOT
+from rung.engine import SimulationInput
+from rung.engine_fast import run_fast
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 DAYS = 30

@@ -172,13 +172,14 @@ class LocalWorld:
                 mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             )
             moto_patches.install(self._stack, self.clock, self._lambdas)
-            # moto draws ids (message ids, request ids) from one Random: seeded, a run's ids
-            # are the same every time; the previous state comes back on exit.
-            self._stack.callback(mock_random.setstate, mock_random.getstate())
-            mock_random.seed(self._seed)
             self.resources = self._create_resources()
             self._stack.enter_context(_environment(self._rung_environment(self.resources)))
             self.settings = Settings()
+            # moto draws ids (SNS/SES message ids…) from one Random. Seeded once the resources
+            # exist (setting them up draws differently in a process's first world), a run's
+            # ids are the same every time; the previous state comes back on exit.
+            self._stack.callback(mock_random.setstate, mock_random.getstate())
+            mock_random.seed(self._seed)
         except BaseException:
             self._stack.close()
             raise

@@ -202,7 +202,7 @@ class UploadKind(StrEnum):
 
 
 class UploadRecord(BaseModel):
-    """One lender file as processed (`uploads` table): counts always add up (rows = accepted + rejected)."""
+    """One lender file as processed (`uploads` table); rows = accepted + rejected, always."""
 
     model_config = ConfigDict(frozen=True)
 

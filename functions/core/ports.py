@@ -50,7 +50,7 @@ class SuppressionStore(Protocol):
 
 class Ledger(Protocol):
     def claim(self, entry: LedgerEntry) -> bool:
-        """Conditional put before the provider call. False if this rung+channel was already tried."""
+        """Conditional put before the provider call; False if this rung+channel was tried."""
         ...
 
     def get(self, ladder_key: str, rung: int, channel: Channel) -> LedgerEntry | None: ...
@@ -172,5 +172,5 @@ class ObjectStore(Protocol):
 
 class InboundLog(Protocol):
     def first_time(self, message_id: str, at: datetime) -> bool:
-        """Conditional put of an inbound message id; False if it was seen before (SNS redelivers)."""
+        """Conditional put of an inbound message id; False if seen before (SNS redelivers)."""
         ...
