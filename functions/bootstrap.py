@@ -87,6 +87,10 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
 
 
+# Signs unsubscribe links in tests and simulations only: those links never leave the process.
+LOCAL_UNSUBSCRIBE_KEY = b"rung-local-unsubscribe-signing-key-not-for-production"
+
+
 def memory_services(
     settings: Settings | None = None, clock: Clock | None = None, **overrides: object
 ) -> Services:
@@ -105,8 +109,6 @@ def memory_services(
     )
     from functions.adapters.template_store import MemoryTemplateStore
 
-    # A fixed local key: these links never leave the process.
-    local_key = b"rung-local-unsubscribe-signing-key-not-for-production"
     services = Services(
         settings=settings or Settings(),
         clock=clock or SystemClock(),
@@ -121,7 +123,7 @@ def memory_services(
         uploads=MemoryUploadStore(),
         objects=MemoryObjectStore(),
         inbound=MemoryInboundLog(),
-        unsubscribe_key=lambda: local_key,
+        unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
     )
     return replace(services, **overrides)  # type: ignore[arg-type]
 

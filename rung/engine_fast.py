@@ -9,13 +9,11 @@ prove that this engine and the full moto + ASL engine record the same decisions.
 
 from __future__ import annotations
 
-import csv
 import heapq
-import io
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
@@ -34,7 +32,6 @@ from functions.core.clock import FixedClock
 from functions.core.errors import RungError
 from functions.core.ladder import LadderState
 from functions.core.lenders import load_lender
-from functions.core.payments_file import parse_paid_at
 from functions.core.replies import load_reply_rules, read_reply
 from functions.optout import handler as optout
 from functions.schedule import handler as schedule
@@ -42,17 +39,18 @@ from functions.send import handler as send
 from functions.settings import Settings
 from rung.engine import ScriptedReply, SimulationInput, SimulationResult
 from rung.events import (
+    UNSUBSCRIBE_URL,
     LocalContext,
     inbound_email_message,
     inbound_sms_message,
+    payments_key,
     s3_put_event,
     sns_event,
+    split_payments,
 )
 
 BUCKET = "rung-simulator"
 INBOUND_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-sms"
-# Links in simulated emails are signed like real ones but point nowhere.
-UNSUBSCRIBE_URL = "https://unsubscribe.rung.invalid/"
 EMAIL_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-email"
 
 # Order of events falling on the same instant: files first (a payment lands before the rung
@@ -64,6 +62,7 @@ _UPLOAD, _REPLY, _STEP = 0, 1, 2
 class _Event:
     at: datetime
     order: int
+    name: str  # ladder steps due together run in execution-name order, as in the full engine
     seq: int
     action: Callable[[], None] = field(compare=False)
 
@@ -116,13 +115,15 @@ class FastEngine:
 
     # -- scheduling ----------------------------------------------------------------------
 
-    def _at(self, at: datetime, order: int, action: Callable[[], None]) -> None:
-        heapq.heappush(self._queue, _Event(at, order, next(self._seq), action))
+    def _at(self, at: datetime, order: int, action: Callable[[], None], name: str = "") -> None:
+        heapq.heappush(self._queue, _Event(at, order, name, next(self._seq), action))
 
     def wait(self, name: str, state: LadderState) -> None:
         """The ASL's Wait on `$.next_at`."""
         self.pending[name] = state
-        self._at(max(state.next_instant, self.clock.now()), _STEP, lambda: self._step(name))
+        self._at(
+            max(state.next_instant, self.clock.now()), _STEP, lambda: self._step(name), name
+        )
 
     # -- handlers ------------------------------------------------------------------------
 
@@ -186,10 +187,11 @@ class FastEngine:
         accounts_key = f"uploads/{self.sim.lender_id}/{name}"
         self._at(self.sim.start, _UPLOAD, lambda: self._upload(accounts_key, body))
         for reply in self.sim.replies:
-            self._at(reply.at, _REPLY, lambda reply=reply: self._reply(reply))
+            at = max(reply.at, self.sim.start)  # a reply before the run is read at its start
+            self._at(at, _REPLY, lambda reply=reply: self._reply(reply))
         if self.sim.payments_file is not None:
             for at, part in split_payments(self.sim.payments_file.read_bytes()):
-                key = f"payments/{self.sim.lender_id}/{at:%Y%m%dT%H%M%S}.csv"
+                key = payments_key(self.sim.lender_id, at)
                 self._at(
                     max(at, self.sim.start),
                     _UPLOAD,
@@ -226,32 +228,6 @@ def record_order(record: Any) -> tuple[Any, ...]:
         record.channel.value,
         record.decision.value,
     )
-
-
-def split_payments(body: bytes) -> list[tuple[datetime, bytes]]:
-    """One payments file → one file per `paid_at` instant, each uploaded at that instant.
-
-    Rows whose `paid_at` does not parse stay in a part delivered at the start, where intake
-    rejects them with their reason like any other bad row.
-    """
-    text = body.decode("utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text))
-    fields = reader.fieldnames or ["account_id", "paid_at", "amount"]
-    parts: dict[datetime, list[dict[str, str]]] = {}
-    for row in reader:
-        try:
-            at = parse_paid_at(row.get("paid_at") or "")
-        except ValueError:
-            at = datetime.min.replace(tzinfo=UTC)
-        parts.setdefault(at, []).append(row)
-    out = []
-    for at in sorted(parts):
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(parts[at])
-        out.append((at, buffer.getvalue().encode("utf-8")))
-    return out
 
 
 def run_fast(

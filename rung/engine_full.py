@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from functools import partial
 
+from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
 from functions.core.approval import approve_lint_clean
 from functions.core.errors import RungError
 from functions.core.lenders import LenderConfig, load_lender
@@ -25,8 +27,13 @@ from functions.core.models import Account, AuditRecord, Suppression, UploadRecor
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import PROJECT_ROOT
 from rung.engine import ScriptedReply, SimulationInput, SimulationResult
-from rung.engine_fast import split_payments
-from rung.events import inbound_email_message, inbound_sms_message
+from rung.events import (
+    UNSUBSCRIBE_URL,
+    inbound_email_message,
+    inbound_sms_message,
+    payments_key,
+    split_payments,
+)
 from rung.localworld import LocalWorld
 from rung.moto_patches import HandlerError
 
@@ -55,7 +62,7 @@ class _Scripted:
     at: datetime
     order: int
     seq: int
-    action: Callable[[], None]
+    action: Callable[[], object]
 
 
 def run_full(
@@ -64,7 +71,9 @@ def run_full(
     """Run `sim` on the local world; `progress` is told each virtual instant reached."""
     lender = load_lender(PROJECT_ROOT, sim.lender_id)
     end = sim.start + timedelta(days=sim.days)
-    with LocalWorld(sim.start, lender_ids=(sim.lender_id,)) as world:
+    # Signed like the fast engine's links (same base and key), so both render the same words.
+    with LocalWorld(sim.start, lender_ids=(sim.lender_id,), unsubscribe_url=UNSUBSCRIBE_URL,
+                    unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY) as world:
         settings = world.services.settings
         approve_lint_clean(
             world.services.templates,
@@ -93,16 +102,16 @@ def _script(
 ) -> list[_Scripted]:
     """Every scripted event of the run; those before the start happen at the start."""
     accounts = sim.accounts_file.read_bytes()
-    script = [_Scripted(sim.start, _UPLOAD, 0, lambda: world.put_object(accounts_key, accounts))]
+    script = [_Scripted(sim.start, _UPLOAD, 0, partial(world.put_object, accounts_key, accounts))]
     if sim.payments_file is not None:
         for at, part in split_payments(sim.payments_file.read_bytes()):
-            key = f"payments/{sim.lender_id}/{at:%Y%m%dT%H%M%S}.csv"
+            key = payments_key(sim.lender_id, at)
             script.append(
                 _Scripted(
                     max(at, sim.start),
                     _UPLOAD,
                     len(script),
-                    lambda key=key, part=part: world.put_object(key, part),
+                    partial(world.put_object, key, part),
                 )
             )
     for reply in sim.replies:
@@ -111,7 +120,7 @@ def _script(
                 max(reply.at, sim.start),
                 _REPLY,
                 len(script),
-                lambda reply=reply: _deliver(world, lender, reply),
+                partial(_deliver, world, lender, reply),
             )
         )
     return script
@@ -120,14 +129,9 @@ def _script(
 def _deliver(world: LocalWorld, lender: LenderConfig, reply: ScriptedReply) -> None:
     """A borrower reply, as AWS delivers it: two-way SMS JSON or an SES receipt notification."""
     if reply.channel.value == "sms":
-        message = inbound_sms_message(reply, lender.sms_origination or "")
-        world.client("sns").publish(TopicArn=world.settings.inbound_topic_arn, Message=message)
+        world.publish_inbound_sms(inbound_sms_message(reply, lender.sms_origination or ""))
     else:
-        recipient = parseaddr(lender.email_from)[1]
-        world.client("sns").publish(
-            TopicArn=world.resources.inbound_email_topic_arn,
-            Message=inbound_email_message(reply, recipient),
-        )
+        world.publish_inbound_email(inbound_email_message(reply, parseaddr(lender.email_from)[1]))
 
 
 def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> SimulationResult:

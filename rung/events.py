@@ -6,7 +6,9 @@ transport differs between a simulation and production (COMPLIANCE §8 shapes).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -14,7 +16,11 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+from functions.core.payments_file import parse_paid_at
 from rung.engine import ScriptedReply
+
+# Links in simulated emails are signed like real ones but point nowhere.
+UNSUBSCRIBE_URL = "https://unsubscribe.rung.invalid/"
 
 
 @dataclass(frozen=True)
@@ -126,3 +132,32 @@ def sns_event(
     topic_arn: str, message: str, at: datetime, subject: str | None = None
 ) -> dict[str, Any]:
     return {"Records": [_sns_record(topic_arn, message, at, subject)]}
+
+
+def payments_key(lender_id: str, at: datetime) -> str:
+    return f"payments/{lender_id}/{at:%Y%m%dT%H%M%S}.csv"
+
+
+def split_payments(body: bytes) -> list[tuple[datetime, bytes]]:
+    """One payments file → one file per `paid_at` instant, each uploaded at that instant.
+
+    Rows whose `paid_at` does not parse stay in a part delivered at the start, where intake
+    rejects them with their reason like any other bad row.
+    """
+    reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
+    fields = reader.fieldnames or ["account_id", "paid_at", "amount"]
+    parts: dict[datetime, list[dict[str, str]]] = {}
+    for row in reader:
+        try:
+            at = parse_paid_at(row.get("paid_at") or "")
+        except ValueError:
+            at = datetime.min.replace(tzinfo=UTC)
+        parts.setdefault(at, []).append(row)
+    out = []
+    for at in sorted(parts):
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(parts[at])
+        out.append((at, buffer.getvalue().encode("utf-8")))
+    return out

@@ -143,7 +143,11 @@ class LocalWorld:
         stall_timeout: float = 120.0,
         seed: int = 0,
         log_level: str = "WARNING",
+        unsubscribe_url: str = "https://unsubscribe.rung.invalid/",
+        unsubscribe_key: bytes = b"rung-local-world-unsubscribe-signing-key",
     ) -> None:
+        self._unsubscribe_url = unsubscribe_url
+        self._unsubscribe_key = unsubscribe_key
         self._seed = seed
         self._log_level = log_level
         self.clock = VirtualClock(start, stall_timeout=stall_timeout)
@@ -155,8 +159,8 @@ class LocalWorld:
         self._services_cache: Services | None = None
         self._services_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
-        self.resources: WorldResources | None = None
-        self.settings: Settings | None = None
+        self._world_resources: WorldResources | None = None
+        self._settings: Settings | None = None
         self._role_arn = ""
         self._secret_arn = ""
 
@@ -166,15 +170,16 @@ class LocalWorld:
         try:
             self._stack.enter_context(_environment(_aws_environment(self._log_level)))
             # moto logs every failed state at ERROR with the whole parsed state machine; the
-            # failures themselves stay visible in `handler_errors` and `failed_executions()`.
+            # failures themselves stay visible in `handler_errors` and in execution statuses.
             self._stack.enter_context(_logger_level("moto.stepfunctions.parser", logging.CRITICAL))
             self._stack.enter_context(
                 mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             )
             moto_patches.install(self._stack, self.clock, self._lambdas)
-            self.resources = self._create_resources()
-            self._stack.enter_context(_environment(self._rung_environment(self.resources)))
-            self.settings = Settings()
+            self._world_resources = self._create_resources()
+            self._stack.enter_context(
+                _environment(self._rung_environment(self._world_resources)))
+            self._settings = Settings()
             # moto draws ids (SNS/SES message ids…) from one Random. Seeded once the resources
             # exist (setting them up draws differently in a process's first world), a run's
             # ids are the same every time; the previous state comes back on exit.
@@ -210,10 +215,6 @@ class LocalWorld:
         """Exceptions raised by handlers; S3/SNS-triggered ones are otherwise swallowed."""
         return list(self._lambdas.errors)
 
-    @property
-    def invocations(self) -> int:
-        return self._lambdas.invocations
-
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = boto3.client(service, region_name=REGION)
@@ -221,26 +222,18 @@ class LocalWorld:
 
     def put_object(self, key: str, body: bytes) -> str:
         """Upload to the bucket (S3 notification → schedule λ, synchronously); returns the ETag."""
-        response = self.client("s3").put_object(Bucket=self._resources.bucket, Key=key, Body=body)
+        response = self.client("s3").put_object(Bucket=self.resources.bucket, Key=key, Body=body)
         return str(response["ETag"]).strip('"')
 
-    def publish_inbound_sms(self, message: Mapping[str, Any]) -> None:
-        """Publish a two-way SMS inbound message (COMPLIANCE §8 shape) to the inbound topic."""
-        self.client("sns").publish(
-            TopicArn=self._resources.inbound_topic_arn, Message=json.dumps(message)
-        )
+    def publish_inbound_sms(self, message: str) -> None:
+        """Publish a two-way SMS inbound message (COMPLIANCE §8 JSON) to the inbound topic;
+        the optout handler runs synchronously, at the clock's current instant."""
+        self.client("sns").publish(TopicArn=self.resources.inbound_topic_arn, Message=message)
 
-    def publish_inbound_email(self, notification: Mapping[str, Any]) -> None:
-        """Publish an SES receipt notification (`Received`) to the inbound email topic."""
-        self.client("sns").publish(
-            TopicArn=self._resources.inbound_email_topic_arn, Message=json.dumps(notification)
-        )
-
-    def publish_ses_feedback(self, notification: Mapping[str, Any]) -> None:
-        """Publish an SES event (Bounce, Complaint, Delivery) to the SES feedback topic."""
-        self.client("sns").publish(
-            TopicArn=self._resources.ses_feedback_topic_arn, Message=json.dumps(notification)
-        )
+    def publish_inbound_email(self, notification: str) -> None:
+        """Publish an SES receipt notification (`Received` JSON) to the inbound email topic."""
+        self.client("sns").publish(TopicArn=self.resources.inbound_email_topic_arn,
+                                   Message=notification)
 
     def sent_sms(self) -> list[SentSms]:
         """Every SMS SNS accepted, in the order it was sent."""
@@ -258,7 +251,7 @@ class LocalWorld:
         """Every execution of the ladder (or another machine), by name: name, status, ARN."""
         paginator = self.client("stepfunctions").get_paginator("list_executions")
         executions: list[dict[str, Any]] = []
-        machine = state_machine_arn or self._resources.state_machine_arn
+        machine = state_machine_arn or self.resources.state_machine_arn
         for page in paginator.paginate(stateMachineArn=machine):
             executions.extend(page["executions"])
         return sorted(executions, key=lambda execution: execution["name"])
@@ -272,13 +265,6 @@ class LocalWorld:
             items.extend(model.model_validate(from_wire(item)) for item in page["Items"])
         return items
 
-    def failed_executions(self, state_machine_arn: str | None = None) -> list[dict[str, Any]]:
-        """Executions that ended FAILED, with their error and cause (describe_execution)."""
-        sfn = self.client("stepfunctions")
-        return [sfn.describe_execution(executionArn=execution["executionArn"])
-                for execution in self.executions(state_machine_arn)
-                if execution["status"] == "FAILED"]
-
     def stop_running(self, cause: str, state_machine_arn: str | None = None) -> int:
         """Stop every running ladder execution (the end of a simulated period)."""
         stopped = 0
@@ -290,7 +276,9 @@ class LocalWorld:
         self.clock.settle()
         return stopped
 
-    def create_function(self, name: str, handler: str, environment: Mapping[str, str] = {}) -> str:
+    def create_function(
+        self, name: str, handler: str, environment: Mapping[str, str] | None = None
+    ) -> str:
         """Register a Lambda function (dummy zip; the handler runs in-process); returns its ARN."""
         response = self.client("lambda").create_function(
             FunctionName=name,
@@ -300,7 +288,7 @@ class LocalWorld:
             Code={"ZipFile": _dummy_zip()},
             Timeout=60,
             MemorySize=512,
-            Environment={"Variables": dict(environment)},
+            Environment={"Variables": dict(environment or {})},
         )
         return str(response["FunctionArn"])
 
@@ -318,16 +306,21 @@ class LocalWorld:
     # --- internals ----------------------------------------------------------------------
 
     @property
-    def _resources(self) -> WorldResources:
-        if self.resources is None:
+    def resources(self) -> WorldResources:
+        if self._world_resources is None:
             raise RuntimeError("LocalWorld is not entered: use `with LocalWorld(...) as world`")
-        return self.resources
+        return self._world_resources
+
+    @property
+    def settings(self) -> Settings:
+        """The functions' settings, as the RUNG_* variables of the world name its resources."""
+        if self._settings is None:
+            raise RuntimeError("LocalWorld is not entered: use `with LocalWorld(...) as world`")
+        return self._settings
 
     def _services(self) -> Services:
         with self._services_lock:
             if self._services_cache is None:
-                if self.settings is None:
-                    raise RuntimeError("services asked for before the world was created")
                 self._services_cache = self._services_factory(self.settings, self.clock)
             return self._services_cache
 
@@ -357,7 +350,7 @@ class LocalWorld:
             self._verify_sender(lender_id)
         self.client("sesv2").create_configuration_set(ConfigurationSetName="rung-local")
         secret_arn = self.client("secretsmanager").create_secret(
-            Name="rung-unsubscribe-key", SecretString="local-world-unsubscribe-signing-key"
+            Name="rung-unsubscribe-key", SecretString=self._unsubscribe_key.decode("utf-8")
         )["ARN"]
         function_arns = {
             role: self.create_function(f"rung-{role}", handler)
@@ -456,7 +449,7 @@ class LocalWorld:
             "RUNG_UPLOADS_BUCKET": resources.bucket,
             "RUNG_INBOUND_TOPIC_ARN": resources.inbound_topic_arn,
             "RUNG_SES_CONFIGURATION_SET": "rung-local",
-            "RUNG_UNSUBSCRIBE_URL": "https://unsubscribe.rung.local/u",
+            "RUNG_UNSUBSCRIBE_URL": self._unsubscribe_url,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
             "RUNG_CONFIG_ROOT": str(self._config_root),
         }

@@ -7,8 +7,8 @@ faithful; each names the moto source it replaces:
 1. Lambda code runs in Docker (`LambdaFunction._invoke_lambda`, moto/awslambda/models.py:981),
    which this machine does not have: run the handler in-process instead. The one patch covers
    the Step Functions `lambda:invoke` integration, the Invoke API, S3 notifications
-   (moto/s3/notifications.py:261 `_invoke_awslambda`) and SNS lambda subscriptions
-   (moto/sns/models.py:316 → awslambda/models.py:2376 `send_sns_message`).
+   (moto/s3/notifications.py:261 `_invoke_awslambda`) and, through patch 4, SNS lambda
+   subscriptions.
 2. Wait states and Retry back-offs sleep for real: route them to the virtual clock.
 3. The clock must know which threads run executions and when they end or are stopped.
 4. moto's SNS → Lambda event is a placeholder (fixed TopicArn, MessageId, 1970 timestamp).
@@ -115,7 +115,7 @@ class InProcessLambda:
         handler = _resolve_handler(function.handler)
         context = InProcessContext(
             function_name=function.function_name,
-            function_version=function.version,
+            function_version=str(function.version),
             invoked_function_arn=function.function_arn,
             memory_limit_in_mb=int(function.memory_size),
             aws_request_id=request_id,
