@@ -50,7 +50,9 @@ PLACES = [
     ("+3361234", 4, None, None, None),  # no profile: strictest default
 ]
 STATUSES = [AccountStatus.ACTIVE] * 17 + [
-    AccountStatus.PAID, AccountStatus.PAYMENT_CLAIMED, AccountStatus.DISPUTED,
+    AccountStatus.PAID,
+    AccountStatus.PAYMENT_CLAIMED,
+    AccountStatus.DISPUTED,
 ]
 
 
@@ -63,25 +65,52 @@ def _inputs(count: int, rng: random.Random) -> list[GateInput]:
         now = start + timedelta(seconds=rng.randrange(365 * 86400))
         status = rng.choice(STATUSES)
         account = Account(
-            lender_id="demo", account_id=f"A{index}", phone=phone, email=f"b{index}@example.com",
-            amount_due=Decimal("100"), currency="USD", due_date=date(2026, 1, 1), locale="en-US",
-            country=country, state=state, timezone=zone, status=status,
+            lender_id="demo",
+            account_id=f"A{index}",
+            phone=phone,
+            email=f"b{index}@example.com",
+            amount_due=Decimal("100"),
+            currency="USD",
+            due_date=date(2026, 1, 1),
+            locale="en-US",
+            country=country,
+            state=state,
+            timezone=zone,
+            status=status,
             status_changed_at=now - timedelta(days=rng.randrange(8))
-            if status is AccountStatus.PAYMENT_CLAIMED else None,
+            if status is AccountStatus.PAYMENT_CLAIMED
+            else None,
         )
-        attempts = tuple(now - timedelta(hours=rng.randrange(1, 24 * 9))
-                         for _ in range(rng.randrange(4)))
+        attempts = tuple(
+            now - timedelta(hours=rng.randrange(1, 24 * 9)) for _ in range(rng.randrange(4))
+        )
         channel = rng.choice(list(Channel))
         opted_out = rng.random() < 0.05
-        suppressions = (Suppression(channel=Channel.SMS, address=phone,
-                                    scope=SuppressionScope.ADDRESS, source=SuppressionSource.REPLY,
-                                    at=now),) if opted_out else ()
-        inputs.append(GateInput(
-            account=account, channel=channel, now=now, suppressions=suppressions,
-            template_version=None if rng.random() < 0.02 else "v1",
-            history=ContactHistory(ladder_channel=attempts, ladder_all=attempts,
-                                   address=attempts),
-        ))
+        suppressions = (
+            (
+                Suppression(
+                    channel=Channel.SMS,
+                    address=phone,
+                    scope=SuppressionScope.ADDRESS,
+                    source=SuppressionSource.REPLY,
+                    at=now,
+                ),
+            )
+            if opted_out
+            else ()
+        )
+        inputs.append(
+            GateInput(
+                account=account,
+                channel=channel,
+                now=now,
+                suppressions=suppressions,
+                template_version=None if rng.random() < 0.02 else "v1",
+                history=ContactHistory(
+                    ladder_channel=attempts, ladder_all=attempts, address=attempts
+                ),
+            )
+        )
     return inputs
 
 
@@ -112,8 +141,11 @@ def measure_gate(quick: bool) -> dict[str, object]:
     cold_rate = len(cold_inputs) / (time.process_time() - began)
     # Steady state: the same accounts again at other instants (ladders revisit accounts).
     rounds = 2 if quick else 5
-    warm = [gate.model_copy(update={"now": gate.now + timedelta(days=3, minutes=17 * i)})
-            for i in range(rounds) for gate in cold_inputs]
+    warm = [
+        gate.model_copy(update={"now": gate.now + timedelta(days=3, minutes=17 * i)})
+        for i in range(rounds)
+        for gate in cold_inputs
+    ]
     rates = []
     for _ in range(3):
         began = time.process_time()
@@ -150,20 +182,41 @@ print(time.perf_counter() - began)
 
 
 def measure_import(runs: int) -> dict[str, object]:
-    code = (f"import time; t = time.perf_counter(); import {HANDLER}; "
-            "print(time.perf_counter() - t)")
+    code = f"import time; t = time.perf_counter(); import {HANDLER}; print(time.perf_counter() - t)"
     times = []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
-                              capture_output=True, text=True, env=_env())
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_env(),
+        )
         times.append(float(done.stdout.strip()) * 1000)
-    first = subprocess.run([sys.executable, "-c", FIRST_DECISION], cwd=ROOT, check=True,
-                           capture_output=True, text=True, env=_env())
-    profile = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {HANDLER}"],
-                             cwd=ROOT, check=True, capture_output=True, text=True, env=_env())
-    return {"module": HANDLER, "median_ms": statistics.median(times), "min_ms": min(times),
-            "first_ms": float(first.stdout.strip()) * 1000,
-            "top": _top_imports(profile.stderr)}
+    first = subprocess.run(
+        [sys.executable, "-c", FIRST_DECISION],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    profile = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {HANDLER}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    return {
+        "module": HANDLER,
+        "median_ms": statistics.median(times),
+        "min_ms": min(times),
+        "first_ms": float(first.stdout.strip()) * 1000,
+        "top": _top_imports(profile.stderr),
+    }
 
 
 def _env() -> dict[str, str]:
@@ -191,26 +244,28 @@ def run(quick: bool = False) -> str:
     verdicts: Counter[str] = gate["verdicts"]  # type: ignore[assignment]
     total = sum(verdicts.values())
     mix = ", ".join(f"{name} {count / total:.0%}" for name, count in sorted(verdicts.items()))
-    warm, cold, validate = (float(gate[key])  # type: ignore[arg-type]
-                            for key in ("warm_rate", "cold_rate", "validate_rate"))
+    warm, cold, validate = (
+        float(gate[key])  # type: ignore[arg-type]
+        for key in ("warm_rate", "cold_rate", "validate_rate")
+    )
     top = "\n".join(f"| `{name}` | {ms:.0f} |" for name, ms in imports["top"])  # type: ignore[attr-defined]
     return f"""## Compliance gate (`bench/gate.py`)
 
-Pure core, one process, CPU time of one core (`time.process_time`). {gate['accounts']:,}
+Pure core, one process, CPU time of one core (`time.process_time`). {gate["accounts"]:,}
 accounts with mixed locations (US states incl. multi-zone ones and the CFPB
 Eastern-number/Pacific-address case, CN, GB, IN, unknown), statuses, opt-outs and contact
 histories; instants spread over 2026 (quiet hours, DST days and caps all occur). Verdict mix: {mix}.
 
 | measure | result | target |
 | --- | ---: | ---: |
-| decisions/s, steady state ({gate['decisions']:,}, median of 3) | {warm:,.0f} | \
+| decisions/s, steady state ({gate["decisions"]:,}, median of 3) | {warm:,.0f} | \
 ≥ {TARGET_PER_SECOND:,} |
 | decisions/s, first decision per account (zone lookup uncached) | {cold:,.0f} | — |
 | one decision ÷ validating its `GateInput` (same run), time ratio | {validate / warm:.2f}× | — |
-| cold import of `{imports['module']}`, median ms | {imports['median_ms']:.0f} | \
+| cold import of `{imports["module"]}`, median ms | {imports["median_ms"]:.0f} | \
 ≤ {TARGET_IMPORT_MS} |
-| cold import, best of runs, ms | {imports['min_ms']:.0f} | — |
-| fresh process: load profiles + first decision, ms | {imports['first_ms']:.0f} | — |
+| cold import, best of runs, ms | {imports["min_ms"]:.0f} | — |
+| fresh process: load profiles + first decision, ms | {imports["first_ms"]:.0f} | — |
 
 Caches: candidate zones per (phone, address, lender zone) and allowed UTC intervals per
 (zone, window, local date) are memoised; profile windows are precomputed once per profile.

@@ -121,9 +121,7 @@ class FastEngine:
     def wait(self, name: str, state: LadderState) -> None:
         """The ASL's Wait on `$.next_at`."""
         self.pending[name] = state
-        self._at(
-            max(state.next_instant, self.clock.now()), _STEP, lambda: self._step(name), name
-        )
+        self._at(max(state.next_instant, self.clock.now()), _STEP, lambda: self._step(name), name)
 
     # -- handlers ------------------------------------------------------------------------
 

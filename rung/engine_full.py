@@ -72,8 +72,12 @@ def run_full(
     lender = load_lender(PROJECT_ROOT, sim.lender_id)
     end = sim.start + timedelta(days=sim.days)
     # Signed like the fast engine's links (same base and key), so both render the same words.
-    with LocalWorld(sim.start, lender_ids=(sim.lender_id,), unsubscribe_url=UNSUBSCRIBE_URL,
-                    unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY) as world:
+    with LocalWorld(
+        sim.start,
+        lender_ids=(sim.lender_id,),
+        unsubscribe_url=UNSUBSCRIBE_URL,
+        unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
+    ) as world:
         settings = world.services.settings
         approve_lint_clean(
             world.services.templates,

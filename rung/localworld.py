@@ -177,8 +177,7 @@ class LocalWorld:
             )
             moto_patches.install(self._stack, self.clock, self._lambdas)
             self._world_resources = self._create_resources()
-            self._stack.enter_context(
-                _environment(self._rung_environment(self._world_resources)))
+            self._stack.enter_context(_environment(self._rung_environment(self._world_resources)))
             self._settings = Settings()
             # moto draws ids (SNS/SES message ids…) from one Random. Seeded once the resources
             # exist (setting them up draws differently in a process's first world), a run's
@@ -232,8 +231,9 @@ class LocalWorld:
 
     def publish_inbound_email(self, notification: str) -> None:
         """Publish an SES receipt notification (`Received` JSON) to the inbound email topic."""
-        self.client("sns").publish(TopicArn=self.resources.inbound_email_topic_arn,
-                                   Message=notification)
+        self.client("sns").publish(
+            TopicArn=self.resources.inbound_email_topic_arn, Message=notification
+        )
 
     def sent_sms(self) -> list[SentSms]:
         """Every SMS SNS accepted, in the order it was sent."""
@@ -259,8 +259,11 @@ class LocalWorld:
     def scan(self, table_name: str, model: type[Model]) -> list[Model]:
         """Every item of a table as `model` (key attributes such as pk/sk are ignored)."""
         items: list[Model] = []
-        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=table_name,
-                                                                       ConsistentRead=True)
+        pages = (
+            self.client("dynamodb")
+            .get_paginator("scan")
+            .paginate(TableName=table_name, ConsistentRead=True)
+        )
         for page in pages:
             items.extend(model.model_validate(from_wire(item)) for item in page["Items"])
         return items

@@ -102,8 +102,12 @@ class VirtualClock:
                 )
             if is_stopped():
                 return  # stopped before it slept: run on to the end
-            sleeper = _Sleeper(at=max(at.astimezone(UTC), self._now), name=name,
-                               seq=next(self._seq), is_stopped=is_stopped)
+            sleeper = _Sleeper(
+                at=max(at.astimezone(UTC), self._now),
+                name=name,
+                seq=next(self._seq),
+                is_stopped=is_stopped,
+            )
             heapq.heappush(self._sleepers, sleeper)
             self._running -= 1
             self._cond.notify_all()

@@ -74,8 +74,12 @@ class MemoryTemplateStore:
         if current.status is not TemplateStatus.DRAFT:
             raise AlreadyApprovedError(f"{template_pk(*key[:3])}@{version}: is {current.status}")
         approved = current.model_copy(
-            update={"status": TemplateStatus.APPROVED, "approver": by, "approved_at": at,
-                    "lint": dict(lint or {})}
+            update={
+                "status": TemplateStatus.APPROVED,
+                "approver": by,
+                "approved_at": at,
+                "lint": dict(lint or {}),
+            }
         )
         self._versions[key] = approved
         return approved

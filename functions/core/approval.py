@@ -84,13 +84,21 @@ def push(
         template = load(file)
         created = store.put_draft(
             TemplateVersion(
-                template_id=template.template_id, channel=template.channel,
-                locale=template.locale, version=template.version, source=template.source,
-                status=TemplateStatus.DRAFT, author=author.strip(), created_at=at,
+                template_id=template.template_id,
+                channel=template.channel,
+                locale=template.locale,
+                version=template.version,
+                source=template.source,
+                status=TemplateStatus.DRAFT,
+                author=author.strip(),
+                created_at=at,
             )
         )
-        results.append(PushResult(template.template_id, template.channel, template.locale,
-                                  template.version, created))
+        results.append(
+            PushResult(
+                template.template_id, template.channel, template.locale, template.version, created
+            )
+        )
     return results
 
 

@@ -178,8 +178,11 @@ def sample_account(lender: LenderConfig, locale: str) -> Account:
 def sample_variables(template: MessageTemplate, lender: LenderConfig) -> dict[str, object]:
     unsubscribe = SAMPLE_UNSUBSCRIBE_URL if template.channel is Channel.EMAIL else None
     return build_variables(
-        sample_account(lender, template.locale), lender,
-        unsubscribe_url=unsubscribe, now=SAMPLE_NOW, locale=template.locale,
+        sample_account(lender, template.locale),
+        lender,
+        unsubscribe_url=unsubscribe,
+        now=SAMPLE_NOW,
+        locale=template.locale,
     )
 
 
@@ -272,24 +275,31 @@ class _Check:
                 if (category.category, term) in self.forbidden_seen or not pattern.search(text):
                     continue
                 self.forbidden_seen.add((category.category, term))
-                self.add(f"forbidden.{category.category}",
-                         f"forbidden {category.category.replace('_', ' ')} wording {term!r} "
-                         f"(in the {where})")
+                self.add(
+                    f"forbidden.{category.category}",
+                    f"forbidden {category.category.replace('_', ' ')} wording {term!r} "
+                    f"(in the {where})",
+                )
 
     def required(self, rendered: RenderedMessage) -> None:
         sms = self.template.channel is Channel.SMS
         bodies = [rendered.text] if sms else [rendered.text, rendered.html or ""]
         company = self.lender.company_name
         if not all(company in body for body in bodies):
-            self.add("sender_identity", f"the company name {company!r} must appear"
-                     + ("" if sms else " in both the text and the HTML part"))
+            self.add(
+                "sender_identity",
+                f"the company name {company!r} must appear"
+                + ("" if sms else " in both the text and the HTML part"),
+            )
         if sms:
             phrases = self.profile.sms_optout_phrases
             if not any(p.casefold() in rendered.text.casefold() for p in phrases):
                 self.add("optout", f"an SMS must say how to opt out: one of {phrases}")
             if self.profile.cn_sms_signature and not _SIGNATURE.search(rendered.text):
-                self.add("cn_signature",
-                         "a CN SMS must carry a 【signature】, e.g. 【{{ company_name }}】")
+                self.add(
+                    "cn_signature",
+                    "a CN SMS must carry a 【signature】, e.g. 【{{ company_name }}】",
+                )
         else:
             if SAMPLE_UNSUBSCRIBE_URL not in rendered.text:
                 self.add("optout", "the text part must show {{ unsubscribe_url }}")
@@ -302,9 +312,11 @@ class _Check:
             kind = "initial-contact" if initial else "debt-collector"
             for body in bodies:
                 if not any(p.casefold() in body.casefold() for p in phrases):
-                    self.add("collector_disclosure",
-                             f"a third-party collector's message needs the {kind} disclosure "
-                             f"(one of {phrases})")
+                    self.add(
+                        "collector_disclosure",
+                        f"a third-party collector's message needs the {kind} disclosure "
+                        f"(one of {phrases})",
+                    )
                     break
 
     def links(self, rendered: RenderedMessage, variables: dict[str, object]) -> None:
@@ -322,16 +334,25 @@ class _Check:
                 ok = any(host == d or host.endswith(f".{d}") for d in allowed)
                 if not ok and host not in seen:
                     seen.add(host)
-                    self.add("link_domain", f"link to {host!r} is not on the lender's "
-                             f"allowed_link_domains {allowed}")
+                    self.add(
+                        "link_domain",
+                        f"link to {host!r} is not on the lender's allowed_link_domains {allowed}",
+                    )
 
     def segments(self, rendered: RenderedMessage) -> None:
         if rendered.encoding == "UCS-2" and not _CJK.search(rendered.text):
             culprits = sorted({c for c in rendered.text if encoding_of(c) == "UCS-2"})
-            self.add("encoding", f"characters {''.join(culprits)!r} force UCS-2 (70/67 per "
-                     "segment instead of 160/153)", Severity.WARNING)
+            self.add(
+                "encoding",
+                f"characters {''.join(culprits)!r} force UCS-2 (70/67 per "
+                "segment instead of 160/153)",
+                Severity.WARNING,
+            )
         limit = self.profile.max_segments.get(Channel.SMS)
         if limit is not None and rendered.segments > limit:
-            self.add("segments", f"{rendered.segments} {rendered.encoding} segments with the "
-                     f"sample account; the {self.profile_name} maximum is {limit}",
-                     Severity.WARNING)
+            self.add(
+                "segments",
+                f"{rendered.segments} {rendered.encoding} segments with the "
+                f"sample account; the {self.profile_name} maximum is {limit}",
+                Severity.WARNING,
+            )

@@ -162,12 +162,18 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
     if account.status is AccountStatus.PAYMENT_CLAIMED:
         if account.status_changed_at is None:
             # Fail closed: without the claim's time the end of the hold is unknown.
-            return result(Verdict.SUPPRESS, "account_status", "status_payment_claimed",
-                          detail="payment claimed, but the claim time is unknown")
+            return result(
+                Verdict.SUPPRESS,
+                "account_status",
+                "status_payment_claimed",
+                detail="payment claimed, but the claim time is unknown",
+            )
         # Our product choice: hold for the configured days awaiting the payments file; after
         # the hold the ladder resumes (a confirmed payment would have made the account PAID).
-        not_before = max(now, require_aware(account.status_changed_at)
-                         + timedelta(days=gate.payment_claim_hold_days))
+        not_before = max(
+            now,
+            require_aware(account.status_changed_at) + timedelta(days=gate.payment_claim_hold_days),
+        )
     # 2. The borrower's own address on this channel (1006.6(d): never anyone else's).
     address = account.address(gate.channel)
     if not address:
@@ -176,9 +182,13 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
     suppression = suppressed_by(gate.suppressions, gate.channel, address)
     if suppression is not None:
         since = suppression.at.astimezone(UTC)
-        return result(Verdict.SUPPRESS, "suppression", "opted_out",
-                      detail=f"{suppression.scope.value} suppression from "
-                             f"{suppression.source.value} at {since:%Y-%m-%dT%H:%M:%SZ}")
+        return result(
+            Verdict.SUPPRESS,
+            "suppression",
+            "opted_out",
+            detail=f"{suppression.scope.value} suppression from "
+            f"{suppression.source.value} at {since:%Y-%m-%dT%H:%M:%SZ}",
+        )
     # 4. Only approved content goes out (DESIGN §5).
     if gate.template_version is None:
         return result(Verdict.SUPPRESS, "template_approval", "template_not_approved")
@@ -187,21 +197,41 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
     if location_error:
         return result(Verdict.SUPPRESS, "timezone", "invalid_location", detail=location_error)
     if not zones:
-        return result(Verdict.SUPPRESS, "timezone", "no_timezone",
-                      detail="no zone from phone, address or lender timezone")
+        return result(
+            Verdict.SUPPRESS,
+            "timezone",
+            "no_timezone",
+            detail="no zone from phone, address or lender timezone",
+        )
     # 6–7. Blackout days, quiet hours and caps, solved together.
     until, block = _earliest_allowed(gate, profile, zones, not_before)
     if until is None:
         first = block or _Block("quiet_hours", "no_allowed_time", None, "")
-        return result(Verdict.SUPPRESS, first.rule, "no_allowed_time", deciding=first.zone,
-                      detail=f"no instant within {HORIZON.days} days is allowed in every "
-                             f"candidate zone ({first.reason})")
+        return result(
+            Verdict.SUPPRESS,
+            first.rule,
+            "no_allowed_time",
+            deciding=first.zone,
+            detail=f"no instant within {HORIZON.days} days is allowed in every "
+            f"candidate zone ({first.reason})",
+        )
     if not_before > now:
-        return result(Verdict.DEFER, "account_status", "payment_claim_hold", until=until,
-                      detail=f"hold of {gate.payment_claim_hold_days} days after the claim")
+        return result(
+            Verdict.DEFER,
+            "account_status",
+            "payment_claim_hold",
+            until=until,
+            detail=f"hold of {gate.payment_claim_hold_days} days after the claim",
+        )
     if block is not None:
-        return result(Verdict.DEFER, block.rule, block.reason, until=until,
-                      deciding=block.zone, detail=block.detail)
+        return result(
+            Verdict.DEFER,
+            block.rule,
+            block.reason,
+            until=until,
+            deciding=block.zone,
+            detail=block.detail,
+        )
     return result(Verdict.SEND, "allowed")
 
 
@@ -223,8 +253,13 @@ def _earliest_allowed(
             if first is None:
                 rule = "blackout" if why == "blackout_day" else "quiet_hours"
                 wall = instant.astimezone(zone(name)).strftime("%a %H:%M")
-                first = _Block(rule, why, name, f"{name} local {wall}; allowed "
-                               f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}")
+                first = _Block(
+                    rule,
+                    why,
+                    name,
+                    f"{name} local {wall}; allowed "
+                    f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}",
+                )
             allowed = next_allowed_in(instant, zones, window)
             if allowed is None:
                 return None, first
@@ -233,9 +268,14 @@ def _earliest_allowed(
         if cap is None:
             return instant, first
         if first is None:
-            first = _Block("frequency_cap", f"cap_{cap.cap.name}", cap.zone,
-                           f"{cap.cap.name}: at most {cap.cap.max} per "
-                           + ("local day" if cap.cap.period == "local_day"
-                              else f"rolling {cap.cap.days} days"))
+            first = _Block(
+                "frequency_cap",
+                f"cap_{cap.cap.name}",
+                cap.zone,
+                f"{cap.cap.name}: at most {cap.cap.max} per "
+                + (
+                    "local day" if cap.cap.period == "local_day" else f"rolling {cap.cap.days} days"
+                ),
+            )
         instant = cap.free_at
     return None, first

@@ -88,9 +88,9 @@ class TemplateStore(Protocol):
         """Store a new DRAFT version; False if that content hash is already stored."""
         ...
 
-    def get(self, template_id: str, channel: Channel, locale: str, version: str) -> (
-        TemplateVersion | None
-    ): ...
+    def get(
+        self, template_id: str, channel: Channel, locale: str, version: str
+    ) -> TemplateVersion | None: ...
 
     def approve(
         self,

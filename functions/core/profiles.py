@@ -27,7 +27,13 @@ from functions.core.zones import ZoneAtlas, load_atlas
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = (
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
 )
 
 
@@ -92,8 +98,10 @@ class Profile(BaseModel):
         """Every way this profile allows more than `base` (empty ⇒ at least as strict)."""
         found: list[str] = []
         if self.window.start < base.window.start or self.window.end > base.window.end:
-            found.append(f"window {self.window.start}-{self.window.end} is wider than "
-                         f"{base.window.start}-{base.window.end}")
+            found.append(
+                f"window {self.window.start}-{self.window.end} is wider than "
+                f"{base.window.start}-{base.window.end}"
+            )
         if missing := set(base.blackout_weekdays) - set(self.blackout_weekdays):
             found.append(f"blackout_weekdays drops {sorted(missing)}")
         if missing_dates := set(base.blackout_dates) - set(self.blackout_dates):

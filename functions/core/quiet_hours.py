@@ -209,9 +209,7 @@ def _constant_offset_segments(
         samples.append(samples[-1] + _SAMPLE)
     samples.append(hi)
     changes = [
-        _change_between(tz, a, b)
-        for a, b in pairwise(samples)
-        if _offset(tz, a) != _offset(tz, b)
+        _change_between(tz, a, b) for a, b in pairwise(samples) if _offset(tz, a) != _offset(tz, b)
     ]
     bounds = [lo, *changes, hi]
     return [(a, b, _offset(tz, a)) for a, b in pairwise(bounds) if a < b]

@@ -109,8 +109,19 @@ LOCALE_TEXTS: dict[str, LocaleTexts] = {
 }
 
 ALLOWED_NODES = (
-    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.If,
-    nodes.Filter, nodes.Not, nodes.And, nodes.Or, nodes.Compare, nodes.Operand, nodes.CondExpr,
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.If,
+    nodes.Filter,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.CondExpr,
 )
 ALLOWED_FILTERS = frozenset({"upper", "lower", "capitalize", "title", "trim"})
 # Babel puts no-break spaces in some locales' amounts and dates; in an SMS one of them alone

@@ -128,15 +128,26 @@ def parse_template(
         if not body.strip():
             raise TemplateError(f"{where}: the message text is empty")
         return MessageTemplate(
-            template_id=template_id, channel=channel, locale=locale,
-            version=content_hash(source), source=source, front=front, body=body,
+            template_id=template_id,
+            channel=channel,
+            locale=locale,
+            version=content_hash(source),
+            source=source,
+            front=front,
+            body=body,
         )
     if not (front.subject or "").strip():
         raise TemplateError(f"{where}: front matter: an email needs a subject")
     html, text = _split_email(body, where)
     return MessageTemplate(
-        template_id=template_id, channel=channel, locale=locale,
-        version=content_hash(source), source=source, front=front, body=html, text=text,
+        template_id=template_id,
+        channel=channel,
+        locale=locale,
+        version=content_hash(source),
+        source=source,
+        front=front,
+        body=html,
+        text=text,
     )
 
 
@@ -211,8 +222,12 @@ def discover(root: Path) -> list[TemplateFile]:
         return [template_file(root)]
     if not root.is_dir():
         raise TemplateError(f"{root}: no such template file or folder")
-    folders = [root] if any(_visible_files(root)) else sorted(
-        child for child in root.iterdir() if child.is_dir() and not child.name.startswith(".")
+    folders = (
+        [root]
+        if any(_visible_files(root))
+        else sorted(
+            child for child in root.iterdir() if child.is_dir() and not child.name.startswith(".")
+        )
     )
     found: list[TemplateFile] = []
     problems: list[str] = []

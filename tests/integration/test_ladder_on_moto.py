@@ -36,8 +36,10 @@ ACCOUNTS = {
     "A2": ("Ben", "+16175550188", "ben@example.com", "1320.00", "America/New_York"),
     "A3": ("Cleo", "+13125550147", "cleo@example.com", "89.99", "America/Chicago"),
 }
-HEADER = ("account_id,first_name,phone,email,amount_due,currency,due_date,locale,country,"
-          "timezone,payment_link")
+HEADER = (
+    "account_id,first_name,phone,email,amount_due,currency,due_date,locale,country,"
+    "timezone,payment_link"
+)
 
 
 def _csv() -> bytes:
@@ -56,14 +58,17 @@ def _due(account: str, rung: int) -> datetime:
 @pytest.fixture
 def world() -> Iterator[LocalWorld]:
     with LocalWorld(START) as local:
-        approve_lint_clean(local.services.templates, PROJECT_ROOT / "templates" / "messages",
-                           LENDER, START)
+        approve_lint_clean(
+            local.services.templates, PROJECT_ROOT / "templates" / "messages", LENDER, START
+        )
         yield local
 
 
 def _records(world: LocalWorld) -> list[AuditRecord]:
-    return sorted(world.scan(world.settings.audit_table, AuditRecord),
-                  key=lambda record: (record.at_utc, record.account_id, record.rung))
+    return sorted(
+        world.scan(world.settings.audit_table, AuditRecord),
+        key=lambda record: (record.at_utc, record.account_id, record.rung),
+    )
 
 
 def test_upload_walks_three_ladders_through_every_rung_in_time_order(world: LocalWorld) -> None:
@@ -81,7 +86,8 @@ def test_upload_walks_three_ladders_through_every_rung_in_time_order(world: Loca
     assert [execution["status"] for execution in world.executions()] == ["SUCCEEDED"] * 3
     sent = [record for record in _records(world) if record.decision is Decision.SENT]
     assert sorted((record.account_id, record.rung) for record in sent) == [
-        (account, rung) for account in ACCOUNTS for rung in range(len(LADDER.rungs))]
+        (account, rung) for account in ACCOUNTS for rung in range(len(LADDER.rungs))
+    ]
     # ... each rung at or after it fell due, and before the next rung superseded it
     for record in sent:
         assert _due(record.account_id, record.rung) <= record.at_utc
@@ -92,17 +98,20 @@ def test_upload_walks_three_ladders_through_every_rung_in_time_order(world: Loca
     sms_sent = [record for record in sent if record.channel is Channel.SMS]
     sms = world.sent_sms()
     assert [(message.to, message.body) for message in sms] == [
-        (ACCOUNTS[record.account_id][1], record.body) for record in sms_sent]
+        (ACCOUNTS[record.account_id][1], record.body) for record in sms_sent
+    ]
     assert [record.rung for record in sms_sent] == [0, 0, 0, 2, 2, 2, 4, 4, 4]
     # ... SES likewise, from the lender's verified identity
     email_sent = [record for record in sent if record.channel is Channel.EMAIL]
     emails = world.sent_emails()
     assert [message.to for message in emails] == [
-        (ACCOUNTS[record.account_id][2],) for record in email_sent]
+        (ACCOUNTS[record.account_id][2],) for record in email_sent
+    ]
     assert {message.source for message in emails} == {LENDER.email_from}
     # ... with each borrower's own name, amount and payment link in the words
     words = [(message.to, message.body) for message in sms] + [
-        (message.to[0], message.body) for message in emails]
+        (message.to[0], message.body) for message in emails
+    ]
     for address, body in words:
         account = next(a for a, fields in ACCOUNTS.items() if address in fields[1:3])
         name, _, _, amount, _ = ACCOUNTS[account]
@@ -139,14 +148,18 @@ def test_stop_reply_stops_further_sms_to_that_number(world: LocalWorld) -> None:
     assert [message.to for message in world.sent_sms()].count(phone) == 1
 
     # When A1 replies STOP through two-way SMS
-    world.publish_inbound_sms(json.dumps({
-        "originationNumber": phone,
-        "destinationNumber": LENDER.sms_origination,
-        "messageKeyword": "STOP",
-        "messageBody": "STOP",
-        "inboundMessageId": "b1f0c7e4-0000-4000-8000-000000000001",
-        "previousPublishedMessageId": "",
-    }))
+    world.publish_inbound_sms(
+        json.dumps(
+            {
+                "originationNumber": phone,
+                "destinationNumber": LENDER.sms_origination,
+                "messageKeyword": "STOP",
+                "messageBody": "STOP",
+                "inboundMessageId": "b1f0c7e4-0000-4000-8000-000000000001",
+                "previousPublishedMessageId": "",
+            }
+        )
+    )
     confirmations = [message.body for message in world.sent_sms()[1:] if message.to == phone]
     world.clock.run_until(START + timedelta(days=35))
 
@@ -156,11 +169,15 @@ def test_stop_reply_stops_further_sms_to_that_number(world: LocalWorld) -> None:
     assert confirmations[0] not in {record.body for record in _records(world)}
     assert [message.to for message in world.sent_sms()].count(phone) == 2
     # ... its later SMS rungs are recorded as suppressed by the opt-out
-    later_sms = [record for record in _records(world)
-                 if record.account_id == "A1" and record.channel is Channel.SMS
-                 and record.rung > 0]
+    later_sms = [
+        record
+        for record in _records(world)
+        if record.account_id == "A1" and record.channel is Channel.SMS and record.rung > 0
+    ]
     assert [(record.rung, record.decision, record.reason) for record in later_sms] == [
-        (2, Decision.SUPPRESSED, "opted_out"), (4, Decision.SUPPRESSED, "opted_out")]
+        (2, Decision.SUPPRESSED, "opted_out"),
+        (4, Decision.SUPPRESSED, "opted_out"),
+    ]
     # ... while the other borrowers still get theirs
     for other in ("A2", "A3"):
         assert [message.to for message in world.sent_sms()].count(ACCOUNTS[other][1]) == 3
@@ -172,13 +189,18 @@ def test_run_full_is_deterministic_and_honours_replies_and_payments(tmp_path: Pa
     accounts.write_bytes(_csv())
     payments = tmp_path / "payments.csv"
     paid_at = START + timedelta(days=4)
-    payments.write_text(f"account_id,paid_at,amount\nA3,{paid_at:%Y-%m-%dT%H:%M:%SZ},89.99\n",
-                        encoding="utf-8")
+    payments.write_text(
+        f"account_id,paid_at,amount\nA3,{paid_at:%Y-%m-%dT%H:%M:%SZ},89.99\n", encoding="utf-8"
+    )
     stop_at = START + timedelta(days=1)  # after every day-1 text, before the day-7 ones
     sim = SimulationInput(
-        accounts_file=accounts, lender_id="demo", start=START, days=35,
-        replies=(ScriptedReply(at=stop_at, sender=ACCOUNTS["A2"][1], channel=Channel.SMS,
-                               text="STOP"),),
+        accounts_file=accounts,
+        lender_id="demo",
+        start=START,
+        days=35,
+        replies=(
+            ScriptedReply(at=stop_at, sender=ACCOUNTS["A2"][1], channel=Channel.SMS, text="STOP"),
+        ),
         payments_file=payments,
     )
 
@@ -195,16 +217,24 @@ def test_run_full_is_deterministic_and_honours_replies_and_payments(tmp_path: Pa
     assert {record.at_utc for record in first.records} <= set(seen)
     assert first.engine == "full" and (first.rows, first.rows_rejected) == (3, 0)
     # ... A2's SMS rungs after the STOP were suppressed; A3's ladder stopped with the payment
-    a2_sms = [(r.rung, r.decision) for r in first.records
-              if r.account_id == "A2" and r.channel is Channel.SMS
-              and r.decision is not Decision.DEFERRED]
+    a2_sms = [
+        (r.rung, r.decision)
+        for r in first.records
+        if r.account_id == "A2" and r.channel is Channel.SMS and r.decision is not Decision.DEFERRED
+    ]
     assert a2_sms == [(0, Decision.SENT), (2, Decision.SUPPRESSED), (4, Decision.SUPPRESSED)]
     a3 = [r for r in first.records if r.account_id == "A3"]
     assert [(r.rung, r.decision) for r in a3 if r.decision is Decision.SENT] == [
-        (0, Decision.SENT), (1, Decision.SENT)]
+        (0, Decision.SENT),
+        (1, Decision.SENT),
+    ]
     assert max(r.at_utc for r in a3) < paid_at
     assert {a.account_id: a.status for a in first.accounts} == {
-        "A1": AccountStatus.ACTIVE, "A2": AccountStatus.ACTIVE, "A3": AccountStatus.PAID}
+        "A1": AccountStatus.ACTIVE,
+        "A2": AccountStatus.ACTIVE,
+        "A3": AccountStatus.PAID,
+    }
     assert [(s.channel, s.address) for s in first.suppressions] == [
-        (Channel.SMS, ACCOUNTS["A2"][1])]
+        (Channel.SMS, ACCOUNTS["A2"][1])
+    ]
     assert [reply_intent for _, reply_intent in first.replies] == ["opt_out"]

@@ -52,8 +52,12 @@ def scripted_send(event: dict[str, Any], context: Any, services: Any) -> dict[st
             raise error(f"scripted failure {failed + 1} of {scripted}")
     following = rung + 1
     done = following >= len(event["at"])
-    return {**event, "rung": following, "done": done,
-            "next_at": event["next_at"] if done else event["at"][following]}
+    return {
+        **event,
+        "rung": following,
+        "done": done,
+        "next_at": event["next_at"] if done else event["at"][following],
+    }
 
 
 def record_event(event: dict[str, Any], context: Any, services: Any) -> dict[str, str]:
@@ -83,17 +87,26 @@ def world() -> Iterator[LocalWorld]:
 
 def _ladder_with_scripted_send(world: LocalWorld) -> str:
     send = world.create_function("scripted-send", f"{HERE}.scripted_send")
-    return world.create_state_machine("scripted-ladder", LADDER_ASL.read_text(encoding="utf-8"),
-                                      {"SendFunctionArn": send})
+    return world.create_state_machine(
+        "scripted-ladder", LADDER_ASL.read_text(encoding="utf-8"), {"SendFunctionArn": send}
+    )
 
 
-def _start(world: LocalWorld, machine: str, account: str, at: list[datetime],
-           **extra: Any) -> None:
+def _start(world: LocalWorld, machine: str, account: str, at: list[datetime], **extra: Any) -> None:
     stamps = [to_sfn_timestamp(instant) for instant in at]
-    state = {"lender_id": "demo", "account_id": account, "cycle": "c1", "rung": 0,
-             "next_at": stamps[0], "done": False, "at": stamps, **extra}
-    world.client("stepfunctions").start_execution(stateMachineArn=machine, name=f"run-{account}",
-                                                  input=json.dumps(state))
+    state = {
+        "lender_id": "demo",
+        "account_id": account,
+        "cycle": "c1",
+        "rung": 0,
+        "next_at": stamps[0],
+        "done": False,
+        "at": stamps,
+        **extra,
+    }
+    world.client("stepfunctions").start_execution(
+        stateMachineArn=machine, name=f"run-{account}", input=json.dumps(state)
+    )
 
 
 def _status(world: LocalWorld, machine: str) -> dict[str, str]:
@@ -111,8 +124,11 @@ def test_timestamp_wait_wakes_at_virtual_instant_without_sleeping(world: LocalWo
     world.clock.run_until(START + timedelta(days=31))
 
     # Then the send function ran exactly at each rung's instant and the ladder ended
-    assert [(label, at) for label, at, _ in CALLS] == [("a:0", rungs[0]), ("a:1", rungs[1]),
-                                                       ("a:2", rungs[2])]
+    assert [(label, at) for label, at, _ in CALLS] == [
+        ("a:0", rungs[0]),
+        ("a:1", rungs[1]),
+        ("a:2", rungs[2]),
+    ]
     assert _status(world, machine) == {"run-a": "SUCCEEDED"}
     assert world.clock.now() == START + timedelta(days=31)
 
@@ -134,8 +150,16 @@ def test_clock_interleaves_many_executions_in_time_order(world: LocalWorld) -> N
     world.clock.run_until(START + timedelta(days=1))
 
     # Then every call happened in virtual-time order, ties broken by execution name
-    assert [label for label, _, _ in CALLS] == ["b:0", "c:0", "a:0", "a:1", "d:0", "b:1", "c:1",
-                                                "d:1"]
+    assert [label for label, _, _ in CALLS] == [
+        "b:0",
+        "c:0",
+        "a:0",
+        "a:1",
+        "d:0",
+        "b:1",
+        "c:1",
+        "d:1",
+    ]
     assert [at for _, at, _ in CALLS] == sorted(at for _, at, _ in CALLS)
     assert set(_status(world, machine).values()) == {"SUCCEEDED"}
 
@@ -188,7 +212,9 @@ def test_permanent_error_is_caught_with_its_type_name(world: LocalWorld) -> None
 
     # Then Catch sent the error, named by its class, to RecordFailure, and the ladder failed
     assert [(label, detail) for label, _, detail in CALLS] == [
-        ("a:0", "scripted-send"), ("a:failure", "PermanentSendError")]
+        ("a:0", "scripted-send"),
+        ("a:failure", "PermanentSendError"),
+    ]
     assert _status(world, machine) == {"run-a": "FAILED"}
 
 
@@ -224,15 +250,24 @@ def test_world_exit_stops_executions_still_asleep() -> None:
 def test_seconds_wait_advances_virtual_time(world: LocalWorld) -> None:
     # Given a tiny machine: Wait 3600 s → record → succeed
     recorder = world.create_function("recorder", f"{HERE}.record_event")
-    definition = json.dumps({"StartAt": "Pause", "States": {
-        "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "Record"},
-        "Record": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                   "Parameters": {"FunctionName": "${Recorder}", "Payload.$": "$"},
-                   "End": True},
-    }})
+    definition = json.dumps(
+        {
+            "StartAt": "Pause",
+            "States": {
+                "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "Record"},
+                "Record": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "${Recorder}", "Payload.$": "$"},
+                    "End": True,
+                },
+            },
+        }
+    )
     machine = world.create_state_machine("pause", definition, {"Recorder": recorder})
-    world.client("stepfunctions").start_execution(stateMachineArn=machine, name="pause-1",
-                                                  input="{}")
+    world.client("stepfunctions").start_execution(
+        stateMachineArn=machine, name="pause-1", input="{}"
+    )
 
     # When the clock runs past the hour
     world.clock.run_until(START + timedelta(hours=2))
@@ -246,9 +281,15 @@ def test_s3_notification_runs_the_handler_in_process(world: LocalWorld) -> None:
     recorder = world.create_function("s3-recorder", f"{HERE}.record_event")
     world.client("s3").put_bucket_notification_configuration(
         Bucket=world.resources.bucket,
-        NotificationConfiguration={"LambdaFunctionConfigurations": [{
-            "LambdaFunctionArn": recorder, "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}}]},
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "LambdaFunctionArn": recorder,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                }
+            ]
+        },
     )
 
     # When a file is uploaded
@@ -258,8 +299,7 @@ def test_s3_notification_runs_the_handler_in_process(world: LocalWorld) -> None:
     [(label, at, event)] = CALLS
     record = event["Records"][0]
     assert (label, at) == ("s3-recorder", START)
-    assert record["s3"]["object"] == {"key": "uploads%2Fdemo%2Ffile.csv", "size": 13,
-                                      "eTag": etag}
+    assert record["s3"]["object"] == {"key": "uploads%2Fdemo%2Ffile.csv", "size": 13, "eTag": etag}
 
 
 def test_sns_subscription_runs_the_handler_in_process(world: LocalWorld) -> None:
@@ -278,7 +318,9 @@ def test_sns_subscription_runs_the_handler_in_process(world: LocalWorld) -> None
     assert label == "sns-recorder"
     assert json.loads(notification["Message"]) == {"messageBody": "STOP"}
     assert (notification["TopicArn"], notification["Timestamp"]) == (
-        topic, "2026-03-02T09:00:00.000Z")
+        topic,
+        "2026-03-02T09:00:00.000Z",
+    )
 
 
 def test_handler_errors_swallowed_by_s3_are_kept(world: LocalWorld) -> None:
@@ -286,8 +328,11 @@ def test_handler_errors_swallowed_by_s3_are_kept(world: LocalWorld) -> None:
     failing = world.create_function("broken", f"{HERE}.broken")
     world.client("s3").put_bucket_notification_configuration(
         Bucket=world.resources.bucket,
-        NotificationConfiguration={"LambdaFunctionConfigurations": [{
-            "LambdaFunctionArn": failing, "Events": ["s3:ObjectCreated:*"]}]},
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"LambdaFunctionArn": failing, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
     )
 
     # When a file is uploaded (moto ignores the failure, as an async invoke would)
@@ -305,36 +350,53 @@ def test_world_declares_the_stack_resources(world: LocalWorld) -> None:
     dynamodb = world.client("dynamodb")
     ledger = dynamodb.describe_table(TableName=settings.ledger_table)["Table"]
     assert [key["AttributeName"] for key in ledger["KeySchema"]] == ["pk", "sk"]
-    assert [(index["IndexName"], [key["AttributeName"] for key in index["KeySchema"]])
-            for index in ledger["GlobalSecondaryIndexes"]] == [
-        ("by_address", ["address", "attempted_at"])]
+    assert [
+        (index["IndexName"], [key["AttributeName"] for key in index["KeySchema"]])
+        for index in ledger["GlobalSecondaryIndexes"]
+    ] == [("by_address", ["address", "attempted_at"])]
     accounts = dynamodb.describe_table(TableName=settings.accounts_table)["Table"]
     assert sorted(index["IndexName"] for index in accounts["GlobalSecondaryIndexes"]) == [
-        "by_email", "by_phone"]
+        "by_email",
+        "by_phone",
+    ]
     assert dynamodb.describe_time_to_live(TableName=settings.audit_table)[
-        "TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+        "TimeToLiveDescription"
+    ] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     assert len(dynamodb.list_tables()["TableNames"]) == 7
 
-    definition = json.loads(world.client("stepfunctions").describe_state_machine(
-        stateMachineArn=settings.state_machine_arn)["definition"])
-    assert definition["States"]["SendRung"]["Parameters"]["FunctionName"] == (
-        world.resources.function_arns["send"])
+    definition = json.loads(
+        world.client("stepfunctions").describe_state_machine(
+            stateMachineArn=settings.state_machine_arn
+        )["definition"]
+    )
+    assert (
+        definition["States"]["SendRung"]["Parameters"]["FunctionName"]
+        == (world.resources.function_arns["send"])
+    )
 
     notification = world.client("s3").get_bucket_notification_configuration(
-        Bucket=settings.uploads_bucket)["LambdaFunctionConfigurations"]
+        Bucket=settings.uploads_bucket
+    )["LambdaFunctionConfigurations"]
     assert sorted(rule["Filter"]["Key"]["FilterRules"][0]["Value"] for rule in notification) == [
-        "payments/", "uploads/"]
+        "payments/",
+        "uploads/",
+    ]
     assert {rule["LambdaFunctionArn"] for rule in notification} == {
-        world.resources.function_arns["schedule"]}
+        world.resources.function_arns["schedule"]
+    }
 
     subscriptions = world.client("sns").list_subscriptions_by_topic(
-        TopicArn=settings.inbound_topic_arn)["Subscriptions"]
+        TopicArn=settings.inbound_topic_arn
+    )["Subscriptions"]
     assert [sub["Endpoint"] for sub in subscriptions] == [world.resources.function_arns["optout"]]
     identities = world.client("sesv2").list_email_identities()["EmailIdentities"]
     assert [identity["IdentityName"] for identity in identities] == [
-        "reminders@demo-finance.example"]
-    handlers = {function["FunctionName"]: function["Handler"]
-                for function in world.client("lambda").list_functions()["Functions"]}
+        "reminders@demo-finance.example"
+    ]
+    handlers = {
+        function["FunctionName"]: function["Handler"]
+        for function in world.client("lambda").list_functions()["Functions"]
+    }
     assert handlers["rung-send"] == "functions.send.handler.handler"
 
 
@@ -345,8 +407,12 @@ def test_world_restores_moto_and_environment_on_exit() -> None:
 
     # When a world is entered and left
     with LocalWorld(START, services_factory=_scripted_services) as world:
-        inside = (LambdaFunction._invoke_lambda, json_path.parse, os.environ["TZ"],
-                  os.environ["RUNG_STATE_MACHINE_ARN"])
+        inside = (
+            LambdaFunction._invoke_lambda,
+            json_path.parse,
+            os.environ["TZ"],
+            os.environ["RUNG_STATE_MACHINE_ARN"],
+        )
         arn = world.settings.state_machine_arn
 
     # Then the patches were in place inside and are all undone outside

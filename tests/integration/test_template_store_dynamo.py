@@ -15,8 +15,12 @@ from functions.core.models import Channel, TemplateStatus, TemplateVersion
 from functions.core.templates import content_hash
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
-LINT = {"rules_version": "v1", "profile": "US", "ok": True,
-        "findings": [{"rule": "segments", "severity": "warning", "message": "m", "file": None}]}
+LINT = {
+    "rules_version": "v1",
+    "profile": "US",
+    "ok": True,
+    "findings": [{"rule": "segments", "severity": "warning", "message": "m", "file": None}],
+}
 
 
 @pytest.fixture(params=["memory", "dynamo"])
@@ -32,12 +36,19 @@ def store(request: pytest.FixtureRequest) -> Iterator[object]:
         yield dynamo
 
 
-def draft(text: str, locale: str = "en-US", template_id: str = "reminder_day1",
-          at: datetime = T0) -> TemplateVersion:
+def draft(
+    text: str, locale: str = "en-US", template_id: str = "reminder_day1", at: datetime = T0
+) -> TemplateVersion:
     source = f"---\npurpose: t\n---\n{text}\n"
-    return TemplateVersion(template_id=template_id, channel=Channel.SMS, locale=locale,
-                           version=content_hash(source), source=source, author="olivia",
-                           created_at=at)
+    return TemplateVersion(
+        template_id=template_id,
+        channel=Channel.SMS,
+        locale=locale,
+        version=content_hash(source),
+        source=source,
+        author="olivia",
+        created_at=at,
+    )
 
 
 def test_template_store_put_draft_is_once_per_hash(store) -> None:
@@ -51,13 +62,24 @@ def test_template_store_put_draft_is_once_per_hash(store) -> None:
 def test_template_store_approve_records_approval_and_lint(store) -> None:
     version = draft("Hello")
     store.put_draft(version)
-    approved = store.approve("reminder_day1", Channel.SMS, "en-US", version.version,
-                             by="priya", at=T0 + timedelta(hours=1), lint=LINT)
+    approved = store.approve(
+        "reminder_day1",
+        Channel.SMS,
+        "en-US",
+        version.version,
+        by="priya",
+        at=T0 + timedelta(hours=1),
+        lint=LINT,
+    )
     # Then the returned and the stored version agree, with approver, instant and lint
     stored = store.get("reminder_day1", Channel.SMS, "en-US", version.version)
     assert approved == stored
     assert (stored.status, stored.approver, stored.approved_at, stored.lint) == (
-        TemplateStatus.APPROVED, "priya", T0 + timedelta(hours=1), LINT)
+        TemplateStatus.APPROVED,
+        "priya",
+        T0 + timedelta(hours=1),
+        LINT,
+    )
     assert stored.source == version.source and stored.author == "olivia"
 
 

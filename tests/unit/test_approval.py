@@ -84,7 +84,10 @@ def test_approve_records_who_when_and_the_lint_result(root: Path) -> None:
     approved = approve(store, *KEY, version, by="priya", at=T0 + timedelta(hours=1), lender=DEMO)
     # Then the approval is bound to that hash with approver, instant and lint result
     assert (approved.status, approved.approver, approved.approved_at) == (
-        TemplateStatus.APPROVED, "priya", T0 + timedelta(hours=1))
+        TemplateStatus.APPROVED,
+        "priya",
+        T0 + timedelta(hours=1),
+    )
     assert approved.lint["rules_version"] == load_lint_rules().version
     assert approved.lint["ok"] is True and approved.lint["profile"] == "US"
     assert store.newest_approved(*KEY) == approved
@@ -146,8 +149,16 @@ def test_approve_detects_a_stored_source_that_no_longer_matches_its_hash() -> No
     # Given a store holding words under a version hash they do not have (tampering)
     store = MemoryTemplateStore()
     source = (SHIPPED_ROOT / "reminder_day1" / "sms.en-US.txt").read_text(encoding="utf-8")
-    store.put_draft(TemplateVersion(template_id=KEY[0], channel=KEY[1], locale=KEY[2],
-                                    version="000000000000", source=source, author="olivia"))
+    store.put_draft(
+        TemplateVersion(
+            template_id=KEY[0],
+            channel=KEY[1],
+            locale=KEY[2],
+            version="000000000000",
+            source=source,
+            author="olivia",
+        )
+    )
     # Then approval refuses: an approval is bound to exact content
     with pytest.raises(TemplateError, match="hashes to"):
         approve(store, *KEY, "000000000000", by="priya", at=T0, lender=DEMO)
@@ -160,8 +171,9 @@ def test_approve_lint_clean_approves_shipped_templates_and_leaves_failures_draft
     root = tmp_path / "messages"
     shutil.copytree(SHIPPED_ROOT, root)
     bad = root / "reminder_day7" / "sms.en-US.txt"
-    bad.write_text(bad.read_text(encoding="utf-8").replace("Please pay", "Pay up, deadbeat"),
-                   encoding="utf-8")
+    bad.write_text(
+        bad.read_text(encoding="utf-8").replace("Please pay", "Pay up, deadbeat"), encoding="utf-8"
+    )
     store = MemoryTemplateStore()
     # When the simulator's policy runs (twice: it must be idempotent)
     outcomes = approve_lint_clean(store, root, DEMO, T0)
@@ -175,5 +187,8 @@ def test_approve_lint_clean_approves_shipped_templates_and_leaves_failures_draft
     assert [o.approved for o in again] == [o.approved for o in outcomes]
     day1 = store.newest_approved(*KEY)
     assert day1 is not None and (day1.author, day1.approver, day1.approved_at) == (
-        SIMULATOR_AUTHOR, SIMULATOR_APPROVER, T0)
+        SIMULATOR_AUTHOR,
+        SIMULATOR_APPROVER,
+        T0,
+    )
     assert store.newest_approved("reminder_day7", Channel.SMS, "en-US") is None

@@ -56,8 +56,13 @@ def gate(**changes: object) -> GateInput:
 
 
 def suppression(scope: SuppressionScope, channel: Channel, address: str) -> Suppression:
-    return Suppression(channel=channel, address=address, scope=scope,
-                       source=SuppressionSource.REPLY, at=NOON_NY - timedelta(days=1))
+    return Suppression(
+        channel=channel,
+        address=address,
+        scope=scope,
+        source=SuppressionSource.REPLY,
+        at=NOON_NY - timedelta(days=1),
+    )
 
 
 def test_decide_sends_inside_window_and_explains_itself() -> None:
@@ -72,13 +77,24 @@ def test_decide_sends_inside_window_and_explains_itself() -> None:
 
 @pytest.mark.parametrize(
     "status",
-    [AccountStatus.PAID, AccountStatus.DISPUTED, AccountStatus.CEASE, AccountStatus.BANKRUPTCY,
-     AccountStatus.ATTORNEY, AccountStatus.DECEASED, AccountStatus.COMPLETED],
+    [
+        AccountStatus.PAID,
+        AccountStatus.DISPUTED,
+        AccountStatus.CEASE,
+        AccountStatus.BANKRUPTCY,
+        AccountStatus.ATTORNEY,
+        AccountStatus.DECEASED,
+        AccountStatus.COMPLETED,
+    ],
 )
 def test_decide_blocking_status_suppresses(status: AccountStatus) -> None:
     # Even in quiet hours, with no template and opted out: status is checked first
-    result = decide(gate(account=account(status=status), template_version=None,
-                         now=NOON_NY + timedelta(hours=12)), BOOK)
+    result = decide(
+        gate(
+            account=account(status=status), template_version=None, now=NOON_NY + timedelta(hours=12)
+        ),
+        BOOK,
+    )
     assert (result.verdict, result.rule) == (Verdict.SUPPRESS, "account_status")
     assert result.reason == f"status_{status.value.lower()}"
 
@@ -86,27 +102,36 @@ def test_decide_blocking_status_suppresses(status: AccountStatus) -> None:
 def test_decide_payment_claim_defers_until_hold_ends() -> None:
     # Given a payment claimed yesterday at noon New York and a 5-day hold
     claimed = NOON_NY - timedelta(days=1)
-    result = decide(gate(account=account(status=AccountStatus.PAYMENT_CLAIMED,
-                                         status_changed_at=claimed),
-                         payment_claim_hold_days=5), BOOK)
+    result = decide(
+        gate(
+            account=account(status=AccountStatus.PAYMENT_CLAIMED, status_changed_at=claimed),
+            payment_claim_hold_days=5,
+        ),
+        BOOK,
+    )
     # Then the rung waits until the hold ends (inside the window, so exactly then)
     assert (result.verdict, result.rule, result.reason) == (
-        Verdict.DEFER, "account_status", "payment_claim_hold")
+        Verdict.DEFER,
+        "account_status",
+        "payment_claim_hold",
+    )
     assert result.until == claimed + timedelta(days=5)
 
 
 def test_decide_payment_claim_hold_end_in_quiet_hours_lands_in_window() -> None:
     claimed = datetime(2026, 6, 9, 3, 0, tzinfo=UTC)  # 23:00 EDT: the hold ends in quiet hours
-    result = decide(gate(account=account(status=AccountStatus.PAYMENT_CLAIMED,
-                                         status_changed_at=claimed)), BOOK)
+    result = decide(
+        gate(account=account(status=AccountStatus.PAYMENT_CLAIMED, status_changed_at=claimed)), BOOK
+    )
     assert result.verdict is Verdict.DEFER
     assert result.until == datetime(2026, 6, 14, 12, 0, tzinfo=UTC)  # next 08:00 EDT
 
 
 def test_decide_payment_claim_after_hold_resumes_ladder() -> None:
     claimed = NOON_NY - timedelta(days=6)
-    result = decide(gate(account=account(status=AccountStatus.PAYMENT_CLAIMED,
-                                         status_changed_at=claimed)), BOOK)
+    result = decide(
+        gate(account=account(status=AccountStatus.PAYMENT_CLAIMED, status_changed_at=claimed)), BOOK
+    )
     assert result.verdict is Verdict.SEND
 
 
@@ -118,7 +143,10 @@ def test_decide_payment_claim_without_time_fails_closed() -> None:
 def test_decide_no_address_suppresses() -> None:
     result = decide(gate(channel=Channel.EMAIL, account=account(email=None)), BOOK)
     assert (result.verdict, result.rule, result.reason) == (
-        Verdict.SUPPRESS, "contact", "no_address")
+        Verdict.SUPPRESS,
+        "contact",
+        "no_address",
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,8 +155,11 @@ def test_decide_no_address_suppresses() -> None:
         (suppression(SuppressionScope.ADDRESS, Channel.SMS, NY_PHONE), Channel.SMS, True),
         (suppression(SuppressionScope.ADDRESS, Channel.SMS, "+12125550199"), Channel.SMS, False),
         (suppression(SuppressionScope.ADDRESS, Channel.SMS, NY_PHONE), Channel.EMAIL, False),
-        (suppression(SuppressionScope.ADDRESS, Channel.EMAIL, "Borrower@Example.com"),
-         Channel.EMAIL, True),
+        (
+            suppression(SuppressionScope.ADDRESS, Channel.EMAIL, "Borrower@Example.com"),
+            Channel.EMAIL,
+            True,
+        ),
         (suppression(SuppressionScope.CHANNEL, Channel.SMS, "+12125550199"), Channel.SMS, True),
         (suppression(SuppressionScope.CHANNEL, Channel.SMS, NY_PHONE), Channel.EMAIL, False),
         (suppression(SuppressionScope.ALL, Channel.SMS, NY_PHONE), Channel.EMAIL, True),
@@ -138,7 +169,10 @@ def test_decide_suppression_scopes(held: Suppression, channel: Channel, blocked:
     result = decide(gate(channel=channel, suppressions=(held,)), BOOK)
     if blocked:
         assert (result.verdict, result.rule, result.reason) == (
-            Verdict.SUPPRESS, "suppression", "opted_out")
+            Verdict.SUPPRESS,
+            "suppression",
+            "opted_out",
+        )
         assert held.scope.value in result.detail
     else:
         assert result.verdict is Verdict.SEND
@@ -147,7 +181,10 @@ def test_decide_suppression_scopes(held: Suppression, channel: Channel, blocked:
 def test_decide_unapproved_template_suppresses() -> None:
     result = decide(gate(template_version=None), BOOK)
     assert (result.verdict, result.rule, result.reason) == (
-        Verdict.SUPPRESS, "template_approval", "template_not_approved")
+        Verdict.SUPPRESS,
+        "template_approval",
+        "template_not_approved",
+    )
 
 
 def test_decide_no_zone_fails_closed() -> None:
@@ -155,7 +192,10 @@ def test_decide_no_zone_fails_closed() -> None:
     # no address and no lender zone
     result = decide(gate(account=account(phone="+80012345678", country=None, state=None)), BOOK)
     assert (result.verdict, result.rule, result.reason) == (
-        Verdict.SUPPRESS, "timezone", "no_timezone")
+        Verdict.SUPPRESS,
+        "timezone",
+        "no_timezone",
+    )
     assert result.profile == "DEFAULT"
 
 
@@ -168,7 +208,10 @@ def test_decide_quiet_hours_defers_to_next_morning() -> None:
     late = datetime(2026, 6, 11, 1, 30, tzinfo=UTC)  # 21:30 EDT
     result = decide(gate(now=late), BOOK)
     assert (result.verdict, result.rule, result.reason) == (
-        Verdict.DEFER, "quiet_hours", "quiet_hours")
+        Verdict.DEFER,
+        "quiet_hours",
+        "quiet_hours",
+    )
     assert result.until == datetime(2026, 6, 11, 12, 0, tzinfo=UTC)
     assert result.zone == "America/New_York"
     assert result.local_time == "2026-06-10T21:30:00-04:00"
@@ -193,8 +236,10 @@ def test_decide_reply_waives_quiet_hours_only() -> None:
     assert (capped.verdict, capped.rule) == (Verdict.DEFER, "frequency_cap")
     # …nor the suppressions
     stop = suppression(SuppressionScope.ADDRESS, Channel.SMS, NY_PHONE)
-    assert decide(gate(now=late, is_reply=True, suppressions=(stop,)),
-                  BOOK).verdict is Verdict.SUPPRESS
+    assert (
+        decide(gate(now=late, is_reply=True, suppressions=(stop,)), BOOK).verdict
+        is Verdict.SUPPRESS
+    )
 
 
 def test_decide_blackout_day_defers_past_it() -> None:
@@ -202,7 +247,10 @@ def test_decide_blackout_day_defers_past_it() -> None:
     sunday_noon = datetime(2026, 6, 14, 16, 0, tzinfo=UTC)
     result = decide(gate(now=sunday_noon), book)
     assert (result.verdict, result.rule, result.reason) == (
-        Verdict.DEFER, "blackout", "blackout_day")
+        Verdict.DEFER,
+        "blackout",
+        "blackout_day",
+    )
     assert result.until == datetime(2026, 6, 15, 12, 0, tzinfo=UTC)  # Monday 08:00 EDT
     assert result.profile_version != BOOK.version
 
@@ -215,8 +263,9 @@ def test_decide_us_daily_cap_defers_to_next_local_morning() -> None:
     assert (result.verdict, result.reason) == (Verdict.DEFER, "cap_channel_per_day")
     assert result.until == datetime(2026, 6, 11, 12, 0, tzinfo=UTC)
     # And an email is still allowed today (the cap is per channel)
-    email = decide(gate(channel=Channel.EMAIL, history=ContactHistory(
-        ladder_all=history.ladder_channel)), BOOK)
+    email = decide(
+        gate(channel=Channel.EMAIL, history=ContactHistory(ladder_all=history.ladder_channel)), BOOK
+    )
     assert email.verdict is Verdict.SEND
 
 
@@ -237,14 +286,19 @@ def test_decide_massachusetts_two_texts_per_seven_days() -> None:
     # Given two texts in the past 7 days on this debt, in Massachusetts
     ma = account(phone="+16175550123", state="MA")
     texts = (NOON_NY - timedelta(days=5), NOON_NY - timedelta(days=2))
-    result = decide(gate(account=ma, history=ContactHistory(ladder_channel=texts,
-                                                           ladder_all=texts)), BOOK)
+    result = decide(
+        gate(account=ma, history=ContactHistory(ladder_channel=texts, ladder_all=texts)), BOOK
+    )
     assert (result.profile, result.verdict, result.reason) == (
-        "US-MA", Verdict.DEFER, "cap_texts_per_7_days")
+        "US-MA",
+        Verdict.DEFER,
+        "cap_texts_per_7_days",
+    )
     assert result.until == texts[0] + timedelta(days=7)
     # And the same history does not block an email (MA counts calls and texts)
-    email = decide(gate(account=ma, channel=Channel.EMAIL,
-                        history=ContactHistory(ladder_all=texts)), BOOK)
+    email = decide(
+        gate(account=ma, channel=Channel.EMAIL, history=ContactHistory(ladder_all=texts)), BOOK
+    )
     assert email.verdict is Verdict.SEND
 
 
@@ -254,7 +308,10 @@ def test_decide_washington_three_communications_per_week() -> None:
     sent = tuple(at - timedelta(days=d) for d in (6, 4, 1))
     result = decide(gate(account=wa, now=at, history=ContactHistory(ladder_all=sent)), BOOK)
     assert (result.profile, result.verdict, result.reason) == (
-        "US-WA", Verdict.DEFER, "cap_ladder_per_7_days")
+        "US-WA",
+        Verdict.DEFER,
+        "cap_ladder_per_7_days",
+    )
     two = decide(gate(account=wa, now=at, history=ContactHistory(ladder_all=sent[1:])), BOOK)
     assert two.verdict is Verdict.SEND
 
@@ -294,8 +351,14 @@ def test_profiles_default_is_strictest() -> None:
 
 
 def test_overrides_stricter_are_accepted() -> None:
-    book = BOOK.with_overrides({"US": {"window": {"start": "09:00", "end": "20:00"},
-                                       "caps": {"ladder_per_7_days": {"max": 2}}}})
+    book = BOOK.with_overrides(
+        {
+            "US": {
+                "window": {"start": "09:00", "end": "20:00"},
+                "caps": {"ladder_per_7_days": {"max": 2}},
+            }
+        }
+    )
     us = book.profiles["US"]
     assert (us.window.start.hour, us.window.end.hour) == (9, 20)
     assert {cap.name: cap.max for cap in us.caps}["ladder_per_7_days"] == 2
@@ -321,9 +384,14 @@ def test_overrides_looser_or_unknown_are_rejected(
 
 
 def test_for_lender_applies_lender_overrides() -> None:
-    lender = LenderConfig(lender_id="strict", company_name="S", support_phone="1",
-                          support_email="s@example.com", email_from="s@example.com",
-                          profile_overrides={"US": {"blackout_weekdays": ["sunday"]}})
+    lender = LenderConfig(
+        lender_id="strict",
+        company_name="S",
+        support_phone="1",
+        support_email="s@example.com",
+        email_from="s@example.com",
+        profile_overrides={"US": {"blackout_weekdays": ["sunday"]}},
+    )
     book = BOOK.for_lender(lender)
     assert book.profiles["US"].blackout_weekdays == ("sunday",)
     assert BOOK.profiles["US"].blackout_weekdays == ()

@@ -21,16 +21,38 @@ from functions.settings import PROJECT_ROOT
 
 BOOK = load_profiles(PROJECT_ROOT)
 BLACKOUT_BOOK = BOOK.with_overrides(
-    {name: {"blackout_weekdays": ["sunday"], "blackout_dates": ["2026-12-25"]}
-     for name in BOOK.profiles}
+    {
+        name: {"blackout_weekdays": ["sunday"], "blackout_dates": ["2026-12-25"]}
+        for name in BOOK.profiles
+    }
 )
 PHONES = [
-    "+12125550123", "+14155550123", "+13125550123", "+16025550123", "+18085550123",
-    "+16175550123", "+12065550123", "+17095550123", "+8613800138000", "+442079460123",
-    "+919812345678", "+9779812345678", "+61412345678",
+    "+12125550123",
+    "+14155550123",
+    "+13125550123",
+    "+16025550123",
+    "+18085550123",
+    "+16175550123",
+    "+12065550123",
+    "+17095550123",
+    "+8613800138000",
+    "+442079460123",
+    "+919812345678",
+    "+9779812345678",
+    "+61412345678",
 ]
-PLACES = [(None, None), ("US", None), ("US", "CA"), ("US", "MA"), ("US", "WA"), ("US", "FL"),
-          ("US", "IN"), ("CN", None), ("GB", None), ("IN", None)]
+PLACES = [
+    (None, None),
+    ("US", None),
+    ("US", "CA"),
+    ("US", "MA"),
+    ("US", "WA"),
+    ("US", "FL"),
+    ("US", "IN"),
+    ("CN", None),
+    ("GB", None),
+    ("IN", None),
+]
 LENDER_ZONES = [None, "America/Chicago", "Asia/Kolkata", "America/St_Johns", "Asia/Shanghai"]
 START = datetime(2020, 1, 1, tzinfo=UTC)
 END = datetime(2030, 12, 31, tzinfo=UTC)
@@ -44,15 +66,23 @@ instants = st.integers(int(START.timestamp()), int(END.timestamp())).map(
 def accounts(draw: st.DrawFn) -> Account:
     country, state = draw(st.sampled_from(PLACES))
     return Account(
-        lender_id="demo", account_id="A1", phone=draw(st.sampled_from(PHONES)),
-        email="borrower@example.com", amount_due=Decimal("10"), currency="USD",
-        due_date=date(2026, 1, 1), locale="en-US", country=country, state=state,
+        lender_id="demo",
+        account_id="A1",
+        phone=draw(st.sampled_from(PHONES)),
+        email="borrower@example.com",
+        amount_due=Decimal("10"),
+        currency="USD",
+        due_date=date(2026, 1, 1),
+        locale="en-US",
+        country=country,
+        state=state,
         timezone=draw(st.sampled_from(LENDER_ZONES)),
     )
 
 
-def wall_allowed(instant: datetime, zones: tuple[str, ...], profile: Profile,
-                 reply: bool = False) -> bool:
+def wall_allowed(
+    instant: datetime, zones: tuple[str, ...], profile: Profile, reply: bool = False
+) -> bool:
     for name in zones:
         wall = instant.astimezone(ZoneInfo(name))
         if wall.strftime("%A").lower() in profile.blackout_weekdays:
@@ -64,8 +94,13 @@ def wall_allowed(instant: datetime, zones: tuple[str, ...], profile: Profile,
     return True
 
 
-def caps_allow(instant: datetime, zones: tuple[str, ...], profile: Profile, channel: Channel,
-               history: ContactHistory) -> bool:
+def caps_allow(
+    instant: datetime,
+    zones: tuple[str, ...],
+    profile: Profile,
+    channel: Channel,
+    history: ContactHistory,
+) -> bool:
     for cap in profile.caps:
         if channel not in cap.channels:
             continue
@@ -83,29 +118,50 @@ def caps_allow(instant: datetime, zones: tuple[str, ...], profile: Profile, chan
 
 
 def histories(now: datetime) -> st.SearchStrategy[ContactHistory]:
-    attempts = st.lists(st.integers(0, 9 * 86400).map(lambda s: now - timedelta(seconds=s)),
-                        max_size=4)
-    return st.builds(ContactHistory, ladder_channel=attempts.map(tuple),
-                     ladder_all=attempts.map(tuple), address=attempts.map(tuple))
+    attempts = st.lists(
+        st.integers(0, 9 * 86400).map(lambda s: now - timedelta(seconds=s)), max_size=4
+    )
+    return st.builds(
+        ContactHistory,
+        ladder_channel=attempts.map(tuple),
+        ladder_all=attempts.map(tuple),
+        address=attempts.map(tuple),
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(data=st.data(), account=accounts(), now=instants,
-       channel=st.sampled_from(list(Channel)), reply=st.booleans(),
-       book=st.sampled_from([BOOK, BLACKOUT_BOOK]))
+@given(
+    data=st.data(),
+    account=accounts(),
+    now=instants,
+    channel=st.sampled_from(list(Channel)),
+    reply=st.booleans(),
+    book=st.sampled_from([BOOK, BLACKOUT_BOOK]),
+)
 def test_gate_send_and_defer_respect_every_zone_and_cap(
-    data: st.DataObject, account: Account, now: datetime, channel: Channel, reply: bool,
+    data: st.DataObject,
+    account: Account,
+    now: datetime,
+    channel: Channel,
+    reply: bool,
     book: object,
 ) -> None:
     history = data.draw(histories(now))
-    gate = GateInput(account=account, channel=channel, now=now, template_version="v1",
-                     history=history, is_reply=reply)
+    gate = GateInput(
+        account=account,
+        channel=channel,
+        now=now,
+        template_version="v1",
+        history=history,
+        is_reply=reply,
+    )
     result: GateResult = decide(gate, book)  # type: ignore[arg-type]
     profile = book.profiles[result.profile]  # type: ignore[attr-defined]
 
     def ok(instant: datetime) -> bool:
         return wall_allowed(instant, result.zones, profile, reply) and caps_allow(
-            instant, result.zones, profile, channel, history)
+            instant, result.zones, profile, channel, history
+        )
 
     if result.verdict is Verdict.SEND:
         assert result.zones and ok(now)
@@ -125,9 +181,15 @@ def test_gate_send_and_defer_respect_every_zone_and_cap(
 
 
 @settings(max_examples=40, deadline=None)
-@given(account=accounts(), start=instants,
-       requests=st.lists(st.tuples(st.integers(0, 20 * 86400), st.sampled_from(list(Channel))),
-                         min_size=3, max_size=12))
+@given(
+    account=accounts(),
+    start=instants,
+    requests=st.lists(
+        st.tuples(st.integers(0, 20 * 86400), st.sampled_from(list(Channel))),
+        min_size=3,
+        max_size=12,
+    ),
+)
 def test_gate_driven_ladder_never_exceeds_caps(
     account: Account, start: datetime, requests: list[tuple[int, Channel]]
 ) -> None:
@@ -137,10 +199,15 @@ def test_gate_driven_ladder_never_exceeds_caps(
         at = max(start + timedelta(seconds=offset), sent[-1][0] if sent else start)
         for _ in range(10):
             on_channel = tuple(t for t, c in sent if c is channel)
-            history = ContactHistory(ladder_channel=on_channel,
-                                     ladder_all=tuple(t for t, _ in sent), address=on_channel)
-            result = decide(GateInput(account=account, channel=channel, now=at,
-                                      template_version="v1", history=history), BOOK)
+            history = ContactHistory(
+                ladder_channel=on_channel, ladder_all=tuple(t for t, _ in sent), address=on_channel
+            )
+            result = decide(
+                GateInput(
+                    account=account, channel=channel, now=at, template_version="v1", history=history
+                ),
+                BOOK,
+            )
             if result.verdict is not Verdict.DEFER:
                 break
             assert result.until is not None
@@ -163,7 +230,13 @@ def test_gate_driven_ladder_never_exceeds_caps(
                 else:
                     for name in zones:
                         day = t.astimezone(ZoneInfo(name)).date()
-                        assert sum(1 for u in counted if u <= t and
-                                   u.astimezone(ZoneInfo(name)).date() == day) <= cap.max
+                        assert (
+                            sum(
+                                1
+                                for u in counted
+                                if u <= t and u.astimezone(ZoneInfo(name)).date() == day
+                            )
+                            <= cap.max
+                        )
     # And every send is inside the window of every zone
     assert all(wall_allowed(t, zones, profile) for t, _ in sent)

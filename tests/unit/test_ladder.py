@@ -31,8 +31,12 @@ def ladder() -> Ladder:
 
 def test_default_ladder_has_six_rungs_alternating_channels(ladder: Ladder) -> None:
     assert [(r.day, r.channel) for r in ladder.rungs] == [
-        (1, Channel.SMS), (3, Channel.EMAIL), (7, Channel.SMS),
-        (14, Channel.EMAIL), (21, Channel.SMS), (30, Channel.EMAIL),
+        (1, Channel.SMS),
+        (3, Channel.EMAIL),
+        (7, Channel.SMS),
+        (14, Channel.EMAIL),
+        (21, Channel.SMS),
+        (30, Channel.EMAIL),
     ]
     assert ladder.ref == "default@1"
 
@@ -72,11 +76,16 @@ def test_expires_at_is_the_next_rungs_due_instant(ladder: Ladder) -> None:
 
 def test_ladder_rejects_days_out_of_order() -> None:
     with pytest.raises(ValidationError, match="strictly increase"):
-        Ladder.model_validate({
-            "id": "x", "version": 1,
-            "rungs": [{"day": 3, "channel": "sms", "template": "a"},
-                      {"day": 3, "channel": "email", "template": "b"}],
-        })
+        Ladder.model_validate(
+            {
+                "id": "x",
+                "version": 1,
+                "rungs": [
+                    {"day": 3, "channel": "sms", "template": "a"},
+                    {"day": 3, "channel": "email", "template": "b"},
+                ],
+            }
+        )
 
 
 def test_load_ladder_unknown_id_is_a_config_error(tmp_path: Path) -> None:
@@ -109,5 +118,6 @@ def test_sfn_timestamp_is_utc_z_and_rounds_up() -> None:
 
 def test_ladder_state_requires_z_timestamps() -> None:
     with pytest.raises(ValidationError, match="end in 'Z'"):
-        LadderState(lender_id="demo", account_id="A", cycle="c", rung=0,
-                    next_at="2026-11-02T02:00:00+00:00")
+        LadderState(
+            lender_id="demo", account_id="A", cycle="c", rung=0, next_at="2026-11-02T02:00:00+00:00"
+        )

@@ -19,7 +19,7 @@ GOOD_US_SMS = (
 GOOD_CN_SMS = (
     "【{{ company_name }}】{{ greeting }}请通过{{ payment_link }}还款。{{ optout_instruction }}"
 )
-GOOD_HTML = "<p>{{ company_name }}</p><a href=\"{{ unsubscribe_url }}\">x</a>"
+GOOD_HTML = '<p>{{ company_name }}</p><a href="{{ unsubscribe_url }}">x</a>'
 GOOD_TEXT = "{{ company_name }} {{ unsubscribe_url }}"
 
 
@@ -53,8 +53,10 @@ def test_lint_template_every_shipped_template_is_clean(file, lender) -> None:
 
 def test_lint_template_third_party_sms_warns_about_cost_only() -> None:
     # Given the day-1 Chinese SMS with the collector disclosure it must carry
-    result = lint(load(next(f for f in SHIPPED if f.template_id == "reminder_day1"
-                            and f.locale == "zh-CN")), COLLECTOR)
+    result = lint(
+        load(next(f for f in SHIPPED if f.template_id == "reminder_day1" and f.locale == "zh-CN")),
+        COLLECTOR,
+    )
     # Then the extra segment is a warning, never an error
     assert result.ok and rules_hit(result) == {"segments"}
 
@@ -62,7 +64,10 @@ def test_lint_template_third_party_sms_warns_about_cost_only() -> None:
 def test_lint_template_result_carries_rules_version_and_profile() -> None:
     result = lint(sms(GOOD_US_SMS))
     assert result.to_dict() == {
-        "rules_version": load_lint_rules().version, "profile": "US", "ok": True, "findings": [],
+        "rules_version": load_lint_rules().version,
+        "profile": "US",
+        "ok": True,
+        "findings": [],
     }
 
 
@@ -70,21 +75,27 @@ def test_lint_template_result_carries_rules_version_and_profile() -> None:
     ("template", "rule"),
     [
         (sms("Hi, pay at {{ payment_link }}. {{ optout_instruction }}"), "sender_identity"),
-        (email(html="<p>Hi</p><a href=\"{{ unsubscribe_url }}\">x</a>"), "sender_identity"),
+        (email(html='<p>Hi</p><a href="{{ unsubscribe_url }}">x</a>'), "sender_identity"),
         (sms("{{ company_name }}: please pay at {{ payment_link }}."), "optout"),
         (email(html="<p>{{ company_name }}</p>"), "optout"),
         (email(text="{{ company_name }} unsubscribe by replying"), "optout"),
-        (sms("{{ greeting }}请通过{{ payment_link }}还款。{{ company_name }} 回复TD退订", "zh-CN"),
-         "cn_signature"),
+        (
+            sms(
+                "{{ greeting }}请通过{{ payment_link }}还款。{{ company_name }} 回复TD退订", "zh-CN"
+            ),
+            "cn_signature",
+        ),
         (sms("【{{ company_name }}】请还款。Reply STOP to opt out", "zh-CN"), "optout"),
         (sms(GOOD_US_SMS + " {{ account_number }}"), "undefined_variable"),
         (sms(GOOD_US_SMS + " {{ unsubscribe_url }}"), "undefined_variable"),
         (sms(GOOD_US_SMS + "{% for x in y %}{% endfor %}"), "syntax"),
         (sms(GOOD_US_SMS + " See https://evil.example/win"), "link_domain"),
         (sms(GOOD_US_SMS + " See www.evil.example"), "link_domain"),
-        (email(html=GOOD_HTML + "<a href=\"http://bit.ly/x\">x</a>"), "link_domain"),
-        (sms(GOOD_US_SMS + "{% if third_party_collector %} https://evil.example{% endif %}"),
-         "link_domain"),
+        (email(html=GOOD_HTML + '<a href="http://bit.ly/x">x</a>'), "link_domain"),
+        (
+            sms(GOOD_US_SMS + "{% if third_party_collector %} https://evil.example{% endif %}"),
+            "link_domain",
+        ),
     ],
 )
 def test_lint_template_required_content_rule_fires(template: MessageTemplate, rule: str) -> None:

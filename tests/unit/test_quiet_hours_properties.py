@@ -19,11 +19,25 @@ from hypothesis import strategies as st
 from functions.core.quiet_hours import LocalWindow, next_allowed_in, window_bounds
 
 ZONES = [
-    "America/New_York", "America/Los_Angeles", "America/Chicago", "America/Phoenix",
-    "America/St_Johns", "America/Havana", "America/Sao_Paulo", "Pacific/Honolulu",
-    "Europe/London", "Europe/Paris", "Asia/Shanghai", "Asia/Kolkata", "Asia/Kathmandu",
-    "Asia/Tehran", "Australia/Adelaide", "Australia/Lord_Howe", "Pacific/Chatham",
-    "Pacific/Auckland", "Africa/Cairo",
+    "America/New_York",
+    "America/Los_Angeles",
+    "America/Chicago",
+    "America/Phoenix",
+    "America/St_Johns",
+    "America/Havana",
+    "America/Sao_Paulo",
+    "Pacific/Honolulu",
+    "Europe/London",
+    "Europe/Paris",
+    "Asia/Shanghai",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Tehran",
+    "Australia/Adelaide",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Pacific/Auckland",
+    "Africa/Cairo",
 ]
 START = datetime(2020, 1, 1, tzinfo=UTC)
 END = datetime(2030, 12, 31, tzinfo=UTC)
@@ -62,17 +76,20 @@ def _offset_change_days() -> list[datetime]:
     day = START
     while day < END:
         tomorrow = day + timedelta(days=1)
-        if any(day.astimezone(ZoneInfo(name)).utcoffset()
-               != tomorrow.astimezone(ZoneInfo(name)).utcoffset() for name in ZONES):
+        if any(
+            day.astimezone(ZoneInfo(name)).utcoffset()
+            != tomorrow.astimezone(ZoneInfo(name)).utcoffset()
+            for name in ZONES
+        ):
             days.append(day + timedelta(hours=12))
         day = tomorrow
     return days
 
 
 # Half of the instants fall within ±36 h of a DST change: where time-zone bugs hide.
-near_dst = st.tuples(st.sampled_from(_offset_change_days()),
-                     st.integers(-36 * 3600, 36 * 3600)).map(
-    lambda pair: pair[0] + timedelta(seconds=pair[1]))
+near_dst = st.tuples(
+    st.sampled_from(_offset_change_days()), st.integers(-36 * 3600, 36 * 3600)
+).map(lambda pair: pair[0] + timedelta(seconds=pair[1]))
 instants = st.one_of(instants, near_dst)
 zone_sets = st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True)
 
@@ -124,4 +141,5 @@ def test_next_allowed_ignores_host_zone(instant: datetime, zones: list[str]) -> 
     local = instant.astimezone()  # host zone: America/Los_Angeles here
     assert local.utcoffset() == instant.astimezone(ZoneInfo("America/Los_Angeles")).utcoffset()
     assert next_allowed_in(local, zones, PROFILE_WINDOW) == next_allowed_in(
-        instant, zones, PROFILE_WINDOW)
+        instant, zones, PROFILE_WINDOW
+    )

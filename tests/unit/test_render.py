@@ -40,25 +40,34 @@ def sms(body: str) -> MessageTemplate:
     return parse_template("t", "sms", "en-US", f"---\npurpose: test\n---\n{body}\n")
 
 
-def email(html: str, text: str = "text {{ unsubscribe_url }}", subject: str = "s") -> (
-    MessageTemplate
-):
-    source = f"---\npurpose: test\nsubject: \"{subject}\"\n---\n{html}\n---text---\n{text}\n"
+def email(
+    html: str, text: str = "text {{ unsubscribe_url }}", subject: str = "s"
+) -> MessageTemplate:
+    source = f'---\npurpose: test\nsubject: "{subject}"\n---\n{html}\n---text---\n{text}\n'
     return parse_template("t", "email", "en-US", source)
 
 
 def account(**changes: object) -> Account:
     base: dict[str, object] = {
-        "lender_id": "demo", "account_id": "A1", "phone": "+14155550123",
-        "amount_due": Decimal("1234.5"), "currency": "USD", "due_date": date(2026, 9, 15),
-        "first_name": "Ana", "locale": "en-US",
+        "lender_id": "demo",
+        "account_id": "A1",
+        "phone": "+14155550123",
+        "amount_due": Decimal("1234.5"),
+        "currency": "USD",
+        "due_date": date(2026, 9, 15),
+        "first_name": "Ana",
+        "locale": "en-US",
     }
     return Account.model_validate({**base, **changes})
 
 
 def variables(**changes: object) -> dict[str, object]:
-    return build_variables(account(**changes), DEMO, unsubscribe_url="https://u.example/x",
-                           now=datetime(2026, 9, 22, 15, tzinfo=UTC))
+    return build_variables(
+        account(**changes),
+        DEMO,
+        unsubscribe_url="https://u.example/x",
+        now=datetime(2026, 9, 22, 15, tzinfo=UTC),
+    )
 
 
 def golden_text(message: RenderedMessage) -> str:
@@ -86,8 +95,11 @@ def test_render_message_matches_golden_per_locale(file, lender) -> None:
 
 def test_golden_files_cover_exactly_the_shipped_templates() -> None:
     # Given the golden folder / Then no golden file outlives its template
-    expected = {f"{f.template_id}.{f.channel.value}.{f.locale}.{p}.txt"
-                for f in SHIPPED for p in ("first_party", "third_party")}
+    expected = {
+        f"{f.template_id}.{f.channel.value}.{f.locale}.{p}.txt"
+        for f in SHIPPED
+        for p in ("first_party", "third_party")
+    }
     assert {p.name for p in GOLDEN.iterdir()} == expected
     assert len(SHIPPED) == 18
 
@@ -124,8 +136,11 @@ def test_render_message_escapes_variables_in_html_only() -> None:
     values = variables(first_name="<b>Ana</b>")
     # When an email renders it in its subject, HTML and text parts
     message = render_message(
-        email("<p>{{ first_name }}</p>", "{{ first_name }} {{ unsubscribe_url }}",
-              subject="Hi {{ first_name }}"),
+        email(
+            "<p>{{ first_name }}</p>",
+            "{{ first_name }} {{ unsubscribe_url }}",
+            subject="Hi {{ first_name }}",
+        ),
         values,
     )
     # Then only the HTML part escapes it; literal markup in the template is kept
@@ -136,8 +151,10 @@ def test_render_message_escapes_variables_in_html_only() -> None:
 
 def test_render_message_allows_if_and_simple_filters() -> None:
     # Given the allowed constructs / When rendered / Then they work as in Jinja
-    template = sms("{% if third_party_collector %}A{% elif days_past_due > 3 %}B{% else %}C"
-                   "{% endif %} {{ company_name|upper }}")
+    template = sms(
+        "{% if third_party_collector %}A{% elif days_past_due > 3 %}B{% else %}C"
+        "{% endif %} {{ company_name|upper }}"
+    )
     assert render_message(template, variables()).text == "B DEMO FINANCE"
 
 
@@ -175,23 +192,29 @@ def test_render_message_sandbox_escape_fails_safely(payload: str) -> None:
 def test_build_variables_formats_money_and_dates_per_locale() -> None:
     # Given one account rendered in three locales
     values = {
-        locale: build_variables(account(locale=locale), DEMO, unsubscribe_url=None,
-                                now=SAMPLE_NOW)
+        locale: build_variables(account(locale=locale), DEMO, unsubscribe_url=None, now=SAMPLE_NOW)
         for locale in ("en-US", "es-US", "zh-CN")
     }
     # Then Babel formats amount and due date for each
-    assert [values[loc]["amount_due"] for loc in values] == ["$1,234.50", "$1,234.50",
-                                                              "US$1,234.50"]
-    assert [values[loc]["due_date"] for loc in values] == ["Sep 15, 2026", "15 sep 2026",
-                                                           "2026年9月15日"]
+    assert [values[loc]["amount_due"] for loc in values] == [
+        "$1,234.50",
+        "$1,234.50",
+        "US$1,234.50",
+    ]
+    assert [values[loc]["due_date"] for loc in values] == [
+        "Sep 15, 2026",
+        "15 sep 2026",
+        "2026年9月15日",
+    ]
     assert values["en-US"]["amount_due_raw"] == "1234.50"
 
 
 def test_build_variables_greets_politely_without_a_first_name() -> None:
     # Given accounts without a first name / Then each locale has its own polite fallback
     greetings = [
-        build_variables(account(first_name=None, locale=loc), DEMO, unsubscribe_url=None,
-                        now=SAMPLE_NOW)["greeting"]
+        build_variables(
+            account(first_name=None, locale=loc), DEMO, unsubscribe_url=None, now=SAMPLE_NOW
+        )["greeting"]
         for loc in ("en-US", "es-US", "zh-CN")
     ]
     assert greetings == ["Hello,", "Hola:", "您好："]
@@ -200,15 +223,17 @@ def test_build_variables_greets_politely_without_a_first_name() -> None:
 
 def test_build_variables_optout_instruction_is_per_channel_and_locale() -> None:
     # Given Chinese variables / When an SMS and an email render {{ optout_instruction }}
-    values = build_variables(account(locale="zh-CN"), DEMO, unsubscribe_url="https://u.example",
-                             now=SAMPLE_NOW)
+    values = build_variables(
+        account(locale="zh-CN"), DEMO, unsubscribe_url="https://u.example", now=SAMPLE_NOW
+    )
     text = render_message(
         parse_template("t", "sms", "zh-CN", "---\npurpose: t\n---\n{{ optout_instruction }}\n"),
         values,
     ).text
     english = render_message(sms("{{ optout_instruction }}"), variables()).text
-    mail = render_message(email("<p>x</p>", "{{ optout_instruction }} {{ unsubscribe_url }}"),
-                          values).text
+    mail = render_message(
+        email("<p>x</p>", "{{ optout_instruction }} {{ unsubscribe_url }}"), values
+    ).text
     # Then each gets the COMPLIANCE §4 wording for its channel and language
     assert text == "回复TD退订"
     assert english == "Reply STOP to stop texts to this number."
@@ -218,8 +243,9 @@ def test_build_variables_optout_instruction_is_per_channel_and_locale() -> None:
 def test_build_variables_days_past_due_counts_in_the_borrowers_zone() -> None:
     # Given 03:00 UTC on 22 Sep, which is still 21 Sep in Los Angeles
     now = datetime(2026, 9, 22, 3, tzinfo=UTC)
-    la = build_variables(account(timezone="America/Los_Angeles"), DEMO, unsubscribe_url=None,
-                         now=now)
+    la = build_variables(
+        account(timezone="America/Los_Angeles"), DEMO, unsubscribe_url=None, now=now
+    )
     utc = build_variables(account(), DEMO, unsubscribe_url=None, now=now)
     # Then the borrower's calendar decides the count
     assert (la["days_past_due"], utc["days_past_due"]) == (6, 7)
@@ -244,8 +270,9 @@ def test_build_variables_unsupported_language_is_an_error() -> None:
 
 def test_render_message_sms_turns_babel_no_break_spaces_into_spaces() -> None:
     # Given an amount Babel formats with a no-break space (Spain: "1.234,50 €")
-    values = build_variables(account(locale="es-ES", currency="EUR"), DEMO,
-                             unsubscribe_url=None, now=SAMPLE_NOW)
+    values = build_variables(
+        account(locale="es-ES", currency="EUR"), DEMO, unsubscribe_url=None, now=SAMPLE_NOW
+    )
     assert "\u00a0" in str(values["amount_due"])
     template = parse_template("t", "sms", "es-ES", "---\npurpose: t\n---\n{{ amount_due }}\n")
     # When rendered as an SMS / Then it stays GSM-7 (one stray U+00A0 would force UCS-2)

@@ -72,8 +72,21 @@ def test_templates_preview_shows_encoding_segments_and_cost(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # When the Chinese day-1 SMS is previewed with the built-in sample account
-    assert rung(["templates", "preview", "reminder_day1", "--channel", "sms", "--locale",
-                 "zh-CN", "--json"]) == 0
+    assert (
+        rung(
+            [
+                "templates",
+                "preview",
+                "reminder_day1",
+                "--channel",
+                "sms",
+                "--locale",
+                "zh-CN",
+                "--json",
+            ]
+        )
+        == 0
+    )
     preview = json.loads(capsys.readouterr().out)
     # Then the text, its UCS-2 encoding, two segments and their estimated price are shown
     assert preview["text"].startswith("【Demo Finance】小明，您好：")
@@ -84,8 +97,25 @@ def test_templates_preview_shows_encoding_segments_and_cost(
 
 def test_templates_preview_with_a_given_account(capsys: pytest.CaptureFixture[str]) -> None:
     account = json.dumps({"first_name": None, "amount_due": "80", "currency": "USD"})
-    assert rung(["templates", "preview", "reminder_day3", "--channel", "email", "--locale",
-                 "en-US", "--account", account, "--at", "2026-09-20T12:00:00Z", "--json"]) == 0
+    assert (
+        rung(
+            [
+                "templates",
+                "preview",
+                "reminder_day3",
+                "--channel",
+                "email",
+                "--locale",
+                "en-US",
+                "--account",
+                account,
+                "--at",
+                "2026-09-20T12:00:00Z",
+                "--json",
+            ]
+        )
+        == 0
+    )
     preview = json.loads(capsys.readouterr().out)
     assert preview["subject"] == "Reminder: your Demo Finance payment of $80.00 is past due"
     assert preview["text"].startswith("Hello,\n")
@@ -93,8 +123,22 @@ def test_templates_preview_with_a_given_account(capsys: pytest.CaptureFixture[st
 
 
 def test_templates_preview_bad_account_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert rung(["templates", "preview", "reminder_day1", "--channel", "sms", "--locale",
-                 "en-US", "--account", '{"amount_due": "lots"}']) == 2
+    assert (
+        rung(
+            [
+                "templates",
+                "preview",
+                "reminder_day1",
+                "--channel",
+                "sms",
+                "--locale",
+                "en-US",
+                "--account",
+                '{"amount_due": "lots"}',
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--account" in err and "amount_due" in err
 
@@ -120,23 +164,40 @@ def test_templates_push_approve_list_four_eyes(
     assert approved["lint"]["ok"] is True
     # When olivia edits and pushes again
     sms = root / "reminder_day1" / "sms.en-US.txt"
-    sms.write_text(sms.read_text(encoding="utf-8").replace("a reminder", "a kind reminder"),
-                   encoding="utf-8")
+    sms.write_text(
+        sms.read_text(encoding="utf-8").replace("a reminder", "a kind reminder"), encoding="utf-8"
+    )
     assert rung(["templates", "push", str(root), "--author", "olivia", *STORE_ARGS]) == 0
     assert "1 new version(s) of 3 file(s)" in capsys.readouterr().out
     # Then list shows the new DRAFT, and the approved version is still the one in use
     assert rung(["templates", "list", "reminder_day1", "--json", *STORE_ARGS]) == 0
     rows = [r for r in json.loads(capsys.readouterr().out) if r["file"].endswith("sms.en-US.txt")]
     assert [(r["status"], r["in_use"]) for r in rows] in (
-        [("APPROVED", True), ("DRAFT", False)], [("DRAFT", False), ("APPROVED", True)]
+        [("APPROVED", True), ("DRAFT", False)],
+        [("DRAFT", False), ("APPROVED", True)],
     )
 
 
 def test_templates_approve_rejects_a_malformed_reference(
     table: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert rung(["templates", "approve", "reminder_day1", "--channel", "sms", "--locale",
-                 "en-US", "--by", "priya", *STORE_ARGS]) == 2
+    assert (
+        rung(
+            [
+                "templates",
+                "approve",
+                "reminder_day1",
+                "--channel",
+                "sms",
+                "--locale",
+                "en-US",
+                "--by",
+                "priya",
+                *STORE_ARGS,
+            ]
+        )
+        == 2
+    )
     assert "TEMPLATE@VERSION" in capsys.readouterr().err
 
 

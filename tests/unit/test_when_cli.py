@@ -21,8 +21,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_when_json_cfpb_example_not_allowed_yet(capsys: pytest.CaptureFixture[str]) -> None:
     # Given a New York number with a California address at 10:30 EDT (07:30 PDT), DST day
-    code, out, _ = run(capsys, "--phone", "+12125550123", "--country", "US", "--state", "CA",
-                       "--at", "2026-03-08T14:30:00Z", "--json")
+    code, out, _ = run(
+        capsys,
+        "--phone",
+        "+12125550123",
+        "--country",
+        "US",
+        "--state",
+        "CA",
+        "--at",
+        "2026-03-08T14:30:00Z",
+        "--json",
+    )
     # Then the contract's four keys say: not yet, from 08:00 Pacific (11:00 Eastern)
     assert code == 0
     assert json.loads(out) == {
@@ -34,16 +44,31 @@ def test_when_json_cfpb_example_not_allowed_yet(capsys: pytest.CaptureFixture[st
 
 
 def test_when_json_allowed_now_points_at_now(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--phone", "+8613800138000", "--at", "2026-06-10T04:00:00+00:00",
-                       "--json")
+    code, out, _ = run(
+        capsys, "--phone", "+8613800138000", "--at", "2026-06-10T04:00:00+00:00", "--json"
+    )
     assert code == 0
-    assert json.loads(out) == {"profile": "CN", "zones": ["Asia/Shanghai"], "allowed": True,
-                               "next_allowed_at": "2026-06-10T04:00:00Z"}
+    assert json.loads(out) == {
+        "profile": "CN",
+        "zones": ["Asia/Shanghai"],
+        "allowed": True,
+        "next_allowed_at": "2026-06-10T04:00:00Z",
+    }
 
 
 def test_when_json_state_selects_profile(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "--phone", "+16175550123", "--state", "MA", "--tz", "America/New_York",
-                    "--at", "2026-06-10T16:00:00Z", "--json")
+    _, out, _ = run(
+        capsys,
+        "--phone",
+        "+16175550123",
+        "--state",
+        "MA",
+        "--tz",
+        "America/New_York",
+        "--at",
+        "2026-06-10T16:00:00Z",
+        "--json",
+    )
     assert json.loads(out)["profile"] == "US-MA"
 
 
@@ -53,14 +78,21 @@ def test_when_json_unknown_jurisdiction_uses_strictest_default(
     _, out, _ = run(capsys, "--phone", "+33612345678", "--at", "2026-06-10T10:00:00Z", "--json")
     answer = json.loads(out)
     assert (answer["profile"], answer["zones"], answer["allowed"]) == (
-        "DEFAULT", ["Europe/Paris"], True)
+        "DEFAULT",
+        ["Europe/Paris"],
+        True,
+    )
 
 
 def test_when_json_no_zone_is_never_allowed(capsys: pytest.CaptureFixture[str]) -> None:
     # International freephone: no zone anywhere ⇒ fail closed, no next instant
     _, out, _ = run(capsys, "--phone", "+80012345678", "--at", "2026-06-10T16:00:00Z", "--json")
-    assert json.loads(out) == {"profile": "DEFAULT", "zones": [], "allowed": False,
-                               "next_allowed_at": None}
+    assert json.loads(out) == {
+        "profile": "DEFAULT",
+        "zones": [],
+        "allowed": False,
+        "next_allowed_at": None,
+    }
 
 
 def test_when_human_output_names_zone_and_next_instant(
