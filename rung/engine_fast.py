@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from functools import partial
 from typing import Any
 
 from functions.adapters.memory import (
@@ -186,15 +187,11 @@ class FastEngine:
         self._at(self.sim.start, _UPLOAD, lambda: self._upload(accounts_key, body))
         for reply in self.sim.replies:
             at = max(reply.at, self.sim.start)  # a reply before the run is read at its start
-            self._at(at, _REPLY, lambda reply=reply: self._reply(reply))
+            self._at(at, _REPLY, partial(self._reply, reply))
         if self.sim.payments_file is not None:
             for at, part in split_payments(self.sim.payments_file.read_bytes()):
                 key = payments_key(self.sim.lender_id, at)
-                self._at(
-                    max(at, self.sim.start),
-                    _UPLOAD,
-                    lambda key=key, part=part: self._upload(key, part),
-                )
+                self._at(max(at, self.sim.start), _UPLOAD, partial(self._upload, key, part))
 
         while self._queue and self._queue[0].at <= self.end:
             event = heapq.heappop(self._queue)

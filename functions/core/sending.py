@@ -176,8 +176,9 @@ class RungSender:
             records.append(self._append(base, Decision.SUPPRESSED, gate.reason))
             return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
 
-        assert template is not None
-        records.append(self._send(account, lender, index, rung.channel, template, base, now))
+        assert template is not None  # SEND implies an approved template
+        sent = self._send(account, lender, index, rung.channel, template, base, now)
+        records.extend([sent] if sent else [])
         return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
 
     def record_failure(self, state: LadderState, error: str) -> Step:

@@ -325,3 +325,34 @@ def test_record_failure_records_the_error_and_ends_the_ladder(world: World) -> N
     assert step.records[0].decision is Decision.SUPPRESSED
     assert step.records[0].reason == "send_failed:TransientSendError"
     assert step.records[0].rung == 2
+
+
+def test_step_losing_a_claim_race_to_a_finished_attempt_adds_nothing(world: World) -> None:
+    # Given another invocation sends this rung after our gate check, just before our claim
+    from functions.core.models import LedgerEntry
+
+    ledger = world.services.ledger
+    real_claim = ledger.claim
+
+    def other_invocation_first(entry: Any) -> bool:
+        real_claim(
+            LedgerEntry(
+                ladder_key=entry.ladder_key,
+                rung=0,
+                channel=Channel.SMS,
+                attempted_at=entry.attempted_at,
+                address=PHONE,
+            )
+        )
+        ledger.complete(entry.ladder_key, 0, Channel.SMS, Decision.SENT, "other-invocation")
+        return real_claim(entry)
+
+    ledger.claim = other_invocation_first  # type: ignore[method-assign]
+
+    # When this invocation runs
+    step = world.sender().step(world.state())
+
+    # Then it neither sends nor records a second decision, and the ladder moves on
+    assert world.sms == []
+    assert step.records == []
+    assert step.state.rung == 1
