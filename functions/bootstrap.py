@@ -14,6 +14,7 @@ from functions.core.clock import Clock, SystemClock
 from functions.core.ports import (
     AccountStore,
     AuditLog,
+    Continuations,
     EmailSender,
     InboundLog,
     LadderControl,
@@ -42,6 +43,7 @@ class Services:
     uploads: UploadStore
     objects: ObjectStore
     inbound: InboundLog
+    continuations: Continuations
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
 
@@ -61,6 +63,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         DynamoUploadStore,
     )
     from functions.adapters.messaging import (
+        LambdaContinuations,
         S3ObjectStore,
         SesEmailSender,
         SfnLadderControl,
@@ -83,6 +86,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         uploads=DynamoUploadStore(settings.uploads_table),
         objects=S3ObjectStore(settings.uploads_bucket),
         inbound=DynamoInboundLog(settings.inbound_table),
+        continuations=LambdaContinuations(),
         unsubscribe_key=lambda: signing_key(settings.unsubscribe_secret_arn),
     )
 
@@ -98,6 +102,7 @@ def memory_services(
     from functions.adapters.memory import (
         MemoryAccountStore,
         MemoryAuditLog,
+        MemoryContinuations,
         MemoryEmail,
         MemoryInboundLog,
         MemoryLadderControl,
@@ -123,6 +128,7 @@ def memory_services(
         uploads=MemoryUploadStore(),
         objects=MemoryObjectStore(),
         inbound=MemoryInboundLog(),
+        continuations=MemoryContinuations(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

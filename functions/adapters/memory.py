@@ -324,6 +324,16 @@ class MemoryObjectStore:
         path.write_bytes(body)
 
 
+class MemoryContinuations:
+    """Records asynchronous invocations; the caller (a test, the simulator) decides to run them."""
+
+    def __init__(self) -> None:
+        self.invocations: list[tuple[str, str]] = []
+
+    def continue_later(self, function_arn: str, payload: str) -> None:
+        self.invocations.append((function_arn, payload))
+
+
 class MemoryInboundLog:
     def __init__(self) -> None:
         self.seen: dict[str, datetime] = {}

@@ -170,6 +170,12 @@ class ObjectStore(Protocol):
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
 
 
+class Continuations(Protocol):
+    def continue_later(self, function_arn: str, payload: str) -> None:
+        """Invoke a function asynchronously with `payload` (a large upload's next chunk)."""
+        ...
+
+
 class InboundLog(Protocol):
     def first_time(self, message_id: str, at: datetime) -> bool:
         """Conditional put of an inbound message id; False if seen before (SNS redelivers)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
@@ -89,7 +88,7 @@ def handler(
     for outcome in outcomes:
         _observe(outcome)
         if outcome.continuation is not None:
-            _continue_later(context, outcome.continuation)
+            _continue_later(services, context, outcome.continuation)
     return {"uploads": [outcome.record.model_dump(mode="json") for outcome in outcomes]}
 
 
@@ -117,14 +116,12 @@ def _observe(outcome: IntakeOutcome) -> None:
     )
 
 
-def _continue_later(context: LambdaContext, continuation: Continuation) -> None:
+def _continue_later(
+    services: Services, context: LambdaContext, continuation: Continuation
+) -> None:
     """Invoke this same function asynchronously (Lambda retries async invocations twice)."""
     payload = ContinuationEvent(rung_continuation=continuation).model_dump_json()
-    boto3.client("lambda").invoke(
-        FunctionName=context.invoked_function_arn,
-        InvocationType="Event",
-        Payload=payload.encode(),
-    )
+    services.continuations.continue_later(context.invoked_function_arn, payload)
     logger.info(
         "upload continues in a new invocation",
         extra={"upload_key": continuation.record.key, "rows": continuation.record.rows},
