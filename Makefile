@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TZ := UTC
-# jsii (aws-cdk-lib) prints a banner on every run on Node 20; it changes nothing.
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii (aws-cdk-lib) prints an end-of-life banner on every run on Node 20; synth works the same.
+# Upgrade Node to 22+ when your machine allows and this line can go.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install demo test synth deploy bench lint clean browser
 

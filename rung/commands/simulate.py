@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
 def _engine(name: str) -> Callable[..., SimulationResult]:
     # The handlers log and emit metrics for CloudWatch; a preview prints its own summary.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     # Imported on demand: the full engine pulls in moto, which the fast path never needs.
     if name == "full":
         from rung.engine_full import run_full
