@@ -1,0 +1,114 @@
+"""`rung simulate` as a user meets it: the sample files, bad options, bad files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from rung.cli import main
+from rung.report import CSV_COLUMNS
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+BASE = ["simulate", str(SAMPLES / "accounts.csv"), "--start", "2026-12-01T00:00:00Z"]
+
+
+def test_simulate_samples_writes_the_three_outputs_and_lists_bad_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When the sample file is previewed with its replies and payments on the fast engine
+    code = main(
+        [
+            *BASE,
+            "--replies",
+            str(SAMPLES / "replies.csv"),
+            "--payments",
+            str(SAMPLES / "payments.csv"),
+            "--days",
+            "35",
+            "--out",
+            str(tmp_path),
+            "--engine",
+            "fast",
+        ]
+    )
+
+    # Then it succeeds, names the rejected row, and prints each account's sends in local time
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "rejected row 8 [D-1007]: phone" in out
+    assert "D-1002: 6 sent" in out
+    assert "local  rung 1 sms   reminder_day1" in out
+    # ... and writes messages.csv with the contract's columns, summary.json and report.html
+    with (tmp_path / "messages.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["rows"], summary["rows_rejected"], summary["accounts"]) == (15, 1, 14)
+    assert summary["invariants"] == {
+        "sends_in_quiet_hours": 0,
+        "sends_after_opt_out": 0,
+        "double_sends": 0,
+    }
+    assert len(rows) == sum(summary["decisions"].values())
+    # ... where the borrower who texted "please stop texting me" gets no SMS after it
+    stopped = [r for r in rows if r["account_id"] == "D-1003" and r["channel"] == "sms"]
+    assert [r["decision"] for r in stopped if r["at_utc"] > "2026-12-03T01:20:00Z"] == [
+        "SUPPRESSED",
+        "SUPPRESSED",
+    ]
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_simulate_json_prints_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([*BASE, "--days", "3", "--out", str(tmp_path), "--engine", "fast", "--json"])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert summary["accounts"] == 14
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--days", "0"], "--days must be 1–366"),
+        (["--days", "many"], "not a whole number of days"),
+        (["--start", "2026-12-01T00:00:00"], "give a time zone"),
+        (["--start", "tomorrow"], "not an ISO 8601 instant"),
+        (["--engine", "warp"], "invalid choice"),
+    ],
+)
+def test_simulate_bad_option_exits_2_with_a_clear_message(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*BASE, *arguments])
+
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_simulate_missing_or_unusable_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    assert main(["simulate", str(garbage), "--out", str(tmp_path)]) == 2
+    assert "binary data" in capsys.readouterr().err
+
+
+def test_simulate_bad_replies_file_names_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replies = tmp_path / "replies.csv"
+    replies.write_text("at,from,channel,text\n2026-12-02T10:00:00Z,+12065550134,fax,hi\n")
+
+    assert main([*BASE, "--replies", str(replies), "--out", str(tmp_path)]) == 2
+    assert "replies.csv line 2" in capsys.readouterr().err
