@@ -116,9 +116,7 @@ def _observe(outcome: IntakeOutcome) -> None:
     )
 
 
-def _continue_later(
-    services: Services, context: LambdaContext, continuation: Continuation
-) -> None:
+def _continue_later(services: Services, context: LambdaContext, continuation: Continuation) -> None:
     """Invoke this same function asynchronously (Lambda retries async invocations twice)."""
     payload = ContinuationEvent(rung_continuation=continuation).model_dump_json()
     services.continuations.continue_later(context.invoked_function_arn, payload)
