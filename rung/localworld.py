@@ -216,7 +216,8 @@ class LocalWorld:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION)
+            # Any service by name: the typed stubs know only literal names.
+            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
         return self._clients[service]
 
     def put_object(self, key: str, body: bytes) -> str:

@@ -214,6 +214,10 @@ class MemorySms:
         """The next `times` sends raise `exc` and record nothing (as a refused provider call)."""
         self._failures.fail_next(exc, times)
 
+    def opt_in(self, phone: str) -> bool:
+        self.opted_out.discard(phone)
+        return True
+
     def send_sms(self, message: OutboundSms) -> str:
         self._failures.raise_if_due()
         if message.to in self.opted_out:

@@ -153,6 +153,16 @@ class SnsSmsSender:
         response = self.client.check_if_phone_number_is_opted_out(phoneNumber=phone)
         return bool(response["isOptedOut"])
 
+    def opt_in(self, phone: str) -> bool:
+        """SNS `OptInPhoneNumber` after a START; allowed once per 30 days per number."""
+        try:
+            self.client.opt_in_phone_number(phoneNumber=phone)
+        except ClientError:
+            # Refused (the 30-day limit, throttling): Rung's own suppression is already lifted
+            # and the next send's opt-out check will tell, as `sns_opted_out`.
+            return False
+        return True
+
 
 class SesEmailSender:
     """Email through SES v2 `SendEmail`, Simple content with text and HTML parts.

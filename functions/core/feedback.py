@@ -243,6 +243,7 @@ class Feedback:
         suppressed: list[str] = []
         lifted: list[str] = []
         claimed: list[str] = []
+        provider_refused: tuple[str, ...] = ()
         stopped: list[str] = []
         confirm: ConfirmationKind | None = None
 
@@ -266,6 +267,10 @@ class Feedback:
         elif reading.intent is Intent.OPT_IN:
             lifted = self._opt_in(reply, existing, accounts, at)
             confirm = ConfirmationKind.OPT_IN if lifted else None
+            # SNS keeps its own opt-out list of numbers that texted STOP; lift it too, or the
+            # next send's opt-out check refuses the number (`sns_opted_out`).
+            if lifted and reply.channel is Channel.SMS and not ports.sms.opt_in(reply.sender):
+                provider_refused = ("SnsOptInRefused",)
         elif reading.intent is Intent.HELP:
             confirm = ConfirmationKind.HELP
 
@@ -293,7 +298,8 @@ class Feedback:
             text_redacted=redact(reply.text or reply.subject)
             if reading.intent is Intent.OTHER
             else "",
-            metrics=_reply_metrics(reply.channel, reading, state, stopped, first),
+            metrics=_reply_metrics(reply.channel, reading, state, stopped, first)
+            + provider_refused,
         )
 
     def _opt_out(

@@ -135,6 +135,13 @@ class SmsSender(Protocol):
         """Send; return the provider message id. Raises TransientSendError / PermanentSendError."""
         ...
 
+    def opt_in(self, phone: str) -> bool:
+        """Lift the provider's own opt-out of `phone` after the borrower's START.
+
+        False when the provider refused (SNS allows it once per 30 days per number).
+        """
+        ...
+
 
 class EmailSender(Protocol):
     def send_email(self, message: OutboundEmail) -> str:

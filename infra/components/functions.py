@@ -334,6 +334,8 @@ class Functions(Construct):
         _allow(fn, ["dynamodb:PutItem"], [storage.inbound.table_arn])
         _allow(fn, _STOP_LADDER, [self._executions_arn])
         self._allow_messages(fn)
+        # START lifts SNS's own opt-out of the number too (phone numbers have no ARN).
+        _allow(fn, ["sns:OptInPhoneNumber"], ["*"])
 
     def _wire_unsubscribe(self) -> None:
         """One-click: suppress the address, stop ladders left with no open channel."""
@@ -357,8 +359,9 @@ class Functions(Construct):
         )
         _allow(fn, ["ses:SendEmail"], [*identities, configuration_set])
         # Direct-to-phone SMS has no resource ARN, hence "*" (acknowledged in _function); the
-        # Deny keeps that "*" from reaching any topic.
-        _allow(fn, ["sns:Publish"], ["*"])
+        # Deny keeps that "*" from reaching any topic. The opt-out check runs before every SMS
+        # (SNS's own opt-out list, the second line of defence behind Rung's suppressions).
+        _allow(fn, ["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"], ["*"])
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 effect=iam.Effect.DENY, actions=["sns:Publish"], resources=["arn:*:sns:*:*:*"]

@@ -66,6 +66,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
         "sns:Publish",
+        "sns:CheckIfPhoneNumberIsOptedOut",
         "ses:SendEmail",
     },
     "optout": ALWAYS
@@ -78,6 +79,8 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "dynamodb:Query",
         "sns:Publish",
+        "sns:CheckIfPhoneNumberIsOptedOut",
+        "sns:OptInPhoneNumber",
         "ses:SendEmail",
     },
     "unsubscribe": ALWAYS

@@ -197,6 +197,18 @@ def test_optout_stop_all_stops_ladder_and_start_lifts_both_channels() -> None:
     ]
 
 
+def test_optout_start_also_lifts_the_providers_own_opt_out_list() -> None:
+    services = memory_services(account())
+    # Given a STOP, which AWS also records on its own SMS opt-out list
+    run(services, sms_event("STOP", "in-1"))
+    services.sms.opted_out.add(PHONE)  # type: ignore[attr-defined]
+    # When the borrower texts START
+    run(services, sms_event("START", "in-2", at=NOW + timedelta(days=1)))
+    # Then the provider's list is lifted too, so the next reminder is not refused
+    assert PHONE not in services.sms.opted_out  # type: ignore[attr-defined]
+    assert services.suppressions.get(Channel.SMS, PHONE) is None
+
+
 def test_optout_start_never_lifts_a_bounce_or_lender_suppression() -> None:
     services = memory_services(account())
     services.suppressions.put(

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.ses.models import ses_backends
-from moto.sns.models import sns_backends
+from moto.sns.models import SNSBackend, sns_backends
 
 from functions.adapters.dynamo import (
     DynamoAccountStore,
@@ -701,6 +701,26 @@ def test_sms_sender_provider_opt_out_is_permanent(world: World) -> None:
     # Then the provider's list stops it, with a reason code, and nothing is sent
     assert raised.value.reason == "sns_opted_out"
     assert world.sms_outbox() == []
+
+
+def test_sms_sender_opt_in_after_start_lets_the_next_send_through(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto answers "opted out" for every number ending in 99; AWS reads its list.
+    monkeypatch.setattr(
+        SNSBackend,
+        "check_if_phone_number_is_opted_out",
+        lambda self, number: number in self.opt_out_numbers,
+    )
+    # Given a number on the provider's opt-out list that later texted START
+    world.provider_opt_out("+14155550199")
+
+    # When Rung lifts the provider's opt-out
+    assert world.sms.opt_in("+14155550199") is True
+
+    # Then the next reminder goes out
+    message_id = world.sms.send_sms(OutboundSms(to="+14155550199", body="Hi", origination=None))
+    assert world.sms_outbox() == [(message_id, "+14155550199", "Hi")]
 
 
 def test_sms_sender_throttling_is_transient_and_sends_nothing(world: World) -> None:
