@@ -296,12 +296,16 @@ class S3ObjectStore:
         bucket: str,
         *,
         client: Any | None = None,
-        server_side_encryption: str = "AES256",
+        server_side_encryption: str | None = None,
         kms_key_id: str | None = None,
     ) -> None:
         self.bucket = bucket
         self._given_client = client
-        self._encryption: dict[str, str] = {"ServerSideEncryption": server_side_encryption}
+        # By default no header: the bucket's own default encryption (the stack's KMS key)
+        # applies, rather than a weaker per-request choice.
+        self._encryption: dict[str, str] = {}
+        if server_side_encryption:
+            self._encryption["ServerSideEncryption"] = server_side_encryption
         if kms_key_id:
             self._encryption["SSEKMSKeyId"] = kms_key_id
 

@@ -996,12 +996,20 @@ def test_dynamo_account_item_follows_table_schema(aws: AwsClients) -> None:
 
 
 def test_s3_object_store_streams_and_encrypts(aws: AwsClients) -> None:
+    # Given a bucket encrypted by default with a KMS key, as the stack declares it
+    aws.s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
     store = S3ObjectStore(BUCKET, client=aws.s3)
 
     store.put("rejects/demo/a.csv", b"row\n", "text/csv")
 
+    # Then the report is encrypted with the bucket's key, not downgraded by the request
     head = aws.s3.head_object(Bucket=BUCKET, Key="rejects/demo/a.csv")
-    assert head["ServerSideEncryption"] == "AES256"
+    assert head["ServerSideEncryption"] == "aws:kms"
     assert head["ContentType"] == "text/csv"
     stream = store.open("rejects/demo/a.csv")
     assert stream.read(2) == b"ro"  # read in parts, not whole
