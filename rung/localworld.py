@@ -77,7 +77,10 @@ _TABLE_KEYS: Mapping[str, tuple[str, str | None]] = {
 # Table → [(index name, hash key, range key or None)], projection ALL.
 _TABLE_INDEXES: Mapping[str, tuple[tuple[str, str, str | None], ...]] = {
     "accounts": (("by_phone", "phone", None), ("by_email", "email", None)),
-    "ledger": (("by_address", "address", "attempted_at"),),
+    "ledger": (
+        ("by_address", "address", "attempted_at"),
+        ("by_message", "provider_message_id", None),
+    ),
 }
 _TABLE_TTL: Mapping[str, str] = {"audit": "expires_at", "inbound": "expires_at"}
 

@@ -228,9 +228,11 @@ class DynamoSuppressionStore(_Table):
 
 def _ledger_item(entry: LedgerEntry) -> Item:
     item = model_item(entry, pk=entry.ladder_key, sk=entry.sort_key)
-    if not entry.address:
-        # An empty string may not be a GSI key; without `address` the entry is not in by_address.
-        item.pop("address")
+    # An empty string may not be a GSI key: without `address` the entry is not in by_address,
+    # without `provider_message_id` (until a send completes) not in by_message.
+    for index_key in ("address", "provider_message_id"):
+        if not item.get(index_key):
+            item.pop(index_key, None)
     return item
 
 
@@ -253,22 +255,42 @@ class DynamoLedger(_Table):
         provider_message_id: str = "",
     ) -> None:
         sort_key = ledger_sort_key(rung, channel)
+        # `completed` tells an outcome of UNCERTAIN from a claim still open (release).
+        update = "SET #state = :state, completed = :completed"
+        values: Item = {":state": state.value, ":completed": True}
+        if provider_message_id:
+            # Only a real id: an empty string may not be a key of the by_message index.
+            update += ", provider_message_id = :id"
+            values[":id"] = provider_message_id
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=to_wire({"pk": ladder_key, "sk": sort_key}),
-                # `completed` tells an outcome of UNCERTAIN from a claim still open (release).
-                UpdateExpression=(
-                    "SET #state = :state, provider_message_id = :id, completed = :completed"
-                ),
+                UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk)",  # only a claimed attempt completes
                 ExpressionAttributeNames={"#state": "state"},  # a reserved word
-                ExpressionAttributeValues=to_wire(
-                    {":state": state.value, ":id": provider_message_id, ":completed": True}
-                ),
+                ExpressionAttributeValues=to_wire(values),
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise RecordNotFound(f"no ledger claim {ladder_key} {sort_key}") from exc
+
+    def record_delivery(self, provider_message_id: str, status: str, at: datetime) -> bool:
+        """Find the attempt by the provider's id (GSI by_message), note the receipt on it."""
+        keys = list(
+            self._query(
+                IndexName="by_message",
+                KeyConditionExpression="provider_message_id = :id",
+                ExpressionAttributeValues=to_wire({":id": provider_message_id}),
+            )
+        )
+        for key in keys:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_wire({"pk": key["pk"], "sk": key["sk"]}),
+                UpdateExpression="SET delivery = :status, delivery_at = :at",
+                ExpressionAttributeValues=to_wire({":status": status, ":at": utc_iso(at)}),
+            )
+        return bool(keys)
 
     def release(self, ladder_key: str, rung: int, channel: Channel) -> None:
         """Undo a claim whose provider call certainly did not happen (throttled, 5xx).

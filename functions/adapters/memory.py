@@ -98,6 +98,7 @@ class MemoryLedger:
         # The DynamoDB table's partition key and GSI, as indexes (the simulator asks often).
         self._by_ladder: dict[str, set[tuple[str, str]]] = {}
         self._by_address: dict[str, set[tuple[str, str]]] = {}
+        self._by_message: dict[str, tuple[str, str]] = {}
 
     def claim(self, entry: LedgerEntry) -> bool:
         """Conditional put BEFORE the provider call: the second claim loses (at-most-once)."""
@@ -131,6 +132,18 @@ class MemoryLedger:
             update={"state": state, "provider_message_id": provider_message_id}
         )
         self._completed.add(key)
+        if provider_message_id:
+            self._by_message[provider_message_id] = key
+
+    def record_delivery(self, provider_message_id: str, status: str, at: datetime) -> bool:
+        key = self._by_message.get(provider_message_id)
+        if key is None:
+            return False
+        utc_iso(at)
+        self._entries[key] = self._entries[key].model_copy(
+            update={"delivery": status, "delivery_at": at}
+        )
+        return True
 
     def release(self, ladder_key: str, rung: int, channel: Channel) -> None:
         """Undo a claim whose provider call certainly did not happen (throttled, 5xx).

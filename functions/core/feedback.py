@@ -53,6 +53,7 @@ from functions.core.ports import (
     EmailSender,
     InboundLog,
     LadderControl,
+    Ledger,
     OutboundEmail,
     OutboundSms,
     SmsSender,
@@ -85,6 +86,8 @@ class FeedbackPorts(Protocol):
     def email(self) -> EmailSender: ...
     @property
     def inbound(self) -> InboundLog: ...
+    @property
+    def ledger(self) -> Ledger: ...
 
 
 class ReplyState(StrEnum):
@@ -176,18 +179,22 @@ class Feedback:
             case SesComplaintNotification():
                 return self.on_complaint(message)
             case SesDeliveryNotification():
+                receipt = self._receipt(
+                    message.mail.messageId, "DELIVERED", message.delivery.timestamp
+                )
                 return Outcome(
                     event="delivery",
                     addresses=tuple(mask_email(r) for r in message.delivery.recipients),
-                    metrics=("EmailDelivered",),
+                    metrics=("EmailDelivered", *receipt),
                 )
             case SmsDeliveryEvent():
-                # Receipts can take 72 h (COMPLIANCE §8): counted, never waited on.
+                # Receipts can take 72 h (COMPLIANCE §8): noted on the ledger, never waited on.
+                status = message.messageStatus or message.eventType
                 return Outcome(
                     event="sms_delivery_event",
                     addresses=(mask_phone(message.destinationPhoneNumber),),
                     note=f"{message.eventType} {message.messageStatus}".strip(),
-                    metrics=("SmsDeliveryEvent",),
+                    metrics=("SmsDeliveryEvent", *self._receipt(message.messageId, status, at)),
                 )
             case SesOtherEvent():
                 return Outcome(
@@ -502,8 +509,17 @@ class Feedback:
             stopped += self._stop_uncontactable(accounts, cause=source.value)
         return written, stopped
 
+    def _receipt(self, provider_message_id: str, status: str, at: datetime) -> tuple[str, ...]:
+        """Note a delivery receipt on the ledger entry of the send it answers."""
+        if self.ports.ledger.record_delivery(provider_message_id, status, at):
+            return ("ReceiptMatched",)
+        return ("ReceiptUnmatched",)  # not ours, or a confirmation reply (no ledger entry)
+
     def on_bounce(self, notification: SesBounceNotification) -> Outcome:
         bounce = notification.bounce
+        receipt = self._receipt(
+            notification.mail.messageId, f"BOUNCE_{bounce.bounceType.upper()}", bounce.timestamp
+        )
         addresses = [r.emailAddress for r in bounce.bouncedRecipients]
         masked = tuple(mask_email(a) for a in addresses)
         if bounce.bounceType != "Permanent":
@@ -512,7 +528,7 @@ class Feedback:
                 event="bounce",
                 addresses=masked,
                 note=bounce.bounceType,
-                metrics=("BounceTransient",),
+                metrics=("BounceTransient", *receipt),
             )
         written, stopped = self._suppress_emails(
             addresses, SuppressionSource.BOUNCE, bounce.timestamp, bounce.bounceSubType
@@ -523,7 +539,7 @@ class Feedback:
             note="Permanent",
             suppressed=tuple(written),
             ladders_stopped=tuple(stopped),
-            metrics=("BouncePermanent",) + ("LadderStopped",) * len(stopped),
+            metrics=("BouncePermanent", *receipt) + ("LadderStopped",) * len(stopped),
         )
 
     def on_complaint(self, notification: SesComplaintNotification) -> Outcome:
@@ -535,12 +551,13 @@ class Feedback:
             complaint.timestamp,
             complaint.complaintFeedbackType,
         )
+        receipt = self._receipt(notification.mail.messageId, "COMPLAINT", complaint.timestamp)
         return Outcome(
             event="complaint",
             addresses=tuple(mask_email(a) for a in addresses),
             suppressed=tuple(written),
             ladders_stopped=tuple(stopped),
-            metrics=("Complaint",) + ("LadderStopped",) * len(stopped),
+            metrics=("Complaint", *receipt) + ("LadderStopped",) * len(stopped),
         )
 
     def on_unsubscribe(self, claims: UnsubscribeClaims, *, at: datetime) -> Outcome:

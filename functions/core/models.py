@@ -166,6 +166,10 @@ class LedgerEntry(BaseModel):
     attempted_at: datetime
     provider_message_id: str = ""
     address: str = ""
+    # The provider's delivery receipt (SMS: up to 72 h later; may never come). Informational:
+    # the next rung never waits on it (COMPLIANCE §8).
+    delivery: str = ""
+    delivery_at: datetime | None = None
 
     @property
     def sort_key(self) -> str:

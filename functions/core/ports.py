@@ -64,6 +64,10 @@ class Ledger(Protocol):
         provider_message_id: str = "",
     ) -> None: ...
 
+    def record_delivery(self, provider_message_id: str, status: str, at: datetime) -> bool:
+        """Note a delivery receipt on the attempt the provider named; False if none matches."""
+        ...
+
     def release(self, ladder_key: str, rung: int, channel: Channel) -> None:
         """Delete a claim whose provider call certainly did not happen (throttled, 5xx)."""
         ...

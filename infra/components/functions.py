@@ -332,6 +332,9 @@ class Functions(Construct):
             [_index_arn(storage.accounts, "by_phone"), _index_arn(storage.accounts, "by_email")],
         )
         _allow(fn, ["dynamodb:PutItem"], [storage.inbound.table_arn])
+        # Delivery receipts (SMS events, SES deliveries and bounces) noted on the ledger entry.
+        _allow(fn, ["dynamodb:Query"], [_index_arn(storage.ledger, "by_message")])
+        _allow(fn, ["dynamodb:UpdateItem"], [storage.ledger.table_arn])
         _allow(fn, _STOP_LADDER, [self._executions_arn])
         self._allow_messages(fn)
         # START lifts SNS's own opt-out of the number too (phone numbers have no ARN).

@@ -91,6 +91,14 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="attempted_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # Delivery receipts name the provider's message id (sparse: only completed sends).
+        self.ledger.add_global_secondary_index(
+            index_name="by_message",
+            partition_key=dynamodb.Attribute(
+                name="provider_message_id", type=dynamodb.AttributeType.STRING
+            ),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
         self.audit = self._table("Audit", "pk", sort_key="sk", ttl=TTL_ATTRIBUTE)
         self.templates = self._table("Templates", "pk", sort_key="sk")
         self.uploads = self._table("UploadsLog", "pk")

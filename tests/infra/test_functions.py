@@ -199,13 +199,14 @@ def test_unsubscribe_writes_only_suppressions(synthesized: Synthesized) -> None:
     assert resources_for(synthesized, role, "secretsmanager:GetSecretValue") == [secret]
 
 
-def test_optout_queries_accounts_only_through_the_address_indexes(
+def test_optout_queries_only_the_address_indexes_and_the_receipt_index(
     synthesized: Synthesized,
 ) -> None:
     storage = synthesized.stack.storage
     role = synthesized.stack.functions.roles["Optout"]
-    accounts = arn_of(storage.accounts)
+    accounts, ledger = arn_of(storage.accounts), arn_of(storage.ledger)
     indexes = [{"Fn::Join": ["", [accounts, f"/index/{i}"]]} for i in ("by_email", "by_phone")]
+    indexes.append({"Fn::Join": ["", [ledger, "/index/by_message"]]})
     queried = resources_for(synthesized, role, "dynamodb:Query")
     assert sorted(map(str, queried)) == sorted(map(str, indexes))
 

@@ -91,7 +91,10 @@ TABLES: dict[str, dict[str, Any]] = {
     "suppressions": {"keys": [("pk", "HASH")]},
     "ledger": {
         "keys": [("pk", "HASH"), ("sk", "RANGE")],
-        "gsi": {"by_address": [("address", "HASH"), ("attempted_at", "RANGE")]},
+        "gsi": {
+            "by_address": [("address", "HASH"), ("attempted_at", "RANGE")],
+            "by_message": [("provider_message_id", "HASH")],
+        },
     },
     "audit": {"keys": [("pk", "HASH"), ("sk", "RANGE")], "ttl": "expires_at"},
     "templates": {"keys": [("pk", "HASH"), ("sk", "RANGE")]},

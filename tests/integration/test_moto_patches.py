@@ -353,7 +353,7 @@ def test_world_declares_the_stack_resources(world: LocalWorld) -> None:
     assert [
         (index["IndexName"], [key["AttributeName"] for key in index["KeySchema"]])
         for index in ledger["GlobalSecondaryIndexes"]
-    ] == [("by_address", ["address", "attempted_at"])]
+    ] == [("by_address", ["address", "attempted_at"]), ("by_message", ["provider_message_id"])]
     accounts = dynamodb.describe_table(TableName=settings.accounts_table)["Table"]
     assert sorted(index["IndexName"] for index in accounts["GlobalSecondaryIndexes"]) == [
         "by_email",

@@ -32,6 +32,8 @@ from functions.core.models import (
     Account,
     AccountStatus,
     Channel,
+    Decision,
+    LedgerEntry,
     Suppression,
     SuppressionScope,
     SuppressionSource,
@@ -445,6 +447,54 @@ def test_optout_delivery_events_are_counted_and_change_nothing(
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [m.get(metric) for m in emf] == [[1.0]]
     assert PHONE not in caplog.text and EMAIL not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "channel", "provider_id", "status"),
+    [
+        (
+            "sms_delivery_event.json",
+            Channel.SMS,
+            "d3a5c4e1-6f2b-4c8a-9d1e-7b0f2a3c4d5e",
+            "DELIVERED",
+        ),
+        (
+            "ses_delivery.json",
+            Channel.EMAIL,
+            "0100018d2f3c4b5a-11111111-2222-3333-4444-555555555555-000000",
+            "DELIVERED",
+        ),
+        ("ses_bounce_permanent.json", Channel.EMAIL, None, "BOUNCE_PERMANENT"),
+    ],
+)
+def test_optout_receipt_is_noted_on_the_ledger_entry_of_its_send(
+    name: str, channel: Channel, provider_id: str | None, status: str
+) -> None:
+
+    # Given the reminder that the provider's receipt answers
+    event = fixture(name)
+    if provider_id is None:  # the bounce names the SES message id inside its notification
+        provider_id = json.loads(event["Records"][0]["Sns"]["Message"])["mail"]["messageId"]
+    services = memory_services(account())
+    key = "demo#A-1#2026-11-30"
+    services.ledger.claim(
+        LedgerEntry(
+            ladder_key=key,
+            rung=0,
+            channel=channel,
+            attempted_at=NOW,
+            address=PHONE if channel is Channel.SMS else EMAIL,
+        )
+    )
+    services.ledger.complete(key, 0, channel, Decision.SENT, provider_id)
+
+    # When the receipt arrives
+    run(services, event)
+
+    # Then the ledger entry carries it; the decision stays SENT
+    entry = must(services.ledger.get(key, 0, channel))
+    assert (entry.state, entry.delivery) == (Decision.SENT, status)
+    assert entry.delivery_at is not None
 
 
 def test_optout_email_reply_reads_new_text_only_and_answers_in_thread() -> None:

@@ -194,7 +194,10 @@ def create_tables(dynamodb: Any) -> None:
     table(
         TABLES["ledger"],
         {"pk": "HASH", "sk": "RANGE"},
-        {"by_address": {"address": "HASH", "attempted_at": "RANGE"}},
+        {
+            "by_address": {"address": "HASH", "attempted_at": "RANGE"},
+            "by_message": {"provider_message_id": "HASH"},
+        },
     )
     table(TABLES["audit"], {"pk": "HASH", "sk": "RANGE"})
     table(TABLES["uploads"], {"pk": "HASH"})
@@ -536,6 +539,27 @@ def test_ledger_complete_records_outcome(world: World) -> None:
     )
     with pytest.raises(RecordNotFound):
         world.ledger.complete("demo#A0001#c1", 7, Channel.SMS, Decision.SENT, "x")
+
+
+def test_ledger_record_delivery_notes_the_receipt_on_the_send_it_names(world: World) -> None:
+    # Given one sent attempt with a provider id, and one suppressed without any
+    world.ledger.claim(claim("demo#A0001#c1", 0, Channel.SMS, T0, "+14155550123"))
+    world.ledger.complete("demo#A0001#c1", 0, Channel.SMS, Decision.SENT, "sns-42")
+    world.ledger.claim(claim("demo#A0002#c1", 0, Channel.SMS, T0, "+14155550124"))
+    world.ledger.complete("demo#A0002#c1", 0, Channel.SMS, Decision.SUPPRESSED)
+
+    # When the provider's receipt arrives, days later
+    later = T0 + timedelta(days=3)
+    matched = world.ledger.record_delivery("sns-42", "DELIVERED", later)
+
+    # Then it is noted on that attempt only; an unknown id matches nothing
+    assert matched is True
+    entry = world.ledger.get("demo#A0001#c1", 0, Channel.SMS)
+    assert entry is not None
+    assert (entry.state, entry.delivery, entry.delivery_at) == (Decision.SENT, "DELIVERED", later)
+    other = world.ledger.get("demo#A0002#c1", 0, Channel.SMS)
+    assert other is not None and other.delivery == "" and other.provider_message_id == ""
+    assert world.ledger.record_delivery("not-ours", "DELIVERED", later) is False
 
 
 def test_ledger_release_frees_only_open_claims(world: World) -> None:
