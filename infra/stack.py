@@ -37,4 +37,7 @@ class RungStack(Stack):
         CfnOutput(self, "UploadsBucketName", value=self.storage.bucket.bucket_name)
         CfnOutput(self, "LadderStateMachineArn", value=self.ladder.state_machine.state_machine_arn)
         CfnOutput(self, "InboundSmsTopicArn", value=self.messaging.inbound_sms.topic_arn)
+        # SES events arrive here by the configuration set; point End User Messaging SMS event
+        # destinations (TEXT_* delivery events) here too, so receipts reach the ledger.
+        CfnOutput(self, "DeliveryEventsTopicArn", value=self.messaging.ses_feedback.topic_arn)
         CfnOutput(self, "UnsubscribeUrl", value=self.functions.unsubscribe_url.url)
