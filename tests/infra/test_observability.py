@@ -55,6 +55,7 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
         "UploadsBucketName": {"Ref": logical_id(stack.storage.bucket)},
         "LadderStateMachineArn": {"Ref": logical_id(stack.ladder.state_machine)},
         "InboundSmsTopicArn": {"Ref": logical_id(stack.messaging.inbound_sms)},
+        "DeliveryEventsTopicArn": {"Ref": logical_id(stack.messaging.ses_feedback)},
         "UnsubscribeUrl": {
             "Fn::GetAtt": [logical_id(stack.functions.unsubscribe_url), "FunctionUrl"]
         },
