@@ -54,7 +54,15 @@ def test_lint_template_every_shipped_template_is_clean(file, lender) -> None:
 def test_lint_template_third_party_sms_warns_about_cost_only() -> None:
     # Given the day-1 Chinese SMS with the collector disclosure it must carry
     result = lint(
-        load(next(f for f in SHIPPED if f.template_id == "reminder_day1" and f.locale == "zh-CN")),
+        load(
+            next(
+                f
+                for f in SHIPPED
+                if f.template_id == "reminder_day1"
+                and f.channel.value == "sms"
+                and f.locale == "zh-CN"
+            )
+        ),
         COLLECTOR,
     )
     # Then the extra segment is a warning, never an error

@@ -39,7 +39,7 @@ def table() -> Iterator[None]:
 def test_templates_lint_shipped_defaults_pass(capsys: pytest.CaptureFixture[str]) -> None:
     # When the shipped templates are linted for the demo lender / Then all pass
     assert rung(["templates", "lint"]) == 0
-    assert "18 files, 0 errors, 0 warnings" in capsys.readouterr().out
+    assert "36 files, 0 errors, 0 warnings" in capsys.readouterr().out
 
 
 def test_templates_lint_names_file_and_rule_and_fails(
@@ -151,7 +151,7 @@ def test_templates_push_approve_list_four_eyes(
     shutil.copytree(SHIPPED_ROOT / "reminder_day1", root / "reminder_day1")
     assert rung(["templates", "push", str(root), "--author", "olivia", "--json", *STORE_ARGS]) == 0
     pushed = {(p["channel"], p["locale"]): p for p in json.loads(capsys.readouterr().out)}
-    assert len(pushed) == 3 and all(p["created"] for p in pushed.values())
+    assert len(pushed) == 6 and all(p["created"] for p in pushed.values())
     ref = f"reminder_day1@{pushed[('sms', 'en-US')]['version']}"
     approve = ["templates", "approve", ref, "--channel", "sms", "--locale", "en-US", *STORE_ARGS]
     # When olivia tries to approve her own version / Then it is refused (exit 1)
@@ -168,7 +168,7 @@ def test_templates_push_approve_list_four_eyes(
         sms.read_text(encoding="utf-8").replace("a reminder", "a kind reminder"), encoding="utf-8"
     )
     assert rung(["templates", "push", str(root), "--author", "olivia", *STORE_ARGS]) == 0
-    assert "1 new version(s) of 3 file(s)" in capsys.readouterr().out
+    assert "1 new version(s) of 6 file(s)" in capsys.readouterr().out
     # Then list shows the new DRAFT, and the approved version is still the one in use
     assert rung(["templates", "list", "reminder_day1", "--json", *STORE_ARGS]) == 0
     rows = [r for r in json.loads(capsys.readouterr().out) if r["file"].endswith("sms.en-US.txt")]
