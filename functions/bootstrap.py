@@ -75,7 +75,9 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
     return Services(
         settings=settings,
         clock=clock or SystemClock(),
-        accounts=DynamoAccountStore(settings.accounts_table),
+        accounts=DynamoAccountStore(
+            settings.accounts_table, retention_days=settings.account_retention_days
+        ),
         suppressions=DynamoSuppressionStore(settings.suppressions_table),
         ledger=DynamoLedger(settings.ledger_table),
         audit=DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),

@@ -32,4 +32,5 @@ class Settings(BaseSettings):
     unsubscribe_secret_arn: str = ""  # Secrets Manager secret holding the HMAC signing key
     inbound_topic_arn: str = ""
     audit_retention_days: int = 400
+    account_retention_days: int = 400  # after the account closes (PAID, COMPLETED)
     config_root: Path = PROJECT_ROOT

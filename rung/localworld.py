@@ -82,7 +82,11 @@ _TABLE_INDEXES: Mapping[str, tuple[tuple[str, str, str | None], ...]] = {
         ("by_message", "provider_message_id", None),
     ),
 }
-_TABLE_TTL: Mapping[str, str] = {"audit": "expires_at", "inbound": "expires_at"}
+_TABLE_TTL: Mapping[str, str] = {
+    "accounts": "expires_at",
+    "audit": "expires_at",
+    "inbound": "expires_at",
+}
 
 _SUBSTITUTION = re.compile(r"\$\{(!?)([A-Za-z0-9_.:]+)\}")
 

@@ -32,6 +32,7 @@ from functions.adapters.records import (
 )
 from functions.core.errors import RungError
 from functions.core.models import (
+    CLOSED_STATUSES,
     Account,
     AccountStatus,
     AuditRecord,
@@ -43,6 +44,7 @@ from functions.core.models import (
     suppression_key,
 )
 
+TTL_ATTRIBUTE = "expires_at"  # epoch seconds; the tables' DynamoDB TTL attribute
 Item = dict[str, Any]  # a plain-Python item (before serialisation / after deserialisation)
 WireItem = dict[str, Any]  # the same in DynamoDB's typed JSON ({"S": …}, {"N": …})
 
@@ -144,9 +146,24 @@ class DynamoAccountStore(_Table):
         *,
         client: Any | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        retention_days: int | None = None,
     ) -> None:
         super().__init__(table_name, client=client)
         self._sleep = sleep
+        self._retention = timedelta(days=retention_days) if retention_days else None
+
+    def _expires_at(self, status: AccountStatus, changed_at: datetime | None) -> int | None:
+        """TTL (epoch seconds) of a closed account: COMPLIANCE §7 retention after closing."""
+        if self._retention is None or status not in CLOSED_STATUSES or changed_at is None:
+            return None
+        return int((changed_at + self._retention).timestamp())
+
+    def _item(self, account: Account) -> Item:
+        item = model_item(account, pk=account.key)
+        expires_at = self._expires_at(account.status, account.status_changed_at)
+        if expires_at is not None:
+            item[TTL_ATTRIBUTE] = expires_at
+        return item
 
     def get(self, lender_id: str, account_id: str) -> Account | None:
         item = self._get({"pk": f"{lender_id}#{account_id}"})
@@ -160,7 +177,7 @@ class DynamoAccountStore(_Table):
         """
         batch: dict[str, Item] = {}
         for account in accounts:
-            batch[account.key] = model_item(account, pk=account.key)
+            batch[account.key] = self._item(account)
             if len(batch) == BATCH_WRITE_LIMIT:
                 self._write_batch(list(batch.values()))
                 batch = {}
@@ -185,14 +202,21 @@ class DynamoAccountStore(_Table):
         self, lender_id: str, account_id: str, status: AccountStatus, at: datetime
     ) -> None:
         key = f"{lender_id}#{account_id}"
+        values: Item = {":status": status.value, ":at": utc_iso(at)}
+        expires_at = self._expires_at(status, at)
+        if expires_at is None:
+            update = f"SET #status = :status, status_changed_at = :at REMOVE {TTL_ATTRIBUTE}"
+        else:
+            update = f"SET #status = :status, status_changed_at = :at, {TTL_ATTRIBUTE} = :ttl"
+            values[":ttl"] = expires_at
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=to_wire({"pk": key}),
-                UpdateExpression="SET #status = :status, status_changed_at = :at",
+                UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk)",  # never create a half account
                 ExpressionAttributeNames={"#status": "status"},  # a reserved word
-                ExpressionAttributeValues=to_wire({":status": status.value, ":at": utc_iso(at)}),
+                ExpressionAttributeValues=to_wire(values),
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise RecordNotFound(f"no account {key}") from exc
@@ -364,7 +388,7 @@ class DynamoAuditLog(_Table):
             record,
             pk=audit_partition_key(record),
             sk=audit_sort_key(record),
-            expires_at=expires_at,
+            **{TTL_ATTRIBUTE: expires_at},
         )
         existing = self._put_new(item)
         if existing is not None and AuditRecord.model_validate(existing) != record:
@@ -394,6 +418,6 @@ class DynamoInboundLog(_Table):
         item: Item = {
             "pk": message_id,
             "received_at": utc_iso(at),
-            "expires_at": int((at + self.ttl).timestamp()),
+            TTL_ATTRIBUTE: int((at + self.ttl).timestamp()),
         }
         return self._put_new(item) is None

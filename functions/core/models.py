@@ -44,6 +44,11 @@ BLOCKING_STATUSES = frozenset(
 )
 
 
+# COMPLIANCE §7: an account is closed once paid or once its ladder has run to the end; its
+# data is deleted a configured number of days later (DynamoDB TTL).
+CLOSED_STATUSES = frozenset({AccountStatus.PAID, AccountStatus.COMPLETED})
+
+
 class Decision(StrEnum):
     """How a rung ended for one channel: every rung ends in exactly one of these."""
 

@@ -441,6 +441,12 @@ class RungSender:
         zone: ZoneInfo,
     ) -> LadderState:
         if index >= len(ladder.rungs):
+            if account.status is AccountStatus.ACTIVE:
+                # Every rung is decided: the account closes, and its data is deleted after the
+                # configured retention (COMPLIANCE §7).
+                self.accounts.set_status(
+                    account.lender_id, account.account_id, AccountStatus.COMPLETED, now
+                )
             return state.model_copy(
                 update={
                     "rung": len(ladder.rungs),

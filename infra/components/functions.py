@@ -241,6 +241,7 @@ class Functions(Construct):
             "RUNG_INBOUND_TOPIC_ARN": messaging.inbound_sms.topic_arn,
             # COMPLIANCE §7: the audit TTL uses the same retention as the bucket lifecycle.
             "RUNG_AUDIT_RETENTION_DAYS": str(config.retention.data_days),
+            "RUNG_ACCOUNT_RETENTION_DAYS": str(config.retention.data_days),
             "POWERTOOLS_SERVICE_NAME": config.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": config.log_level,
@@ -295,7 +296,8 @@ class Functions(Construct):
     def _wire_send(self) -> None:
         """What functions.core.sending does: read the account, gate, claim, send, record."""
         storage, fn = self._storage, self.send
-        _allow(fn, ["dynamodb:GetItem"], [storage.accounts.table_arn])
+        # UpdateItem: the last rung marks the account COMPLETED (its retention clock starts).
+        _allow(fn, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [storage.accounts.table_arn])
         _allow(fn, ["dynamodb:GetItem"], [storage.suppressions.table_arn])
         _allow(
             fn,

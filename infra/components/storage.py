@@ -74,7 +74,8 @@ class Storage(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        self.accounts = self._table("Accounts", "pk")
+        # Closed accounts (PAID, COMPLETED) expire after the retention (COMPLIANCE §7).
+        self.accounts = self._table("Accounts", "pk", ttl=TTL_ATTRIBUTE)
         for index, attribute in (("by_phone", "phone"), ("by_email", "email")):
             self.accounts.add_global_secondary_index(
                 index_name=index,

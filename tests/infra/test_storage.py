@@ -87,6 +87,7 @@ TABLES: dict[str, dict[str, Any]] = {
     "accounts": {
         "keys": [("pk", "HASH")],
         "gsi": {"by_phone": [("phone", "HASH")], "by_email": [("email", "HASH")]},
+        "ttl": "expires_at",  # closed accounts expire after the retention (COMPLIANCE §7)
     },
     "suppressions": {"keys": [("pk", "HASH")]},
     "ledger": {

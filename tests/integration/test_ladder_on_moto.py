@@ -230,8 +230,8 @@ def test_run_full_is_deterministic_and_honours_replies_and_payments(tmp_path: Pa
     ]
     assert max(r.at_utc for r in a3) < paid_at
     assert {a.account_id: a.status for a in first.accounts} == {
-        "A1": AccountStatus.ACTIVE,
-        "A2": AccountStatus.ACTIVE,
+        "A1": AccountStatus.COMPLETED,  # the ladder ran to its end
+        "A2": AccountStatus.COMPLETED,
         "A3": AccountStatus.PAID,
     }
     assert [(s.channel, s.address) for s in first.suppressions] == [

@@ -998,6 +998,30 @@ def test_dynamo_account_store_raises_rather_than_drop(aws: AwsClients) -> None:
     assert raised.value.keys == ["demo#A0004"]
 
 
+def test_dynamo_closed_account_expires_after_the_retention(aws: AwsClients) -> None:
+    # Given accounts kept 30 days after they close (COMPLIANCE §7)
+    store = DynamoAccountStore(TABLES["accounts"], client=aws.dynamodb, retention_days=30)
+    store.put_many([account(1), account(2)])
+
+    def expiry(n: int) -> int | None:
+        item = aws.dynamodb.get_item(
+            TableName=TABLES["accounts"], Key={"pk": {"S": f"demo#A{n:04d}"}}
+        )["Item"]
+        return int(item["expires_at"]["N"]) if "expires_at" in item else None
+
+    # When one is paid, and the other is paid and then reopened by a new delinquency
+    store.set_status("demo", "A0001", AccountStatus.PAID, T0)
+    store.set_status("demo", "A0002", AccountStatus.PAID, T0)
+    store.set_status("demo", "A0002", AccountStatus.ACTIVE, T0 + timedelta(days=1))
+
+    # Then only the closed one carries a TTL, 30 days after it closed; open ones never do
+    assert expiry(1) == int((T0 + timedelta(days=30)).timestamp())
+    assert expiry(2) is None
+    # ... and a re-upload that keeps it PAID keeps the clock
+    store.put_many([store.get("demo", "A0001")])  # type: ignore[list-item]
+    assert expiry(1) == int((T0 + timedelta(days=30)).timestamp())
+
+
 def test_dynamo_audit_and_inbound_items_carry_ttl(aws: AwsClients) -> None:
     DynamoAuditLog(TABLES["audit"], retention_days=400, client=aws.dynamodb).append(decision(T0))
     DynamoInboundLog(TABLES["inbound"], ttl_days=30, client=aws.dynamodb).first_time("m-1", T0)

@@ -356,3 +356,20 @@ def test_step_losing_a_claim_race_to_a_finished_attempt_adds_nothing(world: Worl
     assert world.sms == []
     assert step.records == []
     assert step.state.rung == 1
+
+
+def test_step_after_the_last_rung_closes_the_account(world: World) -> None:
+    # Given the ladder's last rung is due
+    last = len(LADDER.rungs) - 1
+    world.clock.set(due(last))
+
+    # When it is decided
+    step = world.sender().step(world.state(rung=last))
+
+    # Then the ladder ends and the account is COMPLETED (its retention clock starts)
+    from functions.core.models import AccountStatus
+
+    assert step.state.done
+    account = world.services.accounts.get("demo", "D-1")
+    assert account is not None
+    assert (account.status, account.status_changed_at) == (AccountStatus.COMPLETED, due(last))
