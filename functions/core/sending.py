@@ -221,8 +221,14 @@ class RungSender:
         now: datetime,
     ) -> AuditRecord | None:
         address = account.address(channel) or ""
+        # One signed one-click link per email, in the body and in the RFC 8058 headers.
+        unsubscribe = (
+            self.unsubscribe_url(account)
+            if channel is Channel.EMAIL and self.unsubscribe_url is not None
+            else None
+        )
         try:
-            message = self._render(template, account, lender, channel, now)
+            message = self._render(template, account, lender, unsubscribe, now)
         except RenderError as exc:
             return self._append(base, Decision.SUPPRESSED, f"render_failed:{exc}", rule="render")
         entry = LedgerEntry(
@@ -245,7 +251,7 @@ class RungSender:
             self.ledger.complete(account.ladder_key, index, channel, Decision.SUPPRESSED)
             return self._append(base, Decision.SUPPRESSED, late_reason, rule="recheck")
         try:
-            message_id = self._deliver(account, lender, channel, address, message)
+            message_id = self._deliver(lender, channel, address, message, unsubscribe)
         except TransientSendError:
             # Throttled or 5xx: the provider did not take the message, so the claim is
             # released and the ladder's Retry tries again with back-off.
@@ -257,6 +263,8 @@ class RungSender:
                 base, Decision.SUPPRESSED, f"provider_rejected:{exc.reason}", rule="provider"
             )
         except UncertainSendError:
+            # Completed as UNCERTAIN, so no later release can ever free it for a re-send.
+            self.ledger.complete(account.ladder_key, index, channel, Decision.UNCERTAIN)
             return self._append(
                 base, Decision.UNCERTAIN, "provider_outcome_unknown", rule="at_most_once"
             )
@@ -275,14 +283,9 @@ class RungSender:
         template: MessageTemplate,
         account: Account,
         lender: LenderConfig,
-        channel: Channel,
+        unsubscribe: str | None,
         now: datetime,
     ) -> RenderedMessage:
-        unsubscribe = (
-            self.unsubscribe_url(account)
-            if channel is Channel.EMAIL and self.unsubscribe_url is not None
-            else None
-        )
         variables = build_variables(
             account, lender, unsubscribe_url=unsubscribe, now=now, locale=template.locale
         )
@@ -290,21 +293,21 @@ class RungSender:
 
     def _deliver(
         self,
-        account: Account,
         lender: LenderConfig,
         channel: Channel,
         address: str,
         message: RenderedMessage,
+        unsubscribe: str | None,
     ) -> str:
         if channel is Channel.SMS:
             return self.sms.send_sms(
                 OutboundSms(to=address, body=message.text, origination=lender.sms_origination)
             )
         headers: dict[str, str] = {}
-        if self.unsubscribe_url is not None:
+        if unsubscribe is not None:
             # RFC 8058 one-click unsubscribe (COMPLIANCE §4).
             headers = {
-                "List-Unsubscribe": f"<{self.unsubscribe_url(account)}>",
+                "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
         return self.email.send_email(

@@ -184,6 +184,11 @@ def test_step_lost_provider_response_is_uncertain(world: World) -> None:
     assert step.records[0].decision is Decision.UNCERTAIN
     assert again.records[0].decision is Decision.UNCERTAIN
     assert world.sms == []  # refused by the fake, and never retried
+    # ... and the claim is closed as UNCERTAIN: nothing can release it for a second try
+    from functions.adapters.records import ClaimCompleted
+
+    with pytest.raises(ClaimCompleted):
+        world.services.ledger.release(world.account.ladder_key, 0, Channel.SMS)
 
 
 def test_step_stop_arriving_during_the_invocation_prevents_the_send(world: World) -> None:
