@@ -14,6 +14,7 @@ from functions.core.clock import Clock, SystemClock
 from functions.core.ports import (
     AccountStore,
     AuditLog,
+    ChannelSwitch,
     Continuations,
     EmailSender,
     InboundLog,
@@ -44,6 +45,7 @@ class Services:
     objects: ObjectStore
     inbound: InboundLog
     continuations: Continuations
+    channels: ChannelSwitch
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
 
@@ -57,6 +59,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
     from functions.adapters.dynamo import (
         DynamoAccountStore,
         DynamoAuditLog,
+        DynamoChannelSwitch,
         DynamoInboundLog,
         DynamoLedger,
         DynamoSuppressionStore,
@@ -89,6 +92,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         objects=S3ObjectStore(settings.uploads_bucket),
         inbound=DynamoInboundLog(settings.inbound_table),
         continuations=LambdaContinuations(),
+        channels=DynamoChannelSwitch(settings.suppressions_table),
         unsubscribe_key=lambda: signing_key(settings.unsubscribe_secret_arn),
     )
 
@@ -104,6 +108,7 @@ def memory_services(
     from functions.adapters.memory import (
         MemoryAccountStore,
         MemoryAuditLog,
+        MemoryChannelSwitch,
         MemoryContinuations,
         MemoryEmail,
         MemoryInboundLog,
@@ -131,6 +136,7 @@ def memory_services(
         objects=MemoryObjectStore(),
         inbound=MemoryInboundLog(),
         continuations=MemoryContinuations(),
+        channels=MemoryChannelSwitch(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

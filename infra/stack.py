@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.components.functions import Functions
@@ -32,6 +33,15 @@ class RungStack(Stack):
             key=self.messaging.key,
             state_machine=self.ladder.state_machine,
             dead_letters=self.messaging.dead_letters,
+        )
+        # The email channel pauses itself on the SES reputation alarms (COMPLIANCE §6).
+        self.observability.topic.add_subscription(
+            subscriptions.LambdaSubscription(
+                self.functions.optout, dead_letter_queue=self.messaging.dead_letters
+            )
+        )
+        self.functions.optout.add_environment(
+            "RUNG_EMAIL_PAUSE_ALARMS", ",".join(self.observability.email_pause_alarm_names)
         )
 
         CfnOutput(self, "UploadsBucketName", value=self.storage.bucket.bucket_name)

@@ -37,6 +37,7 @@ from functions.core.models import (
     AccountStatus,
     AuditRecord,
     Channel,
+    ChannelPause,
     Decision,
     LedgerEntry,
     Suppression,
@@ -248,6 +249,26 @@ class DynamoSuppressionStore(_Table):
         self.client.delete_item(
             TableName=self.table_name, Key=to_wire({"pk": suppression_key(channel, address)})
         )
+
+
+class DynamoChannelSwitch(_Table):
+    """Channel pauses live in the suppressions table under `pause#{channel}` — a whole channel
+    held for everyone — apart from the `{channel}#{address}` keys of single addresses."""
+
+    @staticmethod
+    def _key(channel: Channel) -> dict[str, str]:
+        return {"pk": f"pause#{channel.value}"}
+
+    def paused(self, channel: Channel) -> ChannelPause | None:
+        item = self._get(self._key(channel))
+        return ChannelPause.model_validate(item) if item is not None else None
+
+    def pause(self, pause: ChannelPause) -> None:
+        item = model_item(pause, **self._key(pause.channel))
+        self.client.put_item(TableName=self.table_name, Item=to_wire(item))
+
+    def resume(self, channel: Channel) -> None:
+        self.client.delete_item(TableName=self.table_name, Key=to_wire(self._key(channel)))
 
 
 def _ledger_item(entry: LedgerEntry) -> Item:

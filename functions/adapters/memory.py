@@ -30,6 +30,7 @@ from functions.core.models import (
     AccountStatus,
     AuditRecord,
     Channel,
+    ChannelPause,
     Decision,
     LedgerEntry,
     Suppression,
@@ -88,6 +89,21 @@ class MemorySuppressionStore:
     def all(self) -> list[Suppression]:
         """Every suppression held (simulator reports)."""
         return sorted(self._suppressions.values(), key=lambda s: (s.at, s.key))
+
+
+class MemoryChannelSwitch:
+    def __init__(self) -> None:
+        self._pauses: dict[Channel, ChannelPause] = {}
+
+    def paused(self, channel: Channel) -> ChannelPause | None:
+        return self._pauses.get(channel)
+
+    def pause(self, pause: ChannelPause) -> None:
+        utc_iso(pause.at)
+        self._pauses[pause.channel] = pause
+
+    def resume(self, channel: Channel) -> None:
+        self._pauses.pop(channel, None)
 
 
 class MemoryLedger:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.core.errors import PermanentSendError, TransientSendError
 from functions.core.inbound import (
+    CloudWatchAlarm,
     InboundMessage,
     InboundSms,
     ReceivedEmail,
@@ -42,6 +43,7 @@ from functions.core.models import (
     Account,
     AccountStatus,
     Channel,
+    ChannelPause,
     Suppression,
     SuppressionScope,
     SuppressionSource,
@@ -50,6 +52,7 @@ from functions.core.models import (
 from functions.core.policy import suppressed_by
 from functions.core.ports import (
     AccountStore,
+    ChannelSwitch,
     EmailSender,
     InboundLog,
     LadderControl,
@@ -88,6 +91,8 @@ class FeedbackPorts(Protocol):
     def inbound(self) -> InboundLog: ...
     @property
     def ledger(self) -> Ledger: ...
+    @property
+    def channels(self) -> ChannelSwitch: ...
 
 
 class ReplyState(StrEnum):
@@ -164,6 +169,8 @@ class Feedback:
     rules: ReplyRules
     config_root: Path
     configuration_set: str | None = None  # the stack's SES configuration set
+    # Alarms (SES bounce and complaint rates) whose ALARM state pauses the email channel.
+    email_pause_alarms: frozenset[str] = frozenset()
 
     # --- dispatch ---------------------------------------------------------------------------
 
@@ -196,6 +203,8 @@ class Feedback:
                     note=f"{message.eventType} {message.messageStatus}".strip(),
                     metrics=("SmsDeliveryEvent", *self._receipt(message.messageId, status, at)),
                 )
+            case CloudWatchAlarm():
+                return self.on_alarm(message, at=at)
             case SesOtherEvent():
                 return Outcome(
                     event="ses_event", note=message.notificationType, metrics=("SesOtherEvent",)
@@ -508,6 +517,23 @@ class Feedback:
             accounts = self.ports.accounts.find_by_address(Channel.EMAIL, address)
             stopped += self._stop_uncontactable(accounts, cause=source.value)
         return written, stopped
+
+    def on_alarm(self, alarm: CloudWatchAlarm, *, at: datetime) -> Outcome:
+        """COMPLIANCE §6: the email channel pauses itself before SES reviews or pauses the
+        account. Only a person resumes it (`rung channels resume email`): the rate falls
+        while nothing is sent, so an OK state proves nothing."""
+        if alarm.NewStateValue != "ALARM" or alarm.AlarmName not in self.email_pause_alarms:
+            return Outcome(event="alarm", note=f"{alarm.AlarmName} {alarm.NewStateValue}")
+        self.ports.channels.pause(
+            ChannelPause(
+                channel=Channel.EMAIL, reason=f"alarm:{alarm.AlarmName}", at=at, by="alarm"
+            )
+        )
+        return Outcome(
+            event="alarm",
+            note=f"email paused by {alarm.AlarmName}",
+            metrics=("EmailChannelPaused",),
+        )
 
     def _receipt(self, provider_message_id: str, status: str, at: datetime) -> tuple[str, ...]:
         """Note a delivery receipt on the ledger entry of the send it answers."""

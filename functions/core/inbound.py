@@ -208,7 +208,16 @@ SesNotification = Annotated[
     Field(discriminator="notificationType"),
 ]
 
-InboundMessage = InboundSms | SmsDeliveryEvent | SesNotification
+
+class CloudWatchAlarm(_Aws):
+    """A CloudWatch alarm state change, as CloudWatch publishes it to an SNS topic."""
+
+    AlarmName: str
+    NewStateValue: Literal["ALARM", "OK", "INSUFFICIENT_DATA"]
+    NewStateReason: str = ""
+
+
+InboundMessage = InboundSms | SmsDeliveryEvent | SesNotification | CloudWatchAlarm
 
 _SES = TypeAdapter(SesNotification)
 
@@ -225,6 +234,8 @@ def parse_sns_message(record: SnsRecord) -> InboundMessage:
     try:
         if "inboundMessageId" in data:
             return InboundSms.model_validate(data)
+        if "AlarmName" in data:
+            return CloudWatchAlarm.model_validate(data)
         event_type = data.get("eventType")
         if isinstance(event_type, str) and event_type.startswith("TEXT_"):
             return SmsDeliveryEvent.model_validate(data)
@@ -235,7 +246,9 @@ def parse_sns_message(record: SnsRecord) -> InboundMessage:
             return _SES.validate_python(data)
     except ValidationError as exc:
         raise InboundRejected(record_id, describe(exc)) from exc
-    raise InboundRejected(record_id, "neither a two-way SMS, an SES notification nor an SMS event")
+    raise InboundRejected(
+        record_id, "neither a two-way SMS, an SES notification, an SMS event nor an alarm"
+    )
 
 
 # --- Inbound email body -----------------------------------------------------------------------

@@ -133,6 +133,18 @@ def suppression_key(channel: Channel, address: str) -> str:
     return f"{channel.value}#{address.lower() if channel is Channel.EMAIL else address}"
 
 
+class ChannelPause(BaseModel):
+    """A whole channel held for every borrower (COMPLIANCE §6: email pauses itself on bad
+    SES reputation before SES pauses the account). Rungs defer; a person resumes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    reason: str
+    at: datetime
+    by: str
+
+
 class AuditRecord(BaseModel):
     """One gate decision, append-only (`audit` table, `messages.csv` row)."""
 

@@ -16,6 +16,7 @@ from functions.core.models import (
     AccountStatus,
     AuditRecord,
     Channel,
+    ChannelPause,
     Decision,
     LedgerEntry,
     Suppression,
@@ -161,6 +162,14 @@ class LadderControl(Protocol):
     def stop(self, name: str, cause: str) -> bool:
         """Stop the named execution if it is running; False if there was nothing to stop."""
         ...
+
+
+class ChannelSwitch(Protocol):
+    def paused(self, channel: Channel) -> ChannelPause | None: ...
+
+    def pause(self, pause: ChannelPause) -> None: ...
+
+    def resume(self, channel: Channel) -> None: ...
 
 
 class UploadStore(Protocol):

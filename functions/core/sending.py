@@ -47,6 +47,7 @@ from functions.core.policy import (
 from functions.core.ports import (
     AccountStore,
     AuditLog,
+    ChannelSwitch,
     EmailSender,
     Ledger,
     OutboundEmail,
@@ -91,6 +92,8 @@ class RungSender:
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
     unsubscribe_url: Callable[[Account], str] | None = None
+    channels: ChannelSwitch | None = None
+    pause_recheck: timedelta = timedelta(hours=6)
 
     @classmethod
     def from_services(cls, services: Services) -> RungSender:
@@ -108,6 +111,8 @@ class RungSender:
             config_root=settings.config_root,
             ses_configuration_set=settings.ses_configuration_set or None,
             unsubscribe_url=_unsubscribe_links(services) if settings.unsubscribe_url else None,
+            channels=services.channels,
+            pause_recheck=timedelta(hours=settings.channel_pause_recheck_hours),
         )
 
     def step(self, state: LadderState) -> Step:
@@ -150,6 +155,21 @@ class RungSender:
                     self._uncertain(self._bare_record(account, ladder, index, now, zone))
                 )
             return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+        pause = self.channels.paused(rung.channel) if self.channels else None
+        if pause is not None:
+            # The whole channel is held (COMPLIANCE §6): defer, never drop; look again later.
+            until = now + self.pause_recheck
+            base = self._bare_record(account, ladder, index, now, zone)
+            records.append(
+                self._append(
+                    base,
+                    Decision.DEFERRED,
+                    "channel_paused",
+                    rule="channel_pause",
+                    deferred_until=until,
+                )
+            )
+            return Step(_at(state, index, until, True), records)
         template = self._approved_template(rung.template, rung.channel, account, lender)
         gate = decide(
             GateInput(

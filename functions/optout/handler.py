@@ -21,8 +21,8 @@ from functions.core.feedback import Feedback, Outcome
 from functions.core.inbound import SnsEnvelope, describe, parse_sns_message
 from functions.core.replies import Intent, load_reply_rules
 
-logger = Logger(service="rung-optout")
-metrics = Metrics(namespace="Rung", service="optout")
+logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
+metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
 tracer = Tracer()
 
 # The errors one record may end in without stopping the batch: ours (typed, incl. a record we
@@ -50,6 +50,9 @@ def feedback_for(services: Services) -> Feedback:
         rules=load_reply_rules(settings.config_root),
         config_root=settings.config_root,
         configuration_set=settings.ses_configuration_set or None,
+        email_pause_alarms=frozenset(
+            name.strip() for name in settings.email_pause_alarms.split(",") if name.strip()
+        ),
     )
 
 

@@ -34,8 +34,8 @@ from functions.core.unsubscribe import (
 )
 from functions.optout.handler import feedback_for
 
-logger = Logger(service="rung-unsubscribe")
-metrics = Metrics(namespace="Rung", service="unsubscribe")
+logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
+metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
 tracer = Tracer()
 app = LambdaFunctionUrlResolver()
 

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from functions.bootstrap import Services, default_services
 from functions.core.intake import Continuation, IntakeOutcome, ingest
 
-logger = Logger(service="rung-schedule")
-metrics = Metrics(namespace="Rung", service="schedule")
+logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
+metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
 tracer = Tracer(service="rung-schedule")
 
 # Stop taking new batches with this much time left: a batch of 500 rows (reads, one

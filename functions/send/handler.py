@@ -19,8 +19,8 @@ from functions.core.ladder import LadderState
 from functions.core.models import Decision
 from functions.core.sending import RungSender, Step
 
-logger = Logger(service="rung-send")
-metrics = Metrics(namespace="Rung", service="send")
+logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
+metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
 tracer = Tracer()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_kms as kms
@@ -85,10 +85,16 @@ class Observability(Construct):
                 alarms.ses_complaint_rate_percent / PERCENT,
             ),
         }
+        stack_name = Stack.of(self).stack_name
+        # COMPLIANCE §6: these two pause the email channel (the optout function listens).
+        self.email_pause_alarm_names = tuple(
+            f"{stack_name}-{name}" for name in ("SesBounceRate", "SesComplaintRate")
+        )
         for name, (metric, threshold) in self.alarms.items():
             alarm = metric.create_alarm(
                 self,
                 name,
+                alarm_name=f"{stack_name}-{name}",
                 alarm_description=f"Rung: {name} reached {threshold}",
                 threshold=threshold,
                 evaluation_periods=1,

@@ -60,3 +60,51 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
             "Fn::GetAtt": [logical_id(stack.functions.unsubscribe_url), "FunctionUrl"]
         },
     }
+
+
+def test_handlers_emit_metrics_where_the_alarms_look() -> None:
+    # Given the four handlers as the Lambda runtime imports them
+    import importlib
+    import os
+
+    from infra.components.functions import METRICS_NAMESPACE
+
+    for module in (
+        "functions.send.handler",
+        "functions.schedule.handler",
+        "functions.optout.handler",
+        "functions.optout.unsubscribe",
+    ):
+        metrics = importlib.import_module(module).metrics
+        # Then their metrics land in the alarms' namespace, under the service dimension the
+        # stack sets (POWERTOOLS_SERVICE_NAME), never a name of their own that no alarm watches
+        assert metrics.namespace == METRICS_NAMESPACE, module
+        assert metrics.service == os.environ.get("POWERTOOLS_SERVICE_NAME"), module
+
+
+def test_ses_reputation_alarms_pause_email_through_the_optout_function(
+    synthesized: Synthesized,
+) -> None:
+    # Given the alarm topic and the optout function
+    stack = synthesized.stack
+    names = stack.observability.email_pause_alarm_names
+    alarm_names = {
+        a["Properties"]["MetricName"]: a["Properties"]["AlarmName"]
+        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+    }
+    # Then the two SES rate alarms are the ones named for the pause
+    assert sorted(names) == sorted(
+        [alarm_names["Reputation.BounceRate"], alarm_names["Reputation.ComplaintRate"]]
+    )
+    # ... the optout function is told their names
+    env = synthesized.resource(stack.functions.optout)["Properties"]["Environment"]["Variables"]
+    assert env["RUNG_EMAIL_PAUSE_ALARMS"] == ",".join(names)
+    # ... and it listens on the alarm topic
+    topic = {"Ref": logical_id(stack.observability.topic)}
+    subscribed = [
+        s["Properties"]
+        for s in synthesized.resources("AWS::SNS::Subscription").values()
+        if s["Properties"]["TopicArn"] == topic
+    ]
+    optout = {"Fn::GetAtt": [logical_id(stack.functions.optout), "Arn"]}
+    assert [s["Endpoint"] for s in subscribed if s["Protocol"] == "lambda"] == [optout]

@@ -703,3 +703,50 @@ def test_unsubscribe_on_moto_reads_key_from_secrets_manager(aws: Settings) -> No
     assert response["statusCode"] == 200
     held = services.suppressions.get(Channel.EMAIL, EMAIL.upper())
     assert held is not None and held.source is SuppressionSource.UNSUBSCRIBE
+
+
+# --- the email channel pauses itself (COMPLIANCE §6) ---------------------------------------------
+
+
+def _alarm(state: str = "ALARM", name: str = "Rung-SesBounceRate") -> dict[str, Any]:
+    event = fixture("cloudwatch_alarm_ses_bounce_rate.json")
+    record = event["Records"][0]["Sns"]
+    message = json.loads(record["Message"])
+    message.update(NewStateValue=state, AlarmName=name)
+    record["Message"] = json.dumps(message)
+    return event
+
+
+def _alarm_services() -> Services:
+    settings = Settings(
+        config_root=PROJECT_ROOT, email_pause_alarms="Rung-SesBounceRate,Rung-SesComplaintRate"
+    )
+    return memory_services(account(), settings=settings)
+
+
+def test_optout_ses_reputation_alarm_pauses_the_email_channel() -> None:
+    services = _alarm_services()
+    # When CloudWatch publishes the bounce-rate alarm, exactly as it does
+    run(services, fixture("cloudwatch_alarm_ses_bounce_rate.json"))
+    # Then email is paused for everyone, by the alarm, from the moment SNS published it
+    pause = must(services.channels.paused(Channel.EMAIL))
+    assert (pause.reason, pause.by, pause.at) == (
+        "alarm:Rung-SesBounceRate",
+        "alarm",
+        datetime(2026, 12, 3, 17, 5, 12, 400000, tzinfo=UTC),
+    )
+    assert services.channels.paused(Channel.SMS) is None
+
+
+def test_optout_alarm_back_to_ok_does_not_resume_email() -> None:
+    services = _alarm_services()
+    run(services, _alarm("ALARM"))
+    # The rate falls because nothing is being sent: only a person resumes the channel
+    run(services, _alarm("OK"))
+    assert services.channels.paused(Channel.EMAIL) is not None
+
+
+def test_optout_other_alarms_pause_nothing() -> None:
+    services = _alarm_services()
+    run(services, _alarm("ALARM", "Rung-UncertainSends"))
+    assert services.channels.paused(Channel.EMAIL) is None

@@ -26,6 +26,7 @@ from moto.sns.models import SNSBackend, sns_backends
 from functions.adapters.dynamo import (
     DynamoAccountStore,
     DynamoAuditLog,
+    DynamoChannelSwitch,
     DynamoInboundLog,
     DynamoLedger,
     DynamoSuppressionStore,
@@ -36,6 +37,7 @@ from functions.adapters.dynamo import (
 from functions.adapters.memory import (
     MemoryAccountStore,
     MemoryAuditLog,
+    MemoryChannelSwitch,
     MemoryEmail,
     MemoryInboundLog,
     MemoryLadderControl,
@@ -71,6 +73,7 @@ from functions.core.models import (
     AccountStatus,
     AuditRecord,
     Channel,
+    ChannelPause,
     Decision,
     LedgerEntry,
     Suppression,
@@ -81,6 +84,7 @@ from functions.core.models import (
 from functions.core.ports import (
     AccountStore,
     AuditLog,
+    ChannelSwitch,
     EmailSender,
     InboundLog,
     LadderControl,
@@ -126,6 +130,7 @@ class World:
     email: EmailSender
     ladders: LadderControl
     objects: ObjectStore
+    channels: ChannelSwitch
     sms_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, body)
     email_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, subject)
     audit_records: Callable[[], list[AuditRecord]]
@@ -151,6 +156,7 @@ def memory_world() -> World:
         email=email,
         ladders=MemoryLadderControl(),
         objects=MemoryObjectStore(),
+        channels=MemoryChannelSwitch(),
         sms_outbox=lambda: [(i, m.to, m.body) for i, m in sms.sent],
         email_outbox=lambda: [(i, m.to, m.subject) for i, m in email.sent],
         audit_records=lambda: list(audit.records),
@@ -339,6 +345,7 @@ def aws_world(clients: AwsClients) -> World:
         email=SesEmailSender(clients.sesv2),
         ladders=SfnLadderControl(clients.state_machine_arn, client=clients.sfn),
         objects=S3ObjectStore(BUCKET, client=clients.s3),
+        channels=DynamoChannelSwitch(TABLES["suppressions"], client=ddb),
         sms_outbox=sms_outbox,
         email_outbox=email_outbox,
         audit_records=audit_records,
@@ -489,6 +496,28 @@ def test_suppression_store_matches_email_whatever_its_case(world: World) -> None
     assert found.source is SuppressionSource.UNSUBSCRIBE
     assert found.at == T0
     assert world.suppressions.get(Channel.SMS, "ana@example.com") is None
+
+
+def test_channel_switch_pauses_and_resumes_one_channel(world: World) -> None:
+    # Given email paused by the bounce-rate alarm, next to an ordinary opt-out
+    world.suppressions.put(
+        Suppression(channel=Channel.EMAIL, address="a@b.com", source=SuppressionSource.REPLY, at=T0)
+    )
+    pause = ChannelPause(
+        channel=Channel.EMAIL, reason="alarm:Rung-SesBounceRate", at=T0, by="alarm"
+    )
+    world.channels.pause(pause)
+
+    # Then only email is paused, and the address's own opt-out is untouched
+    assert world.channels.paused(Channel.EMAIL) == pause
+    assert world.channels.paused(Channel.SMS) is None
+    assert world.suppressions.get(Channel.EMAIL, "a@b.com") is not None
+
+    # When a person resumes it, it is no longer paused (resuming twice is harmless)
+    world.channels.resume(Channel.EMAIL)
+    world.channels.resume(Channel.EMAIL)
+    assert world.channels.paused(Channel.EMAIL) is None
+    assert world.suppressions.get(Channel.EMAIL, "a@b.com") is not None
 
 
 def test_suppression_store_delete_removes_opt_out(world: World) -> None:

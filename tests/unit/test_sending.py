@@ -378,3 +378,38 @@ def test_step_after_the_last_rung_closes_the_account(world: World) -> None:
     account = world.services.accounts.get("demo", "D-1")
     assert account is not None
     assert (account.status, account.status_changed_at) == (AccountStatus.COMPLETED, due(last))
+
+
+def test_step_paused_channel_defers_its_rung_and_leaves_the_other_channel(world: World) -> None:
+    from functions.core.models import ChannelPause
+
+    # Given email is paused for everyone (the SES bounce-rate alarm fired)
+    world.services.channels.pause(
+        ChannelPause(
+            channel=Channel.EMAIL,
+            reason="alarm:Rung-SesBounceRate",
+            at=world.clock.now(),
+            by="alarm",
+        )
+    )
+
+    # When the SMS rung is due, it goes out as usual
+    sms = world.sender().step(world.state())
+    assert [r.decision for r in sms.records] == [Decision.SENT]
+
+    # When the email rung is due, it is deferred — not dropped — and looked at again later
+    world.clock.set(due(1))
+    email = world.sender().step(world.state(rung=1))
+    assert [(r.decision, r.reason) for r in email.records] == [
+        (Decision.DEFERRED, "channel_paused")
+    ]
+    assert email.state.rung == 1 and email.state.deferred
+    assert email.state.next_instant == due(1) + timedelta(hours=6)
+    assert world.emails == []
+
+    # When a person resumes the channel, the rung goes out at its next look
+    world.services.channels.resume(Channel.EMAIL)
+    world.clock.set(email.state.next_instant)
+    resumed = world.sender().step(email.state)
+    assert [r.decision for r in resumed.records] == [Decision.SENT]
+    assert len(world.emails) == 1

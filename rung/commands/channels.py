@@ -1,0 +1,94 @@
+"""`rung channels status|pause|resume` — hold or release a whole channel for every borrower.
+
+The SES reputation alarms pause email by themselves (COMPLIANCE §6); only a person resumes it,
+after finding why bounces or complaints rose. While a channel is paused its rungs are deferred
+(never dropped) and looked at again every `RUNG_CHANNEL_PAUSE_RECHECK_HOURS`.
+Talks to the suppressions table: real AWS with boto3's default credentials, or a local
+endpoint (`--endpoint-url`). Exit 0 ok, 2 unusable input or AWS unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.adapters.dynamo import DynamoChannelSwitch
+from functions.core.models import Channel, ChannelPause
+from functions.settings import Settings
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "channels",
+        help="pause or resume a whole channel (email, sms) for every borrower",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("action", choices=("status", "pause", "resume"))
+    parser.add_argument(
+        "channel",
+        nargs="?",
+        choices=[c.value for c in Channel],
+        help="the channel (status: all channels when omitted)",
+    )
+    parser.add_argument("--by", help="who pauses (recorded with the pause)")
+    parser.add_argument("--reason", default="paused by hand", help="why (pause)")
+    parser.add_argument(
+        "--table",
+        default=Settings().suppressions_table,
+        help="suppressions table (default: $RUNG_SUPPRESSIONS_TABLE)",
+    )
+    parser.add_argument("--region", help="AWS region (default: boto3's)")
+    parser.add_argument("--endpoint-url", help="local endpoint, e.g. moto_server")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action != "status" and not args.channel:
+        print(f"rung channels {args.action}: name the channel", file=sys.stderr)
+        return EXIT_USAGE
+    if args.action == "pause" and not args.by:
+        print("rung channels pause: say who pauses it (--by NAME)", file=sys.stderr)
+        return EXIT_USAGE
+    client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url)
+    switch = DynamoChannelSwitch(args.table, client=client)
+    channels = [Channel(args.channel)] if args.channel else list(Channel)
+    try:
+        if args.action == "pause":
+            switch.pause(
+                ChannelPause(
+                    channel=channels[0], reason=args.reason, at=datetime.now(UTC), by=args.by
+                )
+            )
+        elif args.action == "resume":
+            switch.resume(channels[0])
+        states = {channel: switch.paused(channel) for channel in channels}
+    except (ClientError, BotoCoreError) as exc:
+        print(f"rung channels: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    channel.value: (pause.model_dump(mode="json") if pause else None)
+                    for channel, pause in states.items()
+                }
+            )
+        )
+    else:
+        for channel, pause in states.items():
+            state = (
+                f"PAUSED since {pause.at:%Y-%m-%d %H:%M}Z by {pause.by}: {pause.reason}"
+                if pause
+                else "open"
+            )
+            print(f"{channel.value}: {state}")
+    return EXIT_OK
