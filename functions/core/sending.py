@@ -65,9 +65,6 @@ from functions.core.zones import candidate_zones
 if TYPE_CHECKING:
     from functions.bootstrap import Services
 
-# Caps look back at most one rolling week (COMPLIANCE §2); one extra day covers local-day edges.
-HISTORY_WINDOW = timedelta(days=8)
-
 
 @dataclass(frozen=True)
 class Step:
@@ -171,6 +168,7 @@ class RungSender:
             )
             return Step(_at(state, index, until, True), records)
         template = self._approved_template(rung.template, rung.channel, account, lender)
+        book = self.profiles.for_lender(lender)
         gate = decide(
             GateInput(
                 account=account,
@@ -178,10 +176,10 @@ class RungSender:
                 now=now,
                 suppressions=self._suppressions(account),
                 template_version=template.version if template else None,
-                history=self._history(account, rung.channel, now),
+                history=self._history(account, rung.channel, now, history_window(book)),
                 payment_claim_hold_days=lender.payment_claim_hold_days,
             ),
-            self.profiles.for_lender(lender),
+            book,
         )
         base = self._record_base(account, ladder, index, rung.channel, gate, now)
         if template is not None:
@@ -374,8 +372,10 @@ class RungSender:
                     found.append(suppression)
         return tuple(found)
 
-    def _history(self, account: Account, channel: Channel, now: datetime) -> ContactHistory:
-        since = now - HISTORY_WINDOW
+    def _history(
+        self, account: Account, channel: Channel, now: datetime, window: timedelta
+    ) -> ContactHistory:
+        since = now - window
         address = account.address(channel)
         return ContactHistory(
             ladder_channel=tuple(
@@ -520,3 +520,10 @@ def _parsed(
 ) -> MessageTemplate:
     """Templates are content-addressed: one parse per version serves every later send."""
     return parse_template(template_id, channel, locale, source, version)
+
+
+def history_window(book: ProfileBook) -> timedelta:
+    """How far back the caps of `book` count (COMPLIANCE §2): their longest rolling window —
+    a lender override may lengthen one — plus a day for local-day edges in any zone."""
+    longest = max((cap.days for p in book.profiles.values() for cap in p.caps), default=1)
+    return timedelta(days=longest + 1)

@@ -413,3 +413,16 @@ def test_step_paused_channel_defers_its_rung_and_leaves_the_other_channel(world:
     resumed = world.sender().step(email.state)
     assert [r.decision for r in resumed.records] == [Decision.SENT]
     assert len(world.emails) == 1
+
+
+def test_history_window_follows_the_longest_cap_a_lender_configures() -> None:
+    from functions.core.profiles import load_profiles
+    from functions.core.sending import history_window
+
+    # Given the shipped profiles (rolling caps of 7 days) and a lender who makes one 14 days
+    book = load_profiles(PROJECT_ROOT)
+    stricter = book.with_overrides({"US": {"caps": {"ladder_per_7_days": {"days": 14}}}})
+
+    # Then the send step reads back far enough for each cap to see every attempt it counts
+    assert history_window(book) == timedelta(days=8)
+    assert history_window(stricter) == timedelta(days=15)
