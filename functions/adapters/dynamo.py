@@ -96,7 +96,7 @@ def model_item(model: BaseModel, **keys: object) -> Item:
     return item
 
 
-class _Table:
+class Table:
     """One table, its name and a boto3 client made on first use (cold start stays cheap)."""
 
     def __init__(self, table_name: str, *, client: Any | None = None) -> None:
@@ -135,7 +135,7 @@ class _Table:
                 yield from_wire(item)
 
 
-class DynamoAccountStore(_Table):
+class DynamoAccountStore(Table):
     _INDEX: ClassVar[dict[Channel, tuple[str, str]]] = {
         Channel.SMS: ("by_phone", "phone"),
         Channel.EMAIL: ("by_email", "email"),
@@ -233,7 +233,7 @@ class DynamoAccountStore(_Table):
         return [Account.model_validate(item) for item in items]
 
 
-class DynamoSuppressionStore(_Table):
+class DynamoSuppressionStore(Table):
     """`pk` = suppression_key(): email addresses are matched whatever their case."""
 
     def get(self, channel: Channel, address: str) -> Suppression | None:
@@ -251,7 +251,7 @@ class DynamoSuppressionStore(_Table):
         )
 
 
-class DynamoChannelSwitch(_Table):
+class DynamoChannelSwitch(Table):
     """Channel pauses live in the suppressions table under `pause#{channel}` — a whole channel
     held for everyone — apart from the `{channel}#{address}` keys of single addresses."""
 
@@ -281,7 +281,7 @@ def _ledger_item(entry: LedgerEntry) -> Item:
     return item
 
 
-class DynamoLedger(_Table):
+class DynamoLedger(Table):
     def claim(self, entry: LedgerEntry) -> bool:
         """Conditional put BEFORE the provider call: only the first claim of a
         (ladder, rung, channel) wins, so retries and duplicate events cannot send twice."""
@@ -395,7 +395,7 @@ class DynamoLedger(_Table):
         return sorted(datetime.fromisoformat(item["attempted_at"]) for item in items)
 
 
-class DynamoAuditLog(_Table):
+class DynamoAuditLog(Table):
     def __init__(self, table_name: str, *, retention_days: int, client: Any | None = None) -> None:
         super().__init__(table_name, client=client)
         self.retention = timedelta(days=retention_days)
@@ -416,7 +416,7 @@ class DynamoAuditLog(_Table):
             raise AuditConflict(f"audit record {item['pk']} {item['sk']} already holds another")
 
 
-class DynamoUploadStore(_Table):
+class DynamoUploadStore(Table):
     def begin(self, record: UploadRecord) -> UploadRecord | None:
         """Conditional put of key+ETag: a duplicate S3 event finds the first record instead."""
         existing = self._put_new(model_item(record, pk=record.pk))
@@ -428,7 +428,7 @@ class DynamoUploadStore(_Table):
         )
 
 
-class DynamoInboundLog(_Table):
+class DynamoInboundLog(Table):
     def __init__(self, table_name: str, *, ttl_days: int = 30, client: Any | None = None) -> None:
         super().__init__(table_name, client=client)
         self.ttl = timedelta(days=ttl_days)

@@ -1,8 +1,8 @@
 """Template version stores: DynamoDB (`templates` table) and in-memory, one behaviour.
 
 Table: pk `pk` = "{template_id}#{channel}#{locale}", sk `sk` = version (content hash).
-Other attributes: template_id, channel, locale, source, status, author, created_at,
-approver, approved_at (UTC ISO, fixed width), lint (a map: rules_version, profile, ok, findings).
+Other attributes: the TemplateVersion fields, mapped as every other table's items are
+(`functions.adapters.dynamo.model_item`: UTC ISO instants, enums by value, lint as a map).
 Approval is a conditional update (`status = DRAFT`), so two approvers racing cannot both win
 and an approval is never overwritten.
 """
@@ -11,18 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
+from functions.adapters.dynamo import Item, Table, from_wire, model_item, to_wire
 from functions.adapters.records import utc_iso
 from functions.core.approval import AlreadyApprovedError, UnknownVersionError
 from functions.core.models import Channel, TemplateStatus, TemplateVersion
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def template_pk(template_id: str, channel: Channel, locale: str) -> str:
@@ -96,15 +90,7 @@ class MemoryTemplateStore:
         )
 
 
-class DynamoTemplateStore:
-    def __init__(self, table_name: str, *, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._given_client = client
-
-    @cached_property
-    def client(self) -> Any:
-        return self._given_client or boto3.client("dynamodb")
-
+class DynamoTemplateStore(Table):
     def create_table(self) -> None:
         """For local endpoints and tests only: on AWS the CDK stack owns the table."""
         self.client.create_table(
@@ -122,26 +108,14 @@ class DynamoTemplateStore:
         self.client.get_waiter("table_exists").wait(TableName=self.table_name)
 
     def put_draft(self, version: TemplateVersion) -> bool:
-        item = _to_item(version)
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item={k: _serializer.serialize(v) for k, v in item.items()},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False  # this content hash is stored already: same content, same version
-        return True
+        # Same content, same version: a hash already stored is not stored again.
+        return self._put_new(_item(version)) is None
 
     def get(
         self, template_id: str, channel: Channel, locale: str, version: str
     ) -> TemplateVersion | None:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": template_pk(template_id, channel, locale)}, "sk": {"S": version}},
-            ConsistentRead=True,
-        )
-        return _from_wire(response["Item"]) if "Item" in response else None
+        item = self._get({"pk": template_pk(template_id, channel, locale), "sk": version})
+        return TemplateVersion.model_validate(item) if item is not None else None
 
     def approve(
         self,
@@ -164,13 +138,13 @@ class DynamoTemplateStore:
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
-                Key={"pk": {"S": pk}, "sk": {"S": version}},
+                Key=to_wire({"pk": pk, "sk": version}),
                 UpdateExpression=(
                     "SET #status = :approved, approver = :by, approved_at = :at, lint = :lint"
                 ),
                 ConditionExpression="attribute_exists(pk) AND #status = :draft",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
+                ExpressionAttributeValues=to_wire(values),
                 ReturnValues="ALL_NEW",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -180,7 +154,7 @@ class DynamoTemplateStore:
             raise AlreadyApprovedError(
                 f"{pk}@{version}: is {current.status} (by {current.approver})"
             ) from exc
-        return _from_wire(response["Attributes"])
+        return TemplateVersion.model_validate(from_wire(response["Attributes"]))
 
     def versions(self, template_id: str | None = None) -> list[TemplateVersion]:
         kwargs: dict[str, Any] = {"TableName": self.table_name, "ConsistentRead": True}
@@ -188,7 +162,7 @@ class DynamoTemplateStore:
             kwargs["FilterExpression"] = "template_id = :t"
             kwargs["ExpressionAttributeValues"] = {":t": {"S": template_id}}
         found = [
-            _from_wire(item)
+            TemplateVersion.model_validate(from_wire(item))
             for page in self.client.get_paginator("scan").paginate(**kwargs)
             for item in page["Items"]
         ]
@@ -197,55 +171,21 @@ class DynamoTemplateStore:
     def newest_approved(
         self, template_id: str, channel: Channel, locale: str
     ) -> TemplateVersion | None:
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.table_name,
+        items = self._query(
             KeyConditionExpression="pk = :pk",
             FilterExpression="#status = :approved",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":pk": {"S": template_pk(template_id, channel, locale)},
-                ":approved": {"S": TemplateStatus.APPROVED.value},
-            },
+            ExpressionAttributeValues=to_wire(
+                {
+                    ":pk": template_pk(template_id, channel, locale),
+                    ":approved": TemplateStatus.APPROVED.value,
+                }
+            ),
             ConsistentRead=True,
         )
-        return _newest_approved([_from_wire(i) for page in pages for i in page["Items"]])
+        return _newest_approved([TemplateVersion.model_validate(item) for item in items])
 
 
-def _to_item(version: TemplateVersion) -> dict[str, object]:
-    item: dict[str, object] = {
-        "pk": template_pk(version.template_id, version.channel, version.locale),
-        "sk": version.version,
-        "template_id": version.template_id,
-        "channel": version.channel.value,
-        "locale": version.locale,
-        "source": version.source,
-        "status": version.status.value,
-        "author": version.author,
-        "lint": dict(version.lint),
-    }
-    if version.created_at is not None:
-        item["created_at"] = utc_iso(version.created_at)
-    if version.approver:
-        item["approver"] = version.approver
-    if version.approved_at is not None:
-        item["approved_at"] = utc_iso(version.approved_at)
-    return item
-
-
-def _from_wire(wire: Mapping[str, Any]) -> TemplateVersion:
-    item = {k: _deserializer.deserialize(v) for k, v in wire.items()}
-    return TemplateVersion(
-        template_id=item["template_id"],
-        channel=Channel(item["channel"]),
-        locale=item["locale"],
-        version=item["sk"],
-        source=item["source"],
-        status=TemplateStatus(item["status"]),
-        author=item.get("author", ""),
-        created_at=datetime.fromisoformat(item["created_at"]) if "created_at" in item else None,
-        approver=item.get("approver", ""),
-        approved_at=(
-            datetime.fromisoformat(item["approved_at"]) if "approved_at" in item else None
-        ),
-        lint=item.get("lint", {}),
-    )
+def _item(version: TemplateVersion) -> Item:
+    pk = template_pk(version.template_id, version.channel, version.locale)
+    return model_item(version, pk=pk, sk=version.version)
