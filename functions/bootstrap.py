@@ -49,9 +49,6 @@ class Services:
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
 
-    def with_clock(self, clock: Clock) -> Services:
-        return replace(self, clock=clock)
-
 
 def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
     """boto3 adapters for every port, named by `settings` (the CDK stack sets RUNG_* variables)."""

@@ -57,20 +57,12 @@ class Ladder(BaseModel):
         day = due_date + timedelta(days=self.rungs[index].day)
         return datetime.combine(day, self.local_time, tzinfo=zone).astimezone(UTC)
 
-    def first_rung(self, due_date: date, zone: ZoneInfo, now: datetime) -> int:
-        """Catch-up policy (DESIGN §4): start at the current rung, never burst missed ones.
-
-        The current rung is the latest whose day has come; rungs before it are skipped
-        (recorded as SUPPRESSED `missed_before_upload`). Before the first day: rung 0.
-        """
-        current = 0
-        for index in range(len(self.rungs)):
-            if self.due_at(index, due_date, zone) <= now:
-                current = index
-        return current
-
     def expires_at(self, index: int, due_date: date, zone: ZoneInfo) -> datetime | None:
-        """A rung that could not go out before the next rung falls due is superseded by it."""
+        """A rung that could not go out before the next rung falls due is superseded by it.
+
+        This is the catch-up policy (DESIGN §4): missed rungs are never burst out together;
+        the newest due rung wins (functions.core.sending records the skipped ones).
+        """
         if index + 1 >= len(self.rungs):
             return None
         return self.due_at(index + 1, due_date, zone)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from rung.cli import main
 
@@ -16,29 +13,14 @@ TABLE = "rung-suppressions"
 
 
 @pytest.fixture
-def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    boto3.client("dynamodb", endpoint_url=url).create_table(
+def endpoint(moto_endpoint: str) -> str:
+    boto3.client("dynamodb", endpoint_url=moto_endpoint).create_table(
         TableName=TABLE,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
-    try:
-        yield url
-    finally:
-        # The server shares moto's in-process state: leave none behind for the next test.
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
-        server.stop()
+    return moto_endpoint
 
 
 def _status(endpoint: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:

@@ -53,22 +53,6 @@ def test_due_at_follows_dst_not_a_fixed_offset(ladder: Ladder) -> None:
     assert ladder.due_at(3, due, NEW_YORK) == datetime(2026, 3, 15, 14, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (datetime(2026, 10, 30, tzinfo=UTC), 0),  # before day 1: the first rung
-        (datetime(2026, 11, 2, 15, 0, tzinfo=UTC), 0),  # exactly day 1 at 10:00 local
-        (datetime(2026, 11, 5, tzinfo=UTC), 1),  # day 4: the day-3 email is current
-        (datetime(2026, 11, 20, tzinfo=UTC), 3),  # day 19: day-14 email, not three bursts
-        (datetime(2027, 1, 1, tzinfo=UTC), 5),  # long past: only the last rung
-    ],
-)
-def test_first_rung_catch_up_starts_at_the_current_rung(
-    ladder: Ladder, now: datetime, expected: int
-) -> None:
-    assert ladder.first_rung(DUE, NEW_YORK, now) == expected
-
-
 def test_expires_at_is_the_next_rungs_due_instant(ladder: Ladder) -> None:
     assert ladder.expires_at(0, DUE, NEW_YORK) == ladder.due_at(1, DUE, NEW_YORK)
     assert ladder.expires_at(len(ladder.rungs) - 1, DUE, NEW_YORK) is None
