@@ -86,11 +86,11 @@ class RungSender:
     clock: Clock
     profiles: ProfileBook
     config_root: Path
+    channels: ChannelSwitch
+    pause_recheck: timedelta  # how often a rung held by a paused channel looks again
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
     unsubscribe_url: Callable[[Account], str] | None = None
-    channels: ChannelSwitch | None = None
-    pause_recheck: timedelta = timedelta(hours=6)
 
     @classmethod
     def from_services(cls, services: Services) -> RungSender:
@@ -152,7 +152,7 @@ class RungSender:
                     self._uncertain(self._bare_record(account, ladder, index, now, zone))
                 )
             return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
-        pause = self.channels.paused(rung.channel) if self.channels else None
+        pause = self.channels.paused(rung.channel)
         if pause is not None:
             # The whole channel is held (COMPLIANCE §6): defer, never drop; look again later.
             until = now + self.pause_recheck

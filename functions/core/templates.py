@@ -106,10 +106,9 @@ def parse_template(
     content hash of `source`: the words rendered are provably the words approved."""
     channel = _channel(channel, f"{template_id}: ")
     where = file_name(template_id, channel, locale)
-    if version is not None and version != content_hash(source):
-        raise TemplateError(
-            f"{where}@{version}: stored source hashes to {content_hash(source)}, not {version}"
-        )
+    digest = content_hash(source)
+    if version is not None and version != digest:
+        raise TemplateError(f"{where}@{version}: stored source hashes to {digest}, not {version}")
     if not TEMPLATE_ID.match(template_id):
         raise TemplateError(f"{where}: template id must match {TEMPLATE_ID.pattern}")
     if not LOCALE.match(locale):
@@ -122,31 +121,24 @@ def parse_template(
         raise TemplateError(f"{where}: front matter is not valid YAML: {exc}") from exc
     except ValidationError as exc:
         raise TemplateError(f"{where}: front matter: {_first_error(exc)}") from exc
+    text: str | None = None
     if channel is Channel.SMS:
         if front.subject is not None:
             raise TemplateError(f"{where}: front matter: an SMS has no subject")
         if not body.strip():
             raise TemplateError(f"{where}: the message text is empty")
-        return MessageTemplate(
-            template_id=template_id,
-            channel=channel,
-            locale=locale,
-            version=content_hash(source),
-            source=source,
-            front=front,
-            body=body,
-        )
-    if not (front.subject or "").strip():
-        raise TemplateError(f"{where}: front matter: an email needs a subject")
-    html, text = _split_email(body, where)
+    else:
+        if not (front.subject or "").strip():
+            raise TemplateError(f"{where}: front matter: an email needs a subject")
+        body, text = _split_email(body, where)  # the body is the HTML part
     return MessageTemplate(
         template_id=template_id,
         channel=channel,
         locale=locale,
-        version=content_hash(source),
+        version=digest,
         source=source,
         front=front,
-        body=html,
+        body=body,
         text=text,
     )
 
