@@ -39,7 +39,6 @@ from functions.core.models import (
 from functions.core.policy import (
     ContactHistory,
     GateInput,
-    GateResult,
     Verdict,
     decide,
     suppressed_by,
@@ -181,9 +180,15 @@ class RungSender:
             ),
             book,
         )
-        base = self._record_base(account, ladder, index, rung.channel, gate, now)
-        if template is not None:
-            base = base.model_copy(update={"template_version": template.version})
+        base = self._bare_record(account, ladder, index, now, zone).model_copy(
+            update={
+                "rule": gate.rule,
+                "profile": gate.profile,
+                "profile_version": gate.profile_version,
+                "at_local": gate.local_time,
+                "template_version": template.version if template else "",
+            }
+        )
         if gate.verdict is Verdict.DEFER:
             assert gate.until is not None
             records.append(
@@ -386,26 +391,6 @@ class RungSender:
         )
 
     # -- recording -----------------------------------------------------------------------
-
-    def _record_base(
-        self,
-        account: Account,
-        ladder: Ladder,
-        index: int,
-        channel: Channel,
-        gate: GateResult,
-        now: datetime,
-    ) -> AuditRecord:
-        return self._bare_record(account, ladder, index, now, ZoneInfo("UTC")).model_copy(
-            update={
-                "channel": channel,
-                "rule": gate.rule,
-                "profile": gate.profile,
-                "profile_version": gate.profile_version,
-                "at_local": gate.local_time,
-                "address_masked": mask_address(account.address(channel)),
-            }
-        )
 
     def _bare_record(
         self, account: Account, ladder: Ladder, index: int, now: datetime, zone: ZoneInfo
