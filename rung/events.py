@@ -122,7 +122,13 @@ def inbound_email_message(reply: ScriptedReply, recipient: str) -> str:
                     "subject": "Re: your account",
                 },
             },
-            "receipt": {"action": {"type": "SNS", "encoding": "UTF8"}},
+            # A borrower's own mail: their provider's SPF, DKIM and DMARC all pass.
+            "receipt": {
+                "spfVerdict": {"status": "PASS"},
+                "dkimVerdict": {"status": "PASS"},
+                "dmarcVerdict": {"status": "PASS"},
+                "action": {"type": "SNS", "encoding": "UTF8"},
+            },
             "content": mime.as_string(),
         }
     )

@@ -177,11 +177,12 @@ class SesReceivedNotification(_Aws):
 
     @property
     def authenticated(self) -> bool:
-        """SPF or DKIM passed: the From address is probably not forged."""
-        return any(
-            v is not None and v.status == "PASS"
-            for v in (self.receipt.spfVerdict, self.receipt.dkimVerdict)
-        )
+        """DMARC passed: SPF or DKIM passed *aligned with the From domain*. SPF or DKIM alone
+        pass for whichever domain sent or signed — an attacker's own domain, under a From that
+        names a borrower — and SES reports no alignment for them, so only DMARC can tell. A
+        domain without a DMARC record (GRAY) is not authenticated."""
+        verdict = self.receipt.dmarcVerdict
+        return verdict is not None and verdict.status == "PASS"
 
 
 class SesOtherEvent(_Aws):

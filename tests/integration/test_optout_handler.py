@@ -528,7 +528,7 @@ def test_optout_unauthenticated_email_cannot_opt_in() -> None:
     message["content"] = message["content"].replace(
         "I already paid. Please stop emailing me.", "START"
     )
-    for verdict in ("spfVerdict", "dkimVerdict"):
+    for verdict in ("spfVerdict", "dkimVerdict", "dmarcVerdict"):
         message["receipt"][verdict] = {"status": "FAIL"}
     event["Records"][0]["Sns"]["Message"] = json.dumps(message)
     run(services, event)
