@@ -44,8 +44,13 @@ class Messaging(Construct):
             )
         )
         self.inbound_sms = self._topic("InboundSms", "Rung: two-way SMS replies", SMS_SERVICE)
+        # Delivery events of both channels: SES by the configuration set below, End User
+        # Messaging SMS (TEXT_* events) by the event destination the deployer points here.
         self.ses_feedback = self._topic(
-            "SesFeedback", "Rung: SES bounce, complaint, delivery and reject events", SES_SERVICE
+            "SesFeedback",
+            "Rung: delivery events (SES bounce, complaint, delivery, reject; SMS TEXT_*)",
+            SES_SERVICE,
+            SMS_SERVICE,
         )
         self.inbound_email = self._topic(
             "InboundEmail", "Rung: borrower email replies", SES_SERVICE
@@ -103,15 +108,18 @@ class Messaging(Construct):
                 )
             ],
         )
+        # SES checks that it may publish to the topic when the rule is created: the rule
+        # must come after the topic's policy, not race it on the first deploy.
+        self.receipt_rules.node.add_dependency(self.inbound_email)
 
-    def _topic(self, construct_id: str, display_name: str, publisher: str) -> sns.Topic:
+    def _topic(self, construct_id: str, display_name: str, *publishers: str) -> sns.Topic:
         topic = sns.Topic(
             self, construct_id, display_name=display_name, master_key=self.key, enforce_ssl=True
         )
         topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServicePublishes",
-                principals=[iam.ServicePrincipal(publisher)],
+                principals=[iam.ServicePrincipal(publisher) for publisher in publishers],
                 actions=["sns:Publish"],
                 resources=[topic.topic_arn],
                 conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
