@@ -8,7 +8,7 @@ export TZ := UTC
 # Upgrade Node to 22+ when your machine allows and this line can go.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test synth deploy bench lint clean browser
+.PHONY: install demo test synth deploy bench lint clean browser aws-calls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# Regenerates docs/aws-calls.md from a recorded local-world run (review the difference).
+aws-calls: $(STAMP)
+	RUNG_WRITE_AWS_CALLS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/integration/test_access_in_local_world.py -k docs_list
 
 synth: $(STAMP)
 	$(BIN)/python -m infra.app

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from functions.core.errors import RungError
 from functions.core.models import Account, AuditRecord, Channel, Suppression
+
+
+class SimulationFailed(RungError):
+    """The run itself failed (a handler raised, or made a call its role does not allow):
+    deployed, the same would fail, so there is no result to report."""
 
 
 @dataclass(frozen=True)

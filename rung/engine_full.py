@@ -21,12 +21,12 @@ from functools import partial
 
 from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
 from functions.core.approval import approve_lint_clean
-from functions.core.errors import RungError
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account, AuditRecord, Suppression, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import PROJECT_ROOT
-from rung.engine import ScriptedReply, SimulationInput, SimulationResult
+from rung.access.enforcer import Denial
+from rung.engine import ScriptedReply, SimulationFailed, SimulationInput, SimulationResult
 from rung.events import (
     UNSUBSCRIBE_URL,
     inbound_email_message,
@@ -44,7 +44,7 @@ END_OF_RUN = "simulation period ended"
 _UPLOAD, _REPLY = 0, 1
 
 
-class HandlerFailures(RungError):
+class HandlerFailures(SimulationFailed):
     """A handler raised during the run. On moto nothing is transient, so this is a defect (or
     a configuration error) that would otherwise hide as missing decisions."""
 
@@ -55,6 +55,16 @@ class HandlerFailures(RungError):
             f"{first.error_type}: {first.message}"
         )
         self.errors = errors
+
+
+class AccessRefused(SimulationFailed):
+    """A handler made a call its role in the synthesized stack does not allow: deployed, this
+    would fail the same way."""
+
+    def __init__(self, denials: list[Denial]) -> None:
+        lines = "\n  ".join(str(denial) for denial in denials[:10])
+        super().__init__(f"{len(denials)} AWS call(s) refused by IAM:\n  {lines}")
+        self.denials = denials
 
 
 @dataclass(frozen=True)
@@ -69,36 +79,50 @@ def run_full(
     sim: SimulationInput, progress: Callable[[datetime], None] | None = None
 ) -> SimulationResult:
     """Run `sim` on the local world; `progress` is told each virtual instant reached."""
-    lender = load_lender(PROJECT_ROOT, sim.lender_id)
-    end = sim.start + timedelta(days=sim.days)
+    with simulation_world(sim) as world:
+        return run_in(world, sim, progress)
+
+
+def simulation_world(sim: SimulationInput) -> LocalWorld:
+    """The local world a simulation runs in (IAM enforced from the synthesized stack)."""
     # Signed like the fast engine's links (same base and key), so both render the same words.
-    with LocalWorld(
+    return LocalWorld(
         sim.start,
         lender_ids=(sim.lender_id,),
         unsubscribe_url=UNSUBSCRIBE_URL,
         unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
-    ) as world:
-        settings = world.services.settings
-        approve_lint_clean(
-            world.services.templates,
-            settings.config_root / "templates" / "messages",
-            lender,
-            sim.start,
-        )
-        accounts_key = f"uploads/{sim.lender_id}/{sim.accounts_file.name}"
-        script = _script(world, sim, lender, accounts_key)
-        for event in sorted(script, key=lambda item: (item.at, item.order, item.seq)):
-            if event.at > end:
-                break
-            world.clock.run_until(event.at, progress=progress)
-            event.action()
-            if progress is not None:
-                progress(event.at)
-        world.clock.run_until(end, inclusive=True, progress=progress)
-        world.stop_running(cause=END_OF_RUN)
-        if world.handler_errors:
-            raise HandlerFailures(world.handler_errors)
-        return _result(world, sim, accounts_key)
+    )
+
+
+def run_in(
+    world: LocalWorld, sim: SimulationInput, progress: Callable[[datetime], None] | None = None
+) -> SimulationResult:
+    """Run `sim` in an entered world, which stays open for the caller to look into."""
+    lender = load_lender(PROJECT_ROOT, sim.lender_id)
+    end = sim.start + timedelta(days=sim.days)
+    settings = world.services.settings
+    approve_lint_clean(
+        world.services.templates,
+        settings.config_root / "templates" / "messages",
+        lender,
+        sim.start,
+    )
+    accounts_key = f"uploads/{sim.lender_id}/{sim.accounts_file.name}"
+    script = _script(world, sim, lender, accounts_key)
+    for event in sorted(script, key=lambda item: (item.at, item.order, item.seq)):
+        if event.at > end:
+            break
+        world.clock.run_until(event.at, progress=progress)
+        event.action()
+        if progress is not None:
+            progress(event.at)
+    world.clock.run_until(end, inclusive=True, progress=progress)
+    world.stop_running(cause=END_OF_RUN)
+    if world.denials:
+        raise AccessRefused(world.denials)
+    if world.handler_errors:
+        raise HandlerFailures(world.handler_errors)
+    return _result(world, sim, accounts_key)
 
 
 def _script(

@@ -48,6 +48,11 @@ from functions.core.errors import ConfigError
 from functions.core.lenders import load_lender
 from functions.settings import PROJECT_ROOT, Settings
 from rung import moto_patches
+from rung.access import stack as stack_access
+from rung.access.enforcer import AccessEnforcer, Denial
+from rung.access.requests import Where
+from rung.access.stack import HANDLERS, environment_of, sending_identity, stack_name
+from rung.access.template import Physical, Template, synthesized_template
 from rung.moto_patches import HandlerError, InProcessLambda
 from rung.virtual_clock import VirtualClock
 
@@ -55,14 +60,6 @@ REGION = "us-east-1"
 BUCKET = "rung-uploads-local"
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 LADDER_ASL = PROJECT_ROOT / "infra" / "statemachines" / "ladder.asl.json"
-
-# Entry points, as the CDK stack registers them (one code asset, `functions.*`).
-HANDLERS: Mapping[str, str] = {
-    "schedule": "functions.schedule.handler.handler",
-    "send": "functions.send.handler.handler",
-    "optout": "functions.optout.handler.handler",
-    "unsubscribe": "functions.optout.unsubscribe.handler",
-}
 
 # Table name → (partition key, sort key or None); fixed schemas shared with the CDK stack.
 _TABLE_KEYS: Mapping[str, tuple[str, str | None]] = {
@@ -152,7 +149,16 @@ class LocalWorld:
         log_level: str = "WARNING",
         unsubscribe_url: str = "https://unsubscribe.rung.invalid/",
         unsubscribe_key: bytes = b"rung-local-world-unsubscribe-signing-key",
+        enforce_access: bool = True,
+        template: Template | None = None,
     ) -> None:
+        """`enforce_access`: check every call a handler makes against its function's role in
+        the synthesized stack (rung.access); a refused call fails the world on exit.
+        `template`: the stack's template to take roles and names from (default: synthesized
+        from this checkout)."""
+        self._enforce_access = enforce_access
+        self._access: AccessEnforcer | None = None
+        self._template = template
         self._unsubscribe_url = unsubscribe_url
         self._unsubscribe_key = unsubscribe_key
         self._seed = seed
@@ -170,6 +176,7 @@ class LocalWorld:
         self._settings: Settings | None = None
         self._role_arn = ""
         self._secret_arn = ""
+        self._twins = _Twins(created={}, bucket_key={})
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -183,9 +190,14 @@ class LocalWorld:
                 mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             )
             moto_patches.install(self._stack, self.clock, self._lambdas)
-            self._world_resources = self._create_resources()
+            self._template = self._template or synthesized_template()
+            self._world_resources = self._create_resources(self._template)
             self._stack.enter_context(_environment(self._rung_environment(self._world_resources)))
             self._settings = Settings()
+            if self._enforce_access:
+                self._access = self._enforcer(self._template, self._world_resources)
+                self._access.install(self._stack)
+                self._lambdas.guard = self._access.invocation
             # moto draws ids (SNS/SES message ids…) from one Random. Seeded once the resources
             # exist (setting them up draws differently in a process's first world), a run's
             # ids are the same every time; the previous state comes back on exit.
@@ -196,12 +208,14 @@ class LocalWorld:
             raise
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
         try:
             self._stop_everything()
         finally:
             self._clients.clear()
             self._stack.close()
+        if exc_type is None and self.denials:
+            raise AccessDenials(self.denials)
 
     def _stop_everything(self) -> None:
         """Stop every execution still asleep, while moto still answers, so that no thread is
@@ -215,6 +229,18 @@ class LocalWorld:
     @property
     def services(self) -> Services:
         return self._services()
+
+    @property
+    def access(self) -> AccessEnforcer:
+        """The IAM check of every handler's calls (only when the world enforces access)."""
+        if self._access is None:
+            raise RuntimeError("this LocalWorld does not enforce access")
+        return self._access
+
+    @property
+    def denials(self) -> list[Denial]:
+        """Calls a handler made that its role in the synthesized stack does not allow."""
+        return list(self._access.denials) if self._access else []
 
     @property
     def handler_errors(self) -> list[HandlerError]:
@@ -335,8 +361,9 @@ class LocalWorld:
                 self._services_cache = self._services_factory(self.settings, self.clock)
             return self._services_cache
 
-    def _create_resources(self) -> WorldResources:
+    def _create_resources(self, template: Template) -> WorldResources:
         names = Settings()  # the default resource names; the stack may choose others
+        fixed = stack_access.template_names(template)
         iam = self.client("iam")
         role_arn = iam.create_role(
             RoleName="rung-local",
@@ -357,6 +384,7 @@ class LocalWorld:
         )["Role"]["Arn"]
         self._role_arn = role_arn
         self._create_tables(names)
+        self._twins = self._create_encryption(template)
         for lender_id in self._lender_ids:
             self._verify_sender(lender_id)
         self.client("sesv2").create_configuration_set(ConfigurationSetName="rung-local")
@@ -364,11 +392,11 @@ class LocalWorld:
             Name="rung-unsubscribe-key", SecretString=self._unsubscribe_key.decode("utf-8")
         )["ARN"]
         function_arns = {
-            role: self.create_function(f"rung-{role}", handler)
+            role: self.create_function(fixed.functions.get(handler, f"rung-{role}"), handler)
             for role, handler in HANDLERS.items()
         }
         state_machine_arn = self.create_state_machine(
-            "rung-ladder",
+            fixed.state_machine,
             LADDER_ASL.read_text(encoding="utf-8"),
             {"SendFunctionArn": function_arns["send"]},
         )
@@ -382,6 +410,22 @@ class LocalWorld:
             sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=function_arns["optout"])
         s3 = self.client("s3")
         s3.create_bucket(Bucket=BUCKET)
+        bucket_key = self._twins.bucket_key.get("RUNG_UPLOADS_BUCKET")
+        if bucket_key:
+            s3.put_bucket_encryption(
+                Bucket=BUCKET,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [
+                        {
+                            "ApplyServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": bucket_key,
+                            },
+                            "BucketKeyEnabled": True,
+                        }
+                    ]
+                },
+            )
         s3.put_bucket_notification_configuration(
             Bucket=BUCKET,
             NotificationConfiguration={
@@ -449,9 +493,62 @@ class LocalWorld:
                 )
 
     def _verify_sender(self, lender_id: str) -> None:
+        """The lender's sending domain is verified, as the deploy guide has the deployer do
+        (the roles grant ses:SendEmail on the domain identity)."""
         lender = load_lender(self._config_root, lender_id)
         _, address = parseaddr(lender.email_from)
-        self.client("sesv2").create_email_identity(EmailIdentity=address)
+        domain = address.rsplit("@", 1)[-1]
+        identities = self.client("sesv2").list_email_identities()["EmailIdentities"]
+        if domain not in {identity["IdentityName"] for identity in identities}:
+            self.client("sesv2").create_email_identity(EmailIdentity=domain)
+
+    def _create_encryption(self, template: Template) -> _Twins:
+        """A local KMS key for each of the stack's keys and a queue for each of its queues, so
+        that the roles' grants on them name real local resources."""
+        declared = stack_access.encryption(template)
+        kms, sqs = self.client("kms"), self.client("sqs")
+        created: dict[str, Physical] = {}
+        for logical_id in declared.keys:
+            key = kms.create_key(Description=f"rung local twin of {logical_id}")["KeyMetadata"]
+            created[logical_id] = Physical(ref=key["KeyId"], attributes={"Arn": key["Arn"]})
+        for logical_id, key_id in declared.queues.items():
+            attributes = {"KmsMasterKeyId": created[key_id].ref} if key_id else {}
+            url = sqs.create_queue(QueueName=f"rung-{logical_id}", Attributes=attributes)[
+                "QueueUrl"
+            ]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            created[logical_id] = Physical(ref=url, attributes={"Arn": arn})
+        bucket_key = {
+            variable: created[key].attributes["Arn"]
+            for variable, key in declared.bucket_key.items()
+            if key in created
+        }
+        return _Twins(created=created, bucket_key=bucket_key)
+
+    def _enforcer(self, template: Template, resources: WorldResources) -> AccessEnforcer:
+        local = stack_access.LocalResources(
+            region=REGION,
+            account=ACCOUNT_ID,
+            stack_name=stack_name(),
+            environment=environment_of(self.settings),
+            functions={
+                HANDLERS[role]: (arn.rsplit(":", 1)[-1], arn)
+                for role, arn in resources.function_arns.items()
+            },
+            state_machine_arn=resources.state_machine_arn,
+            created=self._twins.created,
+        )
+        where = Where(
+            region=REGION,
+            account=ACCOUNT_ID,
+            secret_arn=lambda secret: secret if secret.startswith("arn:") else self._secret_arn,
+            email_identity=lambda address: sending_identity(address, REGION, ACCOUNT_ID),
+        )
+        enforcer = stack_access.enforcer(template, local, where, HANDLERS)
+        enforcer.state_machine_created(logging=stack_access.state_machine_logs(template))
+        return enforcer
 
     def _rung_environment(self, resources: WorldResources) -> dict[str, str]:
         """The RUNG_* variables the CDK stack gives the functions (functions/settings.py)."""
@@ -464,6 +561,21 @@ class LocalWorld:
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
             "RUNG_CONFIG_ROOT": str(self._config_root),
         }
+
+
+@dataclass(frozen=True)
+class _Twins:
+    created: Mapping[str, Physical]  # the stack's keys and queues, by logical id
+    bucket_key: Mapping[str, str]  # environment variable naming a bucket → its key's ARN
+
+
+class AccessDenials(RuntimeError):
+    """Handlers made calls their roles in the synthesized stack do not allow."""
+
+    def __init__(self, denials: list[Denial]) -> None:
+        lines = "\n  ".join(str(denial) for denial in denials[:20])
+        super().__init__(f"{len(denials)} call(s) refused by IAM:\n  {lines}")
+        self.denials = denials
 
 
 def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:

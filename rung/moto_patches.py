@@ -30,7 +30,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC
 from types import SimpleNamespace
@@ -39,6 +39,7 @@ from unittest import mock
 
 import jsonpath_ng
 import jsonpath_ng.ext
+from aws_lambda_powertools.utilities import parameters
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.sns.models import SNSBackend, Subscription
@@ -102,6 +103,9 @@ class InProcessLambda:
     """
 
     services: Callable[[], Any]
+    # Wraps each run of a handler (the IAM check of its calls, rung.access); yields the
+    # callback to report that the handler raised.
+    guard: Callable[[str], AbstractContextManager[Callable[[], None]]] | None = None
     errors: list[HandlerError] = field(default_factory=list)
     invocations: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -113,6 +117,10 @@ class InProcessLambda:
             # Deterministic request ids: the n-th invocation of a run always gets the same one.
             request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rung-local/{self.invocations}"))
         handler = _resolve_handler(function.handler)
+        # Each function runs in containers of its own: what one cached (Powertools' parameter
+        # cache holds the unsubscribe signing key) is never another's, so every invocation
+        # fetches afresh and its role is checked for it.
+        parameters.clear_caches()
         context = InProcessContext(
             function_name=function.function_name,
             function_version=str(function.version),
@@ -122,6 +130,17 @@ class InProcessLambda:
             log_group_name=function.logs_group_name,
             log_stream_name=f"local/{request_id}",
         )
+        guard = self.guard(str(function.handler)) if self.guard else nullcontext(lambda: None)
+        with guard as failed:
+            return self._run(handler, event, context, failed)
+
+    def _run(
+        self,
+        handler: Callable[..., Any],
+        event: Any,
+        context: InProcessContext,
+        failed: Callable[[], None],
+    ) -> tuple[str, bool, str]:
         try:
             result = handler(event if event is not None else {}, context, services=self.services())
         # The Lambda runtime turns *any* exception into a function error whose errorType is the
@@ -129,13 +148,14 @@ class InProcessLambda:
         # (state_task_service_lambda.py:69-79 reads `errorType` from the error payload).
         except Exception as exc:
             error = HandlerError(
-                function_name=function.function_name,
+                function_name=context.function_name,
                 error_type=type(exc).__name__,
                 message=str(exc),
                 trace=traceback.format_exc(),
             )
             with self._lock:
                 self.errors.append(error)
+            failed()
             payload = {
                 "errorType": error.error_type,
                 "errorMessage": error.message,

@@ -313,6 +313,8 @@ class Functions(Construct):
         _allow(fn, ["dynamodb:Query"], [_index_arn(storage.ledger, "by_address")])
         _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn])
         _allow(fn, ["dynamodb:Query"], [storage.templates.table_arn])
+        # Every email carries a one-click unsubscribe link signed with this key.
+        _allow(fn, ["secretsmanager:GetSecretValue"], [self.unsubscribe_secret.secret_arn])
         self._allow_messages(fn)
 
     def _wire_optout(self) -> None:

@@ -146,7 +146,7 @@ class _Edges:
                 )
 
     def _failure_destinations(self) -> Iterator[Edge]:
-        for logical_id, resource in self._of_type("AWS::Lambda::EventInvokeConfig"):
+        for _, resource in self._of_type("AWS::Lambda::EventInvokeConfig"):
             properties = resource["Properties"]
             destination = properties.get("DestinationConfig", {}).get("OnFailure")
             if destination is None:
@@ -194,7 +194,9 @@ class _Edges:
         problems = []
         statements = self._topic_policy(topic_id)
         if not evaluate(statements, request).allowed:
-            problems.append(f"the topic policy of {readable(topic_id)} does not let {service} publish")
+            problems.append(
+                f"the topic policy of {readable(topic_id)} does not let {service} publish"
+            )
         key = self.resources[topic_id]["Properties"].get("KmsMasterKeyId")
         if key is not None:
             problems.extend(self._key_problems(key, service, context, readable(topic_id)))

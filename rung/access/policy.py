@@ -86,9 +86,7 @@ def applies(statement: Mapping[str, Any], request: Request) -> bool:
     )
 
 
-def _matches_element(
-    statement: Mapping[str, Any], name: str, value: str, pattern: Any
-) -> bool:
+def _matches_element(statement: Mapping[str, Any], name: str, value: str, pattern: Any) -> bool:
     positive, negative = statement.get(name), statement.get(f"Not{name}")
     if positive is not None and negative is not None:
         raise UnsupportedPolicy(f"a statement has both {name} and Not{name}")
@@ -136,7 +134,9 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) 
 
 
 def _operator(name: str) -> tuple[Any, bool]:
-    base, if_exists = (name[: -len("IfExists")], True) if name.endswith("IfExists") else (name, False)
+    base, if_exists = (
+        (name[: -len("IfExists")], True) if name.endswith("IfExists") else (name, False)
+    )
     tests = {
         "StringEquals": lambda expected, actual: expected == actual,
         "StringNotEquals": lambda expected, actual: expected != actual,

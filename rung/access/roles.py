@@ -71,7 +71,9 @@ def principals(
     return found
 
 
-def function_facts(template: Template, logical_id: str, resolve: Callable[[Any], Any]) -> FunctionFacts:
+def function_facts(
+    template: Template, logical_id: str, resolve: Callable[[Any], Any]
+) -> FunctionFacts:
     resources = template["Resources"]
     properties = resources[logical_id]["Properties"]
     log_group = properties.get("LoggingConfig", {}).get("LogGroup")
@@ -105,7 +107,10 @@ def _grants(
         for policy in role_properties.get("Policies", [])
     ]
     for logical_id, resource in resources.items():
-        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"]["Roles"]:
+        if (
+            resource["Type"] == "AWS::IAM::Policy"
+            and {"Ref": role} in resource["Properties"]["Roles"]
+        ):
             documents.append((logical_id, resource["Properties"]["PolicyDocument"]))
     return tuple(
         Grant(origin=f"{source}#{index}", written=statement, resolved=resolve(statement))

@@ -26,11 +26,11 @@ from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.quiet_hours import is_allowed
 from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
-from rung.engine import SimulationInput, SimulationResult, read_replies
+from rung.engine import SimulationFailed, SimulationInput, SimulationResult, read_replies
 from rung.progress import Progress
 from rung.report import write_outputs
 
-EXIT_OK, EXIT_USAGE, EXIT_INVARIANT = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_INVARIANT, EXIT_FAILED = 0, 2, 3, 4
 # Above this many rows the full engine (moto + ASL, ≈ 5 ladders/s) would take minutes.
 FULL_ENGINE_MAX_ROWS = 300
 MAX_DAYS = 366
@@ -110,8 +110,13 @@ def run(args: argparse.Namespace) -> int:
     engine = args.engine
     if engine == "auto":
         engine = "full" if report.rows <= FULL_ENGINE_MAX_ROWS else "fast"
-    with Progress(args.days, start=start) as progress:
-        result = _engine(engine)(sim, progress.update)
+    try:
+        with Progress(args.days, start=start) as progress:
+            result = _engine(engine)(sim, progress.update)
+    except SimulationFailed as exc:
+        # What would fail in AWS fails here: a defect to fix, not a result to report.
+        print(f"rung simulate: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
     book = load_profiles(PROJECT_ROOT).for_lender(lender)
     summary = write_outputs(

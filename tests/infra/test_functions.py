@@ -68,6 +68,7 @@ EXPECTED_ACTIONS = {
         "sns:Publish",
         "sns:CheckIfPhoneNumberIsOptedOut",
         "ses:SendEmail",
+        "secretsmanager:GetSecretValue",
     },
     "optout": ALWAYS
     | DEAD_LETTER_SEND
@@ -163,7 +164,15 @@ def test_sms_publish_cannot_reach_any_topic(synthesized: Synthesized, name: str)
 
 def test_send_role_cannot_touch_s3_or_step_functions(synthesized: Synthesized) -> None:
     actions = role_actions(synthesized, synthesized.stack.functions.roles["Send"])
-    assert not {a for a in actions if a.startswith(("s3:", "states:", "secretsmanager:"))}
+    assert not {a for a in actions if a.startswith(("s3:", "states:"))}
+
+
+def test_send_reads_only_the_unsubscribe_signing_key(synthesized: Synthesized) -> None:
+    # Every email carries a signed one-click unsubscribe link: the send role reads that one
+    # secret, and nothing else in Secrets Manager.
+    role = synthesized.stack.functions.roles["Send"]
+    secret = {"Ref": logical_id(synthesized.stack.functions.unsubscribe_secret)}
+    assert resources_for(synthesized, role, "secretsmanager:GetSecretValue") == [secret]
 
 
 def test_schedule_role_cannot_send_messages(synthesized: Synthesized) -> None:

@@ -49,9 +49,7 @@ def test_every_kind_of_edge_is_checked(synthesized: Synthesized) -> None:
     assert len(_names(synthesized.template, "(AlarmActions)")) == len(alarms)
 
 
-def _without_statement(
-    template: dict[str, Any], policy_id: str, predicate: Any
-) -> dict[str, Any]:
+def _without_statement(template: dict[str, Any], policy_id: str, predicate: Any) -> dict[str, Any]:
     changed = copy.deepcopy(template)
     document = changed["Resources"][policy_id]["Properties"]["PolicyDocument"]
     kept = [statement for statement in document["Statement"] if not predicate(statement)]
@@ -87,7 +85,9 @@ def test_sms_delivery_events_need_end_user_messaging_on_the_delivery_topic(
             statement["Principal"] = {"Service": "ses.amazonaws.com"}
     # Then End User Messaging's TEXT_* events are refused; SES's still arrive
     refused = [edge.name for edge in _refused(broken)]
-    assert refused == ["End User Messaging SMS (DeliveryEventsTopicArn) → topic MessagingSesFeedback"]
+    assert refused == [
+        "End User Messaging SMS (DeliveryEventsTopicArn) → topic MessagingSesFeedback"
+    ]
 
 
 def test_the_receipt_rule_is_created_after_the_inbound_topic_policy(
@@ -119,10 +119,10 @@ def test_an_encrypted_topic_needs_its_key_to_trust_the_publisher(synthesized: Sy
         assert f"{service}.amazonaws.com kms:GenerateDataKey" in problems
 
 
-@pytest.mark.parametrize("fragment", ["S3 notification", "subscription FunctionsOptoutInboundSms →"])
-def test_an_invocation_needs_its_lambda_permission(
-    synthesized: Synthesized, fragment: str
-) -> None:
+@pytest.mark.parametrize(
+    "fragment", ["S3 notification", "subscription FunctionsOptoutInboundSms →"]
+)
+def test_an_invocation_needs_its_lambda_permission(synthesized: Synthesized, fragment: str) -> None:
     broken = copy.deepcopy(synthesized.template)
     resources = broken["Resources"]
     for key in [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::Permission"]:

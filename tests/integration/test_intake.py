@@ -39,6 +39,9 @@ from functions.core.ladder import execution_name
 from functions.core.models import Account, AccountStatus, Channel
 from functions.schedule import handler as schedule
 from functions.settings import PROJECT_ROOT, Settings
+from rung.access.checked import checked_calls
+from rung.access.enforcer import AccessEnforcer
+from rung.access.stack import HANDLERS
 
 REGION = "us-east-1"
 BUCKET = "rung-uploads-test"
@@ -67,6 +70,7 @@ class Aws:
     sfn: Any
     state_machine_arn: str
     clock: FixedClock
+    access: AccessEnforcer  # the schedule role of the synthesized stack judges its calls
 
     def put(self, key: str, body: bytes) -> str:
         return str(self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"]).strip('"')
@@ -92,7 +96,8 @@ class Aws:
         return self.invoke(self.event(key, etag))
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        return schedule.handler(event, FakeContext(), services=self.services)
+        with self.access.invocation(HANDLERS["schedule"]):
+            return schedule.handler(event, FakeContext(), services=self.services)
 
     def executions(self) -> dict[str, str]:
         listed = self.sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
@@ -119,13 +124,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         s3.create_bucket(Bucket=BUCKET)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         arn = sfn.create_state_machine(
-            name="rung-ladder",
+            name="Rung-ladder",  # the name the stack gives it (and the schedule role names)
             definition='{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
             roleArn="arn:aws:iam::123456789012:role/rung-ladder",
         )["stateMachineArn"]
         clock = FixedClock(NOW)
-        services = aws_services(settings.model_copy(update={"state_machine_arn": arn}), clock)
-        yield Aws(services, s3, sfn, arn, clock)
+        settings = settings.model_copy(update={"state_machine_arn": arn})
+        services = aws_services(settings, clock)
+        with checked_calls(settings) as access:
+            yield Aws(services, s3, sfn, arn, clock, access)
+        assert access.denials == [], "calls the schedule role does not allow"
 
 
 def _create_table(client: Any, name: str, indexes: tuple[str, ...] = ()) -> None:
@@ -160,6 +168,10 @@ def test_schedule_sample_upload_stores_accounts_starts_ladders_and_reports(aws: 
     (record,) = answer["uploads"]
     assert (record["rows"], record["accepted"], record["rejected"]) == (15, 14, 1)
     assert record["finished"] and record["report_key"] == "rejects/demo/2026-12-01.rejects.csv"
+    # And each of those calls was judged by the schedule role of the synthesized stack
+    judged = {call.action for call in aws.access.calls if call.principal == "schedule"}
+    assert judged >= {"s3:GetObject", "s3:PutObject", "dynamodb:BatchWriteItem"}
+    assert "states:StartExecution" in judged
     # And the accounts are stored, national numbers in E.164
     boston = aws.services.accounts.get("demo", "D-1002")
     assert boston is not None and boston.phone == "+16175550188" and boston.state == "MA"

@@ -35,18 +35,24 @@ def test_actions_match_case_insensitively_with_wildcards() -> None:
     statements = [allow("DynamoDB:Get*", TABLE)]
     assert evaluate(statements, Request("dynamodb:GetItem", TABLE)).allowed
     assert not evaluate(statements, Request("dynamodb:PutItem", TABLE)).allowed
-    assert evaluate([allow("kms:GenerateDataKey?", "*")], Request("kms:GenerateDataKeyX", "k")).allowed
+    assert evaluate(
+        [allow("kms:GenerateDataKey?", "*")], Request("kms:GenerateDataKeyX", "k")
+    ).allowed
 
 
 def test_resources_match_case_sensitively_and_dots_are_literal() -> None:
     statements = [allow("s3:GetObject", "arn:aws:s3:::bucket/uploads/*")]
-    assert evaluate(statements, Request("s3:GetObject", "arn:aws:s3:::bucket/uploads/a.csv")).allowed
+    assert evaluate(
+        statements, Request("s3:GetObject", "arn:aws:s3:::bucket/uploads/a.csv")
+    ).allowed
     assert not evaluate(
         statements, Request("s3:GetObject", "arn:aws:s3:::bucket/Uploads/a.csv")
     ).allowed
     # "." in a pattern is a dot, not "any character"
     dotted = [allow("ses:SendEmail", "arn:aws:ses:r:a:identity/demo.example")]
-    assert not evaluate(dotted, Request("ses:SendEmail", "arn:aws:ses:r:a:identity/demoXexample")).allowed
+    assert not evaluate(
+        dotted, Request("ses:SendEmail", "arn:aws:ses:r:a:identity/demoXexample")
+    ).allowed
 
 
 def test_an_index_is_a_resource_of_its_own() -> None:
@@ -82,13 +88,19 @@ def test_condition_keys_are_case_insensitive_and_values_any_of() -> None:
         "*",
         Condition={"StringEquals": {"AWS:SourceAccount": ["111", "222"]}},
     )
-    assert evaluate([statement], Request("sns:Publish", "t", context={"aws:sourceaccount": "222"})).allowed
-    assert not evaluate([statement], Request("sns:Publish", "t", context={"aws:SourceAccount": "3"})).allowed
+    assert evaluate(
+        [statement], Request("sns:Publish", "t", context={"aws:sourceaccount": "222"})
+    ).allowed
+    assert not evaluate(
+        [statement], Request("sns:Publish", "t", context={"aws:SourceAccount": "3"})
+    ).allowed
 
 
 def test_a_missing_condition_key_fails_the_condition_unless_if_exists() -> None:
     strict = allow("sns:Publish", "*", Condition={"StringEquals": {"aws:SourceAccount": "1"}})
-    lenient = allow("sns:Publish", "*", Condition={"StringEqualsIfExists": {"aws:SourceAccount": "1"}})
+    lenient = allow(
+        "sns:Publish", "*", Condition={"StringEqualsIfExists": {"aws:SourceAccount": "1"}}
+    )
     assert not evaluate([strict], Request("sns:Publish", "t")).allowed
     assert evaluate([lenient], Request("sns:Publish", "t")).allowed
 
@@ -102,7 +114,10 @@ def test_arn_like_and_bool_conditions() -> None:
             "Bool": {"aws:SecureTransport": "true"},
         },
     )
-    good = {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:1:alarm:Rung-X", "aws:SecureTransport": "true"}
+    good = {
+        "aws:SourceArn": "arn:aws:cloudwatch:us-east-1:1:alarm:Rung-X",
+        "aws:SecureTransport": "true",
+    }
     assert evaluate([statement], Request("sns:Publish", "t", context=good)).allowed
     other_alarm = {**good, "aws:SourceArn": "arn:aws:cloudwatch:us-east-1:1:alarm:Other"}
     assert not evaluate([statement], Request("sns:Publish", "t", context=other_alarm)).allowed
@@ -117,7 +132,9 @@ def test_resource_policies_match_service_principals() -> None:
         [statement], Request("sns:Publish", "t", principal="sms-voice.amazonaws.com")
     ).allowed
     anyone = allow("sns:Publish", "t", Principal="*")
-    assert evaluate([anyone], Request("sns:Publish", "t", principal="cloudwatch.amazonaws.com")).allowed
+    assert evaluate(
+        [anyone], Request("sns:Publish", "t", principal="cloudwatch.amazonaws.com")
+    ).allowed
 
 
 @pytest.mark.parametrize(

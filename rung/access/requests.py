@@ -1,0 +1,203 @@
+"""What IAM checks for an AWS API call: the action and the resource(s) it is authorised on.
+
+Each operation the functions may call is listed with the IAM action AWS's Service
+Authorization Reference gives it and the resource type it is authorised against. An operation
+not listed raises `UnmodelledCall`: a new call in the code must be added here, on purpose, so
+that the local world never waves a call through unchecked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class UnmodelledCall(LookupError):
+    """The local world does not know which IAM action/resource an operation needs."""
+
+
+@dataclass(frozen=True)
+class Call:
+    action: str  # e.g. "dynamodb:Query"
+    resource: str  # an ARN, or "*" for actions without resource-level permissions
+
+
+@dataclass(frozen=True)
+class Where:
+    """The account and region requests are made in, and how names become ARNs."""
+
+    region: str
+    account: str
+    secret_arn: Callable[[str], str]  # a secret's name or ARN → its ARN
+    email_identity: Callable[[str], str]  # a From address → the SES identity that sends it
+
+
+Resolve = Callable[[Mapping[str, Any], Where], list[Call]]
+
+
+def calls_for(service: str, operation: str, params: Mapping[str, Any], where: Where) -> list[Call]:
+    """Every (action, resource) IAM evaluates for one API call; all must be allowed."""
+    resolve = _OPERATIONS.get((service, operation))
+    if resolve is None:
+        raise UnmodelledCall(
+            f"{service}.{operation}: the local world does not know its IAM action and resource; "
+            "add it to rung/access/requests.py"
+        )
+    return resolve(params, where)
+
+
+# ------------------------------------------------------------------------------- DynamoDB
+
+
+def _table_arn(where: Where, table: str) -> str:
+    if table.startswith("arn:"):
+        return table
+    return f"arn:aws:dynamodb:{where.region}:{where.account}:table/{table}"
+
+
+def _dynamodb(action: str) -> Resolve:
+    def resolve(params: Mapping[str, Any], where: Where) -> list[Call]:
+        arn = _table_arn(where, params["TableName"])
+        if params.get("IndexName"):
+            arn = f"{arn}/index/{params['IndexName']}"
+        return [Call(f"dynamodb:{action}", arn)]
+
+    return resolve
+
+
+def _batch_write(params: Mapping[str, Any], where: Where) -> list[Call]:
+    # BatchWriteItem is authorised per table as dynamodb:BatchWriteItem.
+    return [
+        Call("dynamodb:BatchWriteItem", _table_arn(where, table))
+        for table in sorted(params["RequestItems"])
+    ]
+
+
+def _batch_get(params: Mapping[str, Any], where: Where) -> list[Call]:
+    return [
+        Call("dynamodb:BatchGetItem", _table_arn(where, table))
+        for table in sorted(params["RequestItems"])
+    ]
+
+
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+
+
+def _transact(params: Mapping[str, Any], where: Where) -> list[Call]:
+    # Each item of a transaction is authorised as its own action on its own table.
+    calls = []
+    for item in params["TransactItems"]:
+        ((kind, body),) = item.items()
+        calls.append(
+            Call(f"dynamodb:{_TRANSACT_ACTIONS[kind]}", _table_arn(where, body["TableName"]))
+        )
+    return calls
+
+
+# ------------------------------------------------------------------------------------- S3
+
+
+def _object(action: str) -> Resolve:
+    def resolve(params: Mapping[str, Any], where: Where) -> list[Call]:
+        return [Call(f"s3:{action}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+
+    return resolve
+
+
+# ------------------------------------------------------------------------------------ SNS
+
+
+def _publish(params: Mapping[str, Any], where: Where) -> list[Call]:
+    target = params.get("TopicArn") or params.get("TargetArn")
+    # A message to a phone number has no resource: IAM evaluates it against "*".
+    return [Call("sns:Publish", target or "*")]
+
+
+def _unscoped(action: str) -> Resolve:
+    def resolve(params: Mapping[str, Any], where: Where) -> list[Call]:
+        return [Call(action, "*")]
+
+    return resolve
+
+
+# ------------------------------------------------------------------------------------ SES
+
+
+def _send_email(params: Mapping[str, Any], where: Where) -> list[Call]:
+    """SES authorises SendEmail on the sending identity and on the configuration set used."""
+    identity = params.get("FromEmailAddressIdentityArn") or (
+        f"arn:aws:ses:{where.region}:{where.account}:identity/"
+        f"{where.email_identity(params['FromEmailAddress'])}"
+    )
+    calls = [Call("ses:SendEmail", identity)]
+    if params.get("ConfigurationSetName"):
+        calls.append(
+            Call(
+                "ses:SendEmail",
+                f"arn:aws:ses:{where.region}:{where.account}:configuration-set/"
+                f"{params['ConfigurationSetName']}",
+            )
+        )
+    return calls
+
+
+# ------------------------------------------------------------------ Step Functions, Lambda
+
+
+def _states(action: str, key: str) -> Resolve:
+    def resolve(params: Mapping[str, Any], where: Where) -> list[Call]:
+        return [Call(f"states:{action}", params[key])]
+
+    return resolve
+
+
+def _invoke(params: Mapping[str, Any], where: Where) -> list[Call]:
+    name = params["FunctionName"]
+    arn = (
+        name
+        if name.startswith("arn:")
+        else f"arn:aws:lambda:{where.region}:{where.account}:function:{name}"
+    )
+    return [Call("lambda:InvokeFunction", arn)]
+
+
+def _secret(params: Mapping[str, Any], where: Where) -> list[Call]:
+    return [Call("secretsmanager:GetSecretValue", where.secret_arn(params["SecretId"]))]
+
+
+_OPERATIONS: Mapping[tuple[str, str], Resolve] = {
+    ("dynamodb", "GetItem"): _dynamodb("GetItem"),
+    ("dynamodb", "PutItem"): _dynamodb("PutItem"),
+    ("dynamodb", "UpdateItem"): _dynamodb("UpdateItem"),
+    ("dynamodb", "DeleteItem"): _dynamodb("DeleteItem"),
+    ("dynamodb", "Query"): _dynamodb("Query"),
+    ("dynamodb", "Scan"): _dynamodb("Scan"),
+    ("dynamodb", "DescribeTable"): _dynamodb("DescribeTable"),
+    ("dynamodb", "BatchWriteItem"): _batch_write,
+    ("dynamodb", "BatchGetItem"): _batch_get,
+    ("dynamodb", "TransactWriteItems"): _transact,
+    ("dynamodb", "TransactGetItems"): _transact,
+    # HeadObject is authorised as s3:GetObject.
+    ("s3", "GetObject"): _object("GetObject"),
+    ("s3", "HeadObject"): _object("GetObject"),
+    ("s3", "PutObject"): _object("PutObject"),
+    ("sns", "Publish"): _publish,
+    ("sns", "CheckIfPhoneNumberIsOptedOut"): _unscoped("sns:CheckIfPhoneNumberIsOptedOut"),
+    ("sns", "OptInPhoneNumber"): _unscoped("sns:OptInPhoneNumber"),
+    ("sesv2", "SendEmail"): _send_email,
+    ("stepfunctions", "StartExecution"): _states("StartExecution", "stateMachineArn"),
+    ("stepfunctions", "StopExecution"): _states("StopExecution", "executionArn"),
+    ("stepfunctions", "DescribeExecution"): _states("DescribeExecution", "executionArn"),
+    ("stepfunctions", "RedriveExecution"): _states("RedriveExecution", "executionArn"),
+    ("stepfunctions", "ListExecutions"): _states("ListExecutions", "stateMachineArn"),
+    ("lambda", "Invoke"): _invoke,
+    ("secretsmanager", "GetSecretValue"): _secret,
+    ("cloudwatch", "PutMetricData"): _unscoped("cloudwatch:PutMetricData"),
+}

@@ -1,0 +1,250 @@
+"""The synthesized stack, mapped onto a local world's resources.
+
+The local world creates what the template declares under its own names; this module binds
+each logical id the roles refer to (tables, bucket, keys, queue, secret, topics, functions,
+state machine) to the local resource, so that the template's statements can be evaluated
+against the ARNs the handlers really call. Most bindings come from the functions'
+environment: a variable the template sets to `{"Ref": X}` names X's local counterpart in the
+local world's environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Any
+
+from moto.ses.models import ses_backends
+
+from functions.settings import PROJECT_ROOT, Settings
+from rung.access.enforcer import AccessEnforcer
+from rung.access.requests import Where
+from rung.access.roles import Principal, function_facts, principals
+from rung.access.template import Physical, Resolver, Template
+
+# Entry points, as the CDK stack registers them (one code asset, `functions.*`).
+HANDLERS: Mapping[str, str] = {
+    "schedule": "functions.schedule.handler.handler",
+    "send": "functions.send.handler.handler",
+    "optout": "functions.optout.handler.handler",
+    "unsubscribe": "functions.optout.unsubscribe.handler",
+}
+
+
+def environment_of(settings: Settings) -> dict[str, str]:
+    """The RUNG_* variables that produce `settings` (as the stack sets them)."""
+    return {f"RUNG_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+
+
+def stack_name() -> str:
+    """The stack's name from cdk.json (what `AWS::StackName` resolves to)."""
+    context = json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return str(context["rung"]["stack_name"])
+
+
+def sending_identity(from_address: str, region: str, account: str) -> str:
+    """The SES identity that authorises a From address in moto: the address when it is
+    verified itself, otherwise its domain (as SES chooses)."""
+    _, address = parseaddr(from_address)
+    verified = ses_backends[account][region].email_identities
+    return address if address in verified else address.rsplit("@", 1)[-1]
+
+
+@dataclass(frozen=True)
+class TemplateNames:
+    """Physical names the template fixes, which the local world must use too (the roles name
+    them literally, e.g. `execution:Rung-ladder:*`)."""
+
+    state_machine: str
+    functions: Mapping[str, str]  # handler → fixed function name (only those the stack fixes)
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """The KMS keys, queues and encrypted bucket the template declares, by logical id."""
+
+    keys: tuple[str, ...]
+    queues: Mapping[str, str]  # queue → its key ("" for none)
+    bucket_key: Mapping[str, str]  # environment variable naming a bucket → the bucket's key
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """What the local world created, for binding."""
+
+    region: str
+    account: str
+    stack_name: str
+    environment: Mapping[str, str]  # RUNG_* as the local world sets them
+    functions: Mapping[str, tuple[str, str]]  # handler → (name, ARN)
+    state_machine_arn: str
+    created: Mapping[str, Physical]  # logical id → local twin (keys, queues)
+
+
+def template_names(template: Template) -> TemplateNames:
+    resources = template["Resources"]
+    machine = next(
+        resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    )
+    return TemplateNames(
+        state_machine=str(machine["StateMachineName"]),
+        functions={
+            resource["Properties"]["Handler"]: resource["Properties"]["FunctionName"]
+            for resource in resources.values()
+            if resource["Type"] == "AWS::Lambda::Function"
+            and isinstance(resource["Properties"].get("FunctionName"), str)
+        },
+    )
+
+
+def state_machine_logs(template: Template) -> bool:
+    """Whether the state machine delivers its logs to CloudWatch (its role must allow it)."""
+    return any(
+        "LoggingConfiguration" in resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    )
+
+
+def encryption(template: Template) -> Encryption:
+    resources = template["Resources"]
+    keys = tuple(key for key, value in resources.items() if value["Type"] == "AWS::KMS::Key")
+    queues = {
+        logical_id: _logical(value["Properties"].get("KmsMasterKeyId"))
+        for logical_id, value in resources.items()
+        if value["Type"] == "AWS::SQS::Queue"
+    }
+    bucket_key: dict[str, str] = {}
+    for variable, reference in _environment_references(template).items():
+        bucket = resources.get(reference[0])
+        if bucket is None or bucket["Type"] != "AWS::S3::Bucket":
+            continue
+        rules = (
+            bucket["Properties"]
+            .get("BucketEncryption", {})
+            .get("ServerSideEncryptionConfiguration", [])
+        )
+        for rule in rules:
+            default = rule.get("ServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm") == "aws:kms":
+                bucket_key[variable] = _logical(default.get("KMSMasterKeyID"))
+    return Encryption(keys=keys, queues=queues, bucket_key=bucket_key)
+
+
+def bind(template: Template, local: LocalResources) -> dict[str, Physical]:
+    """Logical id → local physical resource, for everything the roles can name."""
+    resources = template["Resources"]
+    region, account = local.region, local.account
+    physical: dict[str, Physical] = dict(local.created)
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        properties = resource["Properties"]
+        local_function = local.functions.get(properties["Handler"])
+        if local_function is None:
+            continue
+        name, arn = local_function
+        physical[logical_id] = Physical(ref=name, attributes={"Arn": arn})
+        log_group = properties.get("LoggingConfig", {}).get("LogGroup")
+        if log_group:
+            group = f"/aws/lambda/{name}"
+            physical[log_group["Ref"]] = Physical(
+                ref=group,
+                attributes={"Arn": f"arn:aws:logs:{region}:{account}:log-group:{group}:*"},
+            )
+    for variable, (logical_id, attribute) in _environment_references(template).items():
+        value = local.environment.get(variable)
+        if value is None or logical_id not in resources:
+            continue
+        if attribute:
+            existing = physical.get(logical_id, Physical(ref="", attributes={}))
+            physical[logical_id] = Physical(
+                ref=existing.ref, attributes={**existing.attributes, attribute: value}
+            )
+            continue
+        physical[logical_id] = _by_type(resources[logical_id]["Type"], value, region, account)
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::StepFunctions::StateMachine":
+            physical[logical_id] = Physical(
+                ref=local.state_machine_arn,
+                attributes={"Name": local.state_machine_arn.rsplit(":", 1)[-1]},
+            )
+    return physical
+
+
+def enforcer(
+    template: Template,
+    local: LocalResources,
+    where: Where,
+    handlers: Mapping[str, str],  # principal name → handler
+) -> AccessEnforcer:
+    physical = bind(template, local)
+    resolve = Resolver(
+        region=local.region, account=local.account, stack_name=local.stack_name, physical=physical
+    )
+    found: dict[str, Principal] = principals(template, resolve, handlers)
+    facts = {
+        name: function_facts(template, principal.logical_id, resolve)
+        for name, principal in found.items()
+        if name in handlers
+    }
+    keys: dict[str, str] = {}
+    crypto = encryption(template)
+    for variable, key in crypto.bucket_key.items():
+        if key in physical and variable in local.environment:
+            keys[local.environment[variable]] = physical[key].attributes["Arn"]
+    for queue, key in crypto.queues.items():
+        if key and queue in physical and key in physical:
+            keys[physical[queue].attributes["Arn"]] = physical[key].attributes["Arn"]
+    return AccessEnforcer(
+        principals=found,
+        facts=facts,
+        where=where,
+        keys=keys,
+        handlers={handler: name for name, handler in handlers.items()},
+        stack_functions=frozenset(
+            part for name, arn in local.functions.values() for part in (name, arn)
+        ),
+    )
+
+
+def _environment_references(template: Template) -> dict[str, tuple[str, str]]:
+    """RUNG_* variable → (logical id, attribute or "" for Ref), from every function."""
+    references: dict[str, tuple[str, str]] = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        for variable, value in variables.items():
+            if isinstance(value, dict) and "Ref" in value:
+                references[variable] = (value["Ref"], "")
+            elif isinstance(value, dict) and "Fn::GetAtt" in value:
+                logical_id, attribute = value["Fn::GetAtt"]
+                references[variable] = (logical_id, attribute)
+    return references
+
+
+def _by_type(resource_type: str, ref: str, region: str, account: str) -> Physical:
+    """A resource's attributes from its `Ref` value, as CloudFormation defines them per type."""
+    if resource_type == "AWS::DynamoDB::Table":
+        return Physical(ref, {"Arn": f"arn:aws:dynamodb:{region}:{account}:table/{ref}"})
+    if resource_type == "AWS::S3::Bucket":
+        return Physical(ref, {"Arn": f"arn:aws:s3:::{ref}"})
+    if resource_type == "AWS::SNS::Topic":
+        return Physical(ref, {"TopicArn": ref, "TopicName": ref.rsplit(":", 1)[-1]})
+    if resource_type in ("AWS::SecretsManager::Secret", "AWS::SES::ConfigurationSet"):
+        return Physical(ref, {})
+    raise ValueError(f"the local world cannot bind a {resource_type} from its environment")
+
+
+def _logical(reference: Any) -> str:
+    if isinstance(reference, dict):
+        if "Ref" in reference:
+            return str(reference["Ref"])
+        if "Fn::GetAtt" in reference:
+            return str(reference["Fn::GetAtt"][0])
+    return ""
