@@ -254,7 +254,10 @@ def _origination(number: str, found: dict[str, Any] | None, inbound_topic: str |
         )
     if "SMS" not in found.get("NumberCapabilities", []):
         problems.append("it has no SMS capability: use a number that can text")
-    if not found.get("TwoWayEnabled") or found.get("TwoWayChannelArn") != inbound_topic:
+    # A simulator number (the smoke lender's) never hears from a borrower.
+    simulator = found.get("NumberType") == "SIMULATOR"
+    two_way = found.get("TwoWayEnabled") and found.get("TwoWayChannelArn") == inbound_topic
+    if not simulator and not two_way:
         problems.append(
             f"two-way SMS must point at the stack's InboundSmsTopicArn: aws "
             f"pinpoint-sms-voice-v2 update-phone-number --phone-number-id "

@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import BotoCoreError
@@ -22,6 +23,9 @@ from functions.core.errors import ConfigError
 from functions.core.lenders import load_lender
 from functions.settings import Settings
 from rung.preflight import Check, Clients, Expectations, run_checks
+
+if TYPE_CHECKING:
+    from infra.stack_config import RungStackConfig
 
 EXIT_OK, EXIT_MISSING, EXIT_USAGE = 0, 1, 2
 
@@ -61,13 +65,19 @@ class UsageError(Exception):
     """Options or environment that make any check impossible (exit 2)."""
 
 
-def expectations(stack: str | None, config_root: Path) -> Expectations:
-    """What cdk.json and the lender files say the account must hold."""
-    # Deferred: the deployment configuration lives with the CDK app (aws-cdk-lib is heavy).
-    from infra.components.functions import POWERTOOLS_LAYER_PARAMETER
+def deployment_config() -> RungStackConfig:
+    """cdk.json's deployment configuration, as the CDK app reads it."""
+    # Deferred: the configuration lives with the CDK app, and aws-cdk-lib is slow to import.
     from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
 
-    config = RungStackConfig.from_context(cdk_json_context()[CONTEXT_KEY])
+    return RungStackConfig.from_context(cdk_json_context()[CONTEXT_KEY])
+
+
+def expectations(stack: str | None, config_root: Path) -> Expectations:
+    """What cdk.json and the lender files say the account must hold."""
+    from infra.components.functions import POWERTOOLS_LAYER_PARAMETER
+
+    config = deployment_config()
     lenders = sorted(path.stem for path in (config_root / "config" / "lenders").glob("*.yaml"))
     numbers = []
     for lender_id in lenders:

@@ -392,3 +392,12 @@ def test_preflight_cli_over_moto_server_reports_what_moto_cannot_answer(
     assert "FAIL  stack Rung deployed with its outputs: could not read it" in out
     assert "FAIL  SMS monthly spend limit above the sandbox's US$1: could not read it" in out
     assert "PASS" not in out
+
+
+def test_preflight_simulator_number_needs_no_two_way(aws: dict[str, str]) -> None:
+    # Given the smoke lender's simulator origination number, active, without two-way SMS
+    simulator = numbers(aws, NumberType="SIMULATOR", TwoWayEnabled=False)
+    [check] = checks.origination_identities(
+        {"pinpoint-sms-voice-v2": simulator}.__getitem__, [ORIGINATION], aws["InboundSmsTopicArn"]
+    )
+    assert check.ok, check
