@@ -8,7 +8,7 @@ export TZ := UTC
 # Upgrade Node to 22+ when your machine allows and this line can go.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test synth deploy bench lint clean browser aws-calls
+.PHONY: install demo test test-runtime synth deploy bench lint clean browser aws-calls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,26 @@ aws-calls: $(STAMP)
 	RUNG_WRITE_AWS_CALLS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/integration/test_access_in_local_world.py -k docs_list
 
+# The suite again on the Lambda runtime's Python (the stack deploys python3.13), in its own
+# virtualenv. python3.13 is taken from PATH, else from pyenv.
+RUNTIME_PYTHON_VERSION := 3.13
+RUNTIME_VENV := .venv-$(RUNTIME_PYTHON_VERSION)
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
+
+$(RUNTIME_STAMP): pyproject.toml
+	@py=""; for candidate in $$(command -v python$(RUNTIME_PYTHON_VERSION)) \
+	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(RUNTIME_PYTHON_VERSION).*/bin/python$(RUNTIME_PYTHON_VERSION) 2>/dev/null); do \
+	  if "$$candidate" -c pass >/dev/null 2>&1; then py=$$candidate; break; fi; done; \
+	if [ -z "$$py" ]; then \
+	  echo "python$(RUNTIME_PYTHON_VERSION) is missing: install it (pyenv install $(RUNTIME_PYTHON_VERSION), or your OS package python$(RUNTIME_PYTHON_VERSION) with its venv module)"; exit 1; fi; \
+	test -x $(RUNTIME_VENV)/bin/python || "$$py" -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	touch $(RUNTIME_STAMP)
+
+test-runtime: $(RUNTIME_STAMP) browser
+	$(RUNTIME_VENV)/bin/python -m pytest -n 2 -p no:cacheprovider
+
 synth: $(STAMP)
 	$(BIN)/python -m infra.app
 
@@ -52,4 +72,4 @@ lint: $(STAMP)
 	$(BIN)/mypy functions rung
 
 clean:
-	rm -rf $(VENV) cdk.out out .pytest_cache .hypothesis
+	rm -rf $(VENV) $(RUNTIME_VENV) cdk.out out .pytest_cache .hypothesis

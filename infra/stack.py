@@ -51,3 +51,15 @@ class RungStack(Stack):
         # destinations (TEXT_* delivery events) here too, so receipts reach the ledger.
         CfnOutput(self, "DeliveryEventsTopicArn", value=self.messaging.ses_feedback.topic_arn)
         CfnOutput(self, "UnsubscribeUrl", value=self.functions.unsubscribe_url.url)
+        # Read by `rung preflight` (what to activate, whom alarms reach) and `rung smoke`.
+        CfnOutput(
+            self, "InboundMailRuleSetName", value=self.messaging.receipt_rules.receipt_rule_set_name
+        )
+        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
+        for name, table in (
+            ("Accounts", self.storage.accounts),
+            ("Ledger", self.storage.ledger),
+            ("Audit", self.storage.audit),
+            ("Suppressions", self.storage.suppressions),
+        ):
+            CfnOutput(self, f"{name}TableName", value=table.table_name)

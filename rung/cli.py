@@ -6,9 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rung.commands import channels, reply, simulate, templates, validate, when
+from rung.commands import (
+    channels,
+    preflight,
+    reply,
+    simulate,
+    smoke,
+    templates,
+    validate,
+    when,
+)
 
-COMMANDS = (validate, simulate, reply, when, templates, channels)
+COMMANDS = (validate, simulate, reply, when, templates, channels, preflight, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

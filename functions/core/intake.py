@@ -332,6 +332,7 @@ class _Run:
                     rung=0,
                     next_at=to_sfn_timestamp(self.now),
                     done=False,
+                    started_at=to_sfn_timestamp(self.now),
                 )
                 name = execution_name(lender_id, account.account_id, account.cycle)
                 if self.ports.ladders.start(name, state.model_dump_json()):

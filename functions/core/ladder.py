@@ -21,11 +21,28 @@ from functions.core.models import Channel
 
 
 class Rung(BaseModel):
+    """One step of a ladder, timed either by the account or by the ladder's own start.
+
+    `day` is days past due, at the ladder's local time (every lender ladder). `minute` is
+    minutes after the ladder started: for a smoke test whose rungs are minutes apart.
+    """
+
     model_config = ConfigDict(frozen=True)
 
-    day: int = Field(ge=0, le=365)  # days past due
+    day: int | None = Field(default=None, ge=0, le=365)
+    minute: int | None = Field(default=None, ge=0, le=24 * 60)
     channel: Channel
     template: str = Field(pattern=r"^[a-z0-9_]+$")
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Rung:
+        if (self.day is None) == (self.minute is None):
+            raise ValueError("a rung has either `day` (days past due) or `minute`, not both")
+        return self
+
+    @property
+    def offset(self) -> int:
+        return self.day if self.day is not None else self.minute  # type: ignore[return-value]
 
 
 class Ladder(BaseModel):
@@ -42,30 +59,44 @@ class Ladder(BaseModel):
         return time.fromisoformat(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _days_strictly_increase(self) -> Ladder:
-        days = [rung.day for rung in self.rungs]
-        if days != sorted(set(days)):
-            raise ValueError("rung days must strictly increase")
+    def _offsets_strictly_increase(self) -> Ladder:
+        if len({rung.day is None for rung in self.rungs}) > 1:
+            raise ValueError("every rung of a ladder uses `day`, or every rung uses `minute`")
+        offsets = [rung.offset for rung in self.rungs]
+        if offsets != sorted(set(offsets)):
+            raise ValueError("rung days (or minutes) must strictly increase")
         return self
 
     @property
     def ref(self) -> str:
         return f"{self.id}@{self.version}"
 
-    def due_at(self, index: int, due_date: date, zone: ZoneInfo) -> datetime:
-        """The instant rung `index` falls due: its dpd day at the ladder's local time, in `zone`."""
-        day = due_date + timedelta(days=self.rungs[index].day)
+    def due_at(
+        self, index: int, due_date: date, zone: ZoneInfo, started: datetime | None = None
+    ) -> datetime:
+        """The instant rung `index` falls due: its dpd day at the ladder's local time, in
+        `zone`; or, for a ladder timed in minutes, that many minutes after it `started`."""
+        rung = self.rungs[index]
+        if rung.minute is not None:
+            if started is None:
+                raise ConfigError(
+                    f"ladder {self.ref} counts minutes from its start, which this run lacks"
+                )
+            return started + timedelta(minutes=rung.minute)
+        day = due_date + timedelta(days=rung.offset)
         return datetime.combine(day, self.local_time, tzinfo=zone).astimezone(UTC)
 
-    def expires_at(self, index: int, due_date: date, zone: ZoneInfo) -> datetime | None:
+    def expires_at(
+        self, index: int, due_date: date, zone: ZoneInfo, started: datetime | None = None
+    ) -> datetime | None:
         """A rung that could not go out before the next rung falls due is superseded by it.
 
-        This is the catch-up policy (DESIGN §4): missed rungs are never burst out together;
-        the newest due rung wins (functions.core.sending records the skipped ones).
+        This is the catch-up policy (see docs/decisions.md): missed rungs are never burst out
+        together; the newest due rung wins (functions.core.sending records the skipped ones).
         """
         if index + 1 >= len(self.rungs):
             return None
-        return self.due_at(index + 1, due_date, zone)
+        return self.due_at(index + 1, due_date, zone, started)
 
 
 class LadderState(BaseModel):
@@ -80,12 +111,13 @@ class LadderState(BaseModel):
     next_at: str  # ISO 8601 UTC ending in "Z" (Step Functions TimestampPath)
     done: bool = False
     deferred: bool = False  # the current rung has been deferred at least once
+    started_at: str | None = None  # when intake started the ladder (rungs timed in minutes)
 
-    @field_validator("next_at")
+    @field_validator("next_at", "started_at")
     @classmethod
-    def _utc_z(cls, value: str) -> str:
-        if not value.endswith("Z"):
-            raise ValueError("next_at must be UTC and end in 'Z'")
+    def _utc_z(cls, value: str | None) -> str | None:
+        if value is not None and not value.endswith("Z"):
+            raise ValueError("next_at and started_at must be UTC and end in 'Z'")
         return value
 
     @property
@@ -95,6 +127,14 @@ class LadderState(BaseModel):
     @property
     def next_instant(self) -> datetime:
         return datetime.fromisoformat(self.next_at.replace("Z", "+00:00"))
+
+    @property
+    def started_instant(self) -> datetime | None:
+        return (
+            datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+            if self.started_at
+            else None
+        )
 
 
 def to_sfn_timestamp(instant: datetime) -> str:

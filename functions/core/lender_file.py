@@ -9,6 +9,7 @@ row. Blank lines (no cell holds anything) are not rows: they are counted in
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import sqlite3
 from collections import deque
@@ -324,7 +325,12 @@ class LenderFile:
             for item in self._raw_rows():
                 yield item if isinstance(item, RowResult) else validate_row(*item, self._context)
             return
-        with ProcessPoolExecutor(workers) as pool:
+        # Workers come from a fork server, never fork() of this process: forking a process that
+        # runs other threads (a progress bar, boto3's pools) can deadlock the child, and Python
+        # 3.12+ warns about it (3.14 makes forkserver the default on Linux).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])  # workers start with the rules imported
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
             in_flight: deque[Future[list[RowResult[LenderRow]]]] = deque()
             for batch in _batches(self._raw_rows(), PARALLEL_BATCH_ROWS):
                 in_flight.append(pool.submit(validate_batch, batch, self._context))

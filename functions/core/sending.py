@@ -125,7 +125,7 @@ class RungSender:
 
         index, deferred = state.rung, state.deferred
         while index < len(ladder.rungs):
-            expires = ladder.expires_at(index, account.due_date, zone)
+            expires = ladder.expires_at(index, account.due_date, zone, state.started_instant)
             if expires is None or now < expires:
                 break
             # Catch-up policy (DESIGN §4): never burst missed rungs; the newest due rung wins.
@@ -137,7 +137,7 @@ class RungSender:
                 self._advanced(state, len(ladder.rungs), now, ladder, account, zone), records
             )
 
-        due = ladder.due_at(index, account.due_date, zone)
+        due = ladder.due_at(index, account.due_date, zone, state.started_instant)
         if now < due:
             return Step(_at(state, index, due, deferred), records)
 
@@ -463,7 +463,8 @@ class RungSender:
                     "deferred": False,
                 }
             )
-        return _at(state, index, max(now, ladder.due_at(index, account.due_date, zone)), False)
+        due = ladder.due_at(index, account.due_date, zone, state.started_instant)
+        return _at(state, index, max(now, due), False)
 
 
 def _at(state: LadderState, index: int, instant: datetime, deferred: bool) -> LadderState:

@@ -28,6 +28,9 @@ def test_asset_holds_functions_config_and_ladders(asset_dir: Path) -> None:
         "functions/send/handler.py",
         "config/lenders/demo.yaml",
         "ladders/default.yaml",
+        # `rung smoke` uploads for the smoke lender, whose ladder runs in minutes.
+        "config/lenders/smoke.yaml",
+        "ladders/smoke.yaml",
     ):
         assert (asset_dir / relative).is_file(), relative
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
+from rung.preflight import REQUIRED_OUTPUTS
 from tests.infra.conftest import Synthesized, logical_id
 
 CONFIG = RungStackConfig.from_context(cdk_json_context()[CONTEXT_KEY])
@@ -59,7 +60,15 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
         "UnsubscribeUrl": {
             "Fn::GetAtt": [logical_id(stack.functions.unsubscribe_url), "FunctionUrl"]
         },
+        "InboundMailRuleSetName": {"Ref": logical_id(stack.messaging.receipt_rules)},
+        "AlarmTopicArn": {"Ref": logical_id(stack.observability.topic)},
+        "AccountsTableName": {"Ref": logical_id(stack.storage.accounts)},
+        "LedgerTableName": {"Ref": logical_id(stack.storage.ledger)},
+        "AuditTableName": {"Ref": logical_id(stack.storage.audit)},
+        "SuppressionsTableName": {"Ref": logical_id(stack.storage.suppressions)},
     }
+    # `rung preflight` and `rung smoke` read exactly these.
+    assert set(outputs) == set(REQUIRED_OUTPUTS)
 
 
 def test_handlers_emit_metrics_where_the_alarms_look() -> None:

@@ -105,3 +105,61 @@ def test_ladder_state_requires_z_timestamps() -> None:
         LadderState(
             lender_id="demo", account_id="A", cycle="c", rung=0, next_at="2026-11-02T02:00:00+00:00"
         )
+
+
+def test_smoke_ladder_counts_minutes_from_the_ladder_start() -> None:
+    # Given the smoke ladder, started 14:07:30 UTC (its due date and zone do not matter)
+    smoke = load_ladder(PROJECT_ROOT, "smoke")
+    started = datetime(2026, 12, 1, 14, 7, 30, tzinfo=UTC)
+    # Then its rungs fall due that many minutes later, and the first expires at the second
+    assert smoke.due_at(0, DUE, NEW_YORK, started) == started
+    assert smoke.due_at(1, DUE, NEW_YORK, started) == datetime(2026, 12, 1, 14, 10, 30, tzinfo=UTC)
+    assert smoke.expires_at(0, DUE, NEW_YORK, started) == smoke.due_at(1, DUE, NEW_YORK, started)
+
+
+def test_minute_ladder_without_a_start_is_a_config_error() -> None:
+    smoke = load_ladder(PROJECT_ROOT, "smoke")
+    with pytest.raises(ConfigError, match="counts minutes from its start"):
+        smoke.due_at(0, DUE, NEW_YORK)
+
+
+@pytest.mark.parametrize(
+    ("rungs", "message"),
+    [
+        ([{"day": 1, "minute": 5, "channel": "sms", "template": "t"}], "either `day`"),
+        ([{"channel": "sms", "template": "t"}], "either `day`"),
+        (
+            [
+                {"day": 1, "channel": "sms", "template": "t"},
+                {"minute": 5, "channel": "email", "template": "t"},
+            ],
+            "every rung uses `minute`",
+        ),
+        (
+            [
+                {"minute": 5, "channel": "sms", "template": "t"},
+                {"minute": 5, "channel": "email", "template": "t"},
+            ],
+            "strictly increase",
+        ),
+    ],
+)
+def test_ladder_rung_timing_is_days_or_minutes_never_both(
+    rungs: list[dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Ladder.model_validate({"id": "x", "version": 1, "rungs": rungs})
+
+
+def test_ladder_state_carries_its_start_in_utc_z() -> None:
+    state = LadderState(
+        lender_id="smoke",
+        account_id="a",
+        cycle="c",
+        rung=0,
+        next_at="2026-12-01T14:07:30Z",
+        started_at="2026-12-01T14:07:30Z",
+    )
+    assert state.started_instant == datetime(2026, 12, 1, 14, 7, 30, tzinfo=UTC)
+    with pytest.raises(ValidationError):
+        LadderState.model_validate(state.model_dump() | {"started_at": "2026-12-01T14:07:30+00:00"})
