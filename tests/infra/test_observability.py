@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
+from functions.settings import PROJECT_ROOT
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
 from rung.preflight import REQUIRED_OUTPUTS
 from tests.infra.conftest import Synthesized, logical_id
@@ -71,24 +77,40 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
     assert set(outputs) == set(REQUIRED_OUTPUTS)
 
 
-def test_handlers_emit_metrics_where_the_alarms_look() -> None:
-    # Given the four handlers as the Lambda runtime imports them
-    import importlib
-    import os
-
+def test_handlers_emit_metrics_where_the_alarms_look(synthesized: Synthesized) -> None:
+    # Given each handler imported as the Lambda runtime imports it: a fresh interpreter with
+    # the environment the stack gives that function (not whatever this test process holds)
     from infra.components.functions import METRICS_NAMESPACE
 
-    for module in (
-        "functions.send.handler",
-        "functions.schedule.handler",
-        "functions.optout.handler",
-        "functions.optout.unsubscribe",
-    ):
-        metrics = importlib.import_module(module).metrics
+    for resource in synthesized.resources("AWS::Lambda::Function").values():
+        properties = resource["Properties"]
+        if not properties["Handler"].startswith("functions."):
+            continue
+        variables = properties["Environment"]["Variables"]
+        env = {
+            "PATH": os.environ["PATH"],
+            "AWS_DEFAULT_REGION": "us-east-1",
+            **{key: value for key, value in variables.items() if isinstance(value, str)},
+        }
+        module = properties["Handler"].rsplit(".", 1)[0]
+        probe = (
+            "import importlib, json; "
+            f"m = importlib.import_module({module!r}).metrics; "
+            "print(json.dumps([m.namespace, m.service]))"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            env=env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        namespace, service = json.loads(result.stdout.strip().splitlines()[-1])
         # Then their metrics land in the alarms' namespace, under the service dimension the
         # stack sets (POWERTOOLS_SERVICE_NAME), never a name of their own that no alarm watches
-        assert metrics.namespace == METRICS_NAMESPACE, module
-        assert metrics.service == os.environ.get("POWERTOOLS_SERVICE_NAME"), module
+        assert namespace == METRICS_NAMESPACE, module
+        assert service == variables["POWERTOOLS_SERVICE_NAME"], module
 
 
 def test_ses_reputation_alarms_pause_email_through_the_optout_function(
