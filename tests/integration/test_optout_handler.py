@@ -43,6 +43,9 @@ from functions.core.unsubscribe import make_unsubscribe_url
 from functions.optout import handler as optout
 from functions.optout import unsubscribe
 from functions.settings import PROJECT_ROOT, Settings
+from rung.access.checked import checked_calls
+from rung.access.enforcer import AccessEnforcer
+from rung.access.stack import HANDLERS
 from tests.integration.test_port_contracts import TABLES, create_tables
 
 T = TypeVar("T")
@@ -682,11 +685,21 @@ def dynamo_services(settings: Settings, *accounts: Account) -> Services:
     )
 
 
-def test_optout_on_dynamodb_honours_stop_once(aws: Settings) -> None:
+@pytest.fixture
+def access(aws: Settings) -> Iterator[AccessEnforcer]:
+    """The optout and unsubscribe roles of the synthesized stack judge the handlers' calls."""
+    with checked_calls(aws) as enforcer:
+        yield enforcer
+    assert enforcer.denials == []
+
+
+def test_optout_on_dynamodb_honours_stop_once(aws: Settings, access: AccessEnforcer) -> None:
     services = dynamo_services(aws, account(email=None))
     event = sms_event("退订", "in-1")
-    run(services, event)
-    run(services, copy.deepcopy(event))  # SNS redelivery: conditional put in the inbound table
+    with access.invocation(HANDLERS["optout"]):
+        run(services, event)
+        run(services, copy.deepcopy(event))  # SNS redelivery: conditional put in the inbound table
+    assert {c.action for c in access.calls} >= {"dynamodb:PutItem", "dynamodb:Query"}
     held = services.suppressions.get(Channel.SMS, PHONE)
     assert held is not None and held.source is SuppressionSource.REPLY
     assert len(sent_sms(services)) == 1
@@ -695,11 +708,17 @@ def test_optout_on_dynamodb_honours_stop_once(aws: Settings) -> None:
     assert "expires_at" in item["Item"]
 
 
-def test_unsubscribe_on_moto_reads_key_from_secrets_manager(aws: Settings) -> None:
+def test_unsubscribe_on_moto_reads_key_from_secrets_manager(
+    aws: Settings, access: AccessEnforcer
+) -> None:
     services = dynamo_services(aws, account(phone=None))
-    response = unsubscribe.handler(
-        url_event("POST", token_for(), "List-Unsubscribe=One-Click"), Context(), services=services
-    )
+    with access.invocation(HANDLERS["unsubscribe"]):
+        response = unsubscribe.handler(
+            url_event("POST", token_for(), "List-Unsubscribe=One-Click"),
+            Context(),
+            services=services,
+        )
+    assert "secretsmanager:GetSecretValue" in {c.action for c in access.calls}
     assert response["statusCode"] == 200
     held = services.suppressions.get(Channel.EMAIL, EMAIL.upper())
     assert held is not None and held.source is SuppressionSource.UNSUBSCRIBE
