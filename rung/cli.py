@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rung.commands import channels, reply, simulate, templates, validate, when
+from rung.commands import channels, replies, reply, simulate, templates, validate, when
 
-COMMANDS = (validate, simulate, reply, when, templates, channels)
+COMMANDS = (validate, simulate, reply, replies, when, templates, channels)
 
 
 def build_parser() -> argparse.ArgumentParser:
