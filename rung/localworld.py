@@ -1,7 +1,7 @@
 """The local world: Rung's AWS resources running in-process on moto, on a virtual clock.
 
 `LocalWorld` declares what the CDK stack declares — the uploads bucket with its S3
-notifications, the seven DynamoDB tables, the inbound SMS topic, the SES identity, the four
+notifications, the eight DynamoDB tables, the inbound SMS topic, the SES identity, the four
 Lambda functions and the ladder state machine built from `infra/statemachines/ladder.asl.json`
 — and runs the real ASL on moto's Step Functions interpreter, with the Lambda handlers run
 in-process (`rung.moto_patches`) and every Wait on a `VirtualClock`.
@@ -73,6 +73,7 @@ _TABLE_KEYS: Mapping[str, tuple[str, str | None]] = {
     "templates": ("pk", "sk"),
     "uploads": ("pk", None),
     "inbound": ("pk", None),
+    "reviews": ("pk", None),
 }
 # Table → [(index name, hash key, range key or None)], projection ALL.
 _TABLE_INDEXES: Mapping[str, tuple[tuple[str, str, str | None], ...]] = {
@@ -417,6 +418,7 @@ class LocalWorld:
             "templates": names.templates_table,
             "uploads": names.uploads_table,
             "inbound": names.inbound_table,
+            "reviews": names.reviews_table,
         }
         for table, table_name in table_names.items():
             hash_key, range_key = _TABLE_KEYS[table]

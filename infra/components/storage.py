@@ -104,6 +104,8 @@ class Storage(Construct):
         self.templates = self._table("Templates", "pk", sort_key="sk")
         self.uploads = self._table("UploadsLog", "pk")
         self.inbound = self._table("Inbound", "pk", ttl=TTL_ATTRIBUTE)
+        # Borrower replies a person must look at (functions/core/review.py): `pk` = review id.
+        self.reviews = self._table("Reviews", "pk")
 
     def _table(
         self,

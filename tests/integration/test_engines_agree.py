@@ -71,6 +71,11 @@ def script(
         "who is this?",
         "STOP I already paid",
         "wrong number",
+        # Replies with legal weight, promises and preferences act through the same core.
+        "talk to my attorney",
+        "I'll pay on Friday",
+        "not after 6pm",
+        "這不是我借的",
     ]
     replies = []
     for index in rng.sample(range(ACCOUNTS), 30):
