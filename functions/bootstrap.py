@@ -96,7 +96,9 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         inbound=DynamoInboundLog(settings.inbound_table),
         continuations=LambdaContinuations(),
         channels=DynamoChannelSwitch(settings.suppressions_table),
-        reviews=DynamoReviewQueue(settings.reviews_table),
+        reviews=DynamoReviewQueue(
+            settings.reviews_table, retention_days=settings.audit_retention_days
+        ),
         decisions=DynamoDecisionLog(
             settings.audit_table, retention_days=settings.audit_retention_days
         ),

@@ -87,6 +87,7 @@ _TABLE_TTL: Mapping[str, str] = {
     "accounts": "expires_at",
     "audit": "expires_at",
     "inbound": "expires_at",
+    "reviews": "expires_at",
 }
 
 _SUBSTITUTION = re.compile(r"\$\{(!?)([A-Za-z0-9_.:]+)\}")

@@ -488,7 +488,13 @@ class DynamoDecisionLog(Table):
 
 
 class DynamoReviewQueue(Table):
-    """`pk` = review id. The queue is small (ops reads it daily): a filtered scan lists it."""
+    """`pk` = review id. The queue is small (ops reads it daily): a filtered scan lists it.
+    A resolved item (it holds the reply as written) expires after the retention; an open one
+    stays until a person resolves it."""
+
+    def __init__(self, table_name: str, *, retention_days: int, client: Any | None = None) -> None:
+        super().__init__(table_name, client=client)
+        self.retention = timedelta(days=retention_days)
 
     def open(self, item: ReviewItem) -> bool:
         return self._put_new(model_item(item, pk=item.review_id)) is None
@@ -514,9 +520,15 @@ class DynamoReviewQueue(Table):
 
     def resolve(self, item: ReviewItem) -> None:
         try:
+            expires = item.resolved_at or item.at
+            stored = model_item(
+                item,
+                pk=item.review_id,
+                **{TTL_ATTRIBUTE: int((expires + self.retention).timestamp())},
+            )
             self.client.put_item(
                 TableName=self.table_name,
-                Item=to_wire(model_item(item, pk=item.review_id)),
+                Item=to_wire(stored),
                 ConditionExpression="#state = :open",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=to_wire({":open": ReviewState.OPEN.value}),

@@ -71,13 +71,12 @@ class _Ports:
 
 def _ports(args: argparse.Namespace) -> _Ports:
     client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url)
+    retention = Settings().audit_retention_days
     return _Ports(
         accounts=DynamoAccountStore(args.accounts_table, client=client),
         suppressions=DynamoSuppressionStore(args.suppressions_table, client=client),
-        reviews=DynamoReviewQueue(args.reviews_table, client=client),
-        decisions=DynamoDecisionLog(
-            args.audit_table, retention_days=Settings().audit_retention_days, client=client
-        ),
+        reviews=DynamoReviewQueue(args.reviews_table, retention_days=retention, client=client),
+        decisions=DynamoDecisionLog(args.audit_table, retention_days=retention, client=client),
     )
 
 

@@ -101,7 +101,7 @@ TABLES: dict[str, dict[str, Any]] = {
     "templates": {"keys": [("pk", "HASH"), ("sk", "RANGE")]},
     "uploads": {"keys": [("pk", "HASH")]},
     "inbound": {"keys": [("pk", "HASH")], "ttl": "expires_at"},
-    "reviews": {"keys": [("pk", "HASH")]},
+    "reviews": {"keys": [("pk", "HASH")], "ttl": "expires_at"},
 }
 
 

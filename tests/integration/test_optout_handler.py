@@ -801,7 +801,7 @@ def dynamo_services(settings: Settings, *accounts: Account) -> Services:
             "accounts": dynamo_accounts,
             "suppressions": DynamoSuppressionStore(settings.suppressions_table),
             "inbound": DynamoInboundLog(settings.inbound_table),
-            "reviews": DynamoReviewQueue(settings.reviews_table),
+            "reviews": DynamoReviewQueue(settings.reviews_table, retention_days=400),
             "decisions": DynamoDecisionLog(settings.audit_table, retention_days=400),
         }
     )
@@ -881,7 +881,7 @@ def test_optout_attorney_on_dynamodb_writes_review_and_decisions(aws: Settings) 
     services = dynamo_services(aws, account())
     run(services, sms_event("mi abogado se encarga", "in-1"))
     assert must(services.accounts.get("demo", "A-1")).status is AccountStatus.ATTORNEY
-    [item] = DynamoReviewQueue(aws.reviews_table).pending()
+    [item] = DynamoReviewQueue(aws.reviews_table, retention_days=400).pending()
     assert item.intent == "attorney"
     logged = DynamoDecisionLog(aws.audit_table, retention_days=400).history(Channel.SMS, PHONE)
     assert [d.event for d in logged] == ["read", "review_opened", "status"]

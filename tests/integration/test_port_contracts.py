@@ -225,7 +225,7 @@ def create_tables(dynamodb: Any) -> None:
     table(TABLES["uploads"], {"pk": "HASH"})
     table(TABLES["inbound"], {"pk": "HASH"})
     table(TABLES["reviews"], {"pk": "HASH"})
-    for ttl_table in ("audit", "inbound"):
+    for ttl_table in ("audit", "inbound", "reviews"):
         dynamodb.update_time_to_live(
             TableName=TABLES[ttl_table],
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
@@ -363,7 +363,7 @@ def aws_world(clients: AwsClients) -> World:
         ladders=SfnLadderControl(clients.state_machine_arn, client=clients.sfn),
         objects=S3ObjectStore(BUCKET, client=clients.s3),
         channels=DynamoChannelSwitch(TABLES["suppressions"], client=ddb),
-        reviews=DynamoReviewQueue(TABLES["reviews"], client=ddb),
+        reviews=DynamoReviewQueue(TABLES["reviews"], client=ddb, retention_days=400),
         decisions=DynamoDecisionLog(TABLES["audit"], retention_days=400, client=ddb),
         sms_outbox=sms_outbox,
         email_outbox=email_outbox,
@@ -1147,6 +1147,21 @@ def test_dynamo_audit_and_inbound_items_carry_ttl(aws: AwsClients) -> None:
     assert int(audit_item["expires_at"]["N"]) == int((T0 + timedelta(days=400)).timestamp())
     assert int(inbound_item["expires_at"]["N"]) == int((T0 + timedelta(days=30)).timestamp())
     assert audit_item["sk"]["S"] == "2026-03-02T15:00:00.000000+00:00#001#sms#SENT"
+
+
+def test_dynamo_review_expires_only_once_resolved(aws: AwsClients) -> None:
+    queue = DynamoReviewQueue(TABLES["reviews"], retention_days=400, client=aws.dynamodb)
+    queue.open(review("sms-1", T0))
+    [opened] = aws.dynamodb.scan(TableName=TABLES["reviews"])["Items"]
+    assert "expires_at" not in opened  # an open item waits for a person, however long
+    done = T0 + timedelta(days=2)
+    queue.resolve(
+        review("sms-1", T0).model_copy(
+            update={"state": ReviewState.RESOLVED, "resolved_by": "Ana", "resolved_at": done}
+        )
+    )
+    [resolved] = aws.dynamodb.scan(TableName=TABLES["reviews"])["Items"]
+    assert int(resolved["expires_at"]["N"]) == int((done + timedelta(days=400)).timestamp())
 
 
 def test_dynamo_account_item_follows_table_schema(aws: AwsClients) -> None:

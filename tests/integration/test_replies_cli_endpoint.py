@@ -62,7 +62,7 @@ def test_replies_review_and_resolve_over_an_endpoint(
             **services.__dict__,
             "accounts": accounts,
             "suppressions": DynamoSuppressionStore(TABLES["suppressions"], client=client),
-            "reviews": DynamoReviewQueue(TABLES["reviews"], client=client),
+            "reviews": DynamoReviewQueue(TABLES["reviews"], client=client, retention_days=400),
             "decisions": DynamoDecisionLog(TABLES["audit"], retention_days=400, client=client),
         }
     )
