@@ -266,8 +266,9 @@ class LocalWorld:
             executions.extend(page["executions"])
         return sorted(executions, key=lambda execution: execution["name"])
 
-    def scan(self, table_name: str, model: type[Model]) -> list[Model]:
-        """Every item of a table as `model` (key attributes such as pk/sk are ignored)."""
+    def scan(self, table_name: str, model: type[Model], *, skip_prefix: str = "") -> list[Model]:
+        """Every item of a table as `model` (key attributes such as pk/sk are ignored), less
+        those whose `pk` starts with `skip_prefix` (another kind of record in the same table)."""
         items: list[Model] = []
         pages = (
             self.client("dynamodb")
@@ -275,7 +276,11 @@ class LocalWorld:
             .paginate(TableName=table_name, ConsistentRead=True)
         )
         for page in pages:
-            items.extend(model.model_validate(from_wire(item)) for item in page["Items"])
+            items.extend(
+                model.model_validate(from_wire(item))
+                for item in page["Items"]
+                if not (skip_prefix and item["pk"]["S"].startswith(skip_prefix))
+            )
         return items
 
     def stop_running(self, cause: str, state_machine_arn: str | None = None) -> int:

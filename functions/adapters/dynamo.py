@@ -36,6 +36,7 @@ from functions.adapters.records import (
 from functions.core.errors import RungError
 from functions.core.models import (
     CLOSED_STATUSES,
+    INBOUND_PREFIX,
     Account,
     AccountStatus,
     AuditRecord,
@@ -480,7 +481,7 @@ class DynamoDecisionLog(Table):
         items = self._query(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues=to_wire(
-                {":pk": f"inbound#{suppression_key(channel, address)}"}
+                {":pk": f"{INBOUND_PREFIX}{suppression_key(channel, address)}"}
             ),
             ConsistentRead=True,
         )

@@ -28,6 +28,7 @@ from functions.adapters.records import (
 )
 from functions.core.errors import PermanentSendError
 from functions.core.models import (
+    INBOUND_PREFIX,
     Account,
     AccountStatus,
     AuditRecord,
@@ -259,7 +260,7 @@ class MemoryDecisionLog:
             raise AuditConflict(f"inbound decision {key[1]} already holds another")
 
     def history(self, channel: Channel, address: str) -> list[InboundDecision]:
-        prefix = f"inbound#{suppression_key(channel, address)}"
+        prefix = f"{INBOUND_PREFIX}{suppression_key(channel, address)}"
         return [d for (pk, _), d in sorted(self._by_key.items()) if pk == prefix]
 
     def all(self) -> list[InboundDecision]:

@@ -315,6 +315,10 @@ class ReviewItem(BaseModel):
     reason: str = ""
 
 
+# Partition-key prefix of inbound decisions in the audit table (gate records: lender#account#…).
+INBOUND_PREFIX = "inbound#"
+
+
 class InboundDecision(BaseModel):
     """One decision taken on inbound input, append-only (`audit` table under `inbound#…`):
     an opt-out, opt-in (with the suppression it lifted), claim, status, promise, preference,
@@ -338,4 +342,4 @@ class InboundDecision(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"inbound#{suppression_key(self.channel, self.address)}"
+        return f"{INBOUND_PREFIX}{suppression_key(self.channel, self.address)}"

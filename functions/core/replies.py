@@ -653,6 +653,8 @@ def read_reply(
         )
         if preference.place:
             low.append("place")
+        elif not (preference.excluded or preference.not_before or preference.not_after):
+            low.append("preference_unread")  # a preference was said, but Rung could not read it
     if any(r in rules.low_confidence for r in low):
         fields["confidence"] = Confidence.LOW
     return ReplyReading.model_validate(fields)
