@@ -23,7 +23,7 @@ from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
 from functions.core.approval import approve_lint_clean
 from functions.core.errors import RungError
 from functions.core.lenders import LenderConfig, load_lender
-from functions.core.models import INBOUND_PREFIX, Account, AuditRecord, Suppression, UploadRecord
+from functions.core.models import Account, Suppression, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import PROJECT_ROOT
 from rung.engine import ScriptedReply, SimulationInput, SimulationResult
@@ -140,8 +140,7 @@ def _deliver(world: LocalWorld, lender: LenderConfig, reply: ScriptedReply) -> N
 
 def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> SimulationResult:
     settings = world.services.settings
-    # The audit table also holds the inbound decisions (`inbound#…`): only gate records here.
-    records = world.scan(settings.audit_table, AuditRecord, skip_prefix=INBOUND_PREFIX)
+    records = world.gate_records()
     accounts = world.scan(settings.accounts_table, Account)
     suppressions = world.scan(settings.suppressions_table, Suppression)
     upload = next(

@@ -46,6 +46,7 @@ from functions.bootstrap import Services, aws_services
 from functions.core.clock import Clock
 from functions.core.errors import ConfigError
 from functions.core.lenders import load_lender
+from functions.core.models import INBOUND_PREFIX, AuditRecord
 from functions.settings import PROJECT_ROOT, Settings
 from rung import moto_patches
 from rung.moto_patches import HandlerError, InProcessLambda
@@ -265,6 +266,10 @@ class LocalWorld:
         for page in paginator.paginate(stateMachineArn=machine):
             executions.extend(page["executions"])
         return sorted(executions, key=lambda execution: execution["name"])
+
+    def gate_records(self) -> list[AuditRecord]:
+        """The gate's audit records; the audit table also holds inbound decisions (`inbound#…`)."""
+        return self.scan(self.settings.audit_table, AuditRecord, skip_prefix=INBOUND_PREFIX)
 
     def scan(self, table_name: str, model: type[Model], *, skip_prefix: str = "") -> list[Model]:
         """Every item of a table as `model` (key attributes such as pk/sk are ignored), less
