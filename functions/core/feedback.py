@@ -82,6 +82,7 @@ from functions.core.review import (
     CLAIMABLE,
     LEGAL_STATUS,
     STOPPING,
+    outranks,
     review_id,
     set_status,
 )
@@ -334,7 +335,7 @@ class Feedback:
             if intent in LEGAL_STATUS:
                 status = LEGAL_STATUS[intent]
                 for account in accounts:
-                    if account.status not in (status, AccountStatus.COMPLETED) and set_status(
+                    if outranks(status, account.status) and set_status(
                         ports, account, status, at, log
                     ):
                         statuses.append(f"{account.key}:{status.value}")

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from functions.core.errors import RungError
 from functions.core.models import (
+    CLOSED_STATUSES,
     LEGAL_STATUSES,
     Account,
     AccountStatus,
@@ -40,6 +41,25 @@ LEGAL_STATUS = {
     Intent.CEASE: AccountStatus.CEASE,
     Intent.DECEASED: AccountStatus.DECEASED,
 }
+# One status field holds one legal status: a later reply replaces it only with a weightier one
+# (a dispute after "talk to my attorney" must not make Rung forget the attorney). The lesser
+# intent is still logged and reviewed.
+LEGAL_RANK = {
+    AccountStatus.DISPUTED: 1,
+    AccountStatus.CEASE: 2,
+    AccountStatus.ATTORNEY: 3,
+    AccountStatus.BANKRUPTCY: 4,
+    AccountStatus.DECEASED: 5,
+}
+
+
+def outranks(status: AccountStatus, current: AccountStatus) -> bool:
+    """Whether a reply may set legal `status` over `current` (closed accounts stay closed)."""
+    if current in CLOSED_STATUSES:
+        return False
+    return LEGAL_RANK[status] > LEGAL_RANK.get(current, 0)
+
+
 # Intents whose ladder stops at once (a dispute pauses: its rungs are held by the gate).
 STOPPING = frozenset({Intent.ATTORNEY, Intent.BANKRUPTCY, Intent.CEASE, Intent.DECEASED})
 # Only ACTIVE (or an earlier promise) gives way to a payment claim or a promise: a legal or

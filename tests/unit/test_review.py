@@ -17,7 +17,7 @@ from functions.core.models import (
     ReviewState,
     SuppressionSource,
 )
-from functions.core.review import ReviewRefused, resolve, review_id
+from functions.core.review import ReviewRefused, outranks, resolve, review_id
 
 AT = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
 PHONE = "+14155550123"
@@ -117,3 +117,20 @@ def test_resolve_unknown_item_is_refused() -> None:
 def test_review_id_is_stable_per_message() -> None:
     assert review_id(Channel.SMS, "in-1") == review_id(Channel.SMS, "in-1")
     assert review_id(Channel.SMS, "in-1") != review_id(Channel.EMAIL, "in-1")
+
+
+@pytest.mark.parametrize(
+    ("current", "said", "kept"),
+    [
+        (AccountStatus.ACTIVE, AccountStatus.DISPUTED, True),
+        (AccountStatus.PAYMENT_CLAIMED, AccountStatus.ATTORNEY, True),
+        (AccountStatus.ATTORNEY, AccountStatus.DISPUTED, False),  # the attorney is not forgotten
+        (AccountStatus.DISPUTED, AccountStatus.ATTORNEY, True),
+        (AccountStatus.BANKRUPTCY, AccountStatus.CEASE, False),
+        (AccountStatus.PAID, AccountStatus.DECEASED, False),  # a closed account stays closed
+    ],
+)
+def test_a_reply_sets_a_legal_status_only_over_a_lesser_one(
+    current: AccountStatus, said: AccountStatus, kept: bool
+) -> None:
+    assert outranks(said, current) is kept
