@@ -66,8 +66,10 @@ def audit_sort_key(record: AuditRecord) -> str:
 
 
 def decision_sort_key(decision: InboundDecision) -> str:
-    """Time first (history reads in order), then what and which message: one key per fact."""
+    """Time first (history reads in order), then what, which message and what was read: one
+    key per fact. A redelivered message read differently (an opt-out arrived in between) is a
+    second fact, not a conflict."""
     return (
         f"{utc_iso(decision.at)}#{decision.event}#{decision.message_id}#{decision.account}"
-        f"#{decision.detail}"
+        f"#{decision.intent}#{decision.rules_version}#{decision.detail}"
     )

@@ -885,3 +885,24 @@ def test_optout_attorney_on_dynamodb_writes_review_and_decisions(aws: Settings) 
     assert item.intent == "attorney"
     logged = DynamoDecisionLog(aws.audit_table, retention_days=400).history(Channel.SMS, PHONE)
     assert [d.event for d in logged] == ["read", "review_opened", "status"]
+
+
+def test_optout_redelivery_read_differently_is_logged_not_refused() -> None:
+    services = memory_services(account())
+    services.suppressions.put(
+        Suppression(
+            channel=Channel.SMS,
+            address=PHONE,
+            source=SuppressionSource.UNSUBSCRIBE,  # not the borrower's reply: YES is "other"
+            at=NOW - timedelta(days=1),
+        )
+    )
+    run(services, sms_event("YES", "in-1"))
+    # Given the borrower's own STOP arrives in between, When SNS redelivers the YES
+    services.suppressions.put(
+        Suppression(channel=Channel.SMS, address=PHONE, source=SuppressionSource.REPLY, at=NOW)
+    )
+    run(services, sms_event("YES", "in-1"))
+    # Then both readings are in the log (nothing overwritten, nothing refused)
+    reads = [d.intent for d in services.decisions.history(Channel.SMS, PHONE) if d.event == "read"]
+    assert sorted(reads) == ["opt_in", "other"]
