@@ -1,9 +1,10 @@
-"""How Rung reads a borrower's reply: intent, opt-out scope, and the one confirmation text.
+"""How Rung reads a borrower's reply: normalised text, every intent it holds, opt-out scope,
+promised dates, contact preferences, and the one confirmation text (docs/replies.md).
 
-COMPLIANCE.md §4: any reasonable wording is an opt-out, the opt-out wins over a payment claim
-in the same message (the claim is recorded too), YES opts in only after an opt-out. The
-keyword sets, phrases and confirmation texts live in `config/replies.yaml`; this module holds
-only the reading rules. Pure: no I/O beyond loading that file once.
+Any reasonable wording is an opt-out; every intent of a compound reply is reported (the first
+by priority is `intent`, the others `also`); YES opts in only after an opt-out. The keyword
+sets, phrases and confirmation texts live in `config/replies.yaml`; this module holds only the
+reading rules. Pure: no I/O beyond loading that file once.
 """
 
 from __future__ import annotations
