@@ -346,3 +346,23 @@ def test_function_logs_have_retention(synthesized: Synthesized, name: str) -> No
     function = _function(synthesized, name)
     log_group = synthesized.template["Resources"][function["LoggingConfig"]["LogGroup"]["Ref"]]
     assert log_group["Properties"]["RetentionInDays"] == 400  # THIRTEEN_MONTHS in cdk.json
+
+
+def test_optout_appends_inbound_decisions_and_opens_reviews_only(
+    synthesized: Synthesized,
+) -> None:
+    storage = synthesized.stack.storage
+    role = synthesized.stack.functions.roles["Optout"]
+    put = resources_for(synthesized, role, "dynamodb:PutItem")
+    # The audit table (inbound decisions) and the review queue: put only, never read or delete
+    assert arn_of(storage.audit) in put and arn_of(storage.reviews) in put
+    for action in ("dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"):
+        touched = resources_for(synthesized, role, action)
+        assert arn_of(storage.audit) not in touched and arn_of(storage.reviews) not in touched
+    # And no other function touches the review queue
+    for name in ("Schedule", "Send", "Unsubscribe"):
+        other = synthesized.stack.functions.roles[name]
+        assert all(
+            arn_of(storage.reviews) not in resources_for(synthesized, other, action)
+            for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Scan")
+        )
