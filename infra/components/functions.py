@@ -354,6 +354,8 @@ class Functions(Construct):
         _allow(fn, ["secretsmanager:GetSecretValue"], [self.unsubscribe_secret.secret_arn])
         _allow(fn, ["dynamodb:GetItem", "dynamodb:PutItem"], [storage.suppressions.table_arn])
         _allow(fn, ["dynamodb:Query"], [_index_arn(storage.accounts, "by_email")])
+        # The unsubscribe is written to the append-only log of inbound decisions.
+        _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn])
         _allow(fn, _STOP_LADDER, [self._executions_arn])
 
     def _allow_messages(self, fn: lambda_.Function) -> None:

@@ -197,10 +197,14 @@ def test_schedule_reads_its_prefixes_and_writes_only_rejects(
     assert resources_for(synthesized, role, "s3:PutObject") == [under("rejects/")]
 
 
-def test_unsubscribe_writes_only_suppressions(synthesized: Synthesized) -> None:
+def test_unsubscribe_writes_only_suppressions_and_the_decision_log(
+    synthesized: Synthesized,
+) -> None:
     storage = synthesized.stack.storage
     role = synthesized.stack.functions.roles["Unsubscribe"]
-    assert resources_for(synthesized, role, "dynamodb:PutItem") == [arn_of(storage.suppressions)]
+    assert sorted(map(str, resources_for(synthesized, role, "dynamodb:PutItem"))) == sorted(
+        map(str, [arn_of(storage.suppressions), arn_of(storage.audit)])
+    )
     assert resources_for(synthesized, role, "dynamodb:Query") == [
         {"Fn::Join": ["", [arn_of(storage.accounts), "/index/by_email"]]}
     ]
