@@ -546,14 +546,15 @@ def test_optout_unauthenticated_email_cannot_opt_in() -> None:
 
 
 def email_event(text: str, *, authenticated: bool = True) -> dict[str, Any]:
-    """The SES receipt fixture with another reply text (and, if asked, failed SPF/DKIM)."""
+    """The SES receipt fixture with another reply text (and, if asked, failed SPF, DKIM and
+    DMARC)."""
     event = fixture("ses_received.json")
     message = json.loads(event["Records"][0]["Sns"]["Message"])
     message["content"] = message["content"].replace(
         "I already paid. Please stop emailing me.", text
     )
     if not authenticated:
-        for verdict in ("spfVerdict", "dkimVerdict"):
+        for verdict in ("spfVerdict", "dkimVerdict", "dmarcVerdict"):
             message["receipt"][verdict] = {"status": "FAIL"}
     event["Records"][0]["Sns"]["Message"] = json.dumps(message, ensure_ascii=False)
     return event
