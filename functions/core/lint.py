@@ -311,7 +311,7 @@ def _as_letters(match: re.Match[str], table: dict[int, str]) -> str:
 def _compiled(pattern: str) -> re.Pattern[str]:
     if _CJK.search(pattern):
         return re.compile(pattern)
-    return re.compile(rf"(?<![\w]){pattern}(?![\w])")
+    return re.compile(rf"(?<!\w)(?:{pattern})(?!\w)")
 
 
 @cache
