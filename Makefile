@@ -72,4 +72,4 @@ lint: $(STAMP)
 	$(BIN)/mypy functions rung
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) cdk.out out .pytest_cache .hypothesis
+	rm -rf $(VENV) $(RUNTIME_VENV) cdk.out out .pytest_cache .hypothesis .cache

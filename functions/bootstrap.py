@@ -16,11 +16,13 @@ from functions.core.ports import (
     AuditLog,
     ChannelSwitch,
     Continuations,
+    DecisionLog,
     EmailSender,
     InboundLog,
     LadderControl,
     Ledger,
     ObjectStore,
+    ReviewQueue,
     SmsSender,
     SuppressionStore,
     TemplateStore,
@@ -46,6 +48,8 @@ class Services:
     inbound: InboundLog
     continuations: Continuations
     channels: ChannelSwitch
+    reviews: ReviewQueue  # replies ops must look at
+    decisions: DecisionLog  # every inbound decision, append-only
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
 
@@ -57,8 +61,10 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         DynamoAccountStore,
         DynamoAuditLog,
         DynamoChannelSwitch,
+        DynamoDecisionLog,
         DynamoInboundLog,
         DynamoLedger,
+        DynamoReviewQueue,
         DynamoSuppressionStore,
         DynamoUploadStore,
     )
@@ -90,6 +96,12 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         inbound=DynamoInboundLog(settings.inbound_table),
         continuations=LambdaContinuations(),
         channels=DynamoChannelSwitch(settings.suppressions_table),
+        reviews=DynamoReviewQueue(
+            settings.reviews_table, retention_days=settings.audit_retention_days
+        ),
+        decisions=DynamoDecisionLog(
+            settings.audit_table, retention_days=settings.audit_retention_days
+        ),
         unsubscribe_key=lambda: signing_key(settings.unsubscribe_secret_arn),
     )
 
@@ -107,11 +119,13 @@ def memory_services(
         MemoryAuditLog,
         MemoryChannelSwitch,
         MemoryContinuations,
+        MemoryDecisionLog,
         MemoryEmail,
         MemoryInboundLog,
         MemoryLadderControl,
         MemoryLedger,
         MemoryObjectStore,
+        MemoryReviewQueue,
         MemorySms,
         MemorySuppressionStore,
         MemoryUploadStore,
@@ -134,6 +148,8 @@ def memory_services(
         inbound=MemoryInboundLog(),
         continuations=MemoryContinuations(),
         channels=MemoryChannelSwitch(),
+        reviews=MemoryReviewQueue(),
+        decisions=MemoryDecisionLog(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

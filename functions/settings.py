@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     templates_table: str = Field(default="rung-templates")
     uploads_table: str = Field(default="rung-uploads")
     inbound_table: str = Field(default="rung-inbound")  # dedupe of inbound message ids
+    reviews_table: str = Field(default="rung-reviews")  # replies ops must look at
     reports_prefix: str = "rejects/"
     state_machine_arn: str = ""
     uploads_bucket: str = ""

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from rung.commands import (
     channels,
     preflight,
+    replies,
     reply,
     simulate,
     smoke,
@@ -17,7 +18,7 @@ from rung.commands import (
     when,
 )
 
-COMMANDS = (validate, simulate, reply, when, templates, channels, preflight, smoke)
+COMMANDS = (validate, simulate, reply, replies, when, templates, channels, preflight, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from functools import partial
 from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
 from functions.core.approval import approve_lint_clean
 from functions.core.lenders import LenderConfig, load_lender
-from functions.core.models import Account, AuditRecord, Suppression, UploadRecord
+from functions.core.models import Account, Suppression, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import PROJECT_ROOT
 from rung.access.enforcer import Denial
@@ -164,7 +164,7 @@ def _deliver(world: LocalWorld, lender: LenderConfig, reply: ScriptedReply) -> N
 
 def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> SimulationResult:
     settings = world.services.settings
-    records = world.scan(settings.audit_table, AuditRecord)
+    records = world.gate_records()
     accounts = world.scan(settings.accounts_table, Account)
     suppressions = world.scan(settings.suppressions_table, Suppression)
     upload = next(

@@ -1,7 +1,7 @@
 """The local world: Rung's AWS resources running in-process on moto, on a virtual clock.
 
 `LocalWorld` declares what the CDK stack declares — the uploads bucket with its S3
-notifications, the seven DynamoDB tables, the inbound SMS topic, the SES identity, the four
+notifications, the eight DynamoDB tables, the inbound SMS topic, the SES identity, the four
 Lambda functions and the ladder state machine built from `infra/statemachines/ladder.asl.json`
 — and runs the real ASL on moto's Step Functions interpreter, with the Lambda handlers run
 in-process (`rung.moto_patches`) and every Wait on a `VirtualClock`.
@@ -46,6 +46,7 @@ from functions.bootstrap import Services, aws_services
 from functions.core.clock import Clock
 from functions.core.errors import ConfigError
 from functions.core.lenders import load_lender
+from functions.core.models import INBOUND_PREFIX, AuditRecord
 from functions.settings import PROJECT_ROOT, Settings
 from rung import moto_patches
 from rung.access import stack as stack_access
@@ -70,6 +71,7 @@ _TABLE_KEYS: Mapping[str, tuple[str, str | None]] = {
     "templates": ("pk", "sk"),
     "uploads": ("pk", None),
     "inbound": ("pk", None),
+    "reviews": ("pk", None),
 }
 # Table → [(index name, hash key, range key or None)], projection ALL.
 _TABLE_INDEXES: Mapping[str, tuple[tuple[str, str, str | None], ...]] = {
@@ -83,6 +85,7 @@ _TABLE_TTL: Mapping[str, str] = {
     "accounts": "expires_at",
     "audit": "expires_at",
     "inbound": "expires_at",
+    "reviews": "expires_at",
 }
 
 _SUBSTITUTION = re.compile(r"\$\{(!?)([A-Za-z0-9_.:]+)\}")
@@ -290,8 +293,13 @@ class LocalWorld:
             executions.extend(page["executions"])
         return sorted(executions, key=lambda execution: execution["name"])
 
-    def scan(self, table_name: str, model: type[Model]) -> list[Model]:
-        """Every item of a table as `model` (key attributes such as pk/sk are ignored)."""
+    def gate_records(self) -> list[AuditRecord]:
+        """The gate's audit records; the audit table also holds inbound decisions (`inbound#…`)."""
+        return self.scan(self.settings.audit_table, AuditRecord, skip_prefix=INBOUND_PREFIX)
+
+    def scan(self, table_name: str, model: type[Model], *, skip_prefix: str = "") -> list[Model]:
+        """Every item of a table as `model` (key attributes such as pk/sk are ignored), less
+        those whose `pk` starts with `skip_prefix` (another kind of record in the same table)."""
         items: list[Model] = []
         pages = (
             self.client("dynamodb")
@@ -299,7 +307,11 @@ class LocalWorld:
             .paginate(TableName=table_name, ConsistentRead=True)
         )
         for page in pages:
-            items.extend(model.model_validate(from_wire(item)) for item in page["Items"])
+            items.extend(
+                model.model_validate(from_wire(item))
+                for item in page["Items"]
+                if not (skip_prefix and item["pk"]["S"].startswith(skip_prefix))
+            )
         return items
 
     def stop_running(self, cause: str, state_machine_arn: str | None = None) -> int:
@@ -461,6 +473,7 @@ class LocalWorld:
             "templates": names.templates_table,
             "uploads": names.uploads_table,
             "inbound": names.inbound_table,
+            "reviews": names.reviews_table,
         }
         for table, table_name in table_names.items():
             hash_key, range_key = _TABLE_KEYS[table]

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
+from datetime import time as wall_time
 from enum import Enum
 from functools import cached_property
 from typing import Any, ClassVar
@@ -25,21 +26,28 @@ from functions.adapters.records import (
     AuditConflict,
     ClaimCompleted,
     RecordNotFound,
+    ReviewClosed,
     audit_partition_key,
     audit_sort_key,
+    decision_sort_key,
     ledger_sort_key,
     utc_iso,
 )
 from functions.core.errors import RungError
 from functions.core.models import (
     CLOSED_STATUSES,
+    INBOUND_PREFIX,
     Account,
     AccountStatus,
     AuditRecord,
     Channel,
     ChannelPause,
+    ContactPreference,
     Decision,
+    InboundDecision,
     LedgerEntry,
+    ReviewItem,
+    ReviewState,
     Suppression,
     UploadRecord,
     suppression_key,
@@ -75,13 +83,18 @@ def from_wire(item: WireItem) -> Item:
 
 
 def _plain(value: object) -> object:
-    """A model field as DynamoDB stores it: Decimal stays a Number, instants/dates ISO strings."""
+    """A model field as DynamoDB stores it: Decimal stays a Number, instants/dates/times ISO
+    strings; nested models (a list of contact preferences) the same, None left out."""
     if isinstance(value, datetime):
         return utc_iso(value)
-    if isinstance(value, date):
+    if isinstance(value, date | wall_time):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return value
 
 
@@ -200,24 +213,52 @@ class DynamoAccountStore(Table):
         raise UnprocessedWrites(self.table_name, keys)
 
     def set_status(
-        self, lender_id: str, account_id: str, status: AccountStatus, at: datetime
+        self,
+        lender_id: str,
+        account_id: str,
+        status: AccountStatus,
+        at: datetime,
+        *,
+        hold_until: datetime | None = None,
     ) -> None:
         key = f"{lender_id}#{account_id}"
         values: Item = {":status": status.value, ":at": utc_iso(at)}
+        sets, removes = ["#status = :status", "status_changed_at = :at"], []
         expires_at = self._expires_at(status, at)
         if expires_at is None:
-            update = f"SET #status = :status, status_changed_at = :at REMOVE {TTL_ATTRIBUTE}"
+            removes.append(TTL_ATTRIBUTE)
         else:
-            update = f"SET #status = :status, status_changed_at = :at, {TTL_ATTRIBUTE} = :ttl"
+            sets.append(f"{TTL_ATTRIBUTE} = :ttl")
             values[":ttl"] = expires_at
+        if hold_until is None:
+            removes.append("hold_until")
+        else:
+            sets.append("hold_until = :hold")
+            values[":hold"] = utc_iso(hold_until)
+        update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
+        self._update_existing(key, update, values, {"#status": "status"})
+
+    def add_preference(
+        self, lender_id: str, account_id: str, preference: ContactPreference
+    ) -> None:
+        self._update_existing(
+            f"{lender_id}#{account_id}",
+            "SET contact_preferences = list_append(if_not_exists(contact_preferences, :none), :p)",
+            {":none": [], ":p": [_plain(preference.model_dump())]},
+        )
+
+    def _update_existing(
+        self, key: str, update: str, values: Item, names: dict[str, str] | None = None
+    ) -> None:
+        extra = {"ExpressionAttributeNames": names} if names else {}  # "status" is reserved
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=to_wire({"pk": key}),
                 UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk)",  # never create a half account
-                ExpressionAttributeNames={"#status": "status"},  # a reserved word
                 ExpressionAttributeValues=to_wire(values),
+                **extra,
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise RecordNotFound(f"no account {key}") from exc
@@ -414,6 +455,87 @@ class DynamoAuditLog(Table):
         existing = self._put_new(item)
         if existing is not None and AuditRecord.model_validate(existing) != record:
             raise AuditConflict(f"audit record {item['pk']} {item['sk']} already holds another")
+
+
+class DynamoDecisionLog(Table):
+    """Inbound decisions in the audit table under `inbound#{channel}#{address}`, apart from
+    the gate's `lender#account#cycle` keys; append-only with the same TTL retention."""
+
+    def __init__(self, table_name: str, *, retention_days: int, client: Any | None = None) -> None:
+        super().__init__(table_name, client=client)
+        self.retention = timedelta(days=retention_days)
+
+    def append(self, decision: InboundDecision) -> None:
+        expires_at = int((decision.at + self.retention).timestamp())
+        item = model_item(
+            decision,
+            pk=decision.key,
+            sk=decision_sort_key(decision),
+            **{TTL_ATTRIBUTE: expires_at},
+        )
+        existing = self._put_new(item)
+        if existing is not None and InboundDecision.model_validate(existing) != decision:
+            raise AuditConflict(f"inbound decision {item['sk']} already holds another")
+
+    def history(self, channel: Channel, address: str) -> list[InboundDecision]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_wire(
+                {":pk": f"{INBOUND_PREFIX}{suppression_key(channel, address)}"}
+            ),
+            ConsistentRead=True,
+        )
+        return [InboundDecision.model_validate(item) for item in items]
+
+
+class DynamoReviewQueue(Table):
+    """`pk` = review id. The queue is small (ops reads it daily): a filtered scan lists it.
+    A resolved item (it holds the reply as written) expires after the retention; an open one
+    stays until a person resolves it."""
+
+    def __init__(self, table_name: str, *, retention_days: int, client: Any | None = None) -> None:
+        super().__init__(table_name, client=client)
+        self.retention = timedelta(days=retention_days)
+
+    def open(self, item: ReviewItem) -> bool:
+        return self._put_new(model_item(item, pk=item.review_id)) is None
+
+    def get(self, review_id: str) -> ReviewItem | None:
+        item = self._get({"pk": review_id})
+        return ReviewItem.model_validate(item) if item is not None else None
+
+    def pending(self) -> list[ReviewItem]:
+        items = [
+            from_wire(item)
+            for page in self.client.get_paginator("scan").paginate(
+                TableName=self.table_name,
+                FilterExpression="#state = :open",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=to_wire({":open": ReviewState.OPEN.value}),
+                ConsistentRead=True,
+            )
+            for item in page["Items"]
+        ]
+        found = [ReviewItem.model_validate(item) for item in items]
+        return sorted(found, key=lambda i: (i.at, i.review_id))
+
+    def resolve(self, item: ReviewItem) -> None:
+        try:
+            expires = item.resolved_at or item.at
+            stored = model_item(
+                item,
+                pk=item.review_id,
+                **{TTL_ATTRIBUTE: int((expires + self.retention).timestamp())},
+            )
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_wire(stored),
+                ConditionExpression="#state = :open",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=to_wire({":open": ReviewState.OPEN.value}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise ReviewClosed(f"review {item.review_id} is not open") from exc
 
 
 class DynamoUploadStore(Table):

@@ -19,20 +19,27 @@ from functions.adapters.records import (
     ClaimCompleted,
     ObjectNotFound,
     RecordNotFound,
+    ReviewClosed,
     audit_partition_key,
     audit_sort_key,
+    decision_sort_key,
     ledger_sort_key,
     utc_iso,
 )
 from functions.core.errors import PermanentSendError
 from functions.core.models import (
+    INBOUND_PREFIX,
     Account,
     AccountStatus,
     AuditRecord,
     Channel,
     ChannelPause,
+    ContactPreference,
     Decision,
+    InboundDecision,
     LedgerEntry,
+    ReviewItem,
+    ReviewState,
     Suppression,
     UploadRecord,
     suppression_key,
@@ -52,15 +59,36 @@ class MemoryAccountStore:
             self._accounts[account.key] = account
 
     def set_status(
-        self, lender_id: str, account_id: str, status: AccountStatus, at: datetime
+        self,
+        lender_id: str,
+        account_id: str,
+        status: AccountStatus,
+        at: datetime,
+        *,
+        hold_until: datetime | None = None,
     ) -> None:
         """Raises RecordNotFound for an unknown account (DynamoDB: attribute_exists condition)."""
+        account = self._existing(lender_id, account_id)
+        utc_iso(at)  # same rule as DynamoDB: naive instants are refused
+        self._accounts[account.key] = account.model_copy(
+            update={"status": status, "status_changed_at": at, "hold_until": hold_until}
+        )
+
+    def add_preference(
+        self, lender_id: str, account_id: str, preference: ContactPreference
+    ) -> None:
+        account = self._existing(lender_id, account_id)
+        utc_iso(preference.at)
+        self._accounts[account.key] = account.model_copy(
+            update={"contact_preferences": (*account.contact_preferences, preference)}
+        )
+
+    def _existing(self, lender_id: str, account_id: str) -> Account:
         key = f"{lender_id}#{account_id}"
         account = self._accounts.get(key)
         if account is None:
             raise RecordNotFound(f"no account {key}")
-        utc_iso(at)  # same rule as DynamoDB: naive instants are refused
-        self._accounts[key] = account.model_copy(update={"status": status, "status_changed_at": at})
+        return account
 
     def find_by_address(self, channel: Channel, address: str) -> list[Account]:
         return [a for a in self._accounts.values() if a.address(channel) == address]
@@ -216,6 +244,56 @@ class MemoryAuditLog:
             raise AuditConflict(f"audit record {key[0]} {key[1]} already holds another decision")
         self._by_key[key] = record
         self.records.append(record)
+
+
+class MemoryDecisionLog:
+    """Append-only, as the audit log: an identical replay is a no-op, never an overwrite."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], InboundDecision] = {}
+
+    def append(self, decision: InboundDecision) -> None:
+        utc_iso(decision.at)
+        key = (decision.key, decision_sort_key(decision))
+        existing = self._by_key.setdefault(key, decision)
+        if existing != decision:
+            raise AuditConflict(f"inbound decision {key[1]} already holds another")
+
+    def history(self, channel: Channel, address: str) -> list[InboundDecision]:
+        prefix = f"{INBOUND_PREFIX}{suppression_key(channel, address)}"
+        return [d for (pk, _), d in sorted(self._by_key.items()) if pk == prefix]
+
+    def all(self) -> list[InboundDecision]:
+        return sorted(self._by_key.values(), key=lambda d: (d.at, decision_sort_key(d)))
+
+
+class MemoryReviewQueue:
+    def __init__(self) -> None:
+        self._items: dict[str, ReviewItem] = {}
+
+    def open(self, item: ReviewItem) -> bool:
+        utc_iso(item.at)
+        if item.review_id in self._items:
+            return False
+        self._items[item.review_id] = item
+        return True
+
+    def get(self, review_id: str) -> ReviewItem | None:
+        return self._items.get(review_id)
+
+    def pending(self) -> list[ReviewItem]:
+        return sorted(
+            (i for i in self._items.values() if i.state is ReviewState.OPEN),
+            key=lambda i: (i.at, i.review_id),
+        )
+
+    def resolve(self, item: ReviewItem) -> None:
+        current = self._items.get(item.review_id)
+        if current is None:
+            raise RecordNotFound(f"no review {item.review_id}")
+        if current.state is not ReviewState.OPEN:
+            raise ReviewClosed(f"review {item.review_id} is already {current.state.value}")
+        self._items[item.review_id] = item
 
 
 class _FailureQueue:

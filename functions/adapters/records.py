@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from functions.core.errors import RungError
-from functions.core.models import AuditRecord, Channel, Decision
+from functions.core.models import AuditRecord, Channel, Decision, InboundDecision
 
 # Ledger states that count as a message having (possibly) gone out: UNCERTAIN counts too,
 # because an attempt whose outcome is unknown may have reached the borrower (COMPLIANCE caps).
@@ -26,6 +26,10 @@ class ClaimCompleted(RungError):
 
 class AuditConflict(RungError):
     """A different audit record already holds this key: the audit log is append-only."""
+
+
+class ReviewClosed(RungError):
+    """The review item was resolved already: a resolution is recorded once, by one person."""
 
 
 class ObjectNotFound(RungError):
@@ -58,4 +62,14 @@ def audit_partition_key(record: AuditRecord) -> str:
 def audit_sort_key(record: AuditRecord) -> str:
     return (
         f"{utc_iso(record.at_utc)}#{record.rung:03d}#{record.channel.value}#{record.decision.value}"
+    )
+
+
+def decision_sort_key(decision: InboundDecision) -> str:
+    """Time first (history reads in order), then what, which message and what was read: one
+    key per fact. A redelivered message read differently (an opt-out arrived in between) is a
+    second fact, not a conflict."""
+    return (
+        f"{utc_iso(decision.at)}#{decision.event}#{decision.message_id}#{decision.account}"
+        f"#{decision.intent}#{decision.rules_version}#{decision.detail}"
     )

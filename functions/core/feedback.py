@@ -14,7 +14,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
@@ -44,6 +44,8 @@ from functions.core.models import (
     AccountStatus,
     Channel,
     ChannelPause,
+    InboundDecision,
+    ReviewItem,
     Suppression,
     SuppressionScope,
     SuppressionSource,
@@ -53,16 +55,21 @@ from functions.core.policy import suppressed_by
 from functions.core.ports import (
     AccountStore,
     ChannelSwitch,
+    DecisionLog,
     EmailSender,
     InboundLog,
     LadderControl,
     Ledger,
     OutboundEmail,
     OutboundSms,
+    ReviewQueue,
     SmsSender,
     SuppressionStore,
 )
+from functions.core.quiet_hours import zone
 from functions.core.replies import (
+    LEGAL_INTENTS,
+    Confidence,
     ConfirmationKind,
     Intent,
     ReplyReading,
@@ -70,6 +77,14 @@ from functions.core.replies import (
     read_reply,
     reply_locale,
     strip_quoted,
+)
+from functions.core.review import (
+    CLAIMABLE,
+    LEGAL_STATUS,
+    STOPPING,
+    outranks,
+    review_id,
+    set_status,
 )
 from functions.core.unsubscribe import UnsubscribeClaims
 
@@ -93,6 +108,10 @@ class FeedbackPorts(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def channels(self) -> ChannelSwitch: ...
+    @property
+    def reviews(self) -> ReviewQueue: ...
+    @property
+    def decisions(self) -> DecisionLog: ...
 
 
 class ReplyState(StrEnum):
@@ -114,10 +133,13 @@ class Outcome(BaseModel):
     scope: SuppressionScope | None = None
     also: tuple[str, ...] = ()
     matched: str = ""
+    rules_version: str = ""
     accounts: int = 0
     suppressed: tuple[str, ...] = ()  # masked suppression keys written
     lifted: tuple[str, ...] = ()
-    claimed: tuple[str, ...] = ()  # account keys now PAYMENT_CLAIMED
+    claimed: tuple[str, ...] = ()  # account keys now PAYMENT_CLAIMED or PROMISE_TO_PAY
+    statuses: tuple[str, ...] = ()  # "lender#account:STATUS" set by a legal intent
+    review: str = ""  # the review item opened for ops, if any
     ladders_stopped: tuple[str, ...] = ()
     reply: ReplyState = ReplyState.NOT_NEEDED
     note: str = ""
@@ -139,8 +161,8 @@ class _Reply:
     header_message_id: str = ""
 
 
-# PAYMENT_CLAIMED only replaces ACTIVE: a PAID/DISPUTED/CEASE… account keeps its blocking state.
-_CLAIMABLE = frozenset({AccountStatus.ACTIVE})
+# What an unauthenticated email may not do: re-subscribe or pause someone else's ladder.
+_LIFTING = frozenset({Intent.OPT_IN, Intent.PAYMENT_CLAIM, Intent.PROMISE_TO_PAY})
 # Only what the borrower said by reply can be lifted by a reply (COMPLIANCE §4: START);
 # bounces, complaints, one-click unsubscribes and wrong-number reports stay.
 _LIFTABLE = frozenset({SuppressionSource.REPLY})
@@ -157,6 +179,32 @@ def redact(text: str) -> str:
     masked = _EMAIL.sub(lambda m: mask_email(m.group()), text)
     masked = _PHONE.sub(lambda m: mask_phone("+" + re.sub(r"\D", "", m.group())), masked)
     return masked[:_REDACTED_CHARS]
+
+
+def _without(reading: ReplyReading, dropped: Sequence[Intent]) -> ReplyReading:
+    """`reading` less the intents an unauthenticated sender may not have."""
+    kept = [i for i in reading.intents if i not in dropped]
+    if not kept:
+        return ReplyReading(
+            intent=Intent.OTHER,
+            matched=f"unauthenticated {reading.matched}",
+            rules_version=reading.rules_version,
+            normalised=reading.normalised,
+        )
+    also = tuple(a for a in reading.also if a not in {i.value for i in dropped})
+    return reading.model_copy(
+        update={
+            "intent": kept[0],
+            "also": tuple(a for a in also if a != kept[0].value),
+            "matched": reading.matched if kept[0] is reading.intent else f"also:{kept[0].value}",
+        }
+    )
+
+
+def _local_date(accounts: Sequence[Account], at: datetime) -> date:
+    """The borrower's local date, to read "Friday" in a promise (UTC without a zone)."""
+    named = next((a.timezone for a in accounts if a.timezone), None)
+    return at.astimezone(zone(named) if named else UTC).date()
 
 
 def _origin(channel: Channel, address: str) -> str:
@@ -237,38 +285,65 @@ class Feedback:
         )
         return self._on_reply(reply, at=at, now=now)
 
-    def _read(self, reply: _Reply, existing: Suppression | None) -> ReplyReading:
+    def _read(
+        self, reply: _Reply, existing: Suppression | None, accounts: Sequence[Account], at: datetime
+    ) -> ReplyReading:
         opted_out = existing is not None and existing.source in _LIFTABLE
-        reading = read_reply(reply.text, self.rules, opted_out=opted_out)
+        today = _local_date(accounts, at)
+        reading = read_reply(reply.text, self.rules, opted_out=opted_out, today=today, at=at)
         if reading.intent is Intent.OTHER and reply.subject:
             # An empty body under the subject "Unsubscribe" is a clear request too.
-            reading = read_reply(reply.subject, self.rules, opted_out=opted_out)
-        if not reply.authenticated and reading.intent in (Intent.OPT_IN, Intent.PAYMENT_CLAIM):
-            # A forged From must not re-subscribe or pause someone else; opt-outs still count
-            # (failing safe: one address less is harmless).
-            return ReplyReading(intent=Intent.OTHER, matched=f"unauthenticated {reading.matched}")
+            reading = read_reply(reply.subject, self.rules, opted_out=opted_out, today=today, at=at)
+        lifting = [i for i in reading.intents if i in _LIFTING]
+        if not reply.authenticated and lifting:
+            # A forged From must not re-subscribe or pause someone else; opt-outs and legal
+            # stops still count (failing safe: one address less is harmless).
+            return _without(reading, lifting)
         return reading
 
     def _on_reply(self, reply: _Reply, *, at: datetime, now: datetime) -> Outcome:
         ports = self.ports
         existing = ports.suppressions.get(reply.channel, reply.sender)
-        reading = self._read(reply, existing)
         accounts = sorted(
             ports.accounts.find_by_address(reply.channel, reply.sender), key=lambda a: a.key
         )
+        reading = self._read(reply, existing, accounts, at)
+        log = InboundDecision(
+            at=at,
+            channel=reply.channel,
+            address=reply.sender,
+            event="read",
+            message_id=reply.message_id,
+            intent=reading.intent.value,
+            rule=reading.matched,
+            rules_version=reading.rules_version,
+            normalised=reading.normalised,
+            detail=",".join(reading.also),
+        )
+        ports.decisions.append(log)
         suppressed: list[str] = []
         lifted: list[str] = []
         claimed: list[str] = []
+        statuses: list[str] = []
         provider_refused: tuple[str, ...] = ()
         stopped: list[str] = []
         confirm: ConfirmationKind | None = None
 
         # Effects first, idempotent: a replay from the DLQ must finish what a failure left.
-        if reading.intent is Intent.OPT_OUT:
-            suppressed = self._opt_out(reply, reading, accounts, at)
-            stopped = self._stop_uncontactable(accounts, cause="opt_out")
-            if reading.payment_claimed:
-                claimed = self._claim(accounts, at)
+        # Every intent of a compound reply takes effect; stops happen before any review.
+        for intent in reading.intents:
+            if intent in LEGAL_STATUS:
+                status = LEGAL_STATUS[intent]
+                for account in accounts:
+                    if outranks(status, account.status) and set_status(
+                        ports, account, status, at, log
+                    ):
+                        statuses.append(f"{account.key}:{status.value}")
+                if intent in STOPPING:
+                    stopped += self._stop_all(accounts, cause=intent.value)
+        if reading.says(Intent.OPT_OUT):
+            suppressed = self._opt_out(reply, reading, accounts, at, log)
+            stopped += self._stop_uncontactable(accounts, cause="opt_out")
             if suppressed:
                 confirm = (
                     ConfirmationKind.WRONG_NUMBER
@@ -277,11 +352,16 @@ class Feedback:
                     if reading.scope is SuppressionScope.ALL
                     else ConfirmationKind.OPT_OUT
                 )
-        elif reading.intent is Intent.PAYMENT_CLAIM:
-            claimed = self._claim(accounts, at)
-            confirm = ConfirmationKind.PAYMENT_CLAIM if claimed else None
-        elif reading.intent is Intent.OPT_IN:
-            lifted = self._opt_in(reply, existing, accounts, at)
+        if reading.payment_claimed:
+            claimed = self._claim(accounts, at, log)
+            if reading.intent is Intent.PAYMENT_CLAIM and claimed:
+                confirm = ConfirmationKind.PAYMENT_CLAIM
+        elif reading.says(Intent.PROMISE_TO_PAY):
+            claimed = self._promise(accounts, reading, at, log)
+        if reading.says(Intent.CONTACT_PREFERENCE) and reading.preference is not None:
+            self._prefer(accounts, reading, at, log)
+        if reading.intent is Intent.OPT_IN:
+            lifted = self._opt_in(reply, existing, accounts, at, log)
             confirm = ConfirmationKind.OPT_IN if lifted else None
             # SNS keeps its own opt-out list of numbers that texted STOP; lift it too, or the
             # next send's opt-out check refuses the number (`sns_opted_out`).
@@ -289,6 +369,11 @@ class Feedback:
                 provider_refused = ("SnsOptInRefused",)
         elif reading.intent is Intent.HELP:
             confirm = ConfirmationKind.HELP
+        if any(i in LEGAL_INTENTS for i in reading.intents):
+            # No message after a legal intent: a represented, bankrupt or deceased borrower,
+            # or one who asked us to cease, gets nothing more from us, not even a receipt.
+            confirm = None
+        review = self._review(reply, reading, accounts, at, log)
 
         # Then the reply, at most once per inbound message id.
         first = ports.inbound.first_time(reply.message_id, now)
@@ -305,21 +390,138 @@ class Feedback:
             scope=reading.scope,
             also=reading.also,
             matched=reading.matched,
+            rules_version=reading.rules_version,
             accounts=len(accounts),
             suppressed=tuple(suppressed),
             lifted=tuple(lifted),
             claimed=tuple(claimed),
-            ladders_stopped=tuple(stopped),
+            statuses=tuple(statuses),
+            ladders_stopped=tuple(dict.fromkeys(stopped)),
+            review=review,
             reply=state,
             text_redacted=redact(reply.text or reply.subject)
             if reading.intent is Intent.OTHER
             else "",
-            metrics=_reply_metrics(reply.channel, reading, state, stopped, first)
+            metrics=_reply_metrics(reply.channel, reading, state, stopped, first, review)
             + provider_refused,
         )
 
+    def _review(
+        self,
+        reply: _Reply,
+        reading: ReplyReading,
+        accounts: Sequence[Account],
+        at: datetime,
+        log: InboundDecision,
+    ) -> str:
+        """Open a review item when a person should look; its id, or "" when none is needed."""
+        if reading.intent is Intent.OTHER and not reading.normalised:
+            return ""  # an empty message: nothing for a person to read
+        if reading.intent is Intent.OTHER:
+            why = "other"
+        elif any(i in LEGAL_INTENTS for i in reading.intents):
+            why = "legal"
+        elif reading.confidence is Confidence.LOW:
+            why = "low_confidence"
+        else:
+            return ""
+        item = ReviewItem(
+            review_id=review_id(reply.channel, reply.message_id),
+            at=at,
+            channel=reply.channel,
+            address=reply.sender,
+            text=reply.text or reply.subject,
+            intent=reading.intent.value,
+            also=reading.also,
+            why=why,
+            rule=reading.matched,
+            rules_version=reading.rules_version,
+            normalised=reading.normalised,
+            accounts=tuple(a.key for a in accounts),
+        )
+        if self.ports.reviews.open(item):
+            self.ports.decisions.append(
+                log.model_copy(update={"event": "review_opened", "detail": item.review_id})
+            )
+        return item.review_id
+
+    def _stop_all(self, accounts: Sequence[Account], cause: str) -> list[str]:
+        """Stop every running ladder of these accounts (a legal stop, whatever is contactable)."""
+        stopped = []
+        for account in accounts:
+            name = execution_name(account.lender_id, account.account_id, account.cycle)
+            if self.ports.ladders.stop(name, cause):
+                stopped.append(name)
+        return stopped
+
+    def _promise(
+        self,
+        accounts: Sequence[Account],
+        reading: ReplyReading,
+        at: datetime,
+        log: InboundDecision,
+    ) -> list[str]:
+        """PROMISE_TO_PAY: hold until the promised date plus the grace (capped), then resume.
+        Without a readable date the hold is the grace alone (and a person reviews it)."""
+        rules = self.rules.promise_to_pay
+        promised = reading.promised_on or at.date()
+        days = min((promised - at.date()).days + rules.grace_days, rules.max_days)
+        hold_until = at + timedelta(days=max(days, 0))
+        held = []
+        for account in accounts:
+            if account.status not in CLAIMABLE:
+                continue
+            self.ports.accounts.set_status(
+                account.lender_id,
+                account.account_id,
+                AccountStatus.PROMISE_TO_PAY,
+                at,
+                hold_until=hold_until,
+            )
+            self.ports.decisions.append(
+                log.model_copy(
+                    update={
+                        "event": "promise",
+                        "account": account.key,
+                        "detail": f"promised {promised.isoformat()} hold until "
+                        f"{hold_until:%Y-%m-%dT%H:%MZ}",
+                    }
+                )
+            )
+            held.append(account.key)
+        return held
+
+    def _prefer(
+        self,
+        accounts: Sequence[Account],
+        reading: ReplyReading,
+        at: datetime,
+        log: InboundDecision,
+    ) -> None:
+        preference = reading.preference
+        assert preference is not None
+        preference = preference.model_copy(update={"at": at})
+        for account in accounts:
+            if preference in account.contact_preferences:
+                continue  # a redelivered reply
+            self.ports.accounts.add_preference(account.lender_id, account.account_id, preference)
+            self.ports.decisions.append(
+                log.model_copy(
+                    update={
+                        "event": "preference",
+                        "account": account.key,
+                        "detail": preference.model_dump_json(exclude={"at", "rule", "source"}),
+                    }
+                )
+            )
+
     def _opt_out(
-        self, reply: _Reply, reading: ReplyReading, accounts: Sequence[Account], at: datetime
+        self,
+        reply: _Reply,
+        reading: ReplyReading,
+        accounts: Sequence[Account],
+        at: datetime,
+        log: InboundDecision,
     ) -> list[str]:
         """Write the suppressions the opt-out asks for (1006.14(h) scope); masked keys written."""
         source = SuppressionSource.WRONG_NUMBER if reading.wrong_number else SuppressionSource.REPLY
@@ -347,31 +549,39 @@ class Feedback:
             new = Suppression(
                 channel=channel, address=address, scope=scope, source=source, at=at, detail=detail
             )
-            if self._suppress(new):
+            if self._suppress(new, log):
                 written.append(mask_address(address))
         return written
 
-    def _suppress(self, new: Suppression) -> bool:
+    def _suppress(self, new: Suppression, log: InboundDecision) -> bool:
         """Store `new` unless an equal or stronger suppression is there; True if stored."""
         current = self.ports.suppressions.get(new.channel, new.address)
-        if current is None:
+        stored = current is None
+        if current is not None:
+            widens = (
+                new.source in _LIFTABLE
+                and current.source in _LIFTABLE
+                and _SCOPE_RANK[new.scope] > _SCOPE_RANK[current.scope]
+            )
+            # A bounce/complaint replaces a reply opt-out of the same address so START cannot
+            # lift it.
+            hardens = (
+                new.source in _PERMANENT
+                and current.source in _LIFTABLE
+                and current.scope is SuppressionScope.ADDRESS
+            )
+            stored = widens or hardens
+        if stored:
             self.ports.suppressions.put(new)
-            return True
-        widens = (
-            new.source in _LIFTABLE
-            and current.source in _LIFTABLE
-            and _SCOPE_RANK[new.scope] > _SCOPE_RANK[current.scope]
-        )
-        # A bounce/complaint replaces a reply opt-out of the same address so START cannot lift it.
-        hardens = (
-            new.source in _PERMANENT
-            and current.source in _LIFTABLE
-            and current.scope is SuppressionScope.ADDRESS
-        )
-        if widens or hardens:
-            self.ports.suppressions.put(new)
-            return True
-        return False
+            self.ports.decisions.append(
+                log.model_copy(
+                    update={
+                        "event": "suppressed",
+                        "detail": f"{new.key} {new.scope.value} {new.source.value}",
+                    }
+                )
+            )
+        return stored
 
     def _contactable(self, account: Account) -> bool:
         """Whether any channel of `account` is still open — judged by the gate's own rule."""
@@ -397,27 +607,31 @@ class Feedback:
                 stopped.append(name)
         return stopped
 
-    def _claim(self, accounts: Sequence[Account], at: datetime) -> list[str]:
-        """PAYMENT_CLAIMED: the gate holds the ladder `payment_claim_hold_days` (COMPLIANCE §3)."""
-        claimed = []
-        for account in accounts:
-            if account.status in _CLAIMABLE:
-                self.ports.accounts.set_status(
-                    account.lender_id, account.account_id, AccountStatus.PAYMENT_CLAIMED, at
-                )
-                claimed.append(account.key)
-        return claimed
+    def _claim(self, accounts: Sequence[Account], at: datetime, log: InboundDecision) -> list[str]:
+        """PAYMENT_CLAIMED: the gate holds the ladder `payment_claim_hold_days`."""
+        return [
+            account.key
+            for account in accounts
+            if account.status in CLAIMABLE
+            and set_status(self.ports, account, AccountStatus.PAYMENT_CLAIMED, at, log)
+        ]
 
     def _opt_in(
-        self, reply: _Reply, existing: Suppression | None, accounts: Sequence[Account], at: datetime
+        self,
+        reply: _Reply,
+        existing: Suppression | None,
+        accounts: Sequence[Account],
+        at: datetime,
+        log: InboundDecision,
     ) -> list[str]:
         """START/UNSTOP lifts this address's reply opt-out and what it spread to other channels.
 
         A START published before the STOP it would lift (SNS does not keep order) lifts nothing.
+        The lifted suppression is written whole to the decision log first: its history stays.
         """
         if existing is None or existing.source not in _LIFTABLE or existing.at > at:
             return []
-        self.ports.suppressions.delete(reply.channel, reply.sender)
+        self._lift(existing, log)
         lifted = [mask_address(reply.sender)]
         origin = _origin(reply.channel, reply.sender)
         for account in accounts:
@@ -427,9 +641,20 @@ class Feedback:
                     continue
                 spread = self.ports.suppressions.get(channel, address)
                 if spread and spread.source in _LIFTABLE and spread.detail == origin:
-                    self.ports.suppressions.delete(channel, address)
+                    self._lift(spread, log)
                     lifted.append(mask_address(address))
         return lifted
+
+    def _lift(self, suppression: Suppression, log: InboundDecision) -> None:
+        self.ports.decisions.append(
+            log.model_copy(
+                update={
+                    "event": "lifted",
+                    "detail": suppression.model_dump_json(),
+                }
+            )
+        )
+        self.ports.suppressions.delete(suppression.channel, suppression.address)
 
     # --- the one confirmation -----------------------------------------------------------------
 
@@ -500,10 +725,22 @@ class Feedback:
     # --- delivery feedback and one-click unsubscribe -------------------------------------------
 
     def _suppress_emails(
-        self, addresses: Sequence[str], source: SuppressionSource, at: datetime, detail: str
+        self,
+        addresses: Sequence[str],
+        source: SuppressionSource,
+        at: datetime,
+        detail: str,
+        message_id: str = "",
     ) -> tuple[list[str], list[str]]:
         written, stopped = [], []
         for address in dict.fromkeys(a.lower() for a in addresses):
+            log = InboundDecision(
+                at=at,
+                channel=Channel.EMAIL,
+                address=address,
+                event=source.value,
+                message_id=message_id,
+            )
             new = Suppression(
                 channel=Channel.EMAIL,
                 address=address,
@@ -512,7 +749,7 @@ class Feedback:
                 at=at,
                 detail=detail,
             )
-            if self._suppress(new):
+            if self._suppress(new, log):
                 written.append(mask_email(address))
             accounts = self.ports.accounts.find_by_address(Channel.EMAIL, address)
             stopped += self._stop_uncontactable(accounts, cause=source.value)
@@ -557,7 +794,11 @@ class Feedback:
                 metrics=("BounceTransient", *receipt),
             )
         written, stopped = self._suppress_emails(
-            addresses, SuppressionSource.BOUNCE, bounce.timestamp, bounce.bounceSubType
+            addresses,
+            SuppressionSource.BOUNCE,
+            bounce.timestamp,
+            bounce.bounceSubType,
+            notification.mail.messageId,
         )
         return Outcome(
             event="bounce",
@@ -576,6 +817,7 @@ class Feedback:
             SuppressionSource.COMPLAINT,
             complaint.timestamp,
             complaint.complaintFeedbackType,
+            notification.mail.messageId,
         )
         receipt = self._receipt(notification.mail.messageId, "COMPLAINT", complaint.timestamp)
         return Outcome(
@@ -604,24 +846,22 @@ class Feedback:
 
 
 def _reply_metrics(
-    channel: Channel, reading: ReplyReading, state: ReplyState, stopped: Sequence[str], first: bool
+    channel: Channel,
+    reading: ReplyReading,
+    state: ReplyState,
+    stopped: Sequence[str],
+    first: bool,
+    review: str,
 ) -> tuple[str, ...]:
     names = ["InboundSms" if channel is Channel.SMS else "InboundEmail"]
     if not first:
         names.append("DuplicateInbound")
-    names.append(
-        {
-            Intent.OPT_OUT: "ReplyOptOut",
-            Intent.OPT_IN: "ReplyOptIn",
-            Intent.HELP: "ReplyHelp",
-            Intent.PAYMENT_CLAIM: "ReplyPaymentClaim",
-            Intent.OTHER: "ReplyOther",
-        }[reading.intent]
-    )
+    # One metric per intent read, e.g. ReplyOptOut, ReplyAttorney, ReplyPromiseToPay.
+    names += ["Reply" + intent.value.title().replace("_", "") for intent in reading.intents]
     if reading.wrong_number:
         names.append("WrongNumber")
-    if reading.payment_claimed and reading.intent is Intent.OPT_OUT:
-        names.append("ReplyPaymentClaim")
+    if review:
+        names.append("ReviewOpened")
     if state is ReplyState.SENT:
         names.append("ConfirmationSent")
     elif state in (ReplyState.FAILED, ReplyState.NO_LENDER):

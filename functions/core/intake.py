@@ -48,6 +48,7 @@ from functions.core.lender_file import (
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import (
     BLOCKING_STATUSES,
+    LEGAL_STATUSES,
     Account,
     AccountStatus,
     UploadKind,
@@ -63,7 +64,12 @@ REPORT_CONTENT_TYPE = "text/csv; charset=utf-8"
 # The others (CEASE, BANKRUPTCY, ATTORNEY, DECEASED, DISPUTED) describe the borrower or the
 # debt and outlive the cycle (COMPLIANCE §3): a new due date must not re-open contact.
 PER_CYCLE_STATUSES = frozenset(
-    {AccountStatus.PAID, AccountStatus.PAYMENT_CLAIMED, AccountStatus.COMPLETED}
+    {
+        AccountStatus.PAID,
+        AccountStatus.PAYMENT_CLAIMED,
+        AccountStatus.PROMISE_TO_PAY,
+        AccountStatus.COMPLETED,
+    }
 )
 _PREFIXES = {"uploads": UploadKind.ACCOUNTS, "payments": UploadKind.PAYMENTS}
 
@@ -392,7 +398,11 @@ def merge_account(
         )
         return _Merge(account, row, stop_cycle=None, start=status not in BLOCKING_STATUSES)
     same_cycle = existing.due_date == incoming.due_date
-    if file_status is not None:
+    if file_status is not None and not (
+        existing.status in LEGAL_STATUSES and file_status not in BLOCKING_STATUSES
+    ):
+        # A file may set any status, except lift what the borrower told us (attorney,
+        # bankruptcy, dispute, cease, deceased): only a named reviewer lifts those.
         status = file_status
     elif same_cycle or existing.status not in PER_CYCLE_STATUSES:
         status = existing.status
@@ -405,6 +415,9 @@ def merge_account(
             "status": status,
             "cycle": existing.cycle if same_cycle else incoming.cycle,
             "status_changed_at": (existing.status_changed_at if status == existing.status else now),
+            "hold_until": existing.hold_until if status == existing.status else None,
+            # What the borrower asked for outlives the lender's re-upload.
+            "contact_preferences": existing.contact_preferences,
         }
     )
     if not same_cycle:

@@ -6,7 +6,7 @@ inbound message, template) has its own model elsewhere; these are the nouns they
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 
@@ -21,6 +21,7 @@ class Channel(StrEnum):
 class AccountStatus(StrEnum):
     ACTIVE = "ACTIVE"
     PAYMENT_CLAIMED = "PAYMENT_CLAIMED"
+    PROMISE_TO_PAY = "PROMISE_TO_PAY"  # held until the promised date plus a grace
     PAID = "PAID"
     DISPUTED = "DISPUTED"
     CEASE = "CEASE"
@@ -42,6 +43,23 @@ BLOCKING_STATUSES = frozenset(
         AccountStatus.COMPLETED,
     }
 )
+
+
+# Statuses set by what the borrower told us (attorney, bankruptcy, dispute, cease, deceased).
+# Only a named person with a reason lifts one (`rung replies resolve … --as lift`); neither a
+# reply nor a lender file does it by itself.
+LEGAL_STATUSES = frozenset(
+    {
+        AccountStatus.DISPUTED,
+        AccountStatus.CEASE,
+        AccountStatus.BANKRUPTCY,
+        AccountStatus.ATTORNEY,
+        AccountStatus.DECEASED,
+    }
+)
+
+# Statuses that hold the ladder for a while, then let it resume.
+HOLDING_STATUSES = frozenset({AccountStatus.PAYMENT_CLAIMED, AccountStatus.PROMISE_TO_PAY})
 
 
 # COMPLIANCE §7: an account is closed once paid or once its ladder has run to the end; its
@@ -73,6 +91,26 @@ class SuppressionSource(StrEnum):
     WRONG_NUMBER = "wrong_number"
 
 
+class ContactPreference(BaseModel):
+    """When or how a borrower does not want to be contacted (inconvenient time or medium).
+
+    `channel` None means every channel. `excluded`: never on that channel. `not_before` /
+    `not_after`: local wall-clock bounds of contact. `place` (e.g. "work") is recorded for
+    ops; Rung cannot see where a borrower is, so the gate does not act on it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel | None = None
+    excluded: bool = False
+    not_before: time | None = None
+    not_after: time | None = None
+    place: str = ""
+    source: str = "reply"  # reply | review
+    rule: str = ""
+    at: datetime
+
+
 class Account(BaseModel):
     """One delinquent account as Rung stores it (`accounts` table)."""
 
@@ -95,6 +133,8 @@ class Account(BaseModel):
     payment_link: str | None = None
     cycle: str = ""  # one delinquency = one ladder; defaults to the due date
     status_changed_at: datetime | None = None  # e.g. when PAYMENT_CLAIMED began
+    hold_until: datetime | None = None  # PROMISE_TO_PAY: the promised date plus the grace
+    contact_preferences: tuple[ContactPreference, ...] = ()
     upload_key: str | None = None  # the upload that last touched this account
 
     @property
@@ -242,3 +282,64 @@ class UploadRecord(BaseModel):
     @property
     def pk(self) -> str:
         return f"{self.key}#{self.etag}"
+
+
+class ReviewState(StrEnum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+
+
+class ReviewItem(BaseModel):
+    """A reply a person must look at (`reviews` table): not understood, read with low
+    confidence, or carrying legal weight. The effect of a legal intent has already been
+    applied when the item is opened; the reviewer confirms, corrects or lifts it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    review_id: str  # deterministic per inbound message: a redelivery opens nothing new
+    at: datetime
+    channel: Channel
+    address: str  # the sender (shown masked)
+    text: str  # the reply as written (an attorney's contact details are kept for ops)
+    intent: str
+    also: tuple[str, ...] = ()
+    why: str  # other | low_confidence | legal
+    rule: str = ""
+    rules_version: str = ""
+    normalised: str = ""
+    accounts: tuple[str, ...] = ()  # lender#account keys the sender's address belongs to
+    state: ReviewState = ReviewState.OPEN
+    resolved_as: str = ""
+    resolved_by: str = ""
+    resolved_at: datetime | None = None
+    reason: str = ""
+
+
+# Partition-key prefix of inbound decisions in the audit table (gate records: lender#account#…).
+INBOUND_PREFIX = "inbound#"
+
+
+class InboundDecision(BaseModel):
+    """One decision taken on inbound input, append-only (`audit` table under `inbound#…`):
+    an opt-out, opt-in (with the suppression it lifted), claim, status, promise, preference,
+    review opened or resolved. Nothing is ever overwritten or deleted before its retention."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    channel: Channel
+    address: str
+    event: str  # suppressed | lifted | status | promise | preference | review_opened | …
+    message_id: str = ""  # the inbound message, or the review id
+    intent: str = ""
+    rule: str = ""
+    rules_version: str = ""
+    normalised: str = ""
+    account: str = ""  # lender#account, when the decision concerns one
+    detail: str = ""  # e.g. the suppression lifted, the status set, the promised date
+    by: str = "rung"  # rung, or the reviewer's name
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{INBOUND_PREFIX}{suppression_key(self.channel, self.address)}"

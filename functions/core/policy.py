@@ -6,14 +6,17 @@ SUPPRESS, and says which rule, which profile and which profile version decided.
 
 Order of rules, and why:
 1. account status — a blocking status (PAID, CEASE, BANKRUPTCY, …) forbids every message
-   whatever else is true, and a payment claim holds the ladder before anything is looked up;
+   whatever else is true, and a payment claim or a promise to pay holds the ladder before
+   anything is looked up;
 2. address — without the borrower's own address there is nothing to check or send;
 3. suppression — an opt-out is the borrower's legal instruction (1006.14(h)); it is terminal,
-   so it must win over any reason that would merely wait;
+   so it must win over any reason that would merely wait; a contact preference that excludes
+   the channel is terminal too (the borrower said "email only");
 4. template approval — only approved content may go out; a rung with none is recorded as
    SUPPRESSED `template_not_approved` rather than deferred towards a send that cannot happen;
 5. zones — without any candidate zone no instant can be shown lawful: fail closed;
-6. blackout days / quiet hours, then 7. frequency caps — the time rules. They only ever
+6. blackout days / quiet hours (narrowed by the borrower's preferred hours, "not after 6pm"),
+   then 7. frequency caps — the time rules. They only ever
    defer, and are solved together: the deferral instant is the earliest one that every time
    rule allows (iterated to a fixed point), so a deferred rung never lands in quiet hours
    or on a full cap. The reported rule is the first one that blocked `now`.
@@ -23,8 +26,8 @@ suppressed later, and so the audit names the most fundamental reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,11 +38,20 @@ from functions.core.models import (
     Account,
     AccountStatus,
     Channel,
+    ContactPreference,
     Suppression,
     SuppressionScope,
 )
 from functions.core.profiles import Profile, ProfileBook
-from functions.core.quiet_hours import HORIZON, blocking_zone, next_allowed_in, require_aware, zone
+from functions.core.quiet_hours import (
+    HORIZON,
+    SECONDS_PER_DAY,
+    LocalWindow,
+    blocking_zone,
+    next_allowed_in,
+    require_aware,
+    zone,
+)
 from functions.core.zones import InvalidLocation
 
 __all__ = [
@@ -174,6 +186,17 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
             now,
             require_aware(account.status_changed_at) + timedelta(days=gate.payment_claim_hold_days),
         )
+    hold = "payment_claim_hold"
+    if account.status is AccountStatus.PROMISE_TO_PAY:
+        if account.hold_until is None:
+            return result(
+                Verdict.SUPPRESS,
+                "account_status",
+                "status_promise_to_pay",
+                detail="promise to pay, but the end of its hold is unknown",
+            )
+        # The promised date plus the configured grace, then the ladder resumes.
+        not_before, hold = max(now, require_aware(account.hold_until)), "promise_to_pay_hold"
     # 2. The borrower's own address on this channel (1006.6(d): never anyone else's).
     address = account.address(gate.channel)
     if not address:
@@ -188,6 +211,18 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
             "opted_out",
             detail=f"{suppression.scope.value} suppression from "
             f"{suppression.source.value} at {since:%Y-%m-%dT%H:%M:%SZ}",
+        )
+    # 3b. The borrower asked not to be contacted on this channel (1006.6(b)(1)).
+    excluded = next(
+        (p for p in account.contact_preferences if p.excluded and p.channel is gate.channel),
+        None,
+    )
+    if excluded is not None:
+        return result(
+            Verdict.SUPPRESS,
+            "contact_preference",
+            "channel_excluded",
+            detail=f"borrower asked for no {gate.channel.value} at {excluded.at:%Y-%m-%dT%H:%MZ}",
         )
     # 4. Only approved content goes out (DESIGN §5).
     if gate.template_version is None:
@@ -219,9 +254,11 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
         return result(
             Verdict.DEFER,
             "account_status",
-            "payment_claim_hold",
+            hold,
             until=until,
-            detail=f"hold of {gate.payment_claim_hold_days} days after the claim",
+            detail=f"hold of {gate.payment_claim_hold_days} days after the claim"
+            if hold == "payment_claim_hold"
+            else f"promised payment, held until {not_before:%Y-%m-%dT%H:%MZ}",
         )
     if block is not None:
         return result(
@@ -245,6 +282,12 @@ def _earliest_allowed(
         # Reg F comment 6(b)(1)-2: a reply the borrower asked for may go out in quiet
         # hours. Only the hours are waived; blackout days and caps still apply.
         window = window.whole_day()
+    else:
+        narrowed = preferred_window(window, gate.account.contact_preferences, gate.channel)
+        if narrowed is None:
+            return None, _Block("contact_preference", "preferred_hours", None, "")
+        window = narrowed
+    profile_window = profile.local_window
     instant, first = start, None
     for _ in range(MAX_ROUNDS):
         blocked = blocking_zone(instant, zones, window)
@@ -253,13 +296,14 @@ def _earliest_allowed(
             if first is None:
                 rule = "blackout" if why == "blackout_day" else "quiet_hours"
                 wall = instant.astimezone(zone(name)).strftime("%a %H:%M")
-                first = _Block(
-                    rule,
-                    why,
-                    name,
-                    f"{name} local {wall}; allowed "
-                    f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}",
-                )
+                allowed_hours = f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}"
+                if rule == "quiet_hours" and profile_window.in_hours(
+                    instant.astimezone(zone(name))
+                ):
+                    # Inside the law's window: only the borrower's own preference blocks.
+                    rule, why = "contact_preference", "preferred_hours"
+                    allowed_hours = f"{_hhmm(window.start)}-{_hhmm(window.end)} (borrower's)"
+                first = _Block(rule, why, name, f"{name} local {wall}; allowed {allowed_hours}")
             allowed = next_allowed_in(instant, zones, window)
             if allowed is None:
                 return None, first
@@ -279,3 +323,29 @@ def _earliest_allowed(
             )
         instant = cap.free_at
     return None, first
+
+
+def _seconds(at: time) -> int:
+    return at.hour * 3600 + at.minute * 60 + at.second
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def preferred_window(
+    window: LocalWindow, preferences: tuple[ContactPreference, ...], channel: Channel
+) -> LocalWindow | None:
+    """The profile's window narrowed by the borrower's hours for `channel` ("not after 6pm",
+    "not before 10"); None when nothing of the day is left. Never wider than the law's."""
+    start, end = window.start, window.end
+    for preference in preferences:
+        if preference.channel not in (None, channel):
+            continue
+        if preference.not_before is not None:
+            start = max(start, _seconds(preference.not_before))
+        if preference.not_after is not None:
+            end = min(end, _seconds(preference.not_after) or SECONDS_PER_DAY)
+    if start >= end:
+        return None
+    return replace(window, start=start, end=end)

@@ -17,8 +17,11 @@ from functions.core.models import (
     AuditRecord,
     Channel,
     ChannelPause,
+    ContactPreference,
     Decision,
+    InboundDecision,
     LedgerEntry,
+    ReviewItem,
     Suppression,
     TemplateVersion,
     UploadRecord,
@@ -33,7 +36,19 @@ class AccountStore(Protocol):
         ...
 
     def set_status(
-        self, lender_id: str, account_id: str, status: AccountStatus, at: datetime
+        self,
+        lender_id: str,
+        account_id: str,
+        status: AccountStatus,
+        at: datetime,
+        *,
+        hold_until: datetime | None = None,
+    ) -> None:
+        """Set the status (and, for PROMISE_TO_PAY, the end of its hold; cleared otherwise)."""
+        ...
+
+    def add_preference(
+        self, lender_id: str, account_id: str, preference: ContactPreference
     ) -> None: ...
 
     def find_by_address(self, channel: Channel, address: str) -> list[Account]:
@@ -86,6 +101,30 @@ class Ledger(Protocol):
 
 class AuditLog(Protocol):
     def append(self, record: AuditRecord) -> None: ...
+
+
+class DecisionLog(Protocol):
+    """Append-only record of every inbound decision (the `audit` table, `inbound#…` keys)."""
+
+    def append(self, decision: InboundDecision) -> None: ...
+
+    def history(self, channel: Channel, address: str) -> list[InboundDecision]: ...
+
+
+class ReviewQueue(Protocol):
+    def open(self, item: ReviewItem) -> bool:
+        """Store a new OPEN item; False if this review id exists (a redelivered message)."""
+        ...
+
+    def get(self, review_id: str) -> ReviewItem | None: ...
+
+    def pending(self) -> list[ReviewItem]:
+        """Every OPEN item, oldest first."""
+        ...
+
+    def resolve(self, item: ReviewItem) -> None:
+        """Store the RESOLVED item; raises ReviewClosed if it was resolved already."""
+        ...
 
 
 class TemplateStore(Protocol):

@@ -1,24 +1,28 @@
-"""How Rung reads a borrower's reply: intent, opt-out scope, and the one confirmation text.
+"""How Rung reads a borrower's reply: normalised text, every intent it holds, opt-out scope,
+promised dates, contact preferences, and the one confirmation text (docs/replies.md).
 
-COMPLIANCE.md §4: any reasonable wording is an opt-out, the opt-out wins over a payment claim
-in the same message (the claim is recorded too), YES opts in only after an opt-out. The
-keyword sets, phrases and confirmation texts live in `config/replies.yaml`; this module holds
-only the reading rules. Pure: no I/O beyond loading that file once.
+Any reasonable wording is an opt-out; every intent of a compound reply is reported (the first
+by priority is `intent`, the others `also`); YES opts in only after an opt-out. The keyword
+sets, phrases and confirmation texts live in `config/replies.yaml`; this module holds only the
+reading rules. Pure: no I/O beyond loading that file once.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 import unicodedata
-from datetime import timedelta
+from calendar import monthrange
+from datetime import UTC, date, time, timedelta
+from datetime import datetime as datetime_type
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Annotated
 
+import opencc
 import yaml
+from confusable_homoglyphs import categories, confusables
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,9 +32,10 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from rapidfuzz.distance import OSA, Indel
 
 from functions.core.errors import ConfigError
-from functions.core.models import Channel, SuppressionScope
+from functions.core.models import Channel, ContactPreference, SuppressionScope
 
 LOCALES = ("en-US", "es-US", "zh-CN")
 PLACEHOLDERS = {"company": "Company", "support": "+1 800 555 0100 / help@example.com"}
@@ -41,19 +46,86 @@ class Intent(StrEnum):
     OPT_IN = "opt_in"
     HELP = "help"
     PAYMENT_CLAIM = "payment_claim"
+    ATTORNEY = "attorney"
+    BANKRUPTCY = "bankruptcy"
+    DISPUTE = "dispute"
+    CEASE = "cease"
+    DECEASED = "deceased"
+    COMPLAINT = "complaint"
+    PROMISE_TO_PAY = "promise_to_pay"
+    CONTACT_PREFERENCE = "contact_preference"
     OTHER = "other"
 
 
+# Intents that carry legal weight: each goes to the ops review queue, whatever else happens.
+LEGAL_INTENTS = frozenset(
+    {
+        Intent.ATTORNEY,
+        Intent.BANKRUPTCY,
+        Intent.DISPUTE,
+        Intent.CEASE,
+        Intent.DECEASED,
+        Intent.COMPLAINT,
+    }
+)
+
+
+class Confidence(StrEnum):
+    HIGH = "high"
+    LOW = "low"  # a person should look (ops review queue)
+
+
 # ---------------------------------------------------------------------------------------------
-# Text normalisation
+# Text normalisation: what every rule sees (explained in config/replies.yaml).
 
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
+# Scripts whose look-alike letters are folded to Latin ("ЅТОР" ⇒ "stop"); Han, Latin and
+# the shared punctuation/digits stay as they are.
+_KEEP_SCRIPTS = frozenset({"LATIN", "COMMON", "HAN", "INHERITED", "HIRAGANA", "KATAKANA"})
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_EPOCH = datetime_type(1970, 1, 1, tzinfo=UTC)
+_SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
+_REPEATED = re.compile(r"([a-z])\1{2,}")
+
+
+@cache
+def _traditional_to_simplified() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+@cache
+def _latin_lookalike(char: str) -> str:
+    """`char` if it is Latin, Han or shared; else its Latin look-alike from Unicode's
+    confusables data (Cyrillic "о" ⇒ "o"), else itself."""
+    if not char.isalpha() or categories.alias(char) in _KEEP_SCRIPTS:
+        return char
+    found = confusables.is_confusable(char, greedy=True, preferred_aliases=["latin"]) or []
+    for finding in found:
+        for glyph in finding["homoglyphs"]:
+            candidate = glyph["c"]
+            if candidate.isascii() and candidate.isalpha():
+                return candidate
+    return char
+
+
+def _fold_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", kept)
 
 
 def plain_text(text: str) -> str:
-    """NFKC (full-width → ASCII), case-folded, straight quotes, single spaces: what phrases see."""
-    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    """The normalised reply every rule reads (steps in config/replies.yaml)."""
+    folded = unicodedata.normalize("NFKC", text)
+    # Zero-width spaces and joiners, bidi controls, soft hyphens: Unicode category Cf.
+    folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    if _CJK.search(folded):
+        folded = _traditional_to_simplified().convert(folded)
+    folded = "".join(_latin_lookalike(c) for c in folded)
+    folded = _fold_accents(folded).translate(_QUOTES).casefold()
+    folded = _SPACED.sub(lambda m: re.sub(r"[^a-z]", "", m.group()), folded)
+    folded = _REPEATED.sub(r"\1", folded)
     return " ".join(folded.split())
 
 
@@ -63,8 +135,12 @@ def words(text: str) -> tuple[str, ...]:
     Apostrophes vanish inside words ("don't" ⇒ "dont"); every other punctuation mark, symbol
     (Unicode categories P*, S*) and joiner separates words.
     """
+    return _words(plain_text(text))
+
+
+def _words(plain: str) -> tuple[str, ...]:
     out: list[str] = []
-    for char in plain_text(text):
+    for char in plain:
         if char == "'":
             continue
         category = unicodedata.category(char)
@@ -99,17 +175,6 @@ Pattern = Annotated[re.Pattern[str], BeforeValidator(_pattern)]
 # Configuration (config/replies.yaml)
 
 
-class IntentRules(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    keywords: tuple[Keyword, ...] = ()
-    leading: tuple[Keyword, ...] = ()
-    fuzzy: tuple[Keyword, ...] = ()
-    phrases: tuple[Pattern, ...] = ()
-    exceptions: tuple[Pattern, ...] = ()
-    after_opt_out: tuple[Keyword, ...] = ()
-
-
 class ChannelScopes(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -125,6 +190,57 @@ class ChannelScopes(BaseModel):
         return found
 
 
+class IntentRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    keywords: tuple[Keyword, ...] = ()
+    leading: tuple[Keyword, ...] = ()
+    fuzzy: tuple[Keyword, ...] = ()
+    phrases: tuple[Pattern, ...] = ()
+    exceptions: tuple[Pattern, ...] = ()
+    after_opt_out: tuple[Keyword, ...] = ()
+    revocation_words: tuple[Keyword, ...] = ()
+
+
+class NegationRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    negators: tuple[Keyword, ...]
+    window: int = Field(ge=1, le=6)
+    messaging_words: tuple[Keyword, ...]
+
+
+class PromiseRules(IntentRules):
+    grace_days: int = Field(ge=0, le=14)
+    max_days: int = Field(ge=1, le=90)
+    days: dict[str, int]
+    weekdays: dict[str, int]
+    day_of_month: tuple[Pattern, ...]
+    month_end: tuple[Pattern, ...]
+
+    @model_validator(mode="after")
+    def _weekdays(self) -> PromiseRules:
+        bad = [word for word, day in self.weekdays.items() if not 0 <= day <= 6]
+        if bad:
+            raise ValueError(f"weekday numbers run 0 (Monday) to 6: {', '.join(bad)}")
+        return self
+
+
+class HourRule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pattern: Pattern
+    means: str = Field(pattern="^(not_after|not_before)$")
+
+
+class PreferenceRules(IntentRules):
+    hours: tuple[HourRule, ...]
+    only_flips: Pattern
+    evening_below: int = Field(ge=1, le=12)
+    exclude: ChannelScopes
+    places: dict[str, tuple[Pattern, ...]]
+
+
 class ScopeRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -135,7 +251,8 @@ class ScopeRules(BaseModel):
 class FuzzyRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    cutoff: float = Field(ge=0.5, le=1.0)
+    max_edits: int = Field(ge=1, le=2)
+    long_word: int = Field(ge=6)  # words this long allow one more edit
     min_length: int = Field(ge=3)
 
 
@@ -197,12 +314,24 @@ class ReplyRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     version: str
+    priority: tuple[Intent, ...]
     opt_out: IntentRules
+    negation: NegationRules
     wrong_number: IntentRules
     opt_in: IntentRules
     help: IntentRules
     payment_claim: IntentRules
+    attorney: IntentRules
+    bankruptcy: IntentRules
+    dispute: IntentRules
+    cease: IntentRules
+    deceased: IntentRules
+    complaint: IntentRules
+    promise_to_pay: PromiseRules
+    contact_preference: PreferenceRules
+    emoji: dict[str, Keyword]
     scope: ScopeRules
+    low_confidence: tuple[str, ...]
     quote_markers: tuple[Pattern, ...]
     fuzzy: FuzzyRules
     unsubscribe: UnsubscribeRules
@@ -213,7 +342,14 @@ class ReplyRules(BaseModel):
         missing = [kind.value for kind in ConfirmationKind if kind not in self.confirmations]
         if missing:
             raise ValueError(f"confirmations missing for {', '.join(missing)}")
+        unranked = set(Intent) - {Intent.OTHER} - set(self.priority)
+        if unranked:
+            raise ValueError(f"priority misses {', '.join(sorted(unranked))}")
         return self
+
+    def intent_rules(self, intent: Intent) -> IntentRules:
+        rules: IntentRules = getattr(self, intent.value)
+        return rules
 
     def confirmation(self, kind: ConfirmationKind, locale: str) -> Confirmation:
         """The texts for `locale`, else its language (zh-TW ⇒ zh-CN), else en-US."""
@@ -247,8 +383,14 @@ def _load_reply_rules(config_root: Path) -> ReplyRules:
 
 
 class ReplyReading(BaseModel):
-    """What a reply means. `scope`/`channel` only for an opt-out; `also` lists secondary findings
-    (a payment claim under an opt-out, a wrong-number report)."""
+    """What a reply means, and why.
+
+    `intent` is the first intent found in the rules' priority order; `also` lists the others
+    (and "wrong_number" under an opt-out). `scope`/`channel` only for an opt-out. `matched`
+    names the rule that decided, `rules_version` the rules file, `normalised` the text the
+    rules read. `confidence` LOW: a person should look (fuzzy match, negated stop word, emoji
+    only, promise without a date, a place Rung cannot see).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -257,6 +399,16 @@ class ReplyReading(BaseModel):
     channel: Channel | None = None  # the medium of a CHANNEL-scope opt-out
     also: tuple[str, ...] = ()
     matched: str = ""  # which rule decided, for ops and tests
+    rules_version: str = ""
+    normalised: str = ""
+    confidence: Confidence = Confidence.HIGH
+    promised_on: date | None = None  # PROMISE_TO_PAY with a date Rung could read
+    preference: ContactPreference | None = None  # CONTACT_PREFERENCE
+
+    @property
+    def intents(self) -> tuple[Intent, ...]:
+        """The intent and every further intent of a compound reply."""
+        return (self.intent, *(Intent(a) for a in self.also if a in Intent.__members__.values()))
 
     @property
     def wrong_number(self) -> bool:
@@ -264,7 +416,10 @@ class ReplyReading(BaseModel):
 
     @property
     def payment_claimed(self) -> bool:
-        return self.intent is Intent.PAYMENT_CLAIM or Intent.PAYMENT_CLAIM.value in self.also
+        return Intent.PAYMENT_CLAIM in self.intents
+
+    def says(self, intent: Intent) -> bool:
+        return intent in self.intents
 
 
 def _whole(message: str, keywords: tuple[str, ...]) -> str | None:
@@ -276,21 +431,48 @@ def _leading(message: str, keywords: tuple[str, ...]) -> str | None:
 
 
 def _fuzzy(tokens: tuple[str, ...], rules: ReplyRules, targets: tuple[str, ...]) -> str | None:
-    """A misspelt opt-out keyword as the whole message or its first word ("STOPP", "Stpo")."""
+    """A misspelt keyword as the whole message or its first word: letters added or dropped
+    ("STOPP", "unsubcribe") or two neighbours swapped ("stpo", "cancle"), within
+    `fuzzy.max_edits` (one more for long words); never a different letter ("shop" ≠ "stop")."""
     if not tokens or len(tokens[0]) < rules.fuzzy.min_length:
         return None
-    close = difflib.get_close_matches(tokens[0], targets, n=1, cutoff=rules.fuzzy.cutoff)
-    return close[0] if close else None
+    word = tokens[0]
+    for target in targets:
+        edits = rules.fuzzy.max_edits + (len(target) >= rules.fuzzy.long_word)
+        if Indel.distance(word, target) <= edits:
+            return target
+        if sorted(word) == sorted(target) and OSA.distance(word, target) <= edits:
+            return target
+    return None
+
+
+def _revocation(tokens: tuple[str, ...], rules: ReplyRules) -> tuple[str | None, str | None]:
+    """An FCC revocation word anywhere in the reply: (rule, None), or (None, negated rule)."""
+    negation = rules.negation
+    negated = None
+    for index in range(len(tokens)):
+        for word in rules.opt_out.revocation_words:
+            size = word.count(" ") + 1
+            if " ".join(tokens[index : index + size]) != word:
+                continue
+            before = tokens[max(0, index - negation.window) : index]
+            after = tokens[index + size : index + size + 1]
+            about_messages = not after or after[0] in negation.messaging_words
+            if any(t in negation.negators for t in before) and not (after and about_messages):
+                negated = negated or f"negated:{word}"
+                continue
+            return f"revocation:{word}", None
+    return None, negated
 
 
 def _match(
     rules: IntentRules, text: str, message: str, tokens: tuple[str, ...], reply_rules: ReplyRules
 ) -> str | None:
     """The rule of `rules` that `text` satisfies, or None."""
-    if any(p.search(text) for p in rules.exceptions) and not _whole(message, rules.keywords):
-        return None
     if hit := _whole(message, rules.keywords):
         return f"keyword:{hit}"
+    if any(p.search(text) for p in rules.exceptions):
+        return None
     if hit := _leading(message, rules.leading):
         return f"leading:{hit}"
     for pattern in rules.phrases:
@@ -313,39 +495,170 @@ def _scope(rules: ReplyRules, text: str) -> tuple[SuppressionScope, Channel | No
     return SuppressionScope.ADDRESS, None
 
 
-def read_reply(text: str, rules: ReplyRules, *, opted_out: bool = False) -> ReplyReading:
-    """Read one reply. `opted_out`: the sender's address is already opted out (YES ⇒ opt in)."""
+def _word_in(text: str, phrase: str) -> bool:
+    if _CJK.search(phrase):
+        return phrase in text
+    return re.search(rf"\b{re.escape(phrase)}\b", text) is not None
+
+
+def promised_date(text: str, rules: PromiseRules, today: date) -> date | None:
+    """The day a promise names, read from `today` (the borrower's local date), if any."""
+    # Weekdays first: "下周一" (Monday next week) is the next Monday, not a week from today.
+    for phrase, weekday in sorted(rules.weekdays.items(), key=lambda kv: -len(kv[0])):
+        if _word_in(text, phrase):
+            ahead = (weekday - today.weekday()) % 7
+            return today + timedelta(days=ahead or 7)
+    for phrase, days in sorted(rules.days.items(), key=lambda kv: -len(kv[0])):
+        if _word_in(text, phrase):
+            return today + timedelta(days=days)
+    if any(p.search(text) for p in rules.month_end):
+        return today.replace(day=monthrange(today.year, today.month)[1])
+    for pattern in rules.day_of_month:
+        if found := pattern.search(text):
+            day = int(next(g for g in found.groups() if g and g.isdigit()))
+            if 1 <= day <= 31:
+                return _next_day_of_month(today, day)
+    return None
+
+
+def _next_day_of_month(today: date, day: int) -> date:
+    year, month = today.year, today.month
+    for _ in range(3):
+        if day <= monthrange(year, month)[1]:
+            candidate = date(year, month, day)
+            if candidate >= today:
+                return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return today
+
+
+def _preference(text: str, rules: PreferenceRules, at_reply: datetime_type) -> ContactPreference:
+    """The contact preference a reply states: hours, an excluded channel, or a place."""
+    not_before: time | None = None
+    not_after: time | None = None
+    flips = rules.only_flips.search(text) is not None
+    for rule in rules.hours:
+        found = rule.pattern.search(text)
+        if not found:
+            continue
+        groups = found.groupdict()
+        hour, minute = int(groups["hour"]), int(groups.get("minute") or 0)
+        marker = (groups.get("ampm") or "").replace(".", "")
+        evening = marker in ("pm", "晚上") or (
+            not marker and rule.means == "not_after" and hour < rules.evening_below
+        )
+        if evening and hour < 12:
+            hour += 12
+        if hour > 23 or minute > 59:
+            continue
+        means = rule.means
+        if flips:
+            means = "not_before" if means == "not_after" else "not_after"
+        if means == "not_after":
+            not_after = time(hour, minute)
+        else:
+            not_before = time(hour, minute)
+    excluded = sorted(rules.exclude.mentioned(text))
+    place = next(
+        (name for name, patterns in rules.places.items() if any(p.search(text) for p in patterns)),
+        "",
+    )
+    return ContactPreference(
+        channel=excluded[0] if len(excluded) == 1 else None,
+        excluded=len(excluded) == 1,
+        not_before=not_before,
+        not_after=not_after,
+        place=place,
+        at=at_reply,
+    )
+
+
+def read_reply(
+    text: str,
+    rules: ReplyRules,
+    *,
+    opted_out: bool = False,
+    today: date | None = None,
+    at: datetime_type | None = None,
+) -> ReplyReading:
+    """Read one reply. `opted_out`: the sender's address is already opted out (YES ⇒ opt in).
+    `today`: the borrower's local date, to read a promised date ("Friday"); `at`: when the
+    reply came (stamped on a contact preference)."""
     plain = plain_text(text)
-    tokens = words(text)
+    tokens = _words(plain)
     message = " ".join(tokens)
+    low: list[str] = []
+    fields: dict[str, object] = {"rules_version": rules.version, "normalised": plain}
+    if not tokens and plain:
+        # Emoji only: a stop sign reads as STOP (a person checks); anything else is other.
+        keyword = next((k for emoji, k in rules.emoji.items() if emoji in plain), None)
+        if keyword is None:
+            return ReplyReading.model_validate(
+                {**fields, "intent": Intent.OTHER, "matched": "emoji_only"}
+            )
+        message, tokens, low = keyword, (keyword,), ["emoji"]
 
+    found: dict[Intent, str] = {}
+    negated = ""
+    for intent in rules.priority:
+        if intent is Intent.OPT_IN:
+            continue  # below: only when nothing else is said
+        hit = _match(rules.intent_rules(intent), plain, message, tokens, rules)
+        if (
+            intent is Intent.OPT_OUT
+            and hit is None
+            and not any(p.search(plain) for p in rules.opt_out.exceptions)
+        ):
+            hit, negation = _revocation(tokens, rules)
+            if negation:
+                low.append("negated")
+                negated = negation
+        if hit:
+            found[intent] = hit
+            if hit.startswith("fuzzy:"):
+                low.append("fuzzy")
     wrong = _match(rules.wrong_number, plain, message, tokens, rules)
-    opt_out = _match(rules.opt_out, plain, message, tokens, rules)
-    claim = _match(rules.payment_claim, plain, message, tokens, rules)
-
     if wrong:
-        # COMPLIANCE §3: the number is not the borrower's: stop messages to that number only.
-        return ReplyReading(
-            intent=Intent.OPT_OUT,
-            scope=SuppressionScope.ADDRESS,
-            also=("wrong_number",),
-            matched=f"wrong_number {wrong}",
+        # Never pursue a third party: the number is not the borrower's; stop messages to it.
+        found[Intent.OPT_OUT] = f"wrong_number {wrong}"
+    if not found:
+        if opt_in := _match(rules.opt_in, plain, message, tokens, rules):
+            found[Intent.OPT_IN] = opt_in
+        elif opted_out and (yes := _whole(message, rules.opt_in.after_opt_out)):
+            found[Intent.OPT_IN] = f"after_opt_out:{yes}"
+    confidence = Confidence.LOW if any(r in rules.low_confidence for r in low) else Confidence.HIGH
+    if not found:
+        return ReplyReading.model_validate(
+            {**fields, "intent": Intent.OTHER, "matched": negated, "confidence": confidence}
         )
-    if opt_out:
-        scope, channel = _scope(rules, plain)
-        also = (Intent.PAYMENT_CLAIM.value,) if claim else ()
-        return ReplyReading(
-            intent=Intent.OPT_OUT, scope=scope, channel=channel, also=also, matched=opt_out
+
+    # A wrong number comes first: whatever else the reply says, the sender is not ours.
+    ordered = [i for i in ((Intent.OPT_OUT,) if wrong else ()) + rules.priority if i in found]
+    intent = ordered[0]
+    also = [i.value for i in dict.fromkeys(ordered[1:]) if i is not intent]
+    if wrong:
+        also.insert(0, "wrong_number")
+    fields |= {"intent": intent, "also": tuple(also), "matched": found[intent]}
+    if Intent.OPT_OUT in found:  # the opt-out's scope, also when another intent leads
+        scope, channel = (SuppressionScope.ADDRESS, None) if wrong else _scope(rules, plain)
+        fields |= {"scope": scope, "channel": channel}
+    if Intent.PROMISE_TO_PAY in found:
+        promised = promised_date(plain, rules.promise_to_pay, today) if today else None
+        fields["promised_on"] = promised
+        if promised is None:
+            low.append("promise_without_date")
+    if Intent.CONTACT_PREFERENCE in found:
+        preference = _preference(plain, rules.contact_preference, at or _EPOCH)
+        fields["preference"] = preference.model_copy(
+            update={"rule": found[Intent.CONTACT_PREFERENCE]}
         )
-    if claim:
-        return ReplyReading(intent=Intent.PAYMENT_CLAIM, matched=claim)
-    if opt_in := _match(rules.opt_in, plain, message, tokens, rules):
-        return ReplyReading(intent=Intent.OPT_IN, matched=opt_in)
-    if opted_out and (yes := _whole(message, rules.opt_in.after_opt_out)):
-        return ReplyReading(intent=Intent.OPT_IN, matched=f"after_opt_out:{yes}")
-    if help_ := _match(rules.help, plain, message, tokens, rules):
-        return ReplyReading(intent=Intent.HELP, matched=help_)
-    return ReplyReading(intent=Intent.OTHER)
+        if preference.place:
+            low.append("place")
+        elif not (preference.excluded or preference.not_before or preference.not_after):
+            low.append("preference_unread")  # a preference was said, but Rung could not read it
+    if any(r in rules.low_confidence for r in low):
+        fields["confidence"] = Confidence.LOW
+    return ReplyReading.model_validate(fields)
 
 
 def strip_quoted(text: str, rules: ReplyRules) -> str:
@@ -359,9 +672,6 @@ def strip_quoted(text: str, rules: ReplyRules) -> str:
             continue
         kept.append(line)
     return "\n".join(kept).strip()
-
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def reply_locale(text: str, account_locales: list[str], default: str) -> str:

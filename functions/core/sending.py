@@ -28,6 +28,7 @@ from functions.core.lenders import LenderConfig, load_lender
 from functions.core.masking import mask_address
 from functions.core.models import (
     BLOCKING_STATUSES,
+    HOLDING_STATUSES,
     Account,
     AccountStatus,
     AuditRecord,
@@ -350,7 +351,7 @@ class RungSender:
     def _late_block(self, account: Account, channel: Channel, address: str) -> str:
         fresh = self.accounts.get(account.lender_id, account.account_id) or account
         if fresh.status is not account.status and (
-            fresh.status in BLOCKING_STATUSES or fresh.status is AccountStatus.PAYMENT_CLAIMED
+            fresh.status in BLOCKING_STATUSES or fresh.status in HOLDING_STATUSES
         ):
             return f"status_{fresh.status.lower()}"
         if suppressed_by(self._suppressions(fresh), channel, address):

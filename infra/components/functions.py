@@ -234,6 +234,7 @@ class Functions(Construct):
             "RUNG_TEMPLATES_TABLE": storage.templates.table_name,
             "RUNG_UPLOADS_TABLE": storage.uploads.table_name,
             "RUNG_INBOUND_TABLE": storage.inbound.table_name,
+            "RUNG_REVIEWS_TABLE": storage.reviews.table_name,
             "RUNG_UPLOADS_BUCKET": storage.bucket.bucket_name,
             "RUNG_REPORTS_PREFIX": REJECTS_PREFIX,
             "RUNG_SES_CONFIGURATION_SET": messaging.configuration_set.configuration_set_name,
@@ -343,6 +344,9 @@ class Functions(Construct):
         self._allow_messages(fn)
         # START lifts SNS's own opt-out of the number too (phone numbers have no ARN).
         _allow(fn, ["sns:OptInPhoneNumber"], ["*"])
+        # Replies read: every inbound decision appended to the audit table (inbound#… keys),
+        # and the replies a person must look at opened in the review queue (conditional puts).
+        _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn, storage.reviews.table_arn])
 
     def _wire_unsubscribe(self) -> None:
         """One-click: suppress the address, stop ladders left with no open channel."""
@@ -350,6 +354,8 @@ class Functions(Construct):
         _allow(fn, ["secretsmanager:GetSecretValue"], [self.unsubscribe_secret.secret_arn])
         _allow(fn, ["dynamodb:GetItem", "dynamodb:PutItem"], [storage.suppressions.table_arn])
         _allow(fn, ["dynamodb:Query"], [_index_arn(storage.accounts, "by_email")])
+        # The unsubscribe is written to the append-only log of inbound decisions.
+        _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn])
         _allow(fn, _STOP_LADDER, [self._executions_arn])
 
     def _allow_messages(self, fn: lambda_.Function) -> None:

@@ -104,6 +104,9 @@ class Storage(Construct):
         self.templates = self._table("Templates", "pk", sort_key="sk")
         self.uploads = self._table("UploadsLog", "pk")
         self.inbound = self._table("Inbound", "pk", ttl=TTL_ATTRIBUTE)
+        # Borrower replies a person must look at (functions/core/review.py): `pk` = review id;
+        # a resolved item expires after the retention (it holds the reply as written).
+        self.reviews = self._table("Reviews", "pk", ttl=TTL_ATTRIBUTE)
 
     def _table(
         self,

@@ -41,6 +41,9 @@ def synthesized_template(project_root: Path = PROJECT_ROOT) -> Template:
     with tempfile.NamedTemporaryFile("w", dir=CACHE_DIR, delete=False, suffix=".tmp") as out:
         json.dump(template, out)
     os.replace(out.name, cached)
+    for stale in CACHE_DIR.glob("template-*.json"):
+        if stale != cached:
+            stale.unlink(missing_ok=True)
     return template
 
 

@@ -1,9 +1,12 @@
 """`rung reply TEXT` — how Rung reads a borrower's reply (COMPLIANCE.md §4).
 
-JSON (DESIGN §4): {"intent": "opt_out|opt_in|help|payment_claim|other", "scope": …, "also": […]}.
-`scope` is "address", "channel" or "all" for an opt-out (null otherwise); with "channel",
-`channel` names the medium ("sms" / "email"). `also` lists what the message said besides its
-intent: "payment_claim" under an opt-out, "wrong_number".
+JSON: {"intent", "scope", "channel", "also", "rule", "rules_version", "normalised",
+"confidence", "promised_on", "preference"}. `intent` is one of opt_out, opt_in, help,
+payment_claim, attorney, bankruptcy, dispute, cease, deceased, complaint, promise_to_pay,
+contact_preference, other. `scope` is "address", "channel" or "all" for an opt-out (null
+otherwise); with "channel", `channel` names the medium ("sms" / "email"). `also` lists the
+further intents of a compound reply ("Ya pagué, no me manden más mensajes" ⇒ opt_out, also
+payment_claim) and "wrong_number". `rule`, `rules_version` and `normalised` say why.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, date, datetime
 
 from functions.core.errors import ConfigError
 from functions.core.replies import load_reply_rules, read_reply
@@ -23,7 +27,7 @@ EXIT_CONFIG = 2
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "reply",
-        help="show how a borrower reply is read (opt-out, opt-in, help, payment claim, other)",
+        help="show how a borrower reply is read (intent, further intents, the rule that decided)",
         description="Read one borrower reply (SMS or email text, any language Rung knows) "
         "with the rules of config/replies.yaml.",
     )
@@ -32,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--opted-out",
         action="store_true",
         help="the sender is already opted out (then YES means opt in again)",
+    )
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=None,
+        help="the borrower's local date, to read a promised day (default: today in UTC)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
@@ -43,12 +53,25 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"rung reply: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    reading = read_reply(args.text, rules, opted_out=args.opted_out)
+    now = datetime.now(UTC)
+    reading = read_reply(
+        args.text, rules, opted_out=args.opted_out, today=args.today or now.date(), at=now
+    )
     answer = {
         "intent": reading.intent.value,
         "scope": reading.scope.value if reading.scope else None,
         "channel": reading.channel.value if reading.channel else None,
         "also": list(reading.also),
+        "rule": reading.matched,
+        "rules_version": reading.rules_version,
+        "normalised": reading.normalised,
+        "confidence": reading.confidence.value,
+        "promised_on": reading.promised_on.isoformat() if reading.promised_on else None,
+        "preference": reading.preference.model_dump(
+            mode="json", exclude={"at", "source", "rule"}, exclude_defaults=True
+        )
+        if reading.preference
+        else None,
     }
     if args.json:
         print(json.dumps(answer, ensure_ascii=False))
@@ -62,4 +85,9 @@ def run(args: argparse.Namespace) -> int:
         line += f"  also: {', '.join(answer['also'])}"
     print(line)
     print(f"rule:   {reading.matched or 'none matched'}  (rules {rules.version})")
+    print(f"read:   {reading.normalised!r}  confidence {reading.confidence.value}")
+    if reading.promised_on:
+        print(f"promised on {reading.promised_on.isoformat()}")
+    if answer["preference"]:
+        print(f"preference: {answer['preference']}")
     return EXIT_OK

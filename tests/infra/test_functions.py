@@ -197,10 +197,14 @@ def test_schedule_reads_its_prefixes_and_writes_only_rejects(
     assert resources_for(synthesized, role, "s3:PutObject") == [under("rejects/")]
 
 
-def test_unsubscribe_writes_only_suppressions(synthesized: Synthesized) -> None:
+def test_unsubscribe_writes_only_suppressions_and_the_decision_log(
+    synthesized: Synthesized,
+) -> None:
     storage = synthesized.stack.storage
     role = synthesized.stack.functions.roles["Unsubscribe"]
-    assert resources_for(synthesized, role, "dynamodb:PutItem") == [arn_of(storage.suppressions)]
+    assert sorted(map(str, resources_for(synthesized, role, "dynamodb:PutItem"))) == sorted(
+        map(str, [arn_of(storage.suppressions), arn_of(storage.audit)])
+    )
     assert resources_for(synthesized, role, "dynamodb:Query") == [
         {"Fn::Join": ["", [arn_of(storage.accounts), "/index/by_email"]]}
     ]
@@ -346,3 +350,23 @@ def test_function_logs_have_retention(synthesized: Synthesized, name: str) -> No
     function = _function(synthesized, name)
     log_group = synthesized.template["Resources"][function["LoggingConfig"]["LogGroup"]["Ref"]]
     assert log_group["Properties"]["RetentionInDays"] == 400  # THIRTEEN_MONTHS in cdk.json
+
+
+def test_optout_appends_inbound_decisions_and_opens_reviews_only(
+    synthesized: Synthesized,
+) -> None:
+    storage = synthesized.stack.storage
+    role = synthesized.stack.functions.roles["Optout"]
+    put = resources_for(synthesized, role, "dynamodb:PutItem")
+    # The audit table (inbound decisions) and the review queue: put only, never read or delete
+    assert arn_of(storage.audit) in put and arn_of(storage.reviews) in put
+    for action in ("dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"):
+        touched = resources_for(synthesized, role, action)
+        assert arn_of(storage.audit) not in touched and arn_of(storage.reviews) not in touched
+    # And no other function touches the review queue
+    for name in ("Schedule", "Send", "Unsubscribe"):
+        other = synthesized.stack.functions.roles[name]
+        assert all(
+            arn_of(storage.reviews) not in resources_for(synthesized, other, action)
+            for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Scan")
+        )

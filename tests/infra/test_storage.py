@@ -1,4 +1,4 @@
-"""Storage: the uploads bucket and the seven tables follow the brief's fixed schemas."""
+"""Storage: the uploads bucket and the eight tables follow their fixed schemas."""
 
 from __future__ import annotations
 
@@ -101,10 +101,11 @@ TABLES: dict[str, dict[str, Any]] = {
     "templates": {"keys": [("pk", "HASH"), ("sk", "RANGE")]},
     "uploads": {"keys": [("pk", "HASH")]},
     "inbound": {"keys": [("pk", "HASH")], "ttl": "expires_at"},
+    "reviews": {"keys": [("pk", "HASH")], "ttl": "expires_at"},
 }
 
 
-def test_stack_has_exactly_the_seven_tables(synthesized: Synthesized) -> None:
+def test_stack_has_exactly_the_eight_tables(synthesized: Synthesized) -> None:
     # Given / When / Then: one table per schema of the brief, no more
     assert len(synthesized.resources("AWS::DynamoDB::Table")) == len(TABLES)
 

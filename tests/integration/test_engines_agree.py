@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.core.models import AuditRecord, Channel, Decision
+from functions.core.models import AccountStatus, AuditRecord, Channel, Decision
 from rung.engine import ScriptedReply, SimulationInput, SimulationResult
 from rung.engine_fast import run_fast
 from rung.engine_full import run_full
@@ -71,6 +71,11 @@ def script(
         "who is this?",
         "STOP I already paid",
         "wrong number",
+        # Replies with legal weight, promises and preferences act through the same core.
+        "talk to my attorney",
+        "I'll pay on Friday",
+        "not after 6pm",
+        "這不是我借的",
     ]
     replies = []
     for index in rng.sample(range(ACCOUNTS), 30):
@@ -87,6 +92,14 @@ def script(
         ScriptedReply(START + timedelta(days=2, hours=17), phone, Channel.SMS, "STOP"),
         ScriptedReply(START + timedelta(days=9, hours=17), phone, Channel.SMS, "START"),
     ]
+    # Borrowers whose words change what the law allows: both engines act through the same core.
+    for index, text in (
+        (2, "talk to my attorney"),
+        (3, "I'll pay on Friday"),
+        (4, "not after 6pm"),
+    ):
+        _, phone, _ = contacts[index]
+        replies.append(ScriptedReply(START + timedelta(days=1, hours=18), phone, Channel.SMS, text))
     payments = ["account_id,paid_at,amount"]
     for index in rng.sample(range(ACCOUNTS), 12):
         paid = START + timedelta(days=rng.randrange(1, 25), hours=rng.randrange(0, 24))
@@ -147,3 +160,13 @@ def test_engines_fast_and_full_record_identical_decisions(tmp_path: Path) -> Non
     ]
     assert sorted(s.key for s in fast.suppressions) == sorted(s.key for s in full.suppressions)
     assert (fast.rows, fast.rows_rejected) == (full.rows, full.rows_rejected) == (ACCOUNTS, 0)
+    # ... and the attorney reply stopped E-0002's ladder in both (nothing sent after it)
+    said = START + timedelta(days=1, hours=18)
+    for result in (fast, full):
+        lawyer = next(a for a in result.accounts if a.account_id == "E-0002")
+        assert lawyer.status is AccountStatus.ATTORNEY
+        assert not [
+            r
+            for r in result.records
+            if r.account_id == "E-0002" and r.decision is Decision.SENT and r.at_utc > said
+        ]

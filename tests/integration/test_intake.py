@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from functions.bootstrap import Services, aws_services
 from functions.core.clock import FixedClock
 from functions.core.intake import BATCH_SIZE, IntakeOutcome, ingest
 from functions.core.ladder import execution_name
-from functions.core.models import Account, AccountStatus, Channel
+from functions.core.models import Account, AccountStatus, Channel, ContactPreference
 from functions.schedule import handler as schedule
 from functions.settings import PROJECT_ROOT, Settings
 from rung.access.checked import checked_calls
@@ -225,6 +225,28 @@ def test_schedule_next_day_file_updates_balance_without_a_second_ladder(aws: Aws
         "2026-11-25",
     )
     assert len(aws.executions()) == 1
+
+
+def test_schedule_file_cannot_lift_a_legal_status_and_keeps_preferences(aws: Aws) -> None:
+    header = "account_id,phone,email,amount_due,currency,due_date,status\n"
+    aws.upload(
+        "uploads/demo/day1.csv", (header + "A1,+12065550134,,100.00,USD,2026-11-25,\n").encode()
+    )
+    # Given the borrower said "talk to my attorney" and "not after 6pm"
+    aws.services.accounts.set_status("demo", "A1", AccountStatus.ATTORNEY, NOW)
+    evening = ContactPreference(not_after=time(18, 0), at=NOW, rule="phrase:not after")
+    aws.services.accounts.add_preference("demo", "A1", evening)
+    # When the lender's next file marks the account ACTIVE
+    aws.clock.set(datetime(2026, 12, 2, 14, 0, tzinfo=UTC))
+    aws.upload(
+        "uploads/demo/day2.csv",
+        (header + "A1,+12065550134,,60.00,USD,2026-11-25,ACTIVE\n").encode(),
+    )
+    # Then the attorney status stands (only a named reviewer lifts it), the preference too
+    account = aws.services.accounts.get("demo", "A1")
+    assert account is not None
+    assert (account.amount_due, account.status) == (Decimal("60.00"), AccountStatus.ATTORNEY)
+    assert account.contact_preferences == (evening,)
 
 
 def test_schedule_new_due_date_starts_a_new_cycle_and_stops_the_old(aws: Aws) -> None:

@@ -362,7 +362,7 @@ def test_world_declares_the_stack_resources(world: LocalWorld) -> None:
     assert dynamodb.describe_time_to_live(TableName=settings.audit_table)[
         "TimeToLiveDescription"
     ] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
-    assert len(dynamodb.list_tables()["TableNames"]) == 7
+    assert len(dynamodb.list_tables()["TableNames"]) == 8  # the stack's tables, reviews included
 
     definition = json.loads(
         world.client("stepfunctions").describe_state_machine(

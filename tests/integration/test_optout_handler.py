@@ -21,7 +21,13 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from functions.adapters.dynamo import DynamoAccountStore, DynamoInboundLog, DynamoSuppressionStore
+from functions.adapters.dynamo import (
+    DynamoAccountStore,
+    DynamoDecisionLog,
+    DynamoInboundLog,
+    DynamoReviewQueue,
+    DynamoSuppressionStore,
+)
 from functions.bootstrap import Services
 from functions.bootstrap import memory_services as bare_memory_services
 from functions.core.clock import FixedClock
@@ -539,6 +545,122 @@ def test_optout_unauthenticated_email_cannot_opt_in() -> None:
     assert sent_email(services) == []
 
 
+def email_event(text: str, *, authenticated: bool = True) -> dict[str, Any]:
+    """The SES receipt fixture with another reply text (and, if asked, failed SPF, DKIM and
+    DMARC)."""
+    event = fixture("ses_received.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["content"] = message["content"].replace(
+        "I already paid. Please stop emailing me.", text
+    )
+    if not authenticated:
+        for verdict in ("spfVerdict", "dkimVerdict", "dmarcVerdict"):
+            message["receipt"][verdict] = {"status": "FAIL"}
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message, ensure_ascii=False)
+    return event
+
+
+def events(services: Services, address: str = PHONE, channel: Channel = Channel.SMS) -> list[str]:
+    return [d.event for d in services.decisions.history(channel, address)]
+
+
+# --- legal intents, promises, preferences (SNS and SES inbound shapes) -------------------------
+
+
+def test_optout_attorney_by_sms_stops_at_once_silently_and_queues_for_ops() -> None:
+    services = memory_services(account())
+    # When the borrower texts that they are represented, and to stop texting
+    run(services, sms_event("Talk to my attorney, Sam Lee +1 415 555 0199. Stop texting", "in-1"))
+    # Then the account is ATTORNEY and its ladder is stopped, before anyone reviews it
+    assert must(services.accounts.get("demo", "A-1")).status is AccountStatus.ATTORNEY
+    assert not ladder(services)
+    # And the opt-out is written, but nothing is sent to a represented borrower, not even
+    # the opt-out confirmation
+    assert must(services.suppressions.get(Channel.SMS, PHONE)).scope is SuppressionScope.CHANNEL
+    assert sent_sms(services) == [] and sent_email(services) == []
+    # And ops find it in the review queue with the attorney's contact as written
+    [item] = services.reviews.pending()
+    assert (item.intent, item.also, item.why) == ("attorney", ("opt_out",), "legal")
+    assert item.accounts == ("demo#A-1",) and "+1 415 555 0199" in item.text
+    # And every decision is in the append-only log
+    assert events(services) == ["read", "review_opened", "status", "suppressed"]
+
+
+def test_optout_bankruptcy_by_email_stops_and_queues() -> None:
+    services = memory_services(account())
+    run(services, email_event("I filed Chapter 7 last week."))
+    assert must(services.accounts.get("demo", "A-1")).status is AccountStatus.BANKRUPTCY
+    assert not ladder(services)
+    assert sent_email(services) == []
+    assert [i.intent for i in services.reviews.pending()] == ["bankruptcy"]
+
+
+def test_optout_dispute_in_traditional_chinese_pauses_without_stopping() -> None:
+    services = memory_services(account(locale="zh-CN"))
+    run(services, sms_event("這不是我借的", "in-1"))
+    # Then DISPUTED: the gate holds every rung until ops records verification
+    assert must(services.accounts.get("demo", "A-1")).status is AccountStatus.DISPUTED
+    assert ladder(services)
+    assert [i.intent for i in services.reviews.pending()] == ["dispute"]
+
+
+def test_optout_cease_is_a_status_apart_from_the_opt_out_it_also_is() -> None:
+    services = memory_services(account())
+    run(services, email_event("Cease all communication with me."))
+    assert must(services.accounts.get("demo", "A-1")).status is AccountStatus.CEASE
+    assert not ladder(services)
+    assert sent_email(services) == []
+
+
+def test_optout_promise_by_sms_holds_until_promised_day_plus_grace() -> None:
+    services = memory_services(account())
+    # Given Thursday 2026-12-03: "I'll pay on Friday" (grace 2 days in config/replies.yaml)
+    run(services, sms_event("I'll pay on Friday", "in-1"))
+    held = must(services.accounts.get("demo", "A-1"))
+    assert held.status is AccountStatus.PROMISE_TO_PAY
+    assert held.hold_until == NOW + timedelta(days=3)  # Friday + 2 days, same time of day
+    assert ladder(services)  # held, not stopped: the gate resumes it after the hold
+    assert services.reviews.pending() == []
+    assert "promise" in events(services)
+
+
+def test_optout_unauthenticated_email_cannot_promise_to_hold_a_ladder() -> None:
+    services = memory_services(account())
+    run(services, email_event("I will pay tomorrow", authenticated=False))
+    assert must(services.accounts.get("demo", "A-1")).status is AccountStatus.ACTIVE
+
+
+def test_optout_preference_by_email_is_recorded_for_the_gate() -> None:
+    services = memory_services(account())
+    run(services, email_event("Please do not email me after 6pm."))
+    [preference] = must(services.accounts.get("demo", "A-1")).contact_preferences
+    assert preference.not_after is not None and preference.not_after.hour == 18
+    assert services.suppressions.get(Channel.EMAIL, EMAIL) is None  # not an opt-out
+    assert events(services, EMAIL, Channel.EMAIL) == ["preference", "read"]
+
+
+def test_optout_start_keeps_the_history_of_the_suppression_it_lifts() -> None:
+    services = memory_services(account())
+    run(services, sms_event("STOP", "in-1"))
+    stop = must(services.suppressions.get(Channel.SMS, PHONE))
+    run(services, sms_event("START", "in-2", at=NOW + timedelta(days=1)))
+    assert services.suppressions.get(Channel.SMS, PHONE) is None
+    # The log still holds the opt-out, and the lift names exactly what it lifted
+    history = services.decisions.history(Channel.SMS, PHONE)
+    assert [d.event for d in history] == ["read", "suppressed", "lifted", "read"]
+    assert Suppression.model_validate_json(history[2].detail) == stop
+
+
+def test_optout_other_reply_goes_to_review_with_its_text() -> None:
+    services = memory_services(account())
+    run(services, sms_event("who is this?", "in-1"))
+    [item] = services.reviews.pending()
+    assert (item.intent, item.why, item.text) == ("other", "other", "who is this?")
+    # A redelivery opens nothing new
+    run(services, sms_event("who is this?", "in-1"))
+    assert len(services.reviews.pending()) == 1
+
+
 # --- one-click unsubscribe (Function URL) -------------------------------------------------------
 
 
@@ -666,6 +788,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
             accounts_table=TABLES["accounts"],
             suppressions_table=TABLES["suppressions"],
             inbound_table=TABLES["inbound"],
+            reviews_table=TABLES["reviews"],
+            audit_table=TABLES["audit"],
             unsubscribe_secret_arn=secret["ARN"],
         )
         parameters.clear_caches()
@@ -681,6 +805,8 @@ def dynamo_services(settings: Settings, *accounts: Account) -> Services:
             "accounts": dynamo_accounts,
             "suppressions": DynamoSuppressionStore(settings.suppressions_table),
             "inbound": DynamoInboundLog(settings.inbound_table),
+            "reviews": DynamoReviewQueue(settings.reviews_table, retention_days=400),
+            "decisions": DynamoDecisionLog(settings.audit_table, retention_days=400),
         }
     )
 
@@ -769,3 +895,34 @@ def test_optout_other_alarms_pause_nothing() -> None:
     services = _alarm_services()
     run(services, _alarm("ALARM", "Rung-UncertainSends"))
     assert services.channels.paused(Channel.EMAIL) is None
+
+
+def test_optout_attorney_on_dynamodb_writes_review_and_decisions(aws: Settings) -> None:
+    services = dynamo_services(aws, account())
+    run(services, sms_event("mi abogado se encarga", "in-1"))
+    assert must(services.accounts.get("demo", "A-1")).status is AccountStatus.ATTORNEY
+    [item] = DynamoReviewQueue(aws.reviews_table, retention_days=400).pending()
+    assert item.intent == "attorney"
+    logged = DynamoDecisionLog(aws.audit_table, retention_days=400).history(Channel.SMS, PHONE)
+    assert [d.event for d in logged] == ["read", "review_opened", "status"]
+
+
+def test_optout_redelivery_read_differently_is_logged_not_refused() -> None:
+    services = memory_services(account())
+    services.suppressions.put(
+        Suppression(
+            channel=Channel.SMS,
+            address=PHONE,
+            source=SuppressionSource.UNSUBSCRIBE,  # not the borrower's reply: YES is "other"
+            at=NOW - timedelta(days=1),
+        )
+    )
+    run(services, sms_event("YES", "in-1"))
+    # Given the borrower's own STOP arrives in between, When SNS redelivers the YES
+    services.suppressions.put(
+        Suppression(channel=Channel.SMS, address=PHONE, source=SuppressionSource.REPLY, at=NOW)
+    )
+    run(services, sms_event("YES", "in-1"))
+    # Then both readings are in the log (nothing overwritten, nothing refused)
+    reads = [d.intent for d in services.decisions.history(Channel.SMS, PHONE) if d.event == "read"]
+    assert sorted(reads) == ["opt_in", "other"]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -27,8 +27,10 @@ from functions.adapters.dynamo import (
     DynamoAccountStore,
     DynamoAuditLog,
     DynamoChannelSwitch,
+    DynamoDecisionLog,
     DynamoInboundLog,
     DynamoLedger,
+    DynamoReviewQueue,
     DynamoSuppressionStore,
     DynamoUploadStore,
     UnprocessedWrites,
@@ -38,11 +40,13 @@ from functions.adapters.memory import (
     MemoryAccountStore,
     MemoryAuditLog,
     MemoryChannelSwitch,
+    MemoryDecisionLog,
     MemoryEmail,
     MemoryInboundLog,
     MemoryLadderControl,
     MemoryLedger,
     MemoryObjectStore,
+    MemoryReviewQueue,
     MemorySms,
     MemorySuppressionStore,
     MemoryUploadStore,
@@ -61,6 +65,7 @@ from functions.adapters.records import (
     ClaimCompleted,
     ObjectNotFound,
     RecordNotFound,
+    ReviewClosed,
 )
 from functions.core.errors import (
     ConfigError,
@@ -74,8 +79,12 @@ from functions.core.models import (
     AuditRecord,
     Channel,
     ChannelPause,
+    ContactPreference,
     Decision,
+    InboundDecision,
     LedgerEntry,
+    ReviewItem,
+    ReviewState,
     Suppression,
     SuppressionSource,
     UploadKind,
@@ -85,6 +94,7 @@ from functions.core.ports import (
     AccountStore,
     AuditLog,
     ChannelSwitch,
+    DecisionLog,
     EmailSender,
     InboundLog,
     LadderControl,
@@ -92,6 +102,7 @@ from functions.core.ports import (
     ObjectStore,
     OutboundEmail,
     OutboundSms,
+    ReviewQueue,
     SmsSender,
     SuppressionStore,
     UploadStore,
@@ -110,6 +121,7 @@ TABLES = {
     "audit": "rung-audit",
     "uploads": "rung-uploads",
     "inbound": "rung-inbound",
+    "reviews": "rung-reviews",
 }
 
 
@@ -131,6 +143,8 @@ class World:
     ladders: LadderControl
     objects: ObjectStore
     channels: ChannelSwitch
+    reviews: ReviewQueue
+    decisions: DecisionLog
     sms_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, body)
     email_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, subject)
     audit_records: Callable[[], list[AuditRecord]]
@@ -157,6 +171,8 @@ def memory_world() -> World:
         ladders=MemoryLadderControl(),
         objects=MemoryObjectStore(),
         channels=MemoryChannelSwitch(),
+        reviews=MemoryReviewQueue(),
+        decisions=MemoryDecisionLog(),
         sms_outbox=lambda: [(i, m.to, m.body) for i, m in sms.sent],
         email_outbox=lambda: [(i, m.to, m.subject) for i, m in email.sent],
         audit_records=lambda: list(audit.records),
@@ -208,7 +224,8 @@ def create_tables(dynamodb: Any) -> None:
     table(TABLES["audit"], {"pk": "HASH", "sk": "RANGE"})
     table(TABLES["uploads"], {"pk": "HASH"})
     table(TABLES["inbound"], {"pk": "HASH"})
-    for ttl_table in ("audit", "inbound"):
+    table(TABLES["reviews"], {"pk": "HASH"})
+    for ttl_table in ("audit", "inbound", "reviews"):
         dynamodb.update_time_to_live(
             TableName=TABLES[ttl_table],
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
@@ -346,6 +363,8 @@ def aws_world(clients: AwsClients) -> World:
         ladders=SfnLadderControl(clients.state_machine_arn, client=clients.sfn),
         objects=S3ObjectStore(BUCKET, client=clients.s3),
         channels=DynamoChannelSwitch(TABLES["suppressions"], client=ddb),
+        reviews=DynamoReviewQueue(TABLES["reviews"], client=ddb, retention_days=400),
+        decisions=DynamoDecisionLog(TABLES["audit"], retention_days=400, client=ddb),
         sms_outbox=sms_outbox,
         email_outbox=email_outbox,
         audit_records=audit_records,
@@ -475,6 +494,74 @@ def test_account_store_set_status_of_unknown_account_raises(world: World) -> Non
 
 
 # --------------------------------------------------------------------------- suppressions
+
+
+def test_account_store_promise_hold_is_set_then_cleared(world: World) -> None:
+    world.accounts.put_many([account(1)])
+    until = T0 + timedelta(days=5)
+    world.accounts.set_status("demo", "A0001", AccountStatus.PROMISE_TO_PAY, T0, hold_until=until)
+    held = world.accounts.get("demo", "A0001")
+    assert held is not None and (held.status, held.hold_until) == (
+        AccountStatus.PROMISE_TO_PAY,
+        until,
+    )
+    # A later status without a hold clears it: no stale hold outlives its promise.
+    world.accounts.set_status("demo", "A0001", AccountStatus.ACTIVE, T0 + timedelta(days=6))
+    cleared = world.accounts.get("demo", "A0001")
+    assert cleared is not None and cleared.hold_until is None
+
+
+def test_account_store_add_preference_appends_and_round_trips(world: World) -> None:
+    world.accounts.put_many([account(1)])
+    evening = ContactPreference(not_after=time(18, 0), at=T0, rule="phrase:x")
+    email_only = ContactPreference(channel=Channel.SMS, excluded=True, at=T0 + timedelta(hours=1))
+    world.accounts.add_preference("demo", "A0001", evening)
+    world.accounts.add_preference("demo", "A0001", email_only)
+    stored = world.accounts.get("demo", "A0001")
+    assert stored is not None and stored.contact_preferences == (evening, email_only)
+    with pytest.raises(RecordNotFound):
+        world.accounts.add_preference("demo", "nobody", evening)
+
+
+def review(rid: str, at: datetime) -> ReviewItem:
+    return ReviewItem(
+        review_id=rid,
+        at=at,
+        channel=Channel.SMS,
+        address="+14155550001",
+        text="talk to my attorney",
+        intent="attorney",
+        why="legal",
+        accounts=("demo#A0001",),
+    )
+
+
+def test_review_queue_opens_once_lists_pending_and_resolves_once(world: World) -> None:
+    first, second = review("sms-b", T0 + timedelta(minutes=1)), review("sms-a", T0)
+    assert world.reviews.open(first) and world.reviews.open(second)
+    assert not world.reviews.open(first)  # a redelivered message opens nothing new
+    assert [i.review_id for i in world.reviews.pending()] == ["sms-a", "sms-b"]
+    done = second.model_copy(
+        update={"state": ReviewState.RESOLVED, "resolved_by": "Ana", "resolved_at": T0}
+    )
+    world.reviews.resolve(done)
+    assert world.reviews.get("sms-a") == done
+    assert [i.review_id for i in world.reviews.pending()] == ["sms-b"]
+    with pytest.raises(ReviewClosed):
+        world.reviews.resolve(done)
+
+
+def test_decision_log_is_append_only_and_reads_in_time_order(world: World) -> None:
+    later = InboundDecision(
+        at=T0 + timedelta(minutes=5), channel=Channel.SMS, address="+14155550001", event="lifted"
+    )
+    earlier = later.model_copy(update={"at": T0, "event": "suppressed"})
+    world.decisions.append(later)
+    world.decisions.append(earlier)
+    world.decisions.append(earlier)  # a replay is a no-op
+    assert world.decisions.history(Channel.SMS, "+14155550001") == [earlier, later]
+    with pytest.raises(AuditConflict):
+        world.decisions.append(earlier.model_copy(update={"by": "someone else"}))
 
 
 def test_suppression_store_matches_email_whatever_its_case(world: World) -> None:
@@ -1060,6 +1147,21 @@ def test_dynamo_audit_and_inbound_items_carry_ttl(aws: AwsClients) -> None:
     assert int(audit_item["expires_at"]["N"]) == int((T0 + timedelta(days=400)).timestamp())
     assert int(inbound_item["expires_at"]["N"]) == int((T0 + timedelta(days=30)).timestamp())
     assert audit_item["sk"]["S"] == "2026-03-02T15:00:00.000000+00:00#001#sms#SENT"
+
+
+def test_dynamo_review_expires_only_once_resolved(aws: AwsClients) -> None:
+    queue = DynamoReviewQueue(TABLES["reviews"], retention_days=400, client=aws.dynamodb)
+    queue.open(review("sms-1", T0))
+    [opened] = aws.dynamodb.scan(TableName=TABLES["reviews"])["Items"]
+    assert "expires_at" not in opened  # an open item waits for a person, however long
+    done = T0 + timedelta(days=2)
+    queue.resolve(
+        review("sms-1", T0).model_copy(
+            update={"state": ReviewState.RESOLVED, "resolved_by": "Ana", "resolved_at": done}
+        )
+    )
+    [resolved] = aws.dynamodb.scan(TableName=TABLES["reviews"])["Items"]
+    assert int(resolved["expires_at"]["N"]) == int((done + timedelta(days=400)).timestamp())
 
 
 def test_dynamo_account_item_follows_table_schema(aws: AwsClients) -> None:

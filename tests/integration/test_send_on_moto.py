@@ -59,7 +59,7 @@ def world() -> Iterator[LocalWorld]:
 
 def _records(world: LocalWorld) -> list[AuditRecord]:
     return sorted(
-        world.scan(world.settings.audit_table, AuditRecord),
+        world.gate_records(),
         key=lambda record: (record.at_utc, record.rung),
     )
 

@@ -112,3 +112,27 @@ def test_simulate_bad_replies_file_names_the_line(
 
     assert main([*BASE, "--replies", str(replies), "--out", str(tmp_path)]) == 2
     assert "replies.csv line 2" in capsys.readouterr().err
+
+
+def _sms_rows(out: Path, account_id: str) -> list[dict[str, str]]:
+    with (out / "messages.csv").open(encoding="utf-8-sig", newline="") as handle:
+        return [r for r in csv.DictReader(handle) if r["account_id"] == account_id]
+
+
+def test_simulate_attorney_reply_stops_the_ladder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given D-1001 (WA) would be reminded throughout the month without any reply
+    run = [*BASE, "--days", "35", "--engine", "fast"]
+    assert main([*run, "--out", str(tmp_path / "plain")]) == 0
+    reply_at = "2026-12-02T18:00:00Z"
+    later = [r for r in _sms_rows(tmp_path / "plain", "D-1001") if r["at_utc"] > reply_at]
+    assert any(r["decision"] == "SENT" for r in later)
+    # When the borrower answers "talk to my attorney" after the first reminder
+    replies = tmp_path / "replies.csv"
+    replies.write_text(f"at,from,channel,text\n{reply_at},+12065550134,sms,talk to my attorney\n")
+    assert main([*run, "--replies", str(replies), "--out", str(tmp_path / "lawyer")]) == 0
+    capsys.readouterr()
+    # Then nothing more is sent to that account: the ladder stopped at once
+    after = [r for r in _sms_rows(tmp_path / "lawyer", "D-1001") if r["at_utc"] > reply_at]
+    assert [r for r in after if r["decision"] == "SENT"] == []

@@ -13,6 +13,7 @@ import pytest
 
 from functions.adapters.memory import (
     MemoryAccountStore,
+    MemoryDecisionLog,
     MemoryEmail,
     MemoryInboundLog,
     MemoryLadderControl,
@@ -152,6 +153,7 @@ def test_unsubscribe_replayed_after_suppression_is_idempotent() -> None:
         sms = MemorySms()
         email = MemoryEmail()
         inbound = MemoryInboundLog()
+        decisions = MemoryDecisionLog()
 
     feedback = Feedback(
         ports=Ports(), rules=load_reply_rules(PROJECT_ROOT), config_root=PROJECT_ROOT
