@@ -24,18 +24,18 @@ Rules (ids as reported):
 Required content is checked on a sample rendering (so `{{ optout_instruction }}` and literal
 text both count, and the lender's flags pick the branch that lender's borrowers will see);
 forbidden words are also searched in the source, so a word hidden in an untaken branch is found.
-Forbidden wording is matched on normalised readings of the text (`readings`: entities, NFKC,
-zero-width characters, look-alike letters, accents, case, spaced-out letters, digits for
-letters), by regular-expression word families per language, and set aside when the clause
-negates it just before ("We will not take legal action"). Rules, their sources and numbers live
-in config/lint_rules.yaml, whose `version` each result carries.
+Forbidden wording is matched on normalised readings of the text (`readings`: entities, then
+the reply reader's plain text — NFKC, zero-width characters, Traditional Chinese, look-alike
+letters, accents, case, spaced-out letters — then digits for letters), by regular-expression
+word families per language, and set aside when the clause negates it just before ("We will not
+take legal action"). Rules, their sources and numbers live in config/lint_rules.yaml, whose
+`version` each result carries.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -45,7 +45,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-from confusable_homoglyphs import categories, confusables
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from functions.core.errors import ConfigError
@@ -59,6 +58,7 @@ from functions.core.render import (
     render_message,
     template_variables,
 )
+from functions.core.replies import plain_text
 from functions.core.segments import encoding_of
 from functions.core.templates import FrontMatter, MessageTemplate
 from functions.settings import PROJECT_ROOT
@@ -249,10 +249,6 @@ _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-# Scripts whose look-alike letters are folded to Latin ("аrrest" with a Cyrillic "а");
-# Latin, Han and the shared punctuation and digits stay as they are.
-_KEEP_SCRIPTS = frozenset({"LATIN", "COMMON", "HAN", "INHERITED", "HIRAGANA", "KATAKANA"})
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 _NOT_CONTRACTION = re.compile(r"n't\b")
 # Three or more single letters or digits separated by spaces or marks: "j a i l", "j.a.i.l".
 _SPACED = re.compile(r"(?<![a-z0-9@$])(?:[a-z0-9@$][ .\-_*·]+){2,}[a-z0-9@$](?![a-z0-9@$])")
@@ -264,30 +260,13 @@ _CJK_CLAUSE_END = re.compile(r"[，。；：！？、,.;:!?\n]")
 _WORD = re.compile(r"[a-z']+")
 
 
-@cache
-def _latin_lookalike(char: str) -> str:
-    """`char` if Latin, Han or shared; else its Latin look-alike from Unicode's confusables
-    data (Cyrillic "о" ⇒ "o"), else itself."""
-    if not char.isalpha() or categories.alias(char) in _KEEP_SCRIPTS:
-        return char
-    for finding in confusables.is_confusable(char, greedy=True, preferred_aliases=["latin"]) or []:
-        for glyph in finding["homoglyphs"]:
-            if glyph["c"].isascii() and glyph["c"].isalpha():
-                return str(glyph["c"])
-    return char
-
-
 def normalise(text: str) -> str:
-    """Entities decoded, NFKC, format characters (zero-width) removed, look-alikes folded to
-    Latin, accents removed, case folded, "n't" read as " not"."""
+    """The text as the reply reader reads a borrower (`replies.plain_text`: NFKC, format
+    characters such as zero-width spaces removed, Traditional Chinese as Simplified, look-alike
+    letters folded to Latin, accents and case folded, spaced letters joined), with HTML
+    entities decoded first and "n't" read as " not"."""
     text = html.unescape(html.unescape(text))  # twice: "&amp;#97;" is an "a" too
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    text = "".join(_latin_lookalike(c) for c in text)
-    decomposed = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    text = unicodedata.normalize("NFC", text).casefold().translate(_APOSTROPHES)
-    return _NOT_CONTRACTION.sub(" not", text)
+    return _NOT_CONTRACTION.sub(" not", plain_text(text))
 
 
 def readings(text: str) -> tuple[str, ...]:

@@ -98,6 +98,8 @@ PLANTED: list[tuple[str, str, bool, str]] = [
     ("这是政府通知。", "zh-CN", False, IMPERSONATION),
     ("再不还款就报\u200b警。", "zh-CN", False, THREAT),
     ("再不还款就报 警。", "zh-CN", False, THREAT),
+    ("請借錢還款。", "zh-CN", False, PRESSURE),  # Traditional characters
+    ("我們將通知您的家人。", "zh-CN", False, DISCLOSURE),
 ]
 
 CLEAN: list[tuple[str, str, bool]] = [
