@@ -1,4 +1,4 @@
-"""Template lint: COMPLIANCE.md §5 applied to one template, per profile and channel.
+"""Template lint: what a collection message must and must not say, per profile and channel.
 
 Rules (ids as reported):
   syntax              the template parses and uses only the allowed constructs (render.py)
@@ -11,33 +11,41 @@ Rules (ids as reported):
   cn_signature        CN SMS: a 【signature】 (and "回复TD退订" via `optout`)
   collector_disclosure  lender.third_party_collector: the initial-contact or the later
                       debt-collector disclosure, by the `initial_contact` flag (1006.18(e))
-  forbidden.<category>  threats, impersonation, insults, credit threats, third-party disclosure,
-                      pressure; `legal_action` only when the template says `legal_action_intended`
+  forbidden.<category>  threats, impersonation of a court, police, government or attorney,
+                      insults, credit threats, third-party disclosure, home/workplace visits,
+                      pressure to borrow; `legal_action` only when the template says
+                      `legal_action_intended`; impersonation never
   link_domain         every link other than the payment and unsubscribe links is on the
                       lender's allowed_link_domains (or a subdomain)
   segments (warning)  an SMS billed as more parts than the profile's maximum
   encoding (warning)  an SMS without Chinese text forced into UCS-2 by a few characters
-                      (a curly quote or an accent outside GSM-7 doubles the cost; USERS.md 13)
+                      (a curly quote or an accent outside GSM-7 doubles the cost)
 
 Required content is checked on a sample rendering (so `{{ optout_instruction }}` and literal
 text both count, and the lender's flags pick the branch that lender's borrowers will see);
 forbidden words are also searched in the source, so a word hidden in an untaken branch is found.
-Word lists and numbers live in config/lint_rules.yaml, whose `version` each result carries.
+Forbidden wording is matched on normalised readings of the text (`readings`: entities, then
+the reply reader's plain text — NFKC, zero-width characters, Traditional Chinese, look-alike
+letters, accents, case, spaced-out letters — then digits for letters), by regular-expression
+word families per language, and set aside when the clause negates it just before ("We will not
+take legal action"). Rules, their sources and numbers live in config/lint_rules.yaml, whose
+`version` each result carries.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from functions.core.errors import ConfigError
 from functions.core.lenders import LenderConfig
@@ -50,8 +58,9 @@ from functions.core.render import (
     render_message,
     template_variables,
 )
+from functions.core.replies import plain_text
 from functions.core.segments import encoding_of
-from functions.core.templates import MessageTemplate
+from functions.core.templates import FrontMatter, MessageTemplate
 from functions.settings import PROJECT_ROOT
 
 
@@ -108,12 +117,44 @@ class ProfileRules(BaseModel):
     max_segments: dict[Channel, int] = Field(default_factory=dict)
 
 
-class ForbiddenCategory(BaseModel):
+class ForbiddenRule(BaseModel):
+    """One forbidden practice: word families (regular expressions over `readings`), phrases
+    that are not it (`unless`), the law it applies (`source`)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    id: str = Field(pattern=r"^[a-z_]+$")
     category: str = Field(pattern=r"^[a-z_]+$")
-    allowed_by: str | None = None  # a front-matter flag that makes these words lawful
-    terms: list[str] = Field(min_length=1)
+    source: str = Field(min_length=1)
+    allowed_by: str | None = None  # a front-matter flag that makes this wording lawful
+    patterns: tuple[str, ...] = Field(min_length=1)
+    unless: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _checked(self) -> ForbiddenRule:
+        if self.allowed_by is not None and self.allowed_by not in FrontMatter.model_fields:
+            raise ValueError(f"{self.id}: allowed_by {self.allowed_by!r} is no front-matter flag")
+        if self.category == "impersonation" and self.allowed_by is not None:
+            raise ValueError(f"{self.id}: impersonation is never allowed by a flag")
+        for pattern in (*self.patterns, *self.unless):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{self.id}: pattern {pattern!r}: {exc}") from exc
+        return self
+
+
+class Negation(BaseModel):
+    """What sets a match aside: a negation just before it in the same clause."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cues: tuple[str, ...] = Field(min_length=1)
+    window: int = Field(ge=1)
+    not_before: tuple[str, ...] = ()
+    chinese_cues: tuple[str, ...] = Field(min_length=1)
+    chinese_window: int = Field(ge=0)
+    chinese_conditions: tuple[str, ...] = ()
 
 
 class LintRules(BaseModel):
@@ -122,7 +163,8 @@ class LintRules(BaseModel):
     version: str
     region_profiles: dict[str, str]
     profiles: dict[str, ProfileRules]
-    forbidden: list[ForbiddenCategory]
+    negation: Negation
+    forbidden: list[ForbiddenRule]
 
 
 def load_lint_rules(config_root: Path = PROJECT_ROOT) -> LintRules:
@@ -196,8 +238,8 @@ def lint_template(
     rules = rules or load_lint_rules()
     if profile_name not in rules.profiles:
         raise ConfigError(f"no lint profile {profile_name!r} in config/lint_rules.yaml")
-    check = _Check(template, lender, rules.profiles[profile_name], profile_name)
-    check.run(rules.forbidden)
+    check = _Check(template, lender, rules, profile_name)
+    check.run()
     return LintResult(rules.version, profile_name, check.findings)
 
 
@@ -207,28 +249,112 @@ _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    if _CJK.search(term):
-        return re.compile(re.escape(term))
-    words = r"\s+".join(re.escape(word) for word in term.split())
-    return re.compile(rf"(?<!\w){words}(?!\w)", re.IGNORECASE)
+_NOT_CONTRACTION = re.compile(r"n't\b")
+# Three or more single letters or digits separated by spaces or marks: "j a i l", "j.a.i.l".
+_SPACED = re.compile(r"(?<![a-z0-9@$])(?:[a-z0-9@$][ .\-_*·]+){2,}[a-z0-9@$](?![a-z0-9@$])")
+_SPACED_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+_MIXED_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
+_LEET = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
+_CLAUSE_END = re.compile(r"[.,;:!?¡¿\n…]|\b(?:but|pero|sino|unless|otherwise|or)\b")
+_CJK_CLAUSE_END = re.compile(r"[，。；：！？、,.;:!?\n]")
+_WORD = re.compile(r"[a-z']+")
+
+
+def normalise(text: str) -> str:
+    """The text as the reply reader reads a borrower (`replies.plain_text`: NFKC, format
+    characters such as zero-width spaces removed, Traditional Chinese as Simplified, look-alike
+    letters folded to Latin, accents and case folded, spaced letters joined), with HTML
+    entities decoded first and "n't" read as " not"."""
+    text = html.unescape(html.unescape(text))  # twice: "&amp;#97;" is an "a" too
+    return _NOT_CONTRACTION.sub(" not", plain_text(text))
+
+
+def readings(text: str) -> tuple[str, ...]:
+    """The normalised text, then with spaced-out letters joined, then with digits and
+    symbols inside words read as letters ("1" once as "i", once as "l")."""
+    base = normalise(text)
+    joined = _SPACED.sub(lambda m: re.sub(r"[ .\-_*·]", "", m.group()), base)
+    joined = _SPACED_CJK.sub("", joined)
+    found = [base, joined]
+    for one in ("i", "l"):
+        table = str.maketrans({**_LEET, "1": one})
+        found.append(_MIXED_WORD.sub(partial(_as_letters, table=table), joined))
+    return tuple(dict.fromkeys(found))
+
+
+def _as_letters(match: re.Match[str], table: dict[int, str]) -> str:
+    word = match.group()
+    return word if word.isalpha() else word.translate(table)
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    if _CJK.search(pattern):
+        return re.compile(pattern)
+    return re.compile(rf"(?<!\w)(?:{pattern})(?!\w)")
 
 
 @cache
-def _patterns(terms: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((term, _term_pattern(term)) for term in terms)
+def _rule_patterns(
+    rule: ForbiddenRule,
+) -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+    return tuple(map(_compiled, rule.patterns)), tuple(map(_compiled, rule.unless))
+
+
+class _Negation:
+    def __init__(self, negation: Negation) -> None:
+        self.cues = frozenset(negation.cues)
+        self.window = negation.window
+        self.not_before = frozenset(negation.not_before)
+        cues = "|".join(sorted(map(re.escape, negation.chinese_cues), key=len, reverse=True))
+        conditions = "|".join(map(re.escape, negation.chinese_conditions)) or "(?!)"
+        self.chinese = re.compile(
+            rf"(?:{cues})(?:(?!{conditions}).){{0,{negation.chinese_window}}}$"
+        )
+
+    def negates(self, text: str, match: re.Match[str]) -> bool:
+        """True when the clause negates the match just before it."""
+        prefix = text[: match.start()]
+        if _CJK.search(match.group()):
+            return bool(self.chinese.search(_CJK_CLAUSE_END.split(prefix)[-1]))
+        clause = _CLAUSE_END.split(prefix)[-1]
+        words = [*_WORD.findall(clause)[-self.window :]]
+        following = [*words[1:], *_WORD.findall(match.group())[:1]]
+        return any(
+            word in self.cues and after not in self.not_before
+            for word, after in zip(words, following, strict=False)
+        )
+
+
+def violation(rule: ForbiddenRule, texts: tuple[str, ...], negation: _Negation) -> str | None:
+    """The first wording in `texts` (readings of one text) that breaks `rule`, if any."""
+    patterns, unless = _rule_patterns(rule)
+    for text in texts:
+        for exception in unless:
+            text = exception.sub(lambda m: " " * len(m.group()), text)
+        for pattern in patterns:
+            for match in pattern.finditer(text):
+                if not negation.negates(text, match):
+                    return match.group()
+    return None
+
+
+@cache
+def _negation(negation: Negation) -> _Negation:
+    return _Negation(negation)
 
 
 class _Check:
     def __init__(
-        self, template: MessageTemplate, lender: LenderConfig, profile: ProfileRules, name: str
+        self, template: MessageTemplate, lender: LenderConfig, rules: LintRules, name: str
     ) -> None:
         self.template = template
         self.lender = lender
-        self.profile = profile
+        self.rules = rules
+        self.profile = rules.profiles[name]
         self.profile_name = name
+        self.negation = _negation(rules.negation)
         self.findings: list[Finding] = []
-        self.forbidden_seen: set[tuple[str, str]] = set()  # (category, term): report once
+        self.forbidden_seen: set[str] = set()  # rule ids: each reported once
 
     def add(self, rule: str, message: str, severity: Severity = Severity.ERROR) -> None:
         self.findings.append(Finding(rule, severity, message, self.template.file))
@@ -237,8 +363,8 @@ class _Check:
         t = self.template
         return [p for p in (t.front.subject, t.body, t.text) if p is not None]
 
-    def run(self, forbidden: list[ForbiddenCategory]) -> None:
-        self.forbidden(forbidden, "\n".join(self.parts()), where="template")
+    def run(self) -> None:
+        self.forbidden("\n".join(self.parts()), where="template")
         if not self.variables_ok():
             return
         try:
@@ -248,7 +374,7 @@ class _Check:
             self.add("render", f"cannot render with a sample account: {exc}")
             return
         visible = [p for p in (rendered.subject, rendered.text, rendered.html) if p]
-        self.forbidden(forbidden, "\n".join(visible), where="rendered message")
+        self.forbidden("\n".join(visible), where="rendered message")
         self.required(rendered)
         self.links(rendered, variables)
         if self.template.channel is Channel.SMS:
@@ -267,19 +393,22 @@ class _Check:
             self.add("undefined_variable", f"{{{{ {name} }}}} is not a documented variable")
         return used <= allowed
 
-    def forbidden(self, categories: list[ForbiddenCategory], text: str, *, where: str) -> None:
-        for category in categories:
-            if category.allowed_by and getattr(self.template.front, category.allowed_by, False):
+    def forbidden(self, text: str, *, where: str) -> None:
+        texts = readings(text)
+        for rule in self.rules.forbidden:
+            if rule.allowed_by and getattr(self.template.front, rule.allowed_by, False):
                 continue
-            for term, pattern in _patterns(tuple(category.terms)):
-                if (category.category, term) in self.forbidden_seen or not pattern.search(text):
-                    continue
-                self.forbidden_seen.add((category.category, term))
-                self.add(
-                    f"forbidden.{category.category}",
-                    f"forbidden {category.category.replace('_', ' ')} wording {term!r} "
-                    f"(in the {where})",
-                )
+            if rule.id in self.forbidden_seen:
+                continue
+            wording = violation(rule, texts, self.negation)
+            if wording is None:
+                continue
+            self.forbidden_seen.add(rule.id)
+            self.add(
+                f"forbidden.{rule.category}",
+                f"forbidden {rule.category.replace('_', ' ')} wording {wording.strip()!r} "
+                f"(in the {where}; rule {rule.id}: {rule.source})",
+            )
 
     def required(self, rendered: RenderedMessage) -> None:
         sms = self.template.channel is Channel.SMS

@@ -169,10 +169,9 @@ class ProfileBook:
         self._overridden: dict[tuple[str, str], ProfileBook] = {}
 
     def profile_for(self, account: Account) -> Profile:
-        """The account's country/state decides; without a country, the phone's region."""
-        country = account.country
-        if not country and account.phone:
-            country = self.atlas.phone_region(account.phone)
+        """The account's country/state decides; a US state alone means US; else the phone's
+        region (`ZoneAtlas.region_of`)."""
+        country = self.atlas.region_of(account.phone, account.country, account.state)
         return self.profile_for_place(country, account.state)
 
     def profile_for_place(self, country: str | None, state: str | None) -> Profile:

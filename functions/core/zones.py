@@ -1,26 +1,34 @@
-"""Candidate time zones of a borrower (COMPLIANCE.md §1).
+"""Candidate time zones of a borrower: every zone the location data suggests.
 
 Every source of location adds candidates; none overrides another, because the gate must
 respect the window in every place the data suggests (Reg F commentary to 1006.6(b)(1)):
 - the lender's `timezone` column (IANA),
 - the address: a US state → its zones (config/us_state_zones.yaml, multi-zone states list
-  all), any other country → its zones from the tz database's zone1970.tab,
-- the phone number → its zones (phonenumbers' geocoding metadata by prefix).
+  all), any other country → its zones from the tz database's zone1970.tab. A state without a
+  country is read as a US state when it is one, whatever the phone's country (a +86 number
+  with a New York address adds New York),
+- the phone number → its zones (phonenumbers' metadata by prefix), plus every zone of a North
+  American area code that spans zones (config/nanp_area_code_zones.yaml).
+A number whose type says no place (toll-free, premium, shared-cost, personal, UAN, voicemail)
+adds nothing when the address or the lender's zone gives a place; without one it keeps the
+library's answer, every zone of its country code: the conservative choice.
 Postal codes are accepted but not used yet: they could narrow a multi-zone state.
+`evidence` says why each zone is a candidate; `candidates` is the same list without reasons.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
 import phonenumbers
 import yaml
 from phonenumbers import timezone as number_timezones
-from pydantic import RootModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from functions.core.errors import ConfigError, RungError
 from functions.core.models import Account
@@ -38,14 +46,65 @@ class _StateTable(RootModel[dict[str, tuple[str, ...]]]):
     pass
 
 
+class _AreaCodeTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    area_codes: dict[str, tuple[str, ...]] = Field(min_length=1)
+    overlays: dict[str, str] = Field(default_factory=dict)  # overlay NPA → the NPA it overlays
+
+    def zones_by_npa(self) -> dict[str, tuple[str, ...]]:
+        table = dict(self.area_codes)
+        for overlay, parent in self.overlays.items():
+            if parent not in self.area_codes:
+                raise ValueError(f"overlays: {overlay} overlays {parent}, which is not listed")
+            table[overlay] = tuple(sorted({*self.area_codes.get(overlay, ()), *table[parent]}))
+        return table
+
+
+# Number types that name a service, not a place (ITU-T E.164 non-geographic numbering).
+NO_PLACE_TYPES = {
+    phonenumbers.PhoneNumberType.TOLL_FREE: "toll-free",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium-rate",
+    phonenumbers.PhoneNumberType.SHARED_COST: "shared-cost",
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: "personal",
+    phonenumbers.PhoneNumberType.UAN: "universal access",
+    phonenumbers.PhoneNumberType.VOICEMAIL: "voicemail",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneEvidence:
+    """Why each candidate zone is one: (zone, source) pairs in the order found, and the
+    location data that was read but set aside, with the reason (`notes`)."""
+
+    reasons: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for name, _ in self.reasons))
+
+    def sources(self) -> dict[str, list[str]]:
+        """Zone → every source that suggested it (for `rung when`)."""
+        out: dict[str, list[str]] = {}
+        for name, source in self.reasons:
+            out.setdefault(name, []).append(source)
+        return out
+
+
 class ZoneAtlas:
     """Where a borrower may be: maps location data to IANA zone names. Cached per input."""
 
     def __init__(
-        self, us_states: Mapping[str, tuple[str, ...]], countries: Mapping[str, tuple[str, ...]]
+        self,
+        us_states: Mapping[str, tuple[str, ...]],
+        countries: Mapping[str, tuple[str, ...]],
+        area_codes: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._us_states = dict(us_states)
         self._countries = dict(countries)
+        self._area_codes = dict(area_codes or {})
+        self.evidence = lru_cache(maxsize=1 << 17)(self._evidence)
         self.candidates = lru_cache(maxsize=1 << 17)(self._candidates)
         self.phone_region = lru_cache(maxsize=1 << 17)(self._phone_region)
 
@@ -54,27 +113,59 @@ class ZoneAtlas:
         phone: str | None = None,
         country: str | None = None,
         state: str | None = None,
-        postal_code: str | None = None,  # accepted, not used yet (module docstring)
+        postal_code: str | None = None,
         timezone: str | None = None,
     ) -> tuple[str, ...]:
         """Candidate zones, lender-given first, then address, then phone; duplicates dropped."""
-        found: list[str] = []
+        return self.evidence(phone, country, state, postal_code, timezone).zones
+
+    def _evidence(
+        self,
+        phone: str | None = None,
+        country: str | None = None,
+        state: str | None = None,
+        postal_code: str | None = None,  # accepted, not used yet (module docstring)
+        timezone: str | None = None,
+    ) -> ZoneEvidence:
+        found: list[tuple[str, str]] = []
         if timezone:
-            found.append(_valid_zone(timezone))
-        region = country.upper() if country else (self._phone_region(phone) if phone else None)
+            found.append((_valid_zone(timezone), "lender timezone"))
+        region = self.region_of(phone, country, state)
         if region == "US" and state:
             zones = self._us_states.get(state.upper())
             if zones is None:
                 raise InvalidLocation(f"state: unknown US state or territory {state!r}")
-            found.extend(zones)
+            found.extend((name, f"US state {state.upper()}") for name in zones)
         elif country:
             zones = self._countries.get(country.upper())
             if zones is None:
                 raise InvalidLocation(f"country: unknown ISO 3166 country code {country!r}")
-            found.extend(zones)
-        if phone:
-            found.extend(_phone_zones(phone))
-        return tuple(dict.fromkeys(found))
+            found.extend((name, f"country {country.upper()}") for name in zones)
+        if not phone:
+            return ZoneEvidence(tuple(found))
+        number = _parse_phone(phone)
+        kind = NO_PLACE_TYPES.get(phonenumbers.number_type(number))
+        if kind and found:
+            note = f"phone: a {kind} number names no place; the address's zones are used"
+            return ZoneEvidence(tuple(found), (note,))
+        source = (
+            f"phone: a {kind} number, every zone of +{number.country_code}" if kind else "phone"
+        )
+        found.extend((name, source) for name in _library_zones(number))
+        if number.country_code == 1 and not kind:
+            npa = str(number.national_number)[:3]
+            spans = f"phone area code {npa} spans zones"
+            found.extend((name, spans) for name in self._area_codes.get(npa, ()))
+        return ZoneEvidence(tuple(found))
+
+    def region_of(self, phone: str | None, country: str | None, state: str | None) -> str | None:
+        """The address's country; a known US state without a country means US; else the
+        phone's region. Picks the jurisdiction profile and how `state` is read."""
+        if country:
+            return country.upper()
+        if state and state.upper() in self._us_states:
+            return "US"
+        return self.phone_region(phone) if phone else None
 
     def _phone_region(self, phone: str) -> str | None:
         return phonenumbers.region_code_for_number(_parse_phone(phone))
@@ -114,8 +205,8 @@ def _parse_phone(phone: str) -> phonenumbers.PhoneNumber:
     return number
 
 
-def _phone_zones(phone: str) -> tuple[str, ...]:
-    zones = number_timezones.time_zones_for_number(_parse_phone(phone))
+def _library_zones(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+    zones = number_timezones.time_zones_for_number(number)
     return tuple(name for name in zones if name != UNKNOWN_ZONE)
 
 
@@ -133,18 +224,33 @@ def load_atlas(config_root: Path) -> ZoneAtlas:
 
 @cache
 def _load_atlas(config_root: Path) -> ZoneAtlas:
-    path = config_root / "config" / "us_state_zones.yaml"
+    states = _zone_table(
+        config_root, "us_state_zones.yaml", lambda data: _StateTable.model_validate(data).root
+    )
+    area_codes = _zone_table(
+        config_root,
+        "nanp_area_code_zones.yaml",
+        lambda data: _AreaCodeTable.model_validate(data).zones_by_npa(),
+    )
+    return ZoneAtlas(states, country_zones(), area_codes)
+
+
+def _zone_table(
+    config_root: Path, name: str, parse: Callable[[object], dict[str, tuple[str, ...]]]
+) -> dict[str, tuple[str, ...]]:
+    """A config/ table of key → IANA zones, every zone checked against the tz database."""
+    path = config_root / "config" / name
     try:
-        states = _StateTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))).root
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"config/us_state_zones.yaml: {exc}") from exc
-    for state, zones in states.items():
-        for name in zones:
+        table = parse(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError, ValueError) as exc:
+        raise ConfigError(f"config/{name}: {exc}") from exc
+    for key, zones in table.items():
+        for zone_name in zones:
             try:
-                _valid_zone(name)
+                _valid_zone(zone_name)
             except InvalidLocation as exc:
-                raise ConfigError(f"config/us_state_zones.yaml: {state}: {exc}") from exc
-    return ZoneAtlas(states, country_zones())
+                raise ConfigError(f"config/{name}: {key}: {exc}") from exc
+    return table
 
 
 @cache

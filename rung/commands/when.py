@@ -1,7 +1,10 @@
 """`rung when` — may we contact this borrower now? Quiet hours and blackout days only.
 
-JSON (DESIGN §4): {"profile", "zones", "allowed", "next_allowed_at"}. Frequency caps need
-contact history and are not shown here; `rung simulate` applies them.
+JSON: {"profile", "zones", "allowed", "next_allowed_at", "zone_sources", "notes"}:
+`zone_sources` maps each candidate zone to the data that suggested it (lender timezone,
+US state, country, phone, a split area code); `notes` names location data set aside and why
+(a toll-free number beside an address). Frequency caps need contact history and are not
+shown here; `rung simulate` applies them.
 """
 
 from __future__ import annotations
@@ -42,30 +45,37 @@ def run(args: argparse.Namespace) -> int:
     try:
         at = _instant(args.at) if args.at else SystemClock().now()
         book = load_profiles(Settings().config_root)
-        zones = book.atlas.candidates(args.phone, args.country, args.state, args.postal, args.tz)
-        region = args.country or book.atlas.phone_region(args.phone)
+        evidence = book.atlas.evidence(args.phone, args.country, args.state, args.postal, args.tz)
+        region = book.atlas.region_of(args.phone, args.country, args.state)
     except (InvalidLocation, ValueError) as exc:
         print(f"rung when: {exc}", file=sys.stderr)
         return EXIT_USAGE
     profile = book.profile_for_place(region, args.state)
+    zones = evidence.zones
     upcoming = next_allowed(at, zones, profile)
     answer = {
         "profile": profile.name,
         "zones": list(zones),
         "allowed": bool(zones) and upcoming == at,
         "next_allowed_at": _utc_z(upcoming) if upcoming else None,
+        "zone_sources": evidence.sources(),
+        "notes": list(evidence.notes),
     }
     if args.json:
         print(json.dumps(answer))
         return EXIT_OK
     print(f"profile   {profile.name} (rules {book.version})")
     print(f"window    {profile.window.start:%H:%M}-{profile.window.end:%H:%M} local, in every zone")
+    for note in evidence.notes:
+        print(f"note      {note}")
     if not zones:
         print("zones     none known: no send (fail closed)")
         return EXIT_OK
     print(f"at        {_utc_z(at)}")
+    sources = evidence.sources()
     for name in zones:
-        print(f"  {name:<32} {at.astimezone(zone(name)):%a %Y-%m-%d %H:%M %Z}")
+        why = "; ".join(sources[name])
+        print(f"  {name:<32} {at.astimezone(zone(name)):%a %Y-%m-%d %H:%M %Z}  from {why}")
     blocked = blocking_zone(at, zones, profile.local_window)
     if blocked is None:
         print("allowed   yes")

@@ -63,6 +63,26 @@ def test_templates_lint_names_file_and_rule_and_fails(
     assert {f["rule"] for f in report["files"][0]["findings"]} == {"optout", "forbidden.threat"}
 
 
+def test_templates_lint_impersonation_fails_even_with_legal_action_intended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the final Spanish email, declared a lawful lawsuit notice, that also poses as the
+    # court behind an HTML entity ("&#106;" is "j") and threatens seizure in an inflection
+    folder = tmp_path / "final_notice_day30"
+    folder.mkdir()
+    source = (SHIPPED_ROOT / "final_notice_day30" / "email.es-US.html").read_text(encoding="utf-8")
+    source = source.replace("legal_action_intended: false", "legal_action_intended: true")
+    source = source.replace(
+        "<p>{{ greeting }}</p>",
+        "<p>{{ greeting }}</p><p>Mensaje de parte del &#106;uzgado: embargaremos su salario.</p>",
+    )
+    (folder / "email.es-US.html").write_text(source, encoding="utf-8")
+    # When linted / Then exit 1 with both rules, whatever the flag says
+    assert rung(["templates", "lint", str(tmp_path), "--json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["files"][0]["findings"]
+    assert {f["rule"] for f in findings} == {"forbidden.impersonation", "forbidden.threat"}
+
+
 def test_templates_lint_unusable_path_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert rung(["templates", "lint", "/nonexistent/templates"]) == 2
     assert "no such template file or folder" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""`rung when` (DESIGN §4): profile, candidate zones, allowed now, next allowed instant."""
+"""`rung when`: profile, candidate zones and why, allowed now, next allowed instant."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ import json
 import pytest
 
 from rung.commands import when
+
+CONTRACT = ("profile", "zones", "allowed", "next_allowed_at")
+
+
+def contract(out: str) -> dict[str, object]:
+    """The four keys every version of `rung when --json` carries (later keys are additive)."""
+    answer = json.loads(out)
+    return {key: answer[key] for key in CONTRACT}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -35,7 +43,7 @@ def test_when_json_cfpb_example_not_allowed_yet(capsys: pytest.CaptureFixture[st
     )
     # Then the contract's four keys say: not yet, from 08:00 Pacific (11:00 Eastern)
     assert code == 0
-    assert json.loads(out) == {
+    assert contract(out) == {
         "profile": "US",
         "zones": ["America/Los_Angeles", "America/New_York"],
         "allowed": False,
@@ -48,7 +56,7 @@ def test_when_json_allowed_now_points_at_now(capsys: pytest.CaptureFixture[str])
         capsys, "--phone", "+8613800138000", "--at", "2026-06-10T04:00:00+00:00", "--json"
     )
     assert code == 0
-    assert json.loads(out) == {
+    assert contract(out) == {
         "profile": "CN",
         "zones": ["Asia/Shanghai"],
         "allowed": True,
@@ -87,7 +95,7 @@ def test_when_json_unknown_jurisdiction_uses_strictest_default(
 def test_when_json_no_zone_is_never_allowed(capsys: pytest.CaptureFixture[str]) -> None:
     # International freephone: no zone anywhere ⇒ fail closed, no next instant
     _, out, _ = run(capsys, "--phone", "+80012345678", "--at", "2026-06-10T16:00:00Z", "--json")
-    assert json.loads(out) == {
+    assert contract(out) == {
         "profile": "DEFAULT",
         "zones": [],
         "allowed": False,
@@ -103,6 +111,82 @@ def test_when_human_output_names_zone_and_next_instant(
     assert "allowed   no (quiet hours in America/New_York)" in out
     assert "next      2026-06-11T12:00:00Z" in out
     assert "Thu 2026-06-11 08:00 EDT" in out
+
+
+def test_when_foreign_phone_with_us_state_waits_for_new_york(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a Chinese mobile with a New York address at 07:00 EST (20:00 in Shanghai)
+    code, out, _ = run(
+        capsys,
+        "--phone",
+        "+8613800138000",
+        "--state",
+        "NY",
+        "--at",
+        "2026-12-01T12:00:00Z",
+        "--json",
+    )
+    answer = json.loads(out)
+    # Then not yet: the next instant is 19:00 in New York, 08:00 in Shanghai (the overlap)
+    assert code == 0
+    assert contract(out) == {
+        "profile": "US",
+        "zones": ["America/New_York", "Asia/Shanghai"],
+        "allowed": False,
+        "next_allowed_at": "2026-12-02T00:00:00Z",
+    }
+    assert answer["zone_sources"] == {
+        "America/New_York": ["US state NY"],
+        "Asia/Shanghai": ["phone"],
+    }
+    assert answer["notes"] == []
+
+
+def test_when_split_area_code_names_both_zones_and_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 850 spans Eastern and Central: at 08:30 EST it is 07:30 in Pensacola
+    _, out, _ = run(capsys, "--phone", "+18505550100", "--at", "2026-12-01T13:30:00Z", "--json")
+    answer = json.loads(out)
+    assert set(answer["zones"]) == {"America/New_York", "America/Chicago"}
+    assert answer["allowed"] is False
+    assert answer["next_allowed_at"] == "2026-12-01T14:00:00Z"
+    assert answer["zone_sources"]["America/Chicago"] == ["phone area code 850 spans zones"]
+
+
+def test_when_toll_free_with_address_uses_the_address(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = run(
+        capsys,
+        "--phone",
+        "+18005550100",
+        "--country",
+        "US",
+        "--state",
+        "CA",
+        "--at",
+        "2026-12-01T20:00:00Z",
+        "--json",
+    )
+    answer = json.loads(out)
+    assert contract(out) == {
+        "profile": "US",
+        "zones": ["America/Los_Angeles"],
+        "allowed": True,
+        "next_allowed_at": "2026-12-01T20:00:00Z",
+    }
+    assert "toll-free" in answer["notes"][0]
+
+
+def test_when_human_output_says_why_each_zone(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "--phone", "+8613800138000", "--state", "NY", "--at", "2026-12-01T12:00:00Z"
+    )
+    assert code == 0
+    assert "from US state NY" in out
+    assert "allowed   no (quiet hours in America/New_York)" in out
 
 
 @pytest.mark.parametrize(
