@@ -64,6 +64,7 @@ from rung.access.stack import (
 )
 from rung.access.template import Physical, Template, synthesized_template
 from rung.moto_patches import HandlerError, InProcessLambda
+from rung.sms_voice import EventDestination, SmsVoiceBackend
 from rung.virtual_clock import VirtualClock
 
 REGION = "us-east-1"
@@ -188,7 +189,7 @@ class LocalWorld:
         self._role_arn = ""
         self._secret_arn = ""
         self._twins = _Twins(created={}, bucket_key={})
-        self._sms_voice: sms_voice.SmsVoiceBackend | None = None
+        self._sms_voice: SmsVoiceBackend | None = None
         self._sms_opt_out_list = ""
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -260,7 +261,7 @@ class LocalWorld:
         return list(self._access.denials) if self._access else []
 
     @property
-    def sms_voice(self) -> sms_voice.SmsVoiceBackend:
+    def sms_voice(self) -> SmsVoiceBackend:
         """The world's End User Messaging SMS: its numbers, opt-out lists, texts and events."""
         if self._sms_voice is None:
             raise RuntimeError("LocalWorld is not entered: use `with LocalWorld(...) as world`")
@@ -473,15 +474,13 @@ class LocalWorld:
             role_arn=role_arn,
         )
 
-    def _create_sms_voice(
-        self, template: Template, delivery_topic_arn: str
-    ) -> sms_voice.SmsVoiceBackend:
+    def _create_sms_voice(self, template: Template, delivery_topic_arn: str) -> SmsVoiceBackend:
         """The account's End User Messaging SMS as the deployer and the stack leave it: the
         numbers cdk.json names (on the stack's opt-out list) and the stack's configuration set,
         its event destination on the delivery-events topic with the template's event types."""
         setup = sms_setup(template)
         self._sms_opt_out_list = setup.opt_out_list
-        backend = sms_voice.SmsVoiceBackend(
+        backend = SmsVoiceBackend(
             account=ACCOUNT_ID,
             region=REGION,
             clock=self.clock.now,
@@ -494,7 +493,7 @@ class LocalWorld:
                 backend.add_phone_number(number, resource, opt_out_list=setup.opt_out_list)
         backend.add_configuration_set(
             SMS_CONFIGURATION_SET,
-            [sms_voice.EventDestination("DeliveryEvents", setup.event_types, delivery_topic_arn)],
+            [EventDestination("DeliveryEvents", setup.event_types, delivery_topic_arn)],
         )
         return backend
 

@@ -107,7 +107,7 @@ class InProcessLambda:
     guard: Callable[[str], AbstractContextManager[Callable[[], None]]] | None = None
     # Runs after each handler has returned (and its guard has closed): what AWS does after a
     # function's work, such as End User Messaging publishing the receipts of its texts.
-    after: Callable[[], None] | None = None
+    after: Callable[[], object] | None = None
     errors: list[HandlerError] = field(default_factory=list)
     invocations: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -36,11 +36,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.client import BaseClient
+from botocore.compat import HTTPHeaders
 from moto.core.botocore_stubber import MockRawResponse
 
 from functions.core.segments import sms_segments
@@ -117,7 +118,7 @@ class SmsVoiceBackend:
     region: str
     clock: Callable[[], datetime]
     # Publishes an event (JSON) to an SNS topic, as the service does for an event destination.
-    publish: Callable[[str, str], None]
+    publish: Callable[[str, str], object]
     phone_numbers: dict[str, PhoneNumber] = field(default_factory=dict)  # by id
     configuration_sets: dict[str, ConfigurationSet] = field(default_factory=dict)
     opt_out_lists: dict[str, dict[str, datetime]] = field(default_factory=dict)
@@ -274,8 +275,8 @@ class SmsVoiceBackend:
         operation = (target.decode() if isinstance(target, bytes) else target).removeprefix(
             TARGET_PREFIX
         )
-        body = request.body or b"{}"
-        params = json.loads(body.decode() if isinstance(body, bytes) else body)
+        body = request.body
+        params = json.loads(body if isinstance(body, str | bytes | bytearray) and body else "{}")
         operations: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "SendTextMessage": self.send_text_message,
             "PutOptedOutNumber": self.put_opted_out_number,
@@ -294,7 +295,9 @@ class SmsVoiceBackend:
         except SmsVoiceError as error:
             status, payload = error.status, error.body()
         raw = MockRawResponse(json.dumps(payload).encode())
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "rung"}
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.0"
+        headers["x-amzn-RequestId"] = "rung"
         return AWSResponse(request.url, status, headers, raw)
 
     # --- internals ----------------------------------------------------------------------
@@ -360,7 +363,10 @@ def install(stack: ExitStack, backend: SmsVoiceBackend) -> None:
             # Registered on the client itself, at the service's own event name: botocore calls
             # the most specific handlers first, so this answers before moto's generic stubber.
             client.meta.events.register_first(
-                f"before-send.{SERVICE}", _answer, unique_id=_HANDLER_ID
+                f"before-send.{SERVICE}",
+                # botocore's stubs type handlers as returning None; `before-send` ones answer.
+                cast(Callable[..., None], _answer),
+                unique_id=_HANDLER_ID,
             )
         return original(client, operation, params)
 

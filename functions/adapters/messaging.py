@@ -162,11 +162,12 @@ class SmsVoiceSender:
         try:
             response = self.client.send_text_message(**request)
         except ClientError as exc:
-            reason = SMS_PERMANENT_REASONS.get(
-                (exc.response.get("Error", {}).get("Code", ""), exc.response.get("Reason", ""))
-            )
+            # End User Messaging adds a `Reason` beside the error code (a modelled field).
+            answer: Mapping[str, Any] = exc.response  # type: ignore[assignment]
+            refusal = (str(answer.get("Error", {}).get("Code", "")), str(answer.get("Reason", "")))
+            reason = SMS_PERMANENT_REASONS.get(refusal)
             if reason:
-                raise PermanentSendError(reason, f"sms-voice {exc.response['Reason']}") from exc
+                raise PermanentSendError(reason, f"sms-voice {refusal[1]}") from exc
             _send_failure(exc, "sms-voice", {})
         except _NETWORK_ERRORS as exc:
             _network_failure(exc, "sms-voice")

@@ -1,4 +1,4 @@
-"""Messaging: encrypted TLS-only topics, the SES and SMS configuration sets, the dead-letter queue."""
+"""Messaging: encrypted TLS-only topics, the SES and SMS configuration sets, the dead letters."""
 
 from __future__ import annotations
 

@@ -122,7 +122,8 @@ def test_send_invoked_twice_for_the_same_rung_sends_once(world: LocalWorld) -> N
 def test_send_crash_between_provider_call_and_record_is_uncertain_never_resent(
     world: LocalWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the send function dies after End User Messaging took the message, before recording the outcome
+    # Given the send function dies after End User Messaging took the message, before recording
+    # the outcome
     complete = DynamoLedger.complete
 
     def crash_once(self: DynamoLedger, *args: Any, **kwargs: Any) -> None:
