@@ -49,7 +49,6 @@ class RungStack(Stack):
         CfnOutput(self, "InboundSmsTopicArn", value=self.messaging.inbound_sms.topic_arn)
         # SES and End User Messaging SMS events arrive here by the stack's configuration sets.
         CfnOutput(self, "DeliveryEventsTopicArn", value=self.messaging.ses_feedback.topic_arn)
-        CfnOutput(self, "SmsConfigurationSetName", value=self.messaging.sms_configuration_set.ref)
         CfnOutput(self, "UnsubscribeUrl", value=self.functions.unsubscribe_url.url)
         # Read by `rung preflight` (what to activate, whom alarms reach) and `rung smoke`.
         CfnOutput(
