@@ -73,7 +73,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         S3ObjectStore,
         SesEmailSender,
         SfnLadderControl,
-        SnsSmsSender,
+        SmsVoiceSender,
     )
     from functions.adapters.secrets import signing_key
     from functions.adapters.template_store import DynamoTemplateStore
@@ -88,7 +88,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         ledger=DynamoLedger(settings.ledger_table),
         audit=DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),
         templates=DynamoTemplateStore(settings.templates_table),
-        sms=SnsSmsSender(),
+        sms=SmsVoiceSender(settings.sms_configuration_set, opt_out_list=settings.sms_opt_out_list),
         email=SesEmailSender(),
         ladders=SfnLadderControl(settings.state_machine_arn),
         uploads=DynamoUploadStore(settings.uploads_table),

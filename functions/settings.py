@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     state_machine_arn: str = ""
     uploads_bucket: str = ""
     ses_configuration_set: str = ""
+    # End User Messaging SMS: the configuration set every text names (its event destination
+    # sends TEXT_* receipts to the delivery-events topic) and the opt-out list START lifts.
+    sms_configuration_set: str = ""
+    sms_opt_out_list: str = "Default"
     unsubscribe_url: str = ""  # https base URL of the one-click unsubscribe endpoint
     unsubscribe_secret_arn: str = ""  # Secrets Manager secret holding the HMAC signing key
     inbound_topic_arn: str = ""

@@ -47,8 +47,7 @@ class RungStack(Stack):
         CfnOutput(self, "UploadsBucketName", value=self.storage.bucket.bucket_name)
         CfnOutput(self, "LadderStateMachineArn", value=self.ladder.state_machine.state_machine_arn)
         CfnOutput(self, "InboundSmsTopicArn", value=self.messaging.inbound_sms.topic_arn)
-        # SES events arrive here by the configuration set; point End User Messaging SMS event
-        # destinations (TEXT_* delivery events) here too, so receipts reach the ledger.
+        # SES and End User Messaging SMS events arrive here by the stack's configuration sets.
         CfnOutput(self, "DeliveryEventsTopicArn", value=self.messaging.ses_feedback.topic_arn)
         CfnOutput(self, "UnsubscribeUrl", value=self.functions.unsubscribe_url.url)
         # Read by `rung preflight` (what to activate, whom alarms reach) and `rung smoke`.

@@ -71,6 +71,29 @@ class EmailConfig(_Section):
     inbound_recipients: list[str]  # receipt rule recipients; empty = every verified domain
 
 
+class SmsConfig(_Section):
+    # Each origination identity lenders send from (their `sms_origination`, e.g. an E.164
+    # number) → its End User Messaging resource: a phone number id (`phone-…`), a pool id
+    # (`pool-…`) or a full `arn:…:sms-voice:…` ARN. The send and optout roles may send from
+    # these only (IAM authorises SendTextMessage on the identity's ARN, which has the id).
+    origination_identities: dict[str, str] = Field(min_length=1)
+    # The opt-out list of those identities, which START lifts a number from.
+    opt_out_list: str = Field(default="Default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    @field_validator("origination_identities")
+    @classmethod
+    def _resource_ids(cls, identities: dict[str, str]) -> dict[str, str]:
+        for identity, resource in identities.items():
+            if not resource.startswith(("phone-", "pool-", "arn:")) or (
+                resource.startswith("arn:") and ":sms-voice:" not in resource
+            ):
+                raise ValueError(
+                    f"sms.origination_identities[{identity!r}] = {resource!r}: expected a "
+                    "phone number id (phone-…), a pool id (pool-…) or an sms-voice ARN"
+                )
+        return identities
+
+
 class RungStackConfig(_Section):
     stack_name: str
     lambda_python: Literal["3.12", "3.13"]
@@ -82,6 +105,7 @@ class RungStackConfig(_Section):
     alarms: AlarmConfig
     reserved_concurrency: ReservedConcurrency
     email: EmailConfig
+    sms: SmsConfig
 
     @classmethod
     def from_context(cls, raw: Any) -> RungStackConfig:

@@ -4,7 +4,9 @@
 notifications, the eight DynamoDB tables, the inbound SMS topic, the SES identity, the four
 Lambda functions and the ladder state machine built from `infra/statemachines/ladder.asl.json`
 — and runs the real ASL on moto's Step Functions interpreter, with the Lambda handlers run
-in-process (`rung.moto_patches`) and every Wait on a `VirtualClock`.
+in-process (`rung.moto_patches`) and every Wait on a `VirtualClock`. Texts go to Rung's own
+model of AWS End User Messaging SMS (`rung.sms_voice`; moto has none), whose delivery events
+reach the optout function through the stack's configuration set, as on AWS.
 
     with LocalWorld(start=datetime(2026, 3, 2, tzinfo=UTC)) as world:
         world.put_object("uploads/demo/march.csv", data)   # schedule λ → ladders start
@@ -48,17 +50,27 @@ from functions.core.errors import ConfigError
 from functions.core.lenders import load_lender
 from functions.core.models import INBOUND_PREFIX, AuditRecord
 from functions.settings import PROJECT_ROOT, Settings
-from rung import moto_patches
+from rung import moto_patches, sms_voice
 from rung.access import stack as stack_access
 from rung.access.enforcer import AccessEnforcer, Denial
 from rung.access.requests import Where
-from rung.access.stack import HANDLERS, environment_of, sending_identity, stack_name
+from rung.access.stack import (
+    HANDLERS,
+    environment_of,
+    sending_identity,
+    sms_identity_arn,
+    sms_origination_identities,
+    sms_setup,
+    stack_name,
+)
 from rung.access.template import Physical, Template, synthesized_template
 from rung.moto_patches import HandlerError, InProcessLambda
+from rung.sms_voice import EventDestination, SmsVoiceBackend
 from rung.virtual_clock import VirtualClock
 
 REGION = "us-east-1"
 BUCKET = "rung-uploads-local"
+SMS_CONFIGURATION_SET = "rung-local-sms"
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 LADDER_ASL = PROJECT_ROOT / "infra" / "statemachines" / "ladder.asl.json"
 
@@ -180,6 +192,8 @@ class LocalWorld:
         self._role_arn = ""
         self._secret_arn = ""
         self._twins = _Twins(created={}, bucket_key={})
+        self._sms_voice: SmsVoiceBackend | None = None
+        self._sms_opt_out_list = ""
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -197,6 +211,10 @@ class LocalWorld:
             self._world_resources = self._create_resources(self._template)
             self._stack.enter_context(_environment(self._rung_environment(self._world_resources)))
             self._settings = Settings()
+            # End User Messaging answers at botocore's `before-send`, after the IAM check below
+            # (which wraps `_make_api_call`), so a call the role refuses never reaches it.
+            sms_voice.install(self._stack, self.sms_voice)
+            self._lambdas.after = self.sms_voice.deliver_events
             if self._enforce_access:
                 self._access = self._enforcer(self._template, self._world_resources)
                 self._access.install(self._stack)
@@ -246,6 +264,13 @@ class LocalWorld:
         return list(self._access.denials) if self._access else []
 
     @property
+    def sms_voice(self) -> SmsVoiceBackend:
+        """The world's End User Messaging SMS: its numbers, opt-out lists, texts and events."""
+        if self._sms_voice is None:
+            raise RuntimeError("LocalWorld is not entered: use `with LocalWorld(...) as world`")
+        return self._sms_voice
+
+    @property
     def handler_errors(self) -> list[HandlerError]:
         """Exceptions raised by handlers; S3/SNS-triggered ones are otherwise swallowed."""
         return list(self._lambdas.errors)
@@ -273,11 +298,10 @@ class LocalWorld:
         )
 
     def sent_sms(self) -> list[SentSms]:
-        """Every SMS SNS accepted, in the order it was sent."""
-        backend = sns_backends[ACCOUNT_ID][REGION]
+        """Every text End User Messaging accepted, in the order it was sent."""
         return [
-            SentSms(message_id=message_id, to=to, body=body)
-            for message_id, (to, body) in backend.sms_messages.items()
+            SentSms(message_id=message.message_id, to=message.to, body=message.body)
+            for message in self.sms_voice.messages
         ]
 
     def sent_emails(self) -> list[SentEmail]:
@@ -413,8 +437,6 @@ class LocalWorld:
             {"SendFunctionArn": function_arns["send"]},
         )
         sns = self.client("sns")
-        # A fresh account's SMS opt-out list is empty; moto's comes with sample numbers.
-        sns_backends[ACCOUNT_ID][REGION].opt_out_numbers.clear()
         inbound_topic_arn = sns.create_topic(Name="rung-inbound-sms")["TopicArn"]
         ses_feedback_topic_arn = sns.create_topic(Name="rung-ses-feedback")["TopicArn"]
         inbound_email_topic_arn = sns.create_topic(Name="rung-inbound-email")["TopicArn"]
@@ -453,6 +475,7 @@ class LocalWorld:
             },
         )
         self._secret_arn = secret_arn
+        self._sms_voice = self._create_sms_voice(template, ses_feedback_topic_arn)
         return WorldResources(
             bucket=BUCKET,
             inbound_topic_arn=inbound_topic_arn,
@@ -462,6 +485,29 @@ class LocalWorld:
             function_arns=function_arns,
             role_arn=role_arn,
         )
+
+    def _create_sms_voice(self, template: Template, delivery_topic_arn: str) -> SmsVoiceBackend:
+        """The account's End User Messaging SMS as the deployer and the stack leave it: the
+        numbers cdk.json names (on the stack's opt-out list) and the stack's configuration set,
+        its event destination on the delivery-events topic with the template's event types."""
+        setup = sms_setup(template)
+        self._sms_opt_out_list = setup.opt_out_list
+        backend = SmsVoiceBackend(
+            account=ACCOUNT_ID,
+            region=REGION,
+            clock=self.clock.now,
+            publish=lambda topic_arn, message: sns_backends[ACCOUNT_ID][REGION].publish(
+                message, arn=topic_arn
+            ),
+        )
+        for number, resource in sms_origination_identities().items():
+            if number.startswith("+") and resource.startswith("phone-"):
+                backend.add_phone_number(number, resource, opt_out_list=setup.opt_out_list)
+        backend.add_configuration_set(
+            SMS_CONFIGURATION_SET,
+            [EventDestination("DeliveryEvents", setup.event_types, delivery_topic_arn)],
+        )
+        return backend
 
     def _create_tables(self, names: Settings) -> None:
         dynamodb = self.client("dynamodb")
@@ -558,6 +604,7 @@ class LocalWorld:
             account=ACCOUNT_ID,
             secret_arn=lambda secret: secret if secret.startswith("arn:") else self._secret_arn,
             email_identity=lambda address: sending_identity(address, REGION, ACCOUNT_ID),
+            sms_identity=lambda identity: sms_identity_arn(identity, REGION, ACCOUNT_ID),
         )
         enforcer = stack_access.enforcer(template, local, where, HANDLERS)
         enforcer.state_machine_created(logging=stack_access.state_machine_logs(template))
@@ -570,6 +617,8 @@ class LocalWorld:
             "RUNG_UPLOADS_BUCKET": resources.bucket,
             "RUNG_INBOUND_TOPIC_ARN": resources.inbound_topic_arn,
             "RUNG_SES_CONFIGURATION_SET": "rung-local",
+            "RUNG_SMS_CONFIGURATION_SET": SMS_CONFIGURATION_SET,
+            "RUNG_SMS_OPT_OUT_LIST": self._sms_opt_out_list,
             "RUNG_UNSUBSCRIBE_URL": self._unsubscribe_url,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
             "RUNG_CONFIG_ROOT": str(self._config_root),

@@ -13,9 +13,8 @@ faithful; each names the moto source it replaces:
 3. The clock must know which threads run executions and when they end or are stopped.
 4. moto's SNS → Lambda event is a placeholder (fixed TopicArn, MessageId, 1970 timestamp).
 5. jsonpath-ng parses every JSONPath expression afresh on every use: cache the parses.
-6. moto's SMS opt-out check says "opted out" for every number ending in 99.
-7. A new boto3 client per Step Functions Lambda task: cache one per (region, service).
-8. The ASL is parsed again for every execution: parse each definition once.
+6. A new boto3 client per Step Functions Lambda task: cache one per (region, service).
+7. The ASL is parsed again for every execution: parse each definition once.
 
 All patches are `unittest.mock.patch.object` on an ExitStack: leaving the world restores moto.
 """
@@ -42,7 +41,7 @@ import jsonpath_ng.ext
 from aws_lambda_powertools.utilities import parameters
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
-from moto.sns.models import SNSBackend, Subscription
+from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEventException,
 )
@@ -106,6 +105,9 @@ class InProcessLambda:
     # Wraps each run of a handler (the IAM check of its calls, rung.access); yields the
     # callback to report that the handler raised.
     guard: Callable[[str], AbstractContextManager[Callable[[], None]]] | None = None
+    # Runs after each handler has returned (and its guard has closed): what AWS does after a
+    # function's work, such as End User Messaging publishing the receipts of its texts.
+    after: Callable[[], object] | None = None
     errors: list[HandlerError] = field(default_factory=list)
     invocations: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -132,7 +134,10 @@ class InProcessLambda:
         )
         guard = self.guard(str(function.handler)) if self.guard else nullcontext(lambda: None)
         with guard as failed:
-            return self._run(handler, event, context, failed)
+            result = self._run(handler, event, context, failed)
+        if self.after is not None:
+            self.after()
+        return result
 
     def _run(
         self,
@@ -317,15 +322,7 @@ def install(stack: ExitStack, clock: VirtualClock, lambdas: InProcessLambda) -> 
     patch(json_path, "parse", functools.lru_cache(maxsize=1024)(jsonpath_ng.ext.parse))
     patch(result_path, "parse", functools.lru_cache(maxsize=1024)(jsonpath_ng.parse))
 
-    # 6. moto answers CheckIfPhoneNumberIsOptedOut with "every number ending in 99"
-    #    (sns/models.py:1213-1217). Real SNS answers from its opt-out list; so does this, so
-    #    that a sample number like +1…0199 is not silently refused on moto alone.
-    def opted_out(self: SNSBackend, number: str) -> bool:
-        return number in self.opt_out_numbers
-
-    patch(SNSBackend, "check_if_phone_number_is_opted_out", opted_out)
-
-    # 7. Every `lambda:invoke` task builds a new boto3 client (state_task/lambda_eval_utils.py:54
+    # 6. Every `lambda:invoke` task builds a new boto3 client (state_task/lambda_eval_utils.py:54
     #    and :74 call asl/utils/boto_client.py:14 `boto_client_for`), which costs more than the
     #    invocation itself. The client depends only on region and service (the credentials
     #    argument is unused there) and boto3 clients are thread-safe: build one per pair.
@@ -338,7 +335,7 @@ def install(stack: ExitStack, clock: VirtualClock, lambdas: InProcessLambda) -> 
 
     patch(lambda_eval_utils, "boto_client_for", client_for)
 
-    # 8. Each execution parses its state machine's ASL with ANTLR afresh
+    # 7. Each execution parses its state machine's ASL with ANTLR afresh
     #    (backend/execution_worker.py:60-63 `_get_evaluation_entrypoint`), ≈ 25 ms a ladder.
     #    The parsed program is only read while evaluating: per-execution state lives in the
     #    Environment (retry counters too: env.heap keyed by component, retry/max_attempts_decl.py

@@ -9,8 +9,8 @@ moto models the API and against a fake client where it does not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -59,6 +59,9 @@ class Expectations:
     origination_identities: tuple[str, ...]  # every lender's sms_origination
     layer_parameter: str  # the Powertools layer's public SSM parameter
     alarm_email: str | None  # cdk.json alarms.email
+    # cdk.json sms.origination_identities: number → the phone number (or pool) id the roles
+    # may send from.
+    origination_resources: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_checks(clients: Clients, expected: Expectations) -> list[Check]:
@@ -70,7 +73,10 @@ def run_checks(clients: Clients, expected: Expectations) -> list[Check]:
     checks.append(active_receipt_rule_set(clients, outputs.get("InboundMailRuleSetName")))
     checks += [sms_sandbox(clients), sms_spend_limit(clients)]
     checks += origination_identities(
-        clients, expected.origination_identities, outputs.get("InboundSmsTopicArn")
+        clients,
+        expected.origination_identities,
+        outputs.get("InboundSmsTopicArn"),
+        expected.origination_resources,
     )
     checks.append(powertools_layer(clients, expected.layer_parameter))
     checks.append(alarm_subscription(clients, outputs.get("AlarmTopicArn"), expected.alarm_email))
@@ -209,9 +215,13 @@ def sms_spend_limit(clients: Clients) -> Check:
 
 
 def origination_identities(
-    clients: Clients, identities: Iterable[str], inbound_topic: str | None
+    clients: Clients,
+    identities: Iterable[str],
+    inbound_topic: str | None,
+    granted: Mapping[str, str] | None = None,
 ) -> list[Check]:
-    """Each lender's origination number: owned, active (registered), SMS, two-way to the stack."""
+    """Each lender's origination number: owned, active (registered), SMS, two-way to the stack,
+    and (given cdk.json's `sms.origination_identities`) one the roles may send from."""
     wanted = list(identities)
     if not wanted:
         return [
@@ -231,10 +241,17 @@ def origination_identities(
             for number in wanted
         ]
     by_number = {n["PhoneNumber"]: n for n in numbers}
-    return [_origination(number, by_number.get(number), inbound_topic) for number in wanted]
+    return [
+        _origination(number, by_number.get(number), inbound_topic, granted) for number in wanted
+    ]
 
 
-def _origination(number: str, found: dict[str, Any] | None, inbound_topic: str | None) -> Check:
+def _origination(
+    number: str,
+    found: dict[str, Any] | None,
+    inbound_topic: str | None,
+    granted: Mapping[str, str] | None,
+) -> Check:
     name = f"SMS origination {number} active, two-way to the stack"
     if found is None:
         return Check(
@@ -264,8 +281,26 @@ def _origination(number: str, found: dict[str, Any] | None, inbound_topic: str |
             f"{found.get('PhoneNumberId', number)} --two-way-enabled --two-way-channel-arn "
             f"{inbound_topic or '<InboundSmsTopicArn>'}"
         )
+    if granted is not None:
+        problems += _granted(number, found, granted.get(number))
     detail = f"{found.get('NumberType', '?')} {status}, two-way: {bool(found.get('TwoWayEnabled'))}"
     return Check(name, not problems, detail, "; ".join(problems))
+
+
+def _granted(number: str, found: dict[str, Any], resource: str | None) -> list[str]:
+    """IAM authorises SendTextMessage on the number's ARN (its id): cdk.json must name it."""
+    phone_id = found.get("PhoneNumberId", "?")
+    if resource is None:
+        return [
+            f"cdk.json sms.origination_identities does not name it, so the roles may not send "
+            f'from it: add "{number}": "{phone_id}" and deploy'
+        ]
+    if resource not in (phone_id, found.get("PhoneNumberArn"), found.get("PoolId")):
+        return [
+            f"cdk.json sms.origination_identities names {resource} for it, but its id is "
+            f"{phone_id}: correct it and deploy"
+        ]
+    return []
 
 
 def powertools_layer(clients: Clients, parameter: str) -> Check:

@@ -313,7 +313,7 @@ class _FailureQueue:
 class MemorySms:
     def __init__(self) -> None:
         self.sent: list[tuple[str, OutboundSms]] = []
-        # Numbers on the provider's own opt-out list (SNS keeps one per account).
+        # Numbers on the provider's own opt-out list (End User Messaging's, of the origination).
         self.opted_out: set[str] = set()
         self._failures = _FailureQueue()
 
@@ -328,7 +328,7 @@ class MemorySms:
     def send_sms(self, message: OutboundSms) -> str:
         self._failures.raise_if_due()
         if message.to in self.opted_out:
-            raise PermanentSendError("sns_opted_out", "number is on the provider opt-out list")
+            raise PermanentSendError("sms_opted_out", "number is on the provider opt-out list")
         message_id = f"mem-sms-{len(self.sent) + 1:06d}"
         self.sent.append((message_id, message))
         return message_id

@@ -1,4 +1,5 @@
-"""boto3 adapters for the sending and control ports: SNS SMS, SES v2 email, Step Functions, S3.
+"""boto3 adapters for the sending and control ports: End User Messaging SMS, SES v2 email,
+Step Functions, S3.
 
 Send errors are mapped to the names the ladder ASL matches on (functions.core.errors):
 - TransientSendError — throttled or a 5xx: the provider did not take the message; retry later.
@@ -55,12 +56,21 @@ SERVER_ERROR_CODES = frozenset(
     {"InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable"}
 )
 
-SNS_PERMANENT_REASONS: Mapping[str, str] = {
-    "InvalidParameter": "sns_invalid_parameter",
-    "ParameterValueInvalid": "sns_invalid_parameter",
-    "InvalidParameterValue": "sns_invalid_parameter",
-    "ValidationException": "sns_invalid_parameter",
-    "EndpointDisabled": "sns_endpoint_disabled",
+# End User Messaging SMS (pinpoint-sms-voice-v2) refusals of one message, by error code and the
+# `Reason` the service adds to it. Any other Reason of these codes (an unverified number in
+# the SMS sandbox, a mismatched configuration) is about the account, not the message.
+SMS_PERMANENT_REASONS: Mapping[tuple[str, str], str] = {
+    ("ConflictException", "DESTINATION_PHONE_NUMBER_OPTED_OUT"): "sms_opted_out",
+    ("ValidationException", "INVALID_PARAMETER"): "sms_invalid_parameter",
+    ("ValidationException", "CANNOT_PARSE"): "sms_invalid_parameter",
+    ("ValidationException", "DESTINATION_COUNTRY_BLOCKED"): "sms_destination_blocked",
+    ("ValidationException", "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY"): "sms_destination_blocked",
+    ("ConflictException", "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION"): (
+        "sms_destination_blocked"
+    ),
+    ("ConflictException", "DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE"): (
+        "sms_destination_blocked"
+    ),
 }
 SES_PERMANENT_REASONS: Mapping[str, str] = {
     "MessageRejected": "ses_message_rejected",
@@ -110,57 +120,71 @@ _NETWORK_ERRORS = (
 )
 
 
-class SnsSmsSender:
-    """SMS through SNS `Publish` to a phone number, as a Transactional message.
+class SmsVoiceSender:
+    """SMS through AWS End User Messaging SMS `SendTextMessage`, as a TRANSACTIONAL message.
 
-    SNS accepts a publish to a number on its opt-out list and silently delivers nothing, so
-    `check_opt_out` asks `CheckIfPhoneNumberIsOptedOut` first: the second line of defence
-    behind Rung's own suppressions (a STOP sent to the origination number directly, or
-    before Rung knew the number). Turn it off only if that API's rate limit is the bottleneck.
+    Every text names the stack's configuration set: End User Messaging publishes `TEXT_*`
+    delivery events only for messages sent with a configuration set that has an event
+    destination (SNS `Publish` cannot name one, so its texts never had receipts). The service
+    refuses a number on the origination identity's opt-out list itself (a STOP sent to the
+    number directly, or before Rung knew it) — the second line of defence behind Rung's own
+    suppressions — which is reported as the permanent reason `sms_opted_out`.
     """
 
-    def __init__(self, client: Any | None = None, *, check_opt_out: bool = True) -> None:
+    def __init__(
+        self,
+        configuration_set: str,
+        *,
+        opt_out_list: str = "Default",
+        client: Any | None = None,
+    ) -> None:
+        self.configuration_set = configuration_set
+        self.opt_out_list = opt_out_list
         self._given_client = client
-        self.check_opt_out = check_opt_out
 
     @cached_property
     def client(self) -> Any:
-        return self._given_client or boto3.client("sns", config=SEND_CLIENT_CONFIG)
+        return self._given_client or boto3.client(
+            "pinpoint-sms-voice-v2", config=SEND_CLIENT_CONFIG
+        )
 
     def send_sms(self, message: OutboundSms) -> str:
-        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if not self.configuration_set:
+            raise ConfigError("no SMS configuration set configured (RUNG_SMS_CONFIGURATION_SET)")
+        request: dict[str, Any] = {
+            "DestinationPhoneNumber": message.to,
+            "MessageBody": message.body,
+            "MessageType": "TRANSACTIONAL",
+            "ConfigurationSetName": self.configuration_set,
+        }
         if message.origination:
-            # A number (E.164) is an origination identity; anything else is a sender ID.
-            name = (
-                "AWS.MM.SMS.OriginationNumber"
-                if message.origination.startswith("+")
-                else "AWS.SNS.SMS.SenderID"
-            )
-            attributes[name] = {"DataType": "String", "StringValue": message.origination}
+            request["OriginationIdentity"] = message.origination
         try:
-            if self.check_opt_out and self._opted_out(message.to):
-                raise PermanentSendError("sns_opted_out", "number is on the SNS opt-out list")
-            response = self.client.publish(
-                PhoneNumber=message.to, Message=message.body, MessageAttributes=attributes
-            )
+            response = self.client.send_text_message(**request)
         except ClientError as exc:
-            _send_failure(exc, "sns", SNS_PERMANENT_REASONS)
+            # End User Messaging adds a `Reason` beside the error code (a modelled field).
+            answer: Mapping[str, Any] = exc.response  # type: ignore[assignment]
+            refusal = (str(answer.get("Error", {}).get("Code", "")), str(answer.get("Reason", "")))
+            reason = SMS_PERMANENT_REASONS.get(refusal)
+            if reason:
+                raise PermanentSendError(reason, f"sms-voice {refusal[1]}") from exc
+            _send_failure(exc, "sms-voice", {})
         except _NETWORK_ERRORS as exc:
-            _network_failure(exc, "sns")
+            _network_failure(exc, "sms-voice")
         return str(response["MessageId"])
 
-    def _opted_out(self, phone: str) -> bool:
-        response = self.client.check_if_phone_number_is_opted_out(phoneNumber=phone)
-        return bool(response["isOptedOut"])
-
     def opt_in(self, phone: str) -> bool:
-        """SNS `OptInPhoneNumber` after a START; allowed once per 30 days per number."""
+        """`DeleteOptedOutNumber` after a START: End User Messaging lets a number off its
+        opt-out list once per 30 days."""
         try:
-            self.client.opt_in_phone_number(phoneNumber=phone)
-        except ClientError:
-            # Refused (the 30-day limit, throttling): Rung's own suppression is already lifted
-            # and the next send's opt-out check will tell, as `sns_opted_out`.
-            return False
+            self.client.delete_opted_out_number(
+                OptOutListName=self.opt_out_list, OptedOutNumber=phone
+            )
+        except ClientError as exc:
+            # Not on the list: there was nothing to lift. Refused otherwise (the 30-day limit,
+            # throttling): Rung's own suppression is already lifted, and the next send tells,
+            # as `sms_opted_out`.
+            return exc.response.get("ResourceType") == "opted-out-number"
         return True
 
 

@@ -35,10 +35,6 @@ XRAY_REASON = (
     "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions, "
     "so active tracing needs Resource *."
 )
-SMS_REASON = (
-    "SNS Publish to a phone number has no resource ARN to scope to; an explicit Deny on every "
-    "topic ARN keeps the grant to direct SMS only."
-)
 
 
 @dataclass(frozen=True)
@@ -205,7 +201,7 @@ class Functions(Construct):
             ),
             retry_attempts=ASYNC_RETRIES if on_failure else None,
         )
-        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", _resource_star_reason(name))
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
         if on_failure:
             for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
                 acknowledge(
@@ -238,6 +234,8 @@ class Functions(Construct):
             "RUNG_UPLOADS_BUCKET": storage.bucket.bucket_name,
             "RUNG_REPORTS_PREFIX": REJECTS_PREFIX,
             "RUNG_SES_CONFIGURATION_SET": messaging.configuration_set.configuration_set_name,
+            "RUNG_SMS_CONFIGURATION_SET": messaging.sms_configuration_set.ref,
+            "RUNG_SMS_OPT_OUT_LIST": config.sms.opt_out_list,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self.unsubscribe_secret.secret_arn,
             "RUNG_INBOUND_TOPIC_ARN": messaging.inbound_sms.topic_arn,
             # COMPLIANCE §7: the audit TTL uses the same retention as the bucket lifecycle.
@@ -342,8 +340,18 @@ class Functions(Construct):
         _allow(fn, ["dynamodb:UpdateItem"], [storage.ledger.table_arn])
         _allow(fn, _STOP_LADDER, [self._executions_arn])
         self._allow_messages(fn)
-        # START lifts SNS's own opt-out of the number too (phone numbers have no ARN).
-        _allow(fn, ["sns:OptInPhoneNumber"], ["*"])
+        # START lifts End User Messaging's own opt-out of the number too.
+        _allow(
+            fn,
+            ["sms-voice:DeleteOptedOutNumber"],
+            [
+                Stack.of(self).format_arn(
+                    service="sms-voice",
+                    resource="opt-out-list",
+                    resource_name=self._config.sms.opt_out_list,
+                )
+            ],
+        )
         # Replies read: every inbound decision appended to the audit table (inbound#… keys),
         # and the replies a person must look at opened in the review queue (conditional puts).
         _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn, storage.reviews.table_arn])
@@ -359,7 +367,9 @@ class Functions(Construct):
         _allow(fn, _STOP_LADDER, [self._executions_arn])
 
     def _allow_messages(self, fn: lambda_.Function) -> None:
-        """SMS through SNS, email through SES v2 with Rung's configuration set."""
+        """SMS through End User Messaging and email through SES v2, each from the configured
+        identities and with Rung's configuration set (both services authorise a send on the
+        identity and on the configuration set)."""
         stack = Stack.of(self)
         identities = [
             stack.format_arn(service="ses", resource="identity", resource_name=identity)
@@ -371,14 +381,14 @@ class Functions(Construct):
             resource_name=self._messaging.configuration_set.configuration_set_name,
         )
         _allow(fn, ["ses:SendEmail"], [*identities, configuration_set])
-        # Direct-to-phone SMS has no resource ARN, hence "*" (acknowledged in _function); the
-        # Deny keeps that "*" from reaching any topic. The opt-out check runs before every SMS
-        # (SNS's own opt-out list, the second line of defence behind Rung's suppressions).
-        _allow(fn, ["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"], ["*"])
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                effect=iam.Effect.DENY, actions=["sns:Publish"], resources=["arn:*:sns:*:*:*"]
-            )
+        originations = [
+            _origination_arn(stack, resource)
+            for resource in self._config.sms.origination_identities.values()
+        ]
+        _allow(
+            fn,
+            ["sms-voice:SendTextMessage"],
+            [*originations, self._messaging.sms_configuration_set.attr_arn],
         )
 
     def _bucket_notifications_acknowledged(self) -> None:
@@ -415,7 +425,9 @@ def _logical_id(construct: Construct) -> str:
     return str(stack.resolve(stack.get_logical_id(default_child)))  # type: ignore[arg-type]
 
 
-def _resource_star_reason(name: str) -> str:
-    if name in ("Send", "Optout"):
-        return f"{XRAY_REASON} {SMS_REASON}"
-    return XRAY_REASON
+def _origination_arn(stack: Stack, resource: str) -> str:
+    """An origination identity's ARN from cdk.json: a phone number id, a pool id or an ARN."""
+    if resource.startswith("arn:"):
+        return resource
+    resource_type = "phone-number" if resource.startswith("phone-") else "pool"
+    return stack.format_arn(service="sms-voice", resource=resource_type, resource_name=resource)

@@ -1,5 +1,6 @@
-"""Messaging: inbound SMS / SES feedback / inbound email topics, the SES configuration set and
-receipt rule, and the dead-letter queue for inbound processing that failed."""
+"""Messaging: inbound SMS / delivery events / inbound email topics, the SES and End User Messaging
+SMS configuration sets, the SES receipt rule, and the dead-letter queue for inbound processing
+that failed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
+from aws_cdk import aws_smsvoice as smsvoice
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -22,6 +24,22 @@ SMS_SERVICE = "sms-voice.amazonaws.com"
 SES_SERVICE = "ses.amazonaws.com"
 PUBLISHING_SERVICES = (SMS_SERVICE, SES_SERVICE, "cloudwatch.amazonaws.com", "sns.amazonaws.com")
 DEAD_LETTER_RETENTION = Duration.days(14)  # SQS maximum: the longest window to replay from
+# The final outcomes of a text, the receipts noted on its ledger entry. The intermediate events
+# (TEXT_SENT, TEXT_PENDING, TEXT_QUEUED, TEXT_SUCCESSFUL) would only cost invocations and could
+# overwrite a final status that arrived first.
+SMS_RECEIPT_EVENTS = (
+    "TEXT_DELIVERED",
+    "TEXT_INVALID",
+    "TEXT_INVALID_MESSAGE",
+    "TEXT_UNREACHABLE",
+    "TEXT_CARRIER_UNREACHABLE",
+    "TEXT_BLOCKED",
+    "TEXT_CARRIER_BLOCKED",
+    "TEXT_SPAM",
+    "TEXT_UNKNOWN",
+    "TEXT_TTL_EXPIRED",
+    "TEXT_PROTECT_BLOCKED",
+)
 
 
 class Messaging(Construct):
@@ -44,8 +62,7 @@ class Messaging(Construct):
             )
         )
         self.inbound_sms = self._topic("InboundSms", "Rung: two-way SMS replies", SMS_SERVICE)
-        # Delivery events of both channels: SES by the configuration set below, End User
-        # Messaging SMS (TEXT_* events) by the event destination the deployer points here.
+        # Delivery events of both channels, by the SES and SMS configuration sets below.
         self.ses_feedback = self._topic(
             "SesFeedback",
             "Rung: delivery events (SES bounce, complaint, delivery, reject; SMS TEXT_*)",
@@ -90,6 +107,25 @@ class Messaging(Construct):
                 ses.EmailSendingEvent.REJECT,
             ],
         )
+        # End User Messaging SMS publishes TEXT_* events only for texts sent with a configuration
+        # set that has an event destination: every text names this one (RUNG_SMS_CONFIGURATION_SET).
+        self.sms_configuration_set = smsvoice.CfnConfigurationSet(
+            self,
+            "Sms",
+            event_destinations=[
+                smsvoice.CfnConfigurationSet.EventDestinationProperty(
+                    event_destination_name="DeliveryEvents",
+                    enabled=True,
+                    matching_event_types=list(SMS_RECEIPT_EVENTS),
+                    sns_destination=smsvoice.CfnConfigurationSet.SnsDestinationProperty(
+                        topic_arn=self.ses_feedback.topic_arn
+                    ),
+                )
+            ],
+        )
+        # End User Messaging checks that it may publish to the topic (its policy and key) when
+        # the destination is created: after the topic's policy, not racing it.
+        self.sms_configuration_set.node.add_dependency(self.ses_feedback)
         # SES allows one active receipt rule set per region and CloudFormation cannot activate
         # it: after deploying, run `aws ses set-active-receipt-rule-set --rule-set-name <name>`.
         self.receipt_rules = ses.ReceiptRuleSet(

@@ -20,7 +20,13 @@ from functions.settings import Settings
 from rung.access import stack as stack_access
 from rung.access.enforcer import AccessEnforcer
 from rung.access.requests import Where
-from rung.access.stack import HANDLERS, environment_of, sending_identity, stack_name
+from rung.access.stack import (
+    HANDLERS,
+    environment_of,
+    sending_identity,
+    sms_identity_arn,
+    stack_name,
+)
 from rung.access.template import Physical, synthesized_template
 
 
@@ -49,6 +55,7 @@ def checked_calls(
         account=account,
         secret_arn=lambda secret: secret,
         email_identity=lambda address: sending_identity(address, region, account),
+        sms_identity=lambda identity: sms_identity_arn(identity, region, account),
     )
     enforcer = stack_access.enforcer(template, local, where, HANDLERS)
     with ExitStack() as stack:

@@ -31,6 +31,8 @@ class Where:
     account: str
     secret_arn: Callable[[str], str]  # a secret's name or ARN → its ARN
     email_identity: Callable[[str], str]  # a From address → the SES identity that sends it
+    # An SMS origination identity as sent (number, id or ARN) → its End User Messaging ARN.
+    sms_identity: Callable[[str], str]
 
 
 Resolve = Callable[[Mapping[str, Any], Where], list[Call]]
@@ -148,6 +150,45 @@ def _send_email(params: Mapping[str, Any], where: Where) -> list[Call]:
     return calls
 
 
+# ------------------------------------------------------------------- End User Messaging SMS
+
+
+def _sms_voice_arn(where: Where, resource_type: str, name: str) -> str:
+    if name.startswith("arn:"):
+        return name
+    return f"arn:aws:sms-voice:{where.region}:{where.account}:{resource_type}/{name}"
+
+
+def _send_text(params: Mapping[str, Any], where: Where) -> list[Call]:
+    """SendTextMessage is authorised on the origination identity (phone number, pool or sender
+    ID) and on the configuration set named."""
+    calls = []
+    if params.get("OriginationIdentity"):
+        calls.append(
+            Call("sms-voice:SendTextMessage", where.sms_identity(params["OriginationIdentity"]))
+        )
+    if params.get("ConfigurationSetName"):
+        calls.append(
+            Call(
+                "sms-voice:SendTextMessage",
+                _sms_voice_arn(where, "configuration-set", params["ConfigurationSetName"]),
+            )
+        )
+    return calls or [Call("sms-voice:SendTextMessage", "*")]
+
+
+def _opted_out_number(action: str) -> Resolve:
+    def resolve(params: Mapping[str, Any], where: Where) -> list[Call]:
+        return [
+            Call(
+                f"sms-voice:{action}",
+                _sms_voice_arn(where, "opt-out-list", params["OptOutListName"]),
+            )
+        ]
+
+    return resolve
+
+
 # ------------------------------------------------------------------ Step Functions, Lambda
 
 
@@ -189,8 +230,8 @@ _OPERATIONS: Mapping[tuple[str, str], Resolve] = {
     ("s3", "HeadObject"): _object("GetObject"),
     ("s3", "PutObject"): _object("PutObject"),
     ("sns", "Publish"): _publish,
-    ("sns", "CheckIfPhoneNumberIsOptedOut"): _unscoped("sns:CheckIfPhoneNumberIsOptedOut"),
-    ("sns", "OptInPhoneNumber"): _unscoped("sns:OptInPhoneNumber"),
+    ("pinpoint-sms-voice-v2", "SendTextMessage"): _send_text,
+    ("pinpoint-sms-voice-v2", "DeleteOptedOutNumber"): _opted_out_number("DeleteOptedOutNumber"),
     ("sesv2", "SendEmail"): _send_email,
     ("stepfunctions", "StartExecution"): _states("StartExecution", "stateMachineArn"),
     ("stepfunctions", "StopExecution"): _states("StopExecution", "executionArn"),

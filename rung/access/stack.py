@@ -38,10 +38,31 @@ def environment_of(settings: Settings) -> dict[str, str]:
     return {f"RUNG_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
 
 
+def _rung_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))[
+        "context"
+    ]["rung"]
+    return context
+
+
 def stack_name() -> str:
     """The stack's name from cdk.json (what `AWS::StackName` resolves to)."""
-    context = json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return str(context["rung"]["stack_name"])
+    return str(_rung_context()["stack_name"])
+
+
+def sms_origination_identities() -> dict[str, str]:
+    """cdk.json's SMS origination identities: as lenders name them → End User Messaging id."""
+    return dict(_rung_context()["sms"]["origination_identities"])
+
+
+def sms_identity_arn(identity: str, region: str, account: str) -> str:
+    """The ARN End User Messaging authorises a send from `identity` on: a number is resolved
+    to its phone number (or pool) id as cdk.json records it, as the service resolves it."""
+    resource = sms_origination_identities().get(identity, identity)
+    if resource.startswith("arn:"):
+        return resource
+    resource_type = "pool" if resource.startswith("pool-") else "phone-number"
+    return f"arn:aws:sms-voice:{region}:{account}:{resource_type}/{resource}"
 
 
 def sending_identity(from_address: str, region: str, account: str) -> str:
@@ -99,6 +120,35 @@ def template_names(template: Template) -> TemplateNames:
             and isinstance(resource["Properties"].get("FunctionName"), str)
         },
     )
+
+
+@dataclass(frozen=True)
+class SmsSetup:
+    """What the template configures for End User Messaging SMS."""
+
+    event_types: frozenset[str]  # matched by the configuration set's SNS event destinations
+    opt_out_list: str  # the list START lifts numbers from (RUNG_SMS_OPT_OUT_LIST)
+
+
+def sms_setup(template: Template) -> SmsSetup:
+    resources = template["Resources"].values()
+    event_types = frozenset(
+        event_type
+        for resource in resources
+        if resource["Type"] == "AWS::SMSVOICE::ConfigurationSet"
+        for destination in resource["Properties"].get("EventDestinations", [])
+        if destination.get("Enabled") and "SnsDestination" in destination
+        for event_type in destination["MatchingEventTypes"]
+    )
+    opt_out_lists = {
+        str(variables["RUNG_SMS_OPT_OUT_LIST"])
+        for resource in resources
+        if resource["Type"] == "AWS::Lambda::Function"
+        for variables in [resource["Properties"].get("Environment", {}).get("Variables", {})]
+        if "RUNG_SMS_OPT_OUT_LIST" in variables
+    }
+    (opt_out_list,) = opt_out_lists or {Settings().sms_opt_out_list}
+    return SmsSetup(event_types=event_types, opt_out_list=opt_out_list)
 
 
 def state_machine_logs(template: Template) -> bool:
@@ -238,6 +288,10 @@ def _by_type(resource_type: str, ref: str, region: str, account: str) -> Physica
         return Physical(ref, {"TopicArn": ref, "TopicName": ref.rsplit(":", 1)[-1]})
     if resource_type in ("AWS::SecretsManager::Secret", "AWS::SES::ConfigurationSet"):
         return Physical(ref, {})
+    if resource_type == "AWS::SMSVOICE::ConfigurationSet":
+        return Physical(
+            ref, {"Arn": f"arn:aws:sms-voice:{region}:{account}:configuration-set/{ref}"}
+        )
     raise ValueError(f"the local world cannot bind a {resource_type} from its environment")
 
 

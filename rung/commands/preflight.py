@@ -92,6 +92,7 @@ def expectations(stack: str | None, config_root: Path) -> Expectations:
             python=config.lambda_python, version=config.powertools_version
         ),
         alarm_email=config.alarms.email,
+        origination_resources=dict(config.sms.origination_identities),
     )
 
 

@@ -65,8 +65,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
-        "sns:Publish",
-        "sns:CheckIfPhoneNumberIsOptedOut",
+        "sms-voice:SendTextMessage",
         "ses:SendEmail",
         "secretsmanager:GetSecretValue",
     },
@@ -79,9 +78,8 @@ EXPECTED_ACTIONS = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
-        "sns:Publish",
-        "sns:CheckIfPhoneNumberIsOptedOut",
-        "sns:OptInPhoneNumber",
+        "sms-voice:SendTextMessage",
+        "sms-voice:DeleteOptedOutNumber",
         "ses:SendEmail",
     },
     "unsubscribe": ALWAYS
@@ -153,13 +151,57 @@ def test_function_role_allows_exactly_the_expected_actions(
 
 
 @pytest.mark.parametrize("name", ["send", "optout"])
-def test_sms_publish_cannot_reach_any_topic(synthesized: Synthesized, name: str) -> None:
-    # Given a role that sends SMS (SNS Publish to a phone number needs Resource "*")
-    statements = role_statements(synthesized, synthesized.stack.functions.roles[name.capitalize()])
-    # Then an explicit Deny covers every topic ARN, so only direct SMS is possible
-    assert {"Effect": "Deny", "Action": "sns:Publish", "Resource": "arn:*:sns:*:*:*"} in statements
-    denied = [s for s in statements if s["Effect"] == "Deny"]
-    assert len(denied) == 1
+def test_sms_is_sent_only_from_the_configured_identities_with_rungs_configuration_set(
+    synthesized: Synthesized, name: str
+) -> None:
+    # Given a role that sends SMS through End User Messaging
+    role = synthesized.stack.functions.roles[name.capitalize()]
+    # When we read what SendTextMessage is granted on
+    resources = resources_for(synthesized, role, "sms-voice:SendTextMessage")
+    # Then it is cdk.json's origination number (by its phone number id) and the stack's SMS
+    # configuration set, nothing wider; and no statement denies anything (none is needed)
+    phone = (
+        "arn:",
+        {"Ref": "AWS::Partition"},
+        ":sms-voice:",
+        {"Ref": "AWS::Region"},
+        ":",
+        {"Ref": "AWS::AccountId"},
+        ":phone-number/phone-0123456789abcdef0123456789abcdef",
+    )
+    assert sorted(map(str, resources)) == sorted(
+        map(
+            str,
+            [
+                {"Fn::Join": ["", list(phone)]},
+                arn_of(synthesized.stack.messaging.sms_configuration_set),
+            ],
+        )
+    )
+    statements = role_statements(synthesized, role)
+    assert [s for s in statements if s["Effect"] == "Deny"] == []
+
+
+def test_optout_lifts_numbers_from_the_configured_opt_out_list_only(
+    synthesized: Synthesized,
+) -> None:
+    role = synthesized.stack.functions.roles["Optout"]
+    assert resources_for(synthesized, role, "sms-voice:DeleteOptedOutNumber") == [
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":sms-voice:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":opt-out-list/Default",
+                ],
+            ]
+        }
+    ]
 
 
 def test_send_role_cannot_touch_s3_or_step_functions(synthesized: Synthesized) -> None:
@@ -177,7 +219,7 @@ def test_send_reads_only_the_unsubscribe_signing_key(synthesized: Synthesized) -
 
 def test_schedule_role_cannot_send_messages(synthesized: Synthesized) -> None:
     actions = role_actions(synthesized, synthesized.stack.functions.roles["Schedule"])
-    assert not {a for a in actions if a.startswith(("sns:", "ses:"))}
+    assert not {a for a in actions if a.startswith(("sns:", "ses:", "sms-voice:"))}
 
 
 def test_schedule_reads_its_prefixes_and_writes_only_rejects(

@@ -1,4 +1,4 @@
-"""Messaging: encrypted TLS-only topics, the SES configuration set and the dead-letter queue."""
+"""Messaging: encrypted TLS-only topics, the SES and SMS configuration sets, the dead letters."""
 
 from __future__ import annotations
 
@@ -65,6 +65,35 @@ def test_configuration_set_publishes_feedback_and_tracks_reputation(
     }
     assert event_destination["SnsDestination"] == {
         "TopicARN": {"Ref": logical_id(messaging.ses_feedback)}
+    }
+
+
+def test_sms_configuration_set_sends_final_receipts_to_the_delivery_topic(
+    synthesized: Synthesized,
+) -> None:
+    # Given the End User Messaging SMS configuration set every text names
+    messaging = synthesized.stack.messaging
+    resource = synthesized.resource(messaging.sms_configuration_set)
+    (destination,) = resource["Properties"]["EventDestinations"]
+    # Then its enabled SNS destination is the delivery-events topic, for final outcomes only
+    assert destination["Enabled"] is True
+    assert destination["SnsDestination"] == {
+        "TopicArn": {"Ref": logical_id(messaging.ses_feedback)}
+    }
+    assert "TEXT_DELIVERED" in destination["MatchingEventTypes"]
+    assert all(t.startswith("TEXT_") for t in destination["MatchingEventTypes"])
+    assert not {"TEXT_ALL", "TEXT_PENDING", "TEXT_QUEUED"} & set(destination["MatchingEventTypes"])
+    # And it is created after the topic's policy (End User Messaging checks it may publish)
+    (policy_id,) = [
+        policy_id
+        for policy_id, policy in synthesized.resources("AWS::SNS::TopicPolicy").items()
+        if {"Ref": logical_id(messaging.ses_feedback)} in policy["Properties"]["Topics"]
+    ]
+    assert policy_id in resource["DependsOn"]
+    # And the functions name it
+    send = synthesized.resource(synthesized.stack.functions.send)["Properties"]
+    assert send["Environment"]["Variables"]["RUNG_SMS_CONFIGURATION_SET"] == {
+        "Ref": logical_id(messaging.sms_configuration_set)
     }
 
 

@@ -127,6 +127,8 @@ def recording() -> Recording:
             e["name"].rsplit("-", 1)[0] for e in world.executions() if e["status"] == "ABORTED"
         }
         assert {"demo-L-1-2027-01-04", "demo-L-2-2027-01-04"} <= stopped, stopped
+        # The second texts START: Rung's suppression and End User Messaging's opt-out lift.
+        world.publish_inbound_sms(inbound_sms_message(_reply("+15085550177", "START"), OURS))
         # A lender file that does not fit one invocation continues in another (batches of 5
         # rows, and too little time left after each), rewriting its reject report.
         with pytest.MonkeyPatch.context() as patch:

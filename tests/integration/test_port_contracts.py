@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.ses.models import ses_backends
-from moto.sns.models import SNSBackend, sns_backends
 
 from functions.adapters.dynamo import (
     DynamoAccountStore,
@@ -57,7 +56,7 @@ from functions.adapters.messaging import (
     S3ObjectStore,
     SesEmailSender,
     SfnLadderControl,
-    SnsSmsSender,
+    SmsVoiceSender,
     execution_arn,
 )
 from functions.adapters.records import (
@@ -107,11 +106,15 @@ from functions.core.ports import (
     SuppressionStore,
     UploadStore,
 )
+from rung import sms_voice
+from rung.sms_voice import EventDestination, SmsVoiceBackend
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SENDER = "reminders@lender.example"
 BUCKET = "rung-contract-uploads"
+SMS_CONFIGURATION_SET = "rung-sms"
+OUR_NUMBER = "+18885550100"
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 TABLES = {
@@ -156,7 +159,7 @@ def memory_world() -> World:
     sms, email, audit = MemorySms(), MemoryEmail(), MemoryAuditLog()
 
     def throttled() -> AbstractContextManager[object]:
-        sms.fail_next(TransientSendError("sns Throttling: provider did not accept"))
+        sms.fail_next(TransientSendError("sms-voice ThrottlingException: provider did not accept"))
         return nullcontext()
 
     return World(
@@ -235,7 +238,8 @@ def create_tables(dynamodb: Any) -> None:
 @dataclass
 class AwsClients:
     dynamodb: Any
-    sns: Any
+    sms: Any  # pinpoint-sms-voice-v2
+    sms_voice: SmsVoiceBackend
     sesv2: Any
     sfn: Any
     s3: Any
@@ -246,7 +250,8 @@ class AwsClients:
 class MockedAws:
     mock: Any  # the active moto mock_aws
     dynamodb: Any
-    sns: Any
+    sms: Any
+    sms_voice: SmsVoiceBackend  # Rung's model of End User Messaging SMS (moto has none)
     sesv2: Any
     sfn: Any
     s3: Any
@@ -265,11 +270,16 @@ def mocked_aws() -> Iterator[MockedAws]:
             "MOTO_ACCOUNT_ID": ACCOUNT,
         }.items():
             env.setenv(name, value)
-        with mock_aws() as mock:
+        with mock_aws() as mock, ExitStack() as stack:
+            backend = SmsVoiceBackend(ACCOUNT, REGION, clock=lambda: T0, publish=lambda *_: None)
+            sms_voice.install(stack, backend)
             yield MockedAws(
                 mock=mock,
                 dynamodb=boto3.client("dynamodb", region_name=REGION),
-                sns=boto3.client("sns", region_name=REGION, config=SEND_CLIENT_CONFIG),
+                sms=boto3.client(
+                    "pinpoint-sms-voice-v2", region_name=REGION, config=SEND_CLIENT_CONFIG
+                ),
+                sms_voice=backend,
                 sesv2=boto3.client("sesv2", region_name=REGION, config=SEND_CLIENT_CONFIG),
                 sfn=boto3.client("stepfunctions", region_name=REGION),
                 s3=boto3.client("s3", region_name=REGION),
@@ -280,6 +290,13 @@ def mocked_aws() -> Iterator[MockedAws]:
 def aws(mocked_aws: MockedAws) -> AwsClients:
     """Fresh resources for each test: every moto backend is emptied, then provisioned."""
     mocked_aws.mock.reset()
+    backend = mocked_aws.sms_voice
+    backend.reset()
+    backend.add_phone_number(OUR_NUMBER, "phone-0123456789abcdef0123456789abcdef")
+    backend.add_configuration_set(
+        SMS_CONFIGURATION_SET,
+        [EventDestination("Receipts", frozenset({"TEXT_DELIVERED"}), "arn:aws:sns:::receipts")],
+    )
     create_tables(mocked_aws.dynamodb)
     mocked_aws.sesv2.create_email_identity(EmailIdentity=SENDER)
     definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
@@ -291,7 +308,8 @@ def aws(mocked_aws: MockedAws) -> AwsClients:
     mocked_aws.s3.create_bucket(Bucket=BUCKET)
     return AwsClients(
         dynamodb=mocked_aws.dynamodb,
-        sns=mocked_aws.sns,
+        sms=mocked_aws.sms,
+        sms_voice=mocked_aws.sms_voice,
         sesv2=mocked_aws.sesv2,
         sfn=mocked_aws.sfn,
         s3=mocked_aws.s3,
@@ -321,11 +339,10 @@ def record_params(seen: list[dict[str, Any]]) -> Callable[..., None]:
 def aws_world(clients: AwsClients) -> World:
     ddb = clients.dynamodb
     audit = DynamoAuditLog(TABLES["audit"], retention_days=400, client=ddb)
-    sms = SnsSmsSender(clients.sns)
+    sms = SmsVoiceSender(SMS_CONFIGURATION_SET, client=clients.sms)
 
     def sms_outbox() -> list[tuple[str, str, str]]:
-        sent = sns_backends[ACCOUNT][REGION].sms_messages
-        return [(i, to, body) for i, (to, body) in sent.items()]
+        return [(m.message_id, m.to, m.body) for m in clients.sms_voice.messages]
 
     def email_outbox() -> list[tuple[str, str, str]]:
         sent = ses_backends[ACCOUNT][REGION].sent_messages
@@ -338,17 +355,15 @@ def aws_world(clients: AwsClients) -> World:
         ]
 
     def provider_opt_out(phone: str) -> None:
-        # On AWS a STOP reply puts the number on the list; moto has no API for that and
-        # answers CheckIfPhoneNumberIsOptedOut with True for every number ending in 99
-        # (rung.moto_patches makes it read the list instead): satisfy both.
-        assert phone.endswith("99"), "moto only treats numbers ending in 99 as opted out"
-        sns_backends[ACCOUNT][REGION].opt_out_numbers.append(phone)
+        # On AWS a STOP reply to the number puts it on the number's opt-out list.
+        clients.sms.put_opted_out_number(OptOutListName="Default", OptedOutNumber=phone)
 
     @contextmanager
     def throttled() -> Iterator[object]:
-        with Stubber(clients.sns) as stub:
-            stub.add_response("check_if_phone_number_is_opted_out", {"isOptedOut": False})
-            stub.add_client_error("publish", service_error_code="Throttling", http_status_code=400)
+        with Stubber(clients.sms) as stub:
+            stub.add_client_error(
+                "send_text_message", service_error_code="ThrottlingException", http_status_code=400
+            )
             yield stub
 
     return World(
@@ -839,19 +854,11 @@ def test_sms_sender_provider_opt_out_is_permanent(world: World) -> None:
         world.sms.send_sms(OutboundSms(to="+14155550199", body="Reminder", origination=None))
 
     # Then the provider's list stops it, with a reason code, and nothing is sent
-    assert raised.value.reason == "sns_opted_out"
+    assert raised.value.reason == "sms_opted_out"
     assert world.sms_outbox() == []
 
 
-def test_sms_sender_opt_in_after_start_lets_the_next_send_through(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # moto answers "opted out" for every number ending in 99; AWS reads its list.
-    monkeypatch.setattr(
-        SNSBackend,
-        "check_if_phone_number_is_opted_out",
-        lambda self, number: number in self.opt_out_numbers,
-    )
+def test_sms_sender_opt_in_after_start_lets_the_next_send_through(world: World) -> None:
     # Given a number on the provider's opt-out list that later texted START
     world.provider_opt_out("+14155550199")
 
@@ -861,6 +868,10 @@ def test_sms_sender_opt_in_after_start_lets_the_next_send_through(
     # Then the next reminder goes out
     message_id = world.sms.send_sms(OutboundSms(to="+14155550199", body="Hi", origination=None))
     assert world.sms_outbox() == [(message_id, "+14155550199", "Hi")]
+
+
+def test_sms_sender_opt_in_of_a_number_not_opted_out_is_nothing_to_lift(world: World) -> None:
+    assert world.sms.opt_in("+14155550123") is True
 
 
 def test_sms_sender_throttling_is_transient_and_sends_nothing(world: World) -> None:
@@ -912,43 +923,96 @@ def test_object_store_round_trips_bytes(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "expected", "reason"),
+    ("code", "status", "modeled", "expected", "reason"),
     [
-        ("Throttling", 400, TransientSendError, None),
-        ("ThrottlingException", 400, TransientSendError, None),
-        ("InternalError", 500, TransientSendError, None),
-        ("ServiceUnavailable", 503, TransientSendError, None),
-        ("InvalidParameter", 400, PermanentSendError, "sns_invalid_parameter"),
-        ("ParameterValueInvalid", 400, PermanentSendError, "sns_invalid_parameter"),
+        ("ThrottlingException", 400, {}, TransientSendError, None),
+        ("InternalServerException", 500, {}, TransientSendError, None),
+        ("ServiceUnavailable", 503, {}, TransientSendError, None),
+        (
+            "ConflictException",
+            400,
+            {"Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT"},
+            PermanentSendError,
+            "sms_opted_out",
+        ),
+        (
+            "ValidationException",
+            400,
+            {"Reason": "INVALID_PARAMETER"},
+            PermanentSendError,
+            "sms_invalid_parameter",
+        ),
+        (
+            "ValidationException",
+            400,
+            {"Reason": "DESTINATION_COUNTRY_BLOCKED"},
+            PermanentSendError,
+            "sms_destination_blocked",
+        ),
     ],
 )
-def test_sns_sender_maps_provider_errors(
-    aws: AwsClients, code: str, status: int, expected: type[Exception], reason: str | None
+def test_sms_sender_maps_provider_errors(
+    aws: AwsClients,
+    code: str,
+    status: int,
+    modeled: dict[str, str],
+    expected: type[Exception],
+    reason: str | None,
 ) -> None:
-    sender = SnsSmsSender(aws.sns, check_opt_out=False)
+    sender = SmsVoiceSender(SMS_CONFIGURATION_SET, client=aws.sms)
 
-    with Stubber(aws.sns) as stub, pytest.raises(expected) as raised:
-        stub.add_client_error("publish", service_error_code=code, http_status_code=status)
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=None))
+    with Stubber(aws.sms) as stub, pytest.raises(expected) as raised:
+        stub.add_client_error(
+            "send_text_message",
+            service_error_code=code,
+            http_status_code=status,
+            modeled_fields=modeled or None,
+        )
+        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=OUR_NUMBER))
 
     assert isinstance(raised.value.__cause__, ClientError)
     if reason is not None:
         assert getattr(raised.value, "reason", None) == reason
 
 
-def test_sns_sender_leaves_configuration_faults_unmapped(aws: AwsClients) -> None:
-    sender = SnsSmsSender(aws.sns, check_opt_out=False)
+@pytest.mark.parametrize(
+    ("code", "status", "modeled"),
+    [
+        ("AccessDeniedException", 403, {"Reason": "ACCOUNT_DISABLED"}),
+        # The SMS sandbox: the account, not this message, is the problem.
+        ("ConflictException", 400, {"Reason": "DESTINATION_PHONE_NUMBER_NOT_VERIFIED"}),
+        ("ResourceNotFoundException", 404, {"ResourceType": "configuration-set"}),
+    ],
+)
+def test_sms_sender_leaves_configuration_faults_unmapped(
+    aws: AwsClients, code: str, status: int, modeled: dict[str, str]
+) -> None:
+    sender = SmsVoiceSender(SMS_CONFIGURATION_SET, client=aws.sms)
 
-    with Stubber(aws.sns) as stub, pytest.raises(ClientError) as raised:
+    with Stubber(aws.sms) as stub, pytest.raises(ClientError) as raised:
         stub.add_client_error(
-            "publish", service_error_code="AuthorizationError", http_status_code=403
+            "send_text_message",
+            service_error_code=code,
+            http_status_code=status,
+            modeled_fields=modeled,
         )
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=None))
+        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=OUR_NUMBER))
 
-    assert raised.value.response["Error"]["Code"] == "AuthorizationError"
+    assert raised.value.response["Error"]["Code"] == code
 
 
-def test_sns_sender_read_timeout_is_uncertain_not_retried(aws: AwsClients) -> None:
+def test_sms_sender_refuses_an_unknown_configuration_set_loudly(aws: AwsClients) -> None:
+    sender = SmsVoiceSender("not-rungs", client=aws.sms)
+
+    with pytest.raises(ClientError) as raised:
+        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=OUR_NUMBER))
+
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert raised.value.response["ResourceType"] == "configuration-set"
+    assert aws.sms_voice.messages == []
+
+
+def test_sms_sender_read_timeout_is_uncertain_not_retried(aws: AwsClients) -> None:
     # Given a response lost after the request left (it may have been delivered)
     attempts: list[str] = []
 
@@ -956,29 +1020,57 @@ def test_sns_sender_read_timeout_is_uncertain_not_retried(aws: AwsClients) -> No
         attempts.append(request.url)
         raise ReadTimeoutError(endpoint_url=request.url)
 
-    sender = SnsSmsSender(aws.sns, check_opt_out=False)
+    sender = SmsVoiceSender(SMS_CONFIGURATION_SET, client=aws.sms)
 
     # When sending, Then it is UNCERTAIN (never transient) and botocore did not resend
     with (
-        hooked(aws.sns, "before-send.sns.Publish", lost_response),
+        hooked(aws.sms, "before-send.pinpoint-sms-voice-v2.SendTextMessage", lost_response),
         pytest.raises(UncertainSendError),
     ):
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=None))
+        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=OUR_NUMBER))
     assert len(attempts) == 1
 
 
-def test_sns_sender_sets_transactional_type_and_origination(aws: AwsClients) -> None:
+def test_sms_sender_sends_transactional_from_the_origination_with_the_configuration_set(
+    aws: AwsClients,
+) -> None:
     seen: list[dict[str, Any]] = []
-    sender = SnsSmsSender(aws.sns)
+    sender = SmsVoiceSender(SMS_CONFIGURATION_SET, client=aws.sms)
 
-    with hooked(aws.sns, "provide-client-params.sns.Publish", record_params(seen)):
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination="+18885550100"))
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination="RUNGDEMO"))
+    with hooked(
+        aws.sms, "provide-client-params.pinpoint-sms-voice-v2.SendTextMessage", record_params(seen)
+    ):
+        message_id = sender.send_sms(
+            OutboundSms(to="+14155550123", body="Reminder", origination=OUR_NUMBER)
+        )
 
-    first, second = (p["MessageAttributes"] for p in seen)
-    assert first["AWS.SNS.SMS.SMSType"]["StringValue"] == "Transactional"
-    assert first["AWS.MM.SMS.OriginationNumber"]["StringValue"] == "+18885550100"
-    assert second["AWS.SNS.SMS.SenderID"]["StringValue"] == "RUNGDEMO"
+    assert seen == [
+        {
+            "DestinationPhoneNumber": "+14155550123",
+            "OriginationIdentity": OUR_NUMBER,
+            "MessageBody": "Reminder",
+            "MessageType": "TRANSACTIONAL",
+            "ConfigurationSetName": SMS_CONFIGURATION_SET,
+        }
+    ]
+    # And the configuration set's destination gets the receipt, naming the same MessageId
+    ((topic, event),) = aws.sms_voice.pending
+    assert topic == "arn:aws:sns:::receipts"
+    assert json.loads(event)["messageId"] == message_id
+    assert json.loads(event)["eventType"] == "TEXT_DELIVERED"
+
+
+def test_sms_sender_opt_in_refused_is_reported(aws: AwsClients) -> None:
+    sender = SmsVoiceSender(SMS_CONFIGURATION_SET, opt_out_list="Default", client=aws.sms)
+
+    with Stubber(aws.sms) as stub:
+        stub.add_client_error(
+            "delete_opted_out_number",
+            service_error_code="ValidationException",
+            modeled_fields={"Reason": "PHONE_NUMBER_CANNOT_BE_OPTED_IN"},
+            expected_params={"OptOutListName": "Default", "OptedOutNumber": "+14155550199"},
+        )
+        assert sender.opt_in("+14155550199") is False
 
 
 def test_ses_sender_sends_unsubscribe_headers_and_configuration_set(aws: AwsClients) -> None:

@@ -20,6 +20,7 @@ from rung.commands import preflight as command
 STACK = "Rung"
 RULE_SET = "RungInboundMail"
 ORIGINATION = "+18005550100"
+PHONE_ID = "phone-0123456789abcdef0123456789abcdef"  # its id, as cdk.json names it
 LAYER = "/aws/service/powertools/python/x86_64/python3.13/3.37.0"
 
 
@@ -52,7 +53,7 @@ READY_ACCOUNT = {
 }
 READY_NUMBER = {
     "PhoneNumber": ORIGINATION,
-    "PhoneNumberId": "phone-1",
+    "PhoneNumberId": PHONE_ID,
     "Status": "ACTIVE",
     "NumberType": "TOLL_FREE",
     "NumberCapabilities": ["SMS"],
@@ -123,6 +124,7 @@ def expected(**changes: Any) -> checks.Expectations:
         origination_identities=(ORIGINATION,),
         layer_parameter=LAYER,
         alarm_email="ops@example.com",
+        origination_resources={ORIGINATION: PHONE_ID},
     )
     return checks.Expectations(**{**base.__dict__, **changes})
 
@@ -280,7 +282,7 @@ def test_preflight_sms_sandbox_and_spend_limit(aws: dict[str, str]) -> None:
         ({"Status": "PENDING"}, "registration"),
         (
             {"TwoWayEnabled": False},
-            "update-phone-number --phone-number-id phone-1 --two-way-enabled",
+            f"update-phone-number --phone-number-id {PHONE_ID} --two-way-enabled",
         ),
         (
             {"TwoWayChannelArn": "arn:aws:sns:us-east-1:123456789012:elsewhere"},
@@ -297,6 +299,27 @@ def test_preflight_origination_number_not_ready(
         [ORIGINATION],
         aws["InboundSmsTopicArn"],
     )
+    assert not check.ok and fix_says in check.fix
+
+
+@pytest.mark.parametrize(
+    ("granted", "fix_says"),
+    [
+        ({}, f'"+18005550100": "{PHONE_ID}"'),
+        ({ORIGINATION: "phone-2"}, f"its id is {PHONE_ID}"),
+    ],
+)
+def test_preflight_origination_number_the_roles_may_not_send_from(
+    aws: dict[str, str], granted: dict[str, str], fix_says: str
+) -> None:
+    # Given a ready number that cdk.json does not name (or names by another id)
+    [check] = checks.origination_identities(
+        {"pinpoint-sms-voice-v2": numbers(aws)}.__getitem__,
+        [ORIGINATION],
+        aws["InboundSmsTopicArn"],
+        granted,
+    )
+    # Then it fails with the cdk.json entry to write: every text would be AccessDenied
     assert not check.ok and fix_says in check.fix
 
 

@@ -1,8 +1,8 @@
-"""At most once on the real thing: DynamoDB ledger, SNS, and the ladder ASL's Retry and Catch,
-all on moto, with faults injected where production meets them.
+"""At most once on the real thing: DynamoDB ledger, End User Messaging SMS, and the ladder ASL's
+Retry and Catch, in the local world, with faults injected where production meets them.
 
-Each scenario ends with exactly one message in moto's SNS backend, or none and an UNCERTAIN
-decision — never two.
+Each scenario ends with exactly one text accepted by End User Messaging, or none and an
+UNCERTAIN decision — never two.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from moto.sns.exceptions import SNSException
-from moto.sns.models import SNSBackend
 
 from functions.adapters.dynamo import DynamoLedger
 from functions.core.approval import approve_lint_clean
@@ -24,6 +22,7 @@ from functions.core.lenders import load_lender
 from functions.core.models import AuditRecord, Decision
 from functions.settings import PROJECT_ROOT
 from rung.localworld import LocalWorld
+from rung.sms_voice import SmsVoiceBackend, SmsVoiceError
 
 DUE = date(2026, 3, 1)
 SEATTLE = ZoneInfo("America/Los_Angeles")
@@ -36,13 +35,6 @@ CSV = (
     "timezone\n"
     f"A1,Ana,{PHONE},ana@example.com,245.50,USD,{DUE},en-US,US,WA,America/Los_Angeles\n"
 ).encode()
-
-
-class Throttled(SNSException):
-    """What SNS answers when an account's SMS rate is exceeded."""
-
-    code = "Throttling"
-    message = "Rate exceeded"
 
 
 @pytest.fixture
@@ -68,20 +60,20 @@ def _first_rung(records: list[AuditRecord]) -> list[tuple[Decision, str]]:
     return [(r.decision, r.reason) for r in records if r.rung == 0]
 
 
-def test_send_throttled_by_sns_is_retried_by_the_ladder_and_sent_once(
+def test_send_throttled_by_end_user_messaging_is_retried_by_the_ladder_and_sent_once(
     world: LocalWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given SNS throttles the first publish
-    publish = SNSBackend.publish
+    # Given End User Messaging throttles the first text (the account's rate is exceeded)
+    send_text_message = SmsVoiceBackend.send_text_message
     calls: list[str] = []
 
-    def throttle_once(self: SNSBackend, *args: Any, **kwargs: Any) -> Any:
-        calls.append("publish")
+    def throttle_once(self: SmsVoiceBackend, request: Any) -> Any:
+        calls.append("SendTextMessage")
         if len(calls) == 1:
-            raise Throttled()
-        return publish(self, *args, **kwargs)
+            raise SmsVoiceError("ThrottlingException", "Rate exceeded")
+        return send_text_message(self, request)
 
-    monkeypatch.setattr(SNSBackend, "publish", throttle_once)
+    monkeypatch.setattr(SmsVoiceBackend, "send_text_message", throttle_once)
 
     # When the file arrives and the first rung falls due
     world.put_object("uploads/demo/a.csv", CSV)
@@ -130,7 +122,8 @@ def test_send_invoked_twice_for_the_same_rung_sends_once(world: LocalWorld) -> N
 def test_send_crash_between_provider_call_and_record_is_uncertain_never_resent(
     world: LocalWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the send function dies after SNS took the message, before recording the outcome
+    # Given the send function dies after End User Messaging took the message, before recording
+    # the outcome
     complete = DynamoLedger.complete
 
     def crash_once(self: DynamoLedger, *args: Any, **kwargs: Any) -> None:
