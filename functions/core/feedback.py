@@ -363,10 +363,10 @@ class Feedback:
         if reading.intent is Intent.OPT_IN:
             lifted = self._opt_in(reply, existing, accounts, at, log)
             confirm = ConfirmationKind.OPT_IN if lifted else None
-            # SNS keeps its own opt-out list of numbers that texted STOP; lift it too, or the
-            # next send's opt-out check refuses the number (`sns_opted_out`).
+            # The SMS provider keeps its own opt-out list of numbers that texted STOP; lift it
+            # too, or the next text is refused (`sms_opted_out`).
             if lifted and reply.channel is Channel.SMS and not ports.sms.opt_in(reply.sender):
-                provider_refused = ("SnsOptInRefused",)
+                provider_refused = ("SmsOptInRefused",)
         elif reading.intent is Intent.HELP:
             confirm = ConfirmationKind.HELP
         if any(i in LEGAL_INTENTS for i in reading.intents):
