@@ -80,6 +80,9 @@ class LadderState(BaseModel):
     next_at: str  # ISO 8601 UTC ending in "Z" (Step Functions TimestampPath)
     done: bool = False
     deferred: bool = False  # the current rung has been deferred at least once
+    # Transient faults (throttling, outages) the current rung has waited out so far; sets the
+    # back-off of the next one (functions.core.backoff).
+    retries: int = Field(default=0, ge=0)
 
     @field_validator("next_at")
     @classmethod

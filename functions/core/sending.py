@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from functions.core.backoff import transient_retry_delay
 from functions.core.clock import Clock
 from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
@@ -63,6 +64,11 @@ from functions.core.zones import candidate_zones
 
 if TYPE_CHECKING:
     from functions.bootstrap import Services
+
+
+# Why a rung waits out a transient fault: the provider or an AWS dependency the send step
+# calls failed (TransientSendError), or Lambda / Step Functions did (throttled, timed out).
+TRANSIENT_REASONS = frozenset({"provider_unavailable", "service_unavailable"})
 
 
 @dataclass(frozen=True)
@@ -123,15 +129,7 @@ class RungSender:
         zone = _scheduling_zone(account, lender)
         records: list[AuditRecord] = []
 
-        index, deferred = state.rung, state.deferred
-        while index < len(ladder.rungs):
-            expires = ladder.expires_at(index, account.due_date, zone)
-            if expires is None or now < expires:
-                break
-            # Catch-up policy (DESIGN §4): never burst missed rungs; the newest due rung wins.
-            reason = "expired_after_deferral" if deferred else "missed_before_upload"
-            records.append(self._record_skip(account, ladder, index, now, zone, reason))
-            index, deferred = index + 1, False
+        index, deferred = self._catch_up(state, account, ladder, zone, now, records)
         if index >= len(ladder.rungs):
             return Step(
                 self._advanced(state, len(ladder.rungs), now, ladder, account, zone), records
@@ -204,6 +202,45 @@ class RungSender:
         records.extend([sent] if sent else [])
         return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
 
+    def defer(self, state: LadderState, error: str) -> Step:
+        """The ladder's transient Catch: the rung met a fault that outlasted the ASL's short
+        retries (a throttled or failing provider, Lambda, DynamoDB). Nothing was sent — a
+        claim taken before the fault was released, or stays UNCERTAIN and is never re-sent —
+        so the rung is DEFERRED with a back-off and the ladder goes on. It is tried again until
+        the next rung supersedes it (catch-up policy); nothing transient ends a ladder.
+        """
+        now = self.clock.now()
+        account = self.accounts.get(state.lender_id, state.account_id)
+        if account is None or account.cycle != state.cycle:
+            return Step(state.model_copy(update={"done": True}))
+        lender = load_lender(self.config_root, account.lender_id)
+        ladder = load_ladder(self.config_root, lender.ladder)
+        zone = _scheduling_zone(account, lender)
+        # The failed invocation may have skipped superseded rungs first; replaying that
+        # catch-up writes the same records again (a no-op) and finds the rung that failed.
+        records: list[AuditRecord] = []
+        index, _ = self._catch_up(state, account, ladder, zone, now, records)
+        if index >= len(ladder.rungs):
+            return Step(
+                self._advanced(state, len(ladder.rungs), now, ladder, account, zone), records
+            )
+        until = now + transient_retry_delay(account.ladder_key, index, state.retries)
+        expires = ladder.expires_at(index, account.due_date, zone)
+        if expires is not None:
+            until = min(until, expires)  # the next rung's turn: then this one expires
+        reason = "provider_unavailable" if error == "TransientSendError" else "service_unavailable"
+        records.append(
+            self._append(
+                self._bare_record(account, ladder, index, now, zone),
+                Decision.DEFERRED,
+                reason,
+                rule=error,
+                deferred_until=until,
+            )
+        )
+        following = _at(state, index, until, True)
+        return Step(following.model_copy(update={"retries": state.retries + 1}), records)
+
     def record_failure(self, state: LadderState, error: str) -> Step:
         """The ladder's Catch: a rung failed after every retry. Record why; send nothing.
 
@@ -269,7 +306,14 @@ class RungSender:
             return self._uncertain(base)
         # A STOP or a payment may have arrived while this invocation was running: re-read
         # both right before the provider call (USERS 4: cancel must really cancel).
-        late_reason = self._late_block(account, channel, address)
+        try:
+            late_reason = self._late_block(account, channel, address)
+        except Exception:
+            # A fault before the provider call (a throttled read): nothing went out, so the
+            # claim is freed for the retry. Should the release fail too, the claim stays and
+            # the rung ends UNCERTAIN — never a second message.
+            self.ledger.release(account.ladder_key, index, channel)
+            raise
         if late_reason:
             self.ledger.complete(account.ladder_key, index, channel, Decision.SUPPRESSED)
             return self._append(base, Decision.SUPPRESSED, late_reason, rule="recheck")
@@ -409,21 +453,38 @@ class RungSender:
             address_masked=mask_address(account.address(rung.channel)),
         )
 
-    def _record_skip(
+    def _catch_up(
         self,
+        state: LadderState,
         account: Account,
         ladder: Ladder,
-        index: int,
-        now: datetime,
         zone: ZoneInfo,
-        reason: str,
-    ) -> AuditRecord:
-        return self._append(
-            self._bare_record(account, ladder, index, now, zone),
-            Decision.SUPPRESSED,
-            reason,
-            rule="catch_up",
-        )
+        now: datetime,
+        records: list[AuditRecord],
+    ) -> tuple[int, bool]:
+        """Catch-up policy (DESIGN §4): never burst missed rungs; the newest due rung wins.
+
+        Each superseded rung is recorded SUPPRESSED at the instant the ladder woke for it
+        (`next_at`, not the invocation's own time), so a retried invocation of the same state
+        replays identical records — the audit log keeps one. Returns (rung, deferred).
+        """
+        index, deferred = state.rung, state.deferred
+        woke = min(now, state.next_instant)
+        while index < len(ladder.rungs):
+            expires = ladder.expires_at(index, account.due_date, zone)
+            if expires is None or now < expires:
+                break
+            reason = "expired_after_deferral" if deferred else "missed_before_upload"
+            records.append(
+                self._append(
+                    self._bare_record(account, ladder, index, woke, zone),
+                    Decision.SUPPRESSED,
+                    reason,
+                    rule="catch_up",
+                )
+            )
+            index, deferred = index + 1, False
+        return index, deferred
 
     def _uncertain(self, base: AuditRecord) -> AuditRecord:
         """Claimed but never completed: the attempt may have reached the borrower. Never
@@ -461,6 +522,7 @@ class RungSender:
                     "next_at": to_sfn_timestamp(now),
                     "done": True,
                     "deferred": False,
+                    "retries": 0,
                 }
             )
         return _at(state, index, max(now, ladder.due_at(index, account.due_date, zone)), False)
@@ -473,6 +535,7 @@ def _at(state: LadderState, index: int, instant: datetime, deferred: bool) -> La
             "next_at": to_sfn_timestamp(instant),
             "done": False,
             "deferred": deferred,
+            "retries": state.retries if index == state.rung else 0,
         }
     )
 

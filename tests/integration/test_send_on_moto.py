@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from moto.awslambda.models import LambdaBackend
+from moto.core.exceptions import ServiceException
 from moto.sns.exceptions import SNSException
 from moto.sns.models import SNSBackend
 
@@ -41,7 +43,7 @@ CSV = (
 class Throttled(SNSException):
     """What SNS answers when an account's SMS rate is exceeded."""
 
-    code = "Throttling"
+    code = "Throttled"
     message = "Rate exceeded"
 
 
@@ -92,7 +94,8 @@ def test_send_throttled_by_sns_is_retried_by_the_ladder_and_sent_once(
     assert [message.to for message in world.sent_sms()] == [PHONE]
     assert _first_rung(_records(world)) == [(Decision.SENT, "")]
     sent = next(r for r in _records(world) if r.rung == 0)
-    assert sent.at_utc > FIRST_RUNG  # after the back-off, not at the first attempt
+    # ... after the first Retry's back-off: FULL jitter draws it from [0, 2 s)
+    assert FIRST_RUNG <= sent.at_utc < FIRST_RUNG + timedelta(seconds=2)
     assert [error.error_type for error in world.handler_errors] == ["TransientSendError"]
 
 
@@ -152,3 +155,113 @@ def test_send_crash_between_provider_call_and_record_is_uncertain_never_resent(
     (execution,) = world.executions()
     assert execution["status"] == "FAILED"
     assert execution["name"] == execution_name("demo", "A1", DUE.isoformat())
+
+
+# -- transient faults never end a ladder ----------------------------------------------------
+
+
+def _statuses(world: LocalWorld) -> list[str]:
+    return [execution["status"] for execution in world.executions()]
+
+
+def test_sns_outage_longer_than_the_retries_defers_the_rung_then_sends_it_once(
+    world: LocalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SNS fails (500) for the first 90 minutes of the first rung
+    publish = SNSBackend.publish
+    outage_end = FIRST_RUNG + timedelta(minutes=90)
+    refused: list[str] = []
+
+    def down(self: SNSBackend, *args: Any, **kwargs: Any) -> Any:
+        if world.clock.now() < outage_end:
+            refused.append("publish")
+            raise SNSException("InternalError", "simulated outage")
+        return publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(SNSBackend, "publish", down)
+
+    # When the file arrives and the clock runs past the outage
+    world.put_object("uploads/demo/a.csv", CSV)
+    world.clock.run_until(FIRST_RUNG + timedelta(hours=4))
+
+    # Then the rung was DEFERRED provider_unavailable (never dropped), sent once after the
+    # outage, and the ladder lives on
+    decisions = _first_rung(_records(world))
+    assert decisions[-1] == (Decision.SENT, "")
+    assert set(decisions[:-1]) == {(Decision.DEFERRED, "provider_unavailable")}
+    assert len(decisions) >= 4  # back-off 5, 10, 20, 40 min: several deferrals in 90 min
+    sent = next(r for r in _records(world) if r.decision is Decision.SENT)
+    assert outage_end <= sent.at_utc < outage_end + timedelta(hours=1)
+    assert [message.to for message in world.sent_sms()] == [PHONE]
+    assert _statuses(world) == ["RUNNING"]
+    # ... every attempt in between was the provider's refusal, retried by the ASL first
+    assert len(refused) == 4 * (len(decisions) - 1)
+    assert {error.error_type for error in world.handler_errors} == {"TransientSendError"}
+
+
+class LambdaRefused(ServiceException):
+    """Lambda's Invoke refused: throttled (429), failing (5xx), or — as Step Functions names
+    its own client's timeout calling Lambda — ClientExecutionTimeoutException (not an error
+    shape of Lambda's API, so moto warns; Step Functions matches the name all the same)."""
+
+
+@pytest.mark.parametrize(
+    "code", ["TooManyRequestsException", "ServiceException", "ClientExecutionTimeoutException"]
+)
+def test_lambda_refusing_the_send_step_defers_the_rung_and_the_ladder_lives(
+    world: LocalWorld, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    # Given Lambda refuses to invoke the send function 4 times when the first rung falls due
+    # (the SendRung attempt and its 3 retries; Step Functions names it Lambda.<code>)
+    invoke = LambdaBackend.invoke
+    refusals: list[datetime] = []
+
+    def refuse(self: LambdaBackend, *args: Any, **kwargs: Any) -> Any:
+        if world.clock.now() >= FIRST_RUNG and len(refusals) < 4:
+            refusals.append(world.clock.now())
+            raise LambdaRefused(code, "simulated refusal")
+        return invoke(self, *args, **kwargs)
+
+    monkeypatch.setattr(LambdaBackend, "invoke", refuse)
+
+    # When the file arrives and the clock runs on
+    world.put_object("uploads/demo/a.csv", CSV)
+    world.clock.run_until(FIRST_RUNG + timedelta(hours=2))
+
+    # Then the DeferRung step deferred the rung, naming the Lambda error, and it went out once
+    records = [r for r in _records(world) if r.rung == 0]
+    assert [(r.decision, r.reason) for r in records] == [
+        (Decision.DEFERRED, "service_unavailable"),
+        (Decision.SENT, ""),
+    ]
+    assert records[0].rule == f"Lambda.{code}"
+    assert records[0].deferred_until == records[1].at_utc
+    assert [message.to for message in world.sent_sms()] == [PHONE]
+    assert len(refusals) == 4 and _statuses(world) == ["RUNNING"]
+
+
+def test_send_step_timing_out_after_the_provider_call_is_uncertain_and_the_ladder_goes_on(
+    world: LocalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the send function times out after SNS took the message, before recording it:
+    # the Lambda runtime reports that as the error `Sandbox.Timedout`
+    timed_out = type("Sandbox.Timedout", (Exception,), {})
+    complete = DynamoLedger.complete
+
+    def time_out_once(self: DynamoLedger, *args: Any, **kwargs: Any) -> None:
+        if not getattr(time_out_once, "done", False):
+            time_out_once.done = True  # type: ignore[attr-defined]
+            raise timed_out("Task timed out after 120.00 seconds")
+        complete(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoLedger, "complete", time_out_once)
+
+    # When the ladder runs through its second rung
+    world.put_object("uploads/demo/a.csv", CSV)
+    world.clock.run_until(LADDER.due_at(1, DUE, SEATTLE) + timedelta(hours=1))
+
+    # Then the retry found the open claim: UNCERTAIN, never re-sent — and the ladder went on
+    assert [message.to for message in world.sent_sms()] == [PHONE]
+    assert _first_rung(_records(world)) == [(Decision.UNCERTAIN, "earlier_attempt_outcome_unknown")]
+    assert [(r.rung, r.decision) for r in _records(world) if r.rung == 1] == [(1, Decision.SENT)]
+    assert _statuses(world) == ["RUNNING"]
