@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from functions.core.models import Account, AuditRecord, Channel, Suppression
+from rung.provider_limits import Outage, ProviderLimits
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class SimulationInput:
     days: int
     replies: tuple[ScriptedReply, ...] = ()
     payments_file: Path | None = None
+    # Messages per second SNS SMS / SES accept (None: no limit), and provider outages.
+    rates: tuple[tuple[Channel, int | None], ...] = ()
+    outages: tuple[Outage, ...] = ()
+
+    def provider_limits(self) -> ProviderLimits:
+        """Fresh limits for one run (they count what the providers accepted)."""
+        return ProviderLimits(rates=dict(self.rates), outages=self.outages)
 
 
 @dataclass
@@ -47,6 +55,7 @@ class SimulationResult:
     file_error: str = ""
     replies: list[tuple[ScriptedReply, str]] = field(default_factory=list)  # (reply, intent)
     engine: str = ""
+    ladders_failed: int = 0  # executions that ended in the ASL's Fail state (a defect)
 
 
 def read_replies(path: Path) -> tuple[ScriptedReply, ...]:

@@ -49,6 +49,8 @@ from rung.events import (
     sns_event,
     split_payments,
 )
+from rung.ladder_retry import send_rung_policy
+from rung.provider_limits import LimitedEmail, LimitedSms
 
 BUCKET = "rung-simulator"
 INBOUND_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-sms"
@@ -97,6 +99,9 @@ class FastEngine:
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
         self.templates = MemoryTemplateStore()
+        self.limits = sim.provider_limits()
+        self.policy = send_rung_policy()
+        self.failed: list[str] = []  # ladders that ended in the ASL's Fail state
         self.services = memory_services(
             self.settings,
             self.clock,
@@ -107,6 +112,8 @@ class FastEngine:
             uploads=self.uploads,
             objects=self.objects,
             templates=self.templates,
+            sms=LimitedSms(self.limits, self.clock),
+            email=LimitedEmail(self.limits, self.clock),
         )
         self.reply_rules = load_reply_rules(self.settings.config_root)
         self.pending: dict[str, LadderState] = {}  # execution name -> state waiting
@@ -135,24 +142,56 @@ class FastEngine:
 
     def _step(self, name: str) -> None:
         state = self.pending.pop(name, None)
-        if state is None or name not in self.ladders.running:
+        if state is None:
+            return
+        self._attempt(name, state, {})
+
+    def _attempt(self, name: str, state: LadderState, tries: dict[int, int]) -> None:
+        """The SendRung Task with the ASL's own Retry and Catch (rung.ladder_retry): a
+        transient error is retried after the ASL's jittered back-off, then caught into
+        DeferRung; any other RungError into RecordFailure, which fails the ladder."""
+        if name not in self.ladders.running:
             return  # stopped (payment, opt-out of every channel) while it waited
         payload = state.model_dump(mode="json")
         try:
-            result = send.handler(payload, LocalContext("send"), services=self.services)
-            self._discard_metrics()
+            result = self._send(payload)
         except RungError as exc:
-            # The ASL's Catch. A bug (any other exception) is not caught: the simulator must
-            # fail loudly rather than report a broken run as a recorded failure.
-            failure = {**payload, "error": {"Error": type(exc).__name__, "Cause": str(exc)}}
-            send.handler(failure, LocalContext("send"), services=self.services)
-            self.ladders.finish(name)
-            return
+            # A bug (any other exception) is not caught: the simulator must fail loudly
+            # rather than report a broken run as a recorded failure.
+            error = type(exc).__name__
+            retrier = self.policy.retrier(error)
+            if (
+                retrier is not None
+                and tries.get(retrier, 0) < self.policy.retriers[retrier].max_attempts
+            ):
+                attempt = tries.get(retrier, 0)
+                delay = self.policy.retriers[retrier].delay(attempt, name, self.clock.now())
+                retry = partial(self._attempt, name, state, {**tries, retrier: attempt + 1})
+                self._at(self.clock.now() + delay, _STEP, retry, name)
+                return
+            catcher = self.policy.catcher(error)
+            if catcher is None or catcher.result_path is None:
+                raise
+            caught = {
+                **payload,
+                catcher.result_path.removeprefix("$."): {"Error": error, "Cause": str(exc)},
+            }
+            result = self._send(caught)
+            if catcher.next != "DeferRung":  # RecordFailure, then the Fail state
+                self.failed.append(name)
+                self.ladders.finish(name)
+                return
         following = LadderState.model_validate(result)
         if following.done:
             self.ladders.finish(name)
         else:
             self.wait(name, following)
+
+    def _send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return send.handler(payload, LocalContext("send"), services=self.services)  # type: ignore[no-any-return]
+        finally:
+            self._discard_metrics()
 
     def _upload(self, key: str, body: bytes) -> None:
         self.objects.put(key, body, "text/csv")
@@ -212,6 +251,7 @@ class FastEngine:
             file_error=upload.file_error if upload else "",
             replies=self.replies,
             engine="fast",
+            ladders_failed=len(self.failed),
         )
 
 

@@ -14,16 +14,24 @@ seeded, and nothing reads the wall clock.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import partial
+from typing import Any
+from unittest import mock
+
+from moto.core.exceptions import JsonRESTError
+from moto.sesv2.models import SESV2Backend
+from moto.sns.exceptions import SNSException
+from moto.sns.models import SNSBackend
 
 from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
 from functions.core.approval import approve_lint_clean
 from functions.core.errors import RungError
 from functions.core.lenders import LenderConfig, load_lender
-from functions.core.models import Account, AuditRecord, Suppression, UploadRecord
+from functions.core.models import Account, AuditRecord, Channel, Suppression, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import PROJECT_ROOT
 from rung.engine import ScriptedReply, SimulationInput, SimulationResult
@@ -36,6 +44,7 @@ from rung.events import (
 )
 from rung.localworld import LocalWorld
 from rung.moto_patches import HandlerError
+from rung.provider_limits import ProviderLimits, Refusal
 
 END_OF_RUN = "simulation period ended"
 
@@ -72,12 +81,17 @@ def run_full(
     lender = load_lender(PROJECT_ROOT, sim.lender_id)
     end = sim.start + timedelta(days=sim.days)
     # Signed like the fast engine's links (same base and key), so both render the same words.
-    with LocalWorld(
-        sim.start,
-        lender_ids=(sim.lender_id,),
-        unsubscribe_url=UNSUBSCRIBE_URL,
-        unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
-    ) as world:
+    with (
+        LocalWorld(
+            sim.start,
+            lender_ids=(sim.lender_id,),
+            unsubscribe_url=UNSUBSCRIBE_URL,
+            unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
+        ) as world,
+        ExitStack() as patches,
+    ):
+        limits = sim.provider_limits()
+        _limit_providers(patches, limits, world)
         settings = world.services.settings
         approve_lint_clean(
             world.services.templates,
@@ -96,9 +110,52 @@ def run_full(
                 progress(event.at)
         world.clock.run_until(end, inclusive=True, progress=progress)
         world.stop_running(cause=END_OF_RUN)
-        if world.handler_errors:
-            raise HandlerFailures(world.handler_errors)
+        # A refused send is the provider's answer, which the ladder retries and defers.
+        defects = [e for e in world.handler_errors if e.error_type != "TransientSendError"]
+        if defects:
+            raise HandlerFailures(defects)
         return _result(world, sim, accounts_key)
+
+
+class _SesThrottled(JsonRESTError):
+    code = 429  # SES v2's TooManyRequestsException
+
+
+class _SesFailing(JsonRESTError):
+    code = 500  # SES v2's InternalServiceErrorException
+
+
+def _limit_providers(patches: ExitStack, limits: ProviderLimits, world: LocalWorld) -> None:
+    """moto's SNS (publish to a phone number) and SES v2 refuse as `limits` say, with the
+    errors their API models name: SNS Throttled (429) / InternalError (500); SES v2
+    TooManyRequestsException (429) / InternalServiceErrorException (500)."""
+
+    def refuse_sms() -> None:
+        refusal = limits.refuse(Channel.SMS, world.clock.now())
+        if refusal is not None:
+            code = "Throttled" if refusal == Refusal.THROTTLED else "InternalError"
+            raise SNSException(code, f"simulated: {refusal}")
+
+    def refuse_email() -> None:
+        refusal = limits.refuse(Channel.EMAIL, world.clock.now())
+        if refusal == Refusal.THROTTLED:
+            raise _SesThrottled("TooManyRequestsException", "simulated: throttled")
+        if refusal == Refusal.OUTAGE:
+            raise _SesFailing("InternalServiceErrorException", "simulated: outage")
+
+    sns_publish, ses_send = SNSBackend.publish, SESV2Backend.send_email
+
+    def publish(self: SNSBackend, message: str, arn: str | None, *args: Any, **kwargs: Any) -> str:
+        if kwargs.get("phone_number") or (args and args[0]):
+            refuse_sms()
+        return sns_publish(self, message, arn, *args, **kwargs)
+
+    def send_email(self: SESV2Backend, *args: Any, **kwargs: Any) -> Any:
+        refuse_email()
+        return ses_send(self, *args, **kwargs)
+
+    patches.enter_context(mock.patch.object(SNSBackend, "publish", publish))
+    patches.enter_context(mock.patch.object(SESV2Backend, "send_email", send_email))
 
 
 def _script(
@@ -173,4 +230,5 @@ def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> Simul
         file_error=upload.file_error if upload else "",
         replies=[(reply, read_reply(reply.text, rules).intent.value) for reply in sim.replies],
         engine="full",
+        ladders_failed=sum(1 for e in world.executions() if e["status"] == "FAILED"),
     )

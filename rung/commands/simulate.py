@@ -3,7 +3,9 @@
 The same handlers and rules as on AWS. Writes OUT/messages.csv, OUT/summary.json and
 OUT/report.html (DESIGN §4) and prints, per account, what was sent when (local time).
 Exit 0: done, every invariant held; 2: bad options or an unusable file;
-3: an invariant was violated (a send in quiet hours, after an opt-out, or twice).
+3: an invariant was violated (a send in quiet hours, after an opt-out, or twice) or a ladder
+failed. `--sms-rate`, `--email-rate` and `--provider-outage` make the simulated providers
+refuse sends as real ones do (throttling above the rate, a 5xx during an outage).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from typing import Any, TextIO
 from functions.core.errors import ConfigError, FileRejected
 from functions.core.lender_file import FileReport, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
-from functions.core.models import Account, AuditRecord, Decision
+from functions.core.models import Account, AuditRecord, Channel, Decision
 from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.quiet_hours import is_allowed
 from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
 from rung.engine import SimulationInput, SimulationResult, read_replies
 from rung.progress import Progress
+from rung.provider_limits import Outage
 from rung.report import write_outputs
 
 EXIT_OK, EXIT_USAGE, EXIT_INVARIANT = 0, 2, 3
@@ -59,6 +62,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"fast: in-memory; full: moto + the real ASL; auto: full up to "
         f"{FULL_ENGINE_MAX_ROWS} rows",
     )
+    parser.add_argument(
+        "--sms-rate",
+        type=_rate,
+        help="SMS per second the simulated SNS accepts (default: the lender's send_rates)",
+    )
+    parser.add_argument(
+        "--email-rate",
+        type=_rate,
+        help="emails per second the simulated SES accepts (default: the lender's send_rates)",
+    )
+    parser.add_argument(
+        "--provider-outage",
+        type=_outage,
+        action="append",
+        default=[],
+        metavar="CHANNEL:START/DURATION",
+        help="the provider of CHANNEL fails from START for DURATION, ISO 8601 "
+        "(e.g. sms:2026-12-02T14:00:00Z/PT2H); may repeat",
+    )
     parser.add_argument("--json", action="store_true", help="print summary.json to stdout")
     parser.set_defaults(handler=run)
 
@@ -81,6 +103,25 @@ def _days(text: str) -> int:
     if not 1 <= days <= MAX_DAYS:
         raise argparse.ArgumentTypeError(f"--days must be 1–{MAX_DAYS}, not {days}")
     return days
+
+
+def _rate(text: str) -> int:
+    try:
+        rate = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not a whole number of messages per second: {text!r}"
+        ) from exc
+    if rate < 1:
+        raise argparse.ArgumentTypeError(f"a rate must be at least 1 per second, not {rate}")
+    return rate
+
+
+def _outage(text: str) -> Outage:
+    try:
+        return Outage.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
         days=args.days,
         replies=replies,
         payments_file=args.payments,
+        rates=(
+            (Channel.SMS, args.sms_rate or lender.send_rates.sms_per_second),
+            (Channel.EMAIL, args.email_rate or lender.send_rates.email_per_second),
+        ),
+        outages=tuple(args.provider_outage),
     )
     engine = args.engine
     if engine == "auto":
@@ -129,10 +175,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_timeline(result, out)
         _print_summary(summary, args.out, engine, out)
-    violated = sum(summary["invariants"].values())
+    violated = sum(summary["invariants"].values()) + summary["ladders_failed"]
     if violated:
         print(
-            f"rung simulate: {violated} invariant violation(s) — see summary.json", file=sys.stderr
+            f"rung simulate: {violated} invariant violation(s) or failed ladder(s) — "
+            "see summary.json",
+            file=sys.stderr,
         )
         return EXIT_INVARIANT
     return EXIT_OK
@@ -205,7 +253,7 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, engine: str, out: Tex
     print(
         f"\n{summary['accounts']} accounts, engine {engine}: "
         + ", ".join(f"{count} {name.lower()}" for name, count in decisions.items())
-        + f"; invariants {summary['invariants']}",
+        + f"; invariants {summary['invariants']}, ladders failed {summary['ladders_failed']}",
         file=out,
     )
     print(f"wrote {out_dir / 'messages.csv'}, summary.json, report.html", file=out)

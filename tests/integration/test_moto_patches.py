@@ -23,6 +23,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from functions.core.errors import ConfigError, PermanentSendError, TransientSendError
 from functions.core.ladder import to_sfn_timestamp
 from functions.settings import Settings
+from rung.ladder_retry import send_rung_policy
 from rung.localworld import LADDER_ASL, LocalWorld, substitute
 from rung.virtual_clock import NotAnExecutionThread, VirtualClock
 
@@ -181,10 +182,10 @@ def test_run_until_stops_before_limit_and_resumes(world: LocalWorld) -> None:
     assert [label for label, _, _ in CALLS] == ["a:0", "a:1"]
 
 
-def test_retry_backoff_of_transient_error_is_virtual_and_matched_by_name(
+def test_retry_backoff_of_transient_error_is_virtual_jittered_and_matched_by_name(
     world: LocalWorld,
 ) -> None:
-    # Given a send that fails twice with TransientSendError (Retry: 60 s, backoff 2.0)
+    # Given a send that fails twice with TransientSendError (Retry: 2 s, backoff 2.0, FULL jitter)
     machine = _ladder_with_scripted_send(world)
     rung_at = START + timedelta(hours=1)
     _start(world, machine, "a", [rung_at], fail={"0": 2})
@@ -192,12 +193,17 @@ def test_retry_backoff_of_transient_error_is_virtual_and_matched_by_name(
     # When the clock runs
     world.clock.run_until(START + timedelta(days=1))
 
-    # Then the ladder retried after 60 s and 120 s of virtual time, and succeeded
+    # Then the ladder retried after the jittered back-offs of the ASL's Retry, in virtual time
+    # — exactly those the fast engine computes from the same ASL — and succeeded
+    retrier = send_rung_policy().retriers[0]
+    first = rung_at + retrier.delay(0, "run-a", rung_at)
+    second = first + retrier.delay(1, "run-a", first)
     assert [(label, at) for label, at, _ in CALLS] == [
         ("a:0", rung_at),
-        ("a:0", rung_at + timedelta(seconds=60)),
-        ("a:0", rung_at + timedelta(seconds=180)),
+        ("a:0", first),
+        ("a:0", second),
     ]
+    assert second - rung_at < timedelta(seconds=2 + 4)
     assert _status(world, machine) == {"run-a": "SUCCEEDED"}
     assert [error.error_type for error in world.handler_errors] == ["TransientSendError"] * 2
 
