@@ -406,7 +406,14 @@ def test_summarize_counts_match_hand_computed_numbers() -> None:
         "by_channel": {"sms": 3, "email": 1},
         "by_day_utc": {"2026-12-02": {"sms": 3, "email": 0}, "2026-12-04": {"sms": 0, "email": 1}},
     }
-    assert summary["deferred"] == {"decisions": 1, "rungs": 1}
+    assert summary["deferred"] == {
+        "decisions": 1,
+        "rungs": 1,
+        "by_reason": {"quiet_hours": 1},
+    }
+    # A1's and H3's first SMS went out in the same second (2 December, 18:00 UTC)
+    assert summary["peak_per_second"] == {"sms": 2, "email": 1}
+    assert summary["ladders_failed"] == 0
     assert summary["suppressed"] == {
         "total": 3,
         "by_reason": {"payment_claimed": 1, "opted_out": 1, "template_not_approved": 1},
