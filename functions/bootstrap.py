@@ -21,6 +21,7 @@ from functions.core.ports import (
     LadderControl,
     Ledger,
     ObjectStore,
+    SendSlots,
     SmsSender,
     SuppressionStore,
     TemplateStore,
@@ -46,6 +47,7 @@ class Services:
     inbound: InboundLog
     continuations: Continuations
     channels: ChannelSwitch
+    slots: SendSlots  # pacing counters (functions.core.pacing)
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
 
@@ -59,6 +61,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         DynamoChannelSwitch,
         DynamoInboundLog,
         DynamoLedger,
+        DynamoSendSlots,
         DynamoSuppressionStore,
         DynamoUploadStore,
     )
@@ -90,6 +93,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         inbound=DynamoInboundLog(settings.inbound_table),
         continuations=LambdaContinuations(),
         channels=DynamoChannelSwitch(settings.suppressions_table),
+        slots=DynamoSendSlots(settings.ledger_table),
         unsubscribe_key=lambda: signing_key(settings.unsubscribe_secret_arn),
     )
 
@@ -112,6 +116,7 @@ def memory_services(
         MemoryLadderControl,
         MemoryLedger,
         MemoryObjectStore,
+        MemorySendSlots,
         MemorySms,
         MemorySuppressionStore,
         MemoryUploadStore,
@@ -134,6 +139,7 @@ def memory_services(
         inbound=MemoryInboundLog(),
         continuations=MemoryContinuations(),
         channels=MemoryChannelSwitch(),
+        slots=MemorySendSlots(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

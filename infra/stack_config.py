@@ -71,6 +71,14 @@ class EmailConfig(_Section):
     inbound_recipients: list[str]  # receipt rule recipients; empty = every verified domain
 
 
+class SendRatesConfig(_Section):
+    """Messages per second per SMS origination identity and per SES account, where a lender's
+    configuration sets none: the send step paces to them (functions.core.pacing)."""
+
+    sms_per_second: int = Field(ge=1)
+    email_per_second: int = Field(ge=1)
+
+
 class RungStackConfig(_Section):
     stack_name: str
     lambda_python: Literal["3.12", "3.13"]
@@ -82,6 +90,7 @@ class RungStackConfig(_Section):
     alarms: AlarmConfig
     reserved_concurrency: ReservedConcurrency
     email: EmailConfig
+    send_rates: SendRatesConfig
 
     @classmethod
     def from_context(cls, raw: Any) -> RungStackConfig:

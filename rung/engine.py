@@ -44,6 +44,12 @@ class SimulationInput:
         """Fresh limits for one run (they count what the providers accepted)."""
         return ProviderLimits(rates=dict(self.rates), outages=self.outages)
 
+    def pacing_environment(self) -> dict[str, str]:
+        """The stack's pacing defaults for this run: the rates its providers accept (a lender's
+        own `send_rates` still wins, as on AWS)."""
+        names = {Channel.SMS: "RUNG_SMS_PER_SECOND", Channel.EMAIL: "RUNG_EMAIL_PER_SECOND"}
+        return {names[channel]: str(rate) for channel, rate in self.rates if rate is not None}
+
 
 @dataclass
 class SimulationResult:

@@ -33,6 +33,7 @@ from functions.core.clock import FixedClock
 from functions.core.errors import RungError
 from functions.core.ladder import LadderState
 from functions.core.lenders import load_lender
+from functions.core.models import Channel
 from functions.core.replies import load_reply_rules, read_reply
 from functions.optout import handler as optout
 from functions.schedule import handler as schedule
@@ -90,7 +91,13 @@ class FastEngine:
         self.sim = sim
         self.end = sim.start + timedelta(days=sim.days)
         self.clock = FixedClock(sim.start)
-        self.settings = settings or Settings(uploads_bucket=BUCKET, unsubscribe_url=UNSUBSCRIBE_URL)
+        self.settings = settings or Settings(
+            uploads_bucket=BUCKET,
+            unsubscribe_url=UNSUBSCRIBE_URL,
+            # The stack's pacing defaults: the rates this run's providers accept.
+            sms_per_second=dict(sim.rates).get(Channel.SMS),
+            email_per_second=dict(sim.rates).get(Channel.EMAIL),
+        )
         self.lender = load_lender(self.settings.config_root, sim.lender_id)
         self.ladders = _Ladders(self)
         self.accounts = MemoryAccountStore()

@@ -87,6 +87,7 @@ def run_full(
             lender_ids=(sim.lender_id,),
             unsubscribe_url=UNSUBSCRIBE_URL,
             unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
+            environment=sim.pacing_environment(),
         ) as world,
         ExitStack() as patches,
     ):

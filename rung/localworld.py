@@ -84,6 +84,7 @@ _TABLE_INDEXES: Mapping[str, tuple[tuple[str, str, str | None], ...]] = {
 }
 _TABLE_TTL: Mapping[str, str] = {
     "accounts": "expires_at",
+    "ledger": "expires_at",
     "audit": "expires_at",
     "inbound": "expires_at",
 }
@@ -152,7 +153,10 @@ class LocalWorld:
         log_level: str = "WARNING",
         unsubscribe_url: str = "https://unsubscribe.rung.invalid/",
         unsubscribe_key: bytes = b"rung-local-world-unsubscribe-signing-key",
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        # More RUNG_* settings, as the stack would set them (e.g. pacing defaults).
+        self._environment = dict(environment or {})
         self._unsubscribe_url = unsubscribe_url
         self._unsubscribe_key = unsubscribe_key
         self._seed = seed
@@ -463,6 +467,7 @@ class LocalWorld:
             "RUNG_UNSUBSCRIBE_URL": self._unsubscribe_url,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
             "RUNG_CONFIG_ROOT": str(self._config_root),
+            **self._environment,
         }
 
 

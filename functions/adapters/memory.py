@@ -8,6 +8,7 @@ contract suite in tests/integration/test_port_contracts.py runs the same checks 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -216,6 +217,15 @@ class MemoryAuditLog:
             raise AuditConflict(f"audit record {key[0]} {key[1]} already holds another decision")
         self._by_key[key] = record
         self.records.append(record)
+
+
+class MemorySendSlots:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def take(self, counter: str, expires: datetime) -> int:
+        self.counts[counter] += 1
+        return self.counts[counter]
 
 
 class _FailureQueue:

@@ -83,6 +83,9 @@ class LadderState(BaseModel):
     # Transient faults (throttling, outages) the current rung has waited out so far; sets the
     # back-off of the next one (functions.core.backoff).
     retries: int = Field(default=0, ge=0)
+    # The send slot (functions.core.pacing) reserved for the current rung, if its channel is
+    # paced: ISO 8601 UTC ending in "Z".
+    slot: str | None = None
 
     @field_validator("next_at")
     @classmethod
@@ -98,6 +101,10 @@ class LadderState(BaseModel):
     @property
     def next_instant(self) -> datetime:
         return datetime.fromisoformat(self.next_at.replace("Z", "+00:00"))
+
+    @property
+    def slot_instant(self) -> datetime | None:
+        return datetime.fromisoformat(self.slot.replace("Z", "+00:00")) if self.slot else None
 
 
 def to_sfn_timestamp(instant: datetime) -> str:

@@ -28,8 +28,9 @@ class UnitPrices(BaseModel):
 
 class SendRates(BaseModel):
     """Messages per second the lender's providers accept: its SMS origination identity
-    (toll-free 3, 10DLC up to 75, short code 100) and its SES account's sending rate.
-    None: not configured (the simulator then does not throttle that channel)."""
+    (toll-free 3, 10DLC up to 75, short code 100) and its SES account's sending rate. The send
+    step paces to them (functions.core.pacing). None: the stack's default (cdk.json
+    `send_rates`); in `rung simulate`, where there is no stack, not paced and not throttled."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -49,6 +49,17 @@ class SuppressionStore(Protocol):
     def delete(self, channel: Channel, address: str) -> None: ...
 
 
+class SendSlots(Protocol):
+    def take(self, counter: str, expires: datetime) -> int:
+        """Atomically count one more reservation on `counter`; return the count after it.
+
+        Every call counts, even one beyond the counter's capacity (its caller moves on):
+        an unconditional increment never fails and never needs a retry.
+        `expires`: when the counter may be deleted (DynamoDB TTL).
+        """
+        ...
+
+
 class Ledger(Protocol):
     def claim(self, entry: LedgerEntry) -> bool:
         """Conditional put before the provider call; False if this rung+channel was tried."""

@@ -37,6 +37,7 @@ from functions.core.models import (
     LedgerEntry,
     Suppression,
 )
+from functions.core.pacing import Pace, next_minute, reserve
 from functions.core.policy import (
     ContactHistory,
     GateInput,
@@ -52,6 +53,7 @@ from functions.core.ports import (
     Ledger,
     OutboundEmail,
     OutboundSms,
+    SendSlots,
     SmsSender,
     SuppressionStore,
     TemplateStore,
@@ -93,6 +95,9 @@ class RungSender:
     config_root: Path
     channels: ChannelSwitch
     pause_recheck: timedelta  # how often a rung held by a paused channel looks again
+    slots: SendSlots
+    # Messages per second per channel where a lender configures none (stack configuration).
+    default_rates: dict[Channel, int | None]
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
     unsubscribe_url: Callable[[Account], str] | None = None
@@ -115,6 +120,11 @@ class RungSender:
             unsubscribe_url=_unsubscribe_links(services) if settings.unsubscribe_url else None,
             channels=services.channels,
             pause_recheck=timedelta(hours=settings.channel_pause_recheck_hours),
+            slots=services.slots,
+            default_rates={
+                Channel.SMS: settings.sms_per_second,
+                Channel.EMAIL: settings.email_per_second,
+            },
         )
 
     def step(self, state: LadderState) -> Step:
@@ -132,12 +142,13 @@ class RungSender:
         index, deferred = self._catch_up(state, account, ladder, zone, now, records)
         if index >= len(ladder.rungs):
             return Step(
-                self._advanced(state, len(ladder.rungs), now, ladder, account, zone), records
+                self._advanced(state, len(ladder.rungs), now, ladder, account, zone, lender),
+                records,
             )
 
         due = ladder.due_at(index, account.due_date, zone)
         if now < due:
-            return Step(_at(state, index, due, deferred), records)
+            return Step(self._paced(state, index, due, deferred, account, lender), records)
 
         rung = ladder.rungs[index]
         attempt = self.ledger.get(account.ladder_key, index, rung.channel)
@@ -148,7 +159,9 @@ class RungSender:
                 records.append(
                     self._uncertain(self._bare_record(account, ladder, index, now, zone))
                 )
-            return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+            return Step(
+                self._advanced(state, index + 1, now, ladder, account, zone, lender), records
+            )
         pause = self.channels.paused(rung.channel)
         if pause is not None:
             # The whole channel is held (COMPLIANCE §6): defer, never drop; look again later.
@@ -189,18 +202,32 @@ class RungSender:
         )
         if gate.verdict is Verdict.DEFER:
             assert gate.until is not None
+            following = self._paced(state, index, gate.until, True, account, lender)
             records.append(
-                self._append(base, Decision.DEFERRED, gate.reason, deferred_until=gate.until)
+                self._append(
+                    base, Decision.DEFERRED, gate.reason, deferred_until=following.next_instant
+                )
             )
-            return Step(_at(state, index, gate.until, True), records)
+            return Step(following, records)
         if gate.verdict is Verdict.SUPPRESS:
             records.append(self._append(base, Decision.SUPPRESSED, gate.reason))
-            return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+            return Step(
+                self._advanced(state, index + 1, now, ladder, account, zone, lender), records
+            )
 
         assert template is not None  # SEND implies an approved template
+        slot = self._slot_now(state, index, account, lender, rung.channel, now)
+        if slot is not None:
+            # The sender's rate is taken this minute: the rung waits for its reserved slot.
+            records.append(
+                self._append(
+                    base, Decision.DEFERRED, "capacity", rule="pacing", deferred_until=slot
+                )
+            )
+            return Step(_at(state, index, slot, True, slot=slot), records)
         sent = self._send(account, lender, index, rung.channel, template, base, now)
         records.extend([sent] if sent else [])
-        return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+        return Step(self._advanced(state, index + 1, now, ladder, account, zone, lender), records)
 
     def defer(self, state: LadderState, error: str) -> Step:
         """The ladder's transient Catch: the rung met a fault that outlasted the ASL's short
@@ -222,7 +249,8 @@ class RungSender:
         index, _ = self._catch_up(state, account, ladder, zone, now, records)
         if index >= len(ladder.rungs):
             return Step(
-                self._advanced(state, len(ladder.rungs), now, ladder, account, zone), records
+                self._advanced(state, len(ladder.rungs), now, ladder, account, zone, lender),
+                records,
             )
         until = now + transient_retry_delay(account.ladder_key, index, state.retries)
         expires = ladder.expires_at(index, account.due_date, zone)
@@ -500,6 +528,58 @@ class RungSender:
         self.audit.append(record)
         return record
 
+    # -- pacing --------------------------------------------------------------------------
+
+    def _pace(self, lender: LenderConfig, channel: Channel) -> Pace | None:
+        """The sending identity of `channel` and its rate; None when no rate is configured."""
+        if channel is Channel.SMS:
+            rate = lender.send_rates.sms_per_second or self.default_rates[Channel.SMS]
+            identity = f"sms#{lender.sms_origination or lender.lender_id}"
+        else:
+            rate = lender.send_rates.email_per_second or self.default_rates[Channel.EMAIL]
+            identity = "email#ses"  # one SES account per deployment and region
+        return Pace(identity, rate) if rate else None
+
+    def _paced(
+        self,
+        state: LadderState,
+        index: int,
+        instant: datetime,
+        deferred: bool,
+        account: Account,
+        lender: LenderConfig,
+    ) -> LadderState:
+        """Wait for rung `index` until `instant` — or the first send slot after it, reserved
+        now, when its channel is paced. A slot pushed past the rung's own minute counts as a
+        deferral (the catch-up policy then says `expired_after_deferral`)."""
+        ladder = load_ladder(self.config_root, lender.ladder)
+        pace = self._pace(lender, ladder.rungs[index].channel)
+        if pace is None:
+            return _at(state, index, instant, deferred)
+        slot = reserve(self.slots, pace, instant, f"{account.ladder_key}#{index}")
+        late = slot >= next_minute(instant) + timedelta(minutes=1)
+        return _at(state, index, slot, deferred or late, slot=slot)
+
+    def _slot_now(
+        self,
+        state: LadderState,
+        index: int,
+        account: Account,
+        lender: LenderConfig,
+        channel: Channel,
+        now: datetime,
+    ) -> datetime | None:
+        """None when rung `index` may go out now: unpaced, or holding a slot for this minute,
+        or a slot reserved now is already due. Otherwise the later slot it reserved."""
+        pace = self._pace(lender, channel)
+        if pace is None:
+            return None
+        held = state.slot_instant
+        if state.rung == index and held is not None and held <= now < held + timedelta(minutes=1):
+            return None
+        slot = reserve(self.slots, pace, now, f"{account.ladder_key}#{index}")
+        return slot if slot > now else None
+
     def _advanced(
         self,
         state: LadderState,
@@ -508,6 +588,7 @@ class RungSender:
         ladder: Ladder,
         account: Account,
         zone: ZoneInfo,
+        lender: LenderConfig,
     ) -> LadderState:
         if index >= len(ladder.rungs):
             if account.status is AccountStatus.ACTIVE:
@@ -523,12 +604,21 @@ class RungSender:
                     "done": True,
                     "deferred": False,
                     "retries": 0,
+                    "slot": None,
                 }
             )
-        return _at(state, index, max(now, ladder.due_at(index, account.due_date, zone)), False)
+        due = ladder.due_at(index, account.due_date, zone)
+        return self._paced(state, index, max(now, due), False, account, lender)
 
 
-def _at(state: LadderState, index: int, instant: datetime, deferred: bool) -> LadderState:
+def _at(
+    state: LadderState,
+    index: int,
+    instant: datetime,
+    deferred: bool,
+    *,
+    slot: datetime | None = None,
+) -> LadderState:
     return state.model_copy(
         update={
             "rung": index,
@@ -536,6 +626,7 @@ def _at(state: LadderState, index: int, instant: datetime, deferred: bool) -> La
             "done": False,
             "deferred": deferred,
             "retries": state.retries if index == state.rung else 0,
+            "slot": to_sfn_timestamp(slot) if slot is not None else None,
         }
     )
 

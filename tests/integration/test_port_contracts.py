@@ -29,6 +29,7 @@ from functions.adapters.dynamo import (
     DynamoChannelSwitch,
     DynamoInboundLog,
     DynamoLedger,
+    DynamoSendSlots,
     DynamoSuppressionStore,
     DynamoUploadStore,
     UnprocessedWrites,
@@ -43,6 +44,7 @@ from functions.adapters.memory import (
     MemoryLadderControl,
     MemoryLedger,
     MemoryObjectStore,
+    MemorySendSlots,
     MemorySms,
     MemorySuppressionStore,
     MemoryUploadStore,
@@ -92,6 +94,7 @@ from functions.core.ports import (
     ObjectStore,
     OutboundEmail,
     OutboundSms,
+    SendSlots,
     SmsSender,
     SuppressionStore,
     UploadStore,
@@ -131,6 +134,7 @@ class World:
     ladders: LadderControl
     objects: ObjectStore
     channels: ChannelSwitch
+    slots: SendSlots
     sms_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, body)
     email_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, subject)
     audit_records: Callable[[], list[AuditRecord]]
@@ -157,6 +161,7 @@ def memory_world() -> World:
         ladders=MemoryLadderControl(),
         objects=MemoryObjectStore(),
         channels=MemoryChannelSwitch(),
+        slots=MemorySendSlots(),
         sms_outbox=lambda: [(i, m.to, m.body) for i, m in sms.sent],
         email_outbox=lambda: [(i, m.to, m.subject) for i, m in email.sent],
         audit_records=lambda: list(audit.records),
@@ -346,6 +351,7 @@ def aws_world(clients: AwsClients) -> World:
         ladders=SfnLadderControl(clients.state_machine_arn, client=clients.sfn),
         objects=S3ObjectStore(BUCKET, client=clients.s3),
         channels=DynamoChannelSwitch(TABLES["suppressions"], client=ddb),
+        slots=DynamoSendSlots(TABLES["ledger"], client=ddb),
         sms_outbox=sms_outbox,
         email_outbox=email_outbox,
         audit_records=audit_records,
@@ -606,6 +612,23 @@ def test_ledger_release_frees_only_open_claims(world: World) -> None:
         world.ledger.release("demo#A0001#c1", 3, Channel.SMS)
     assert world.ledger.get("demo#A0001#c1", 3, Channel.SMS) is not None
     world.ledger.release("demo#A0001#c1", 9, Channel.SMS)  # nothing there: no-op
+
+
+def test_send_slots_count_each_reservation_once_per_counter(world: World) -> None:
+    # Given two counters of one minute
+    expires = T0 + timedelta(days=2)
+    minute_a, minute_b = "slot#sms#+18005550100#2026-12-02T15:00Z#3", "slot#email#ses#x#0"
+
+    # When reservations are taken, interleaved
+    counts = [world.slots.take(minute_a, expires) for _ in range(3)]
+    other = world.slots.take(minute_b, expires)
+
+    # Then each counter counts its own, from 1, and never hands out a count twice
+    assert counts == [1, 2, 3]
+    assert other == 1
+    assert world.slots.take(minute_a, expires) == 4
+    # ... and no counter shows up as a ledger attempt
+    assert world.ledger.sent_to_address_since("+18005550100", T0 - timedelta(days=9)) == []
 
 
 def test_ledger_sent_to_address_since_spans_accounts(world: World) -> None:

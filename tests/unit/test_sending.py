@@ -547,3 +547,60 @@ def test_send_handler_turns_a_throttled_dynamodb_into_a_deferral_with_the_claim_
     assert [(r.decision, r.reason) for r in world.records] == [
         (Decision.DEFERRED, "provider_unavailable")
     ]
+
+
+def test_paced_sms_waits_for_its_slot_and_no_second_carries_more_than_the_rate() -> None:
+    # Given 12 borrowers whose first SMS falls due at the same instant, from a number
+    # paced at 1 message per second (the stack's default rate; the demo lender sets none)
+    clock = FixedClock(due(0))
+    settings = Settings(config_root=PROJECT_ROOT, unsubscribe_url=UNSUBSCRIBE, sms_per_second=1)
+    services = memory_services(settings, clock)
+    approve_lint_clean(services.templates, PROJECT_ROOT / "templates" / "messages", LENDER, due(0))
+    accounts = [
+        Account(
+            lender_id="demo",
+            account_id=f"D-{n}",
+            phone=f"+1206555{n:04d}",
+            amount_due=Decimal("10.00"),
+            currency="USD",
+            due_date=DUE,
+            locale="en-US",
+            country="US",
+            state="WA",
+            timezone="America/Los_Angeles",
+            cycle=DUE.isoformat(),
+        )
+        for n in range(12)
+    ]
+    services.accounts.put_many(accounts)
+    sender = RungSender.from_services(services)
+
+    # When each ladder wakes at the due time, and again at the slot it was given
+    sent_at, paced = [], 0
+    for account in accounts:
+        clock.set(due(0))
+        state = LadderState(
+            lender_id="demo",
+            account_id=account.account_id,
+            cycle=account.cycle,
+            rung=0,
+            next_at=to_sfn_timestamp(due(0)),
+        )
+        step = sender.step(state)
+        if step.records[0].decision is Decision.DEFERRED:
+            # Then a rung whose second is taken is DEFERRED `capacity` to its reserved slot
+            assert (step.records[0].reason, step.records[0].rule) == ("capacity", "pacing")
+            assert step.records[0].deferred_until == step.state.slot_instant
+            assert step.state.next_instant == step.state.slot_instant > due(0)
+            clock.set(step.state.next_instant)
+            step, paced = sender.step(step.state), paced + 1
+        assert step.records[0].decision is Decision.SENT
+        sent_at.append(step.records[0].at_utc)
+        # ... and its next rung (an email: not paced here) waits for its due time
+        assert step.state.rung == 1 and step.state.next_instant == due(1)
+
+    # Then every message went out, one per second at most, within the first minute
+    assert len(services.sms.sent) == 12  # type: ignore[attr-defined]
+    assert len(set(sent_at)) == 12
+    assert max(sent_at) < due(0) + timedelta(minutes=1)
+    assert paced >= 6  # most had to wait for their second
