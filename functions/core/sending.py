@@ -327,11 +327,11 @@ class RungSender:
             address=address,
         )
         if not self.ledger.claim(entry):
-            # Another invocation claimed this rung between our read and our claim.
-            existing = self.ledger.get(account.ladder_key, index, channel)
-            if existing is not None and existing.state is not Decision.UNCERTAIN:
-                return None  # its outcome is recorded; nothing to add
-            return self._uncertain(base)
+            # Another invocation of this rung (a duplicate delivery) claimed it between our
+            # read and our claim. It owns the outcome and records it, even if it is still
+            # talking to the provider; should it die, the ladder's retry finds its claim open
+            # and records UNCERTAIN. Recording anything here would count a second attempt.
+            return None
         # A STOP or a payment may have arrived while this invocation was running: re-read
         # both right before the provider call (USERS 4: cancel must really cancel).
         try:

@@ -8,7 +8,9 @@ decision — never two.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -265,3 +267,60 @@ def test_send_step_timing_out_after_the_provider_call_is_uncertain_and_the_ladde
     assert _first_rung(_records(world)) == [(Decision.UNCERTAIN, "earlier_attempt_outcome_unknown")]
     assert [(r.rung, r.decision) for r in _records(world) if r.rung == 1] == [(1, Decision.SENT)]
     assert _statuses(world) == ["RUNNING"]
+
+
+# -- concurrency -----------------------------------------------------------------------------
+
+
+def test_two_concurrent_invocations_of_one_rung_make_exactly_one_provider_call(
+    world: LocalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an account whose first rung is due, and two invocations of that rung at once
+    # (a duplicate delivery): both read the ledger before either claims it, and the claim
+    # winner is still talking to SNS when the loser looks at the claim it lost to
+    world.put_object("uploads/demo/a.csv", CSV)
+    world.stop_running("the test drives the send function itself")
+    world.clock.run_until(FIRST_RUNG)
+    state = LadderState(
+        lender_id="demo",
+        account_id="A1",
+        cycle=DUE.isoformat(),
+        rung=0,
+        next_at=to_sfn_timestamp(FIRST_RUNG),
+    )
+    both_read = threading.Barrier(2, timeout=30)
+    one_returned = threading.Event()
+    claim, publish = DynamoLedger.claim, SNSBackend.publish
+    publishes: list[str] = []
+
+    def claim_together(self: DynamoLedger, entry: Any) -> bool:
+        both_read.wait()
+        return claim(self, entry)
+
+    def slow_publish(self: SNSBackend, *args: Any, **kwargs: Any) -> Any:
+        publishes.append("publish")
+        one_returned.wait(timeout=30)  # the other invocation finishes first
+        return publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoLedger, "claim", claim_together)
+    monkeypatch.setattr(SNSBackend, "publish", slow_publish)
+    lambda_client = world.client("lambda")
+
+    def invoke() -> dict[str, Any]:
+        response = lambda_client.invoke(
+            FunctionName=world.resources.function_arns["send"], Payload=state.model_dump_json()
+        )
+        one_returned.set()
+        return json.loads(response["Payload"].read())  # type: ignore[no-any-return]
+
+    # When both run on their own threads
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: invoke(), range(2)))
+
+    # Then SNS was called once, one SMS exists, and the trail holds one SENT — no UNCERTAIN
+    # from the invocation that lost the claim (the winner owns the outcome)
+    assert publishes == ["publish"]
+    assert [message.to for message in world.sent_sms()] == [PHONE]
+    assert _first_rung(_records(world)) == [(Decision.SENT, "")]
+    assert [answer["rung"] for answer in answers] == [1, 1]
+    assert world.handler_errors == []
