@@ -156,7 +156,7 @@ class FastEngine:
     def _attempt(self, name: str, state: LadderState, tries: dict[int, int]) -> None:
         """The SendRung Task with the ASL's own Retry and Catch (rung.ladder_retry): a
         transient error is retried after the ASL's jittered back-off, then caught into
-        DeferRung; any other RungError into RecordFailure, which fails the ladder."""
+        DeferRung; any other RungError fails the ladder, as the execution fails on AWS."""
         if name not in self.ladders.running:
             return  # stopped (payment, opt-out of every channel) while it waited
         payload = state.model_dump(mode="json")
@@ -164,30 +164,22 @@ class FastEngine:
             result = self._send(payload)
         except RungError as exc:
             # A bug (any other exception) is not caught: the simulator must fail loudly
-            # rather than report a broken run as a recorded failure.
+            # rather than report a broken run as a failed ladder.
             error = type(exc).__name__
             retrier = self.policy.retrier(error)
-            if (
-                retrier is not None
-                and tries.get(retrier, 0) < self.policy.retriers[retrier].max_attempts
-            ):
-                attempt = tries.get(retrier, 0)
+            attempt = tries.get(retrier, 0) if retrier is not None else 0
+            if retrier is not None and attempt < self.policy.retriers[retrier].max_attempts:
                 delay = self.policy.retriers[retrier].delay(attempt, name, self.clock.now())
                 retry = partial(self._attempt, name, state, {**tries, retrier: attempt + 1})
                 self._at(self.clock.now() + delay, _STEP, retry, name)
                 return
             catcher = self.policy.catcher(error)
             if catcher is None or catcher.result_path is None:
-                raise
-            caught = {
-                **payload,
-                catcher.result_path.removeprefix("$."): {"Error": error, "Cause": str(exc)},
-            }
-            result = self._send(caught)
-            if catcher.next != "DeferRung":  # RecordFailure, then the Fail state
-                self.failed.append(name)
+                self.failed.append(name)  # the execution fails at SendRung
                 self.ladders.finish(name)
                 return
+            fault = {"Error": error, "Cause": str(exc)}
+            result = self._send({**payload, catcher.result_path.removeprefix("$."): fault})
         following = LadderState.model_validate(result)
         if following.done:
             self.ladders.finish(name)

@@ -2,8 +2,8 @@
 plays them — and the jitter both engines draw.
 
 The fast engine interprets no ASL, yet under throttling or an outage the ASL decides what
-happens next: how often the send step is retried, after how long, and which Catch takes the
-error (DeferRung, or RecordFailure and the Fail state). Reading those from
+happens next: how often the send step is retried, after how long, and whether a Catch takes
+the error into DeferRung or the execution fails. Reading those from
 `infra/statemachines/ladder.asl.json` keeps the file the single source of truth. `JitterStrategy
 FULL` draws uniformly from [0, delay); Step Functions draws at random, the local world draws
 from a hash of the execution name, the instant and the delay (`jitter`), so runs are

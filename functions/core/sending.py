@@ -269,33 +269,6 @@ class RungSender:
         following = _at(state, index, until, True)
         return Step(following.model_copy(update={"retries": state.retries + 1}), records)
 
-    def record_failure(self, state: LadderState, error: str) -> Step:
-        """The ladder's Catch: a rung failed after every retry. Record why; send nothing.
-
-        The ladder ends here (the ASL goes to its Fail state and the ExecutionsFailed alarm).
-        """
-        now = self.clock.now()
-        account = self.accounts.get(state.lender_id, state.account_id)
-        if account is None:
-            return Step(state.model_copy(update={"done": True}))
-        lender = load_lender(self.config_root, account.lender_id)
-        ladder = load_ladder(self.config_root, lender.ladder)
-        index = min(state.rung, len(ladder.rungs) - 1)
-        done = state.model_copy(update={"done": True})
-        base = self._bare_record(account, ladder, index, now, _scheduling_zone(account, lender))
-        attempt = self.ledger.get(account.ladder_key, index, ladder.rungs[index].channel)
-        if attempt is None:
-            record = self._append(
-                base, Decision.SUPPRESSED, f"send_failed:{error}", rule="ladder_failure"
-            )
-        elif attempt.state is Decision.UNCERTAIN:
-            # It failed after claiming the rung, perhaps after the provider took the message:
-            # never call that "not sent" (DESIGN §3).
-            record = self._uncertain(base)
-        else:
-            return Step(done)  # the rung's outcome was recorded before the failure
-        return Step(done, [record])
-
     # -- sending -------------------------------------------------------------------------
 
     def _send(

@@ -1,11 +1,11 @@
 """Send Lambda: one rung of one account ladder (invoked by the ladder state machine).
 
 Input and output are the ladder state (functions.core.ladder.LadderState). After the ASL's
-Catch, the same function is invoked again with the state plus
-- `transient` (DeferRung): a fault outlasted the short retries; the rung is deferred, or
-- `error` (RecordFailure): a defect; the failure is recorded and the ladder ends.
-A throttled or failing AWS dependency (DynamoDB, Secrets Manager) is raised as
-TransientSendError, the name the ASL retries and defers on.
+transient Catch, the same function is invoked again with the state plus `transient`
+(DeferRung): a fault outlasted the short retries, and the rung is deferred. A throttled or
+failing AWS dependency (DynamoDB, Secrets Manager) is raised as TransientSendError, the name
+the ASL retries and defers on. Any other error fails the execution where it happened, for
+RedriveExecution to resume once the defect is fixed.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ tracer = Tracer()
 
 
 class TaskError(BaseModel):
-    """What the ASL Catch adds under `$.transient` or `$.error`."""
+    """What the ASL's transient Catch adds under `$.transient`."""
 
     Error: str = "Unknown"
     Cause: str = ""
@@ -51,10 +51,6 @@ def handler(
             fault = TaskError.model_validate(event["transient"])
             logger.warning("rung deferred after a transient fault", extra={"error": fault.Error})
             step = sender.defer(state, fault.Error)
-        elif "error" in event:
-            failure = TaskError.model_validate(event["error"])
-            logger.error("rung failed after retries", extra={"error": failure.Error})
-            step = sender.record_failure(state, failure.Error)
         else:
             step = sender.step(state)
     except ClientError as exc:

@@ -27,6 +27,7 @@ from functions.core.ladder import LadderState, execution_name, load_ladder, to_s
 from functions.core.lenders import load_lender
 from functions.core.models import AuditRecord, Decision
 from functions.settings import PROJECT_ROOT
+from rung.cli import main
 from rung.localworld import LocalWorld
 
 DUE = date(2026, 3, 1)
@@ -132,16 +133,16 @@ def test_send_invoked_twice_for_the_same_rung_sends_once(world: LocalWorld) -> N
     assert _first_rung(_records(world)) == [(Decision.SENT, "")]
 
 
-def test_send_crash_between_provider_call_and_record_is_uncertain_never_resent(
-    world: LocalWorld, monkeypatch: pytest.MonkeyPatch
+def test_defect_after_the_provider_call_fails_the_ladder_and_a_redrive_never_resends(
+    world: LocalWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the send function dies after SNS took the message, before recording the outcome
+    # Given the send function hits a defect after SNS took the message, before recording it
     complete = DynamoLedger.complete
 
     def crash_once(self: DynamoLedger, *args: Any, **kwargs: Any) -> None:
         if not getattr(crash_once, "crashed", False):
             crash_once.crashed = True  # type: ignore[attr-defined]
-            raise RuntimeError("Lambda ran out of time after the provider call")
+            raise RuntimeError("a defect after the provider call")
         complete(self, *args, **kwargs)
 
     monkeypatch.setattr(DynamoLedger, "complete", crash_once)
@@ -150,13 +151,36 @@ def test_send_crash_between_provider_call_and_record_is_uncertain_never_resent(
     world.put_object("uploads/demo/a.csv", CSV)
     world.clock.run_until(FIRST_RUNG + timedelta(hours=2))
 
-    # Then exactly one message exists, and the trail says UNCERTAIN, not "not sent"
-    assert [message.to for message in world.sent_sms()] == [PHONE]
-    assert _first_rung(_records(world)) == [(Decision.UNCERTAIN, "earlier_attempt_outcome_unknown")]
-    # ... and the ladder went to its Catch and failed loudly (the ExecutionsFailed alarm)
+    # Then the execution failed at the send step (the ExecutionsFailed alarm), and
+    # `rung ladders failed` lists it with the error that ended it
     (execution,) = world.executions()
     assert execution["status"] == "FAILED"
-    assert execution["name"] == execution_name("demo", "A1", DUE.isoformat())
+    machine = world.resources.state_machine_arn
+    assert main(["ladders", "failed", "--json", "--state-machine", machine]) == 0
+    (failed,) = json.loads(capsys.readouterr().out)["failed"]
+    assert failed["name"] == execution_name("demo", "A1", DUE.isoformat())
+    assert failed["error"] == "RuntimeError"
+
+    # When the failed step runs again with its input — what RedriveExecution does (moto has
+    # no RedriveExecution; the command's call to it is tested against a stubbed client)
+    history = world.client("stepfunctions").get_execution_history(
+        executionArn=execution["executionArn"]
+    )["events"]
+    failed_input = [
+        e["stateEnteredEventDetails"]["input"]
+        for e in history
+        if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "SendRung"
+    ][-1]
+    again = world.client("lambda").invoke(
+        FunctionName=world.resources.function_arns["send"], Payload=failed_input
+    )
+    following = json.loads(again["Payload"].read())
+
+    # Then the ledger decided: one message exists, the rung is UNCERTAIN (never re-sent), and
+    # the ladder moves on to its next rung
+    assert [message.to for message in world.sent_sms()] == [PHONE]
+    assert _first_rung(_records(world)) == [(Decision.UNCERTAIN, "earlier_attempt_outcome_unknown")]
+    assert following["rung"] == 1 and not following["done"]
 
 
 # -- transient faults never end a ladder ----------------------------------------------------

@@ -403,15 +403,6 @@ def test_step_for_an_account_in_a_newer_cycle_ends_quietly(world: World) -> None
     assert step.state.done and step.records == [] and world.sms == []
 
 
-def test_record_failure_records_the_error_and_ends_the_ladder(world: World) -> None:
-    step = world.sender().record_failure(world.state(rung=2), "TransientSendError")
-
-    assert step.state.done
-    assert step.records[0].decision is Decision.SUPPRESSED
-    assert step.records[0].reason == "send_failed:TransientSendError"
-    assert step.records[0].rung == 2
-
-
 def test_step_losing_a_claim_race_to_a_finished_attempt_adds_nothing(world: World) -> None:
     # Given another invocation sends this rung after our gate check, just before our claim
     from functions.core.models import LedgerEntry
