@@ -61,7 +61,9 @@ class SimulationResult:
     file_error: str = ""
     replies: list[tuple[ScriptedReply, str]] = field(default_factory=list)  # (reply, intent)
     engine: str = ""
-    ladders_failed: int = 0  # executions that ended in the ASL's Fail state (a defect)
+    ladders_failed: int = 0  # executions a defect failed
+    # What Step Functions bills: every state entered, and every retry of a Task.
+    sfn_transitions: int = 0
 
 
 def read_replies(path: Path) -> tuple[ScriptedReply, ...]:

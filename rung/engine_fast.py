@@ -108,7 +108,8 @@ class FastEngine:
         self.templates = MemoryTemplateStore()
         self.limits = sim.provider_limits()
         self.policy = send_rung_policy()
-        self.failed: list[str] = []  # ladders that ended in the ASL's Fail state
+        self.failed: list[str] = []  # ladders a defect failed
+        self.transitions = 0  # Step Functions state transitions, as billed
         self.services = memory_services(
             self.settings,
             self.clock,
@@ -135,6 +136,7 @@ class FastEngine:
 
     def wait(self, name: str, state: LadderState) -> None:
         """The ASL's Wait on `$.next_at`."""
+        self.transitions += 1  # WaitForRung entered
         self.pending[name] = state
         self._at(max(state.next_instant, self.clock.now()), _STEP, lambda: self._step(name), name)
 
@@ -160,6 +162,7 @@ class FastEngine:
         if name not in self.ladders.running:
             return  # stopped (payment, opt-out of every channel) while it waited
         payload = state.model_dump(mode="json")
+        self.transitions += 1  # SendRung entered, or retried
         try:
             result = self._send(payload)
         except RungError as exc:
@@ -179,9 +182,12 @@ class FastEngine:
                 self.ladders.finish(name)
                 return
             fault = {"Error": error, "Cause": str(exc)}
+            self.transitions += 1  # DeferRung
             result = self._send({**payload, catcher.result_path.removeprefix("$."): fault})
         following = LadderState.model_validate(result)
+        self.transitions += 1  # RungsLeft
         if following.done:
+            self.transitions += 1  # LadderDone
             self.ladders.finish(name)
         else:
             self.wait(name, following)
@@ -251,6 +257,7 @@ class FastEngine:
             replies=self.replies,
             engine="fast",
             ladders_failed=len(self.failed),
+            sfn_transitions=self.transitions,
         )
 
 

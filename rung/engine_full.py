@@ -232,4 +232,20 @@ def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> Simul
         replies=[(reply, read_reply(reply.text, rules).intent.value) for reply in sim.replies],
         engine="full",
         ladders_failed=sum(1 for e in world.executions() if e["status"] == "FAILED"),
+        sfn_transitions=sum(_transitions(world, e["executionArn"]) for e in world.executions()),
     )
+
+
+def _transitions(world: LocalWorld, execution_arn: str) -> int:
+    """What Step Functions bills for an execution: each state entered, and each retry of a
+    Task (a Task entered once and scheduled three times was retried twice)."""
+    events = (
+        world.client("stepfunctions")
+        .get_paginator("get_execution_history")
+        .paginate(executionArn=execution_arn)
+        .build_full_result()["events"]
+    )
+    entered = sum(1 for event in events if event["type"].endswith("StateEntered"))
+    tasks = sum(1 for event in events if event["type"] == "TaskStateEntered")
+    scheduled = sum(1 for event in events if event["type"] == "TaskScheduled")
+    return entered + scheduled - tasks

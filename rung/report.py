@@ -57,12 +57,10 @@ VIOLATIONS_LISTED = 20
 # Opt-outs are the borrower's own instructions; bounces and lender blocks are counted apart.
 OPT_OUT_SOURCES = frozenset({SuppressionSource.REPLY, SuppressionSource.UNSUBSCRIBE})
 PAYMENT_CLAIM_INTENT = "payment_claim"
-# DESIGN §1: Wait → send Task → Choice per rung decision; start and end per execution.
-TRANSITIONS_PER_DECISION = 3
-TRANSITIONS_PER_EXECUTION = 2
-TRANSITIONS_FORMULA = (
-    f"sfn_transitions = {TRANSITIONS_PER_DECISION} × gate decisions "
-    f"+ {TRANSITIONS_PER_EXECUTION} × ladder executions; "
+COST_FORMULA = (
+    "sfn_transitions = every state the ladders entered + every retry of a Task, counted by "
+    "the engine as Step Functions bills them (rungs skipped inside one invocation add none; "
+    "deferrals, retries and pause rechecks add theirs); "
     "cost = sms_segments × sms_segment + emails_sent × email "
     "+ sfn_transitions × sfn_transition"
 )
@@ -193,9 +191,7 @@ def summarize(
 
     opt_outs = [s for s in result.suppressions if s.source in OPT_OUT_SOURCES]
     segments = sum(segments_by_encoding.values())
-    transitions = TRANSITIONS_PER_DECISION * len(records) + TRANSITIONS_PER_EXECUTION * len(
-        executions
-    )
+    transitions = result.sfn_transitions
     sms_cost = prices.sms_segment * segments
     email_cost = prices.email * sent_by_channel[Channel.EMAIL]
     sfn_cost = prices.sfn_transition * transitions
@@ -251,7 +247,7 @@ def summarize(
                 "email": str(prices.email),
                 "sfn_transition": str(prices.sfn_transition),
             },
-            "formula": TRANSITIONS_FORMULA,
+            "formula": COST_FORMULA,
         },
         "invariants": {name: len(violations[name]) for name in INVARIANTS},
         "invariant_violations": {

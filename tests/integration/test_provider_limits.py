@@ -116,4 +116,6 @@ def test_engines_agree_under_throttling_and_an_outage(tmp_path: Path) -> None:
     assert reasons["provider_unavailable"] > 10
     assert decisions(fast) == decisions(full)
     assert fast.ladders_failed == full.ladders_failed == 0
+    # ... and billed the same Step Functions transitions, retries and deferrals included
+    assert fast.sfn_transitions == full.sfn_transitions
     assert _peak(full, Channel.SMS) == 1
