@@ -13,6 +13,7 @@ from functools import cache
 from functions.core.clock import Clock, SystemClock
 from functions.core.ports import (
     AccountStore,
+    AddressLeases,
     AuditLog,
     ChannelSwitch,
     Continuations,
@@ -48,6 +49,7 @@ class Services:
     continuations: Continuations
     channels: ChannelSwitch
     slots: SendSlots  # pacing counters (functions.core.pacing)
+    leases: AddressLeases  # one send at a time per address (functions.core.sending)
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
 
@@ -57,6 +59,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
     # Imported here so that pure-core users (CLI validate, when, reply) never import boto3.
     from functions.adapters.dynamo import (
         DynamoAccountStore,
+        DynamoAddressLeases,
         DynamoAuditLog,
         DynamoChannelSwitch,
         DynamoInboundLog,
@@ -94,6 +97,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         continuations=LambdaContinuations(),
         channels=DynamoChannelSwitch(settings.suppressions_table),
         slots=DynamoSendSlots(settings.ledger_table),
+        leases=DynamoAddressLeases(settings.ledger_table),
         unsubscribe_key=lambda: signing_key(settings.unsubscribe_secret_arn),
     )
 
@@ -108,6 +112,7 @@ def memory_services(
     """In-memory adapters for every port: tests and the simulator's fast engine."""
     from functions.adapters.memory import (
         MemoryAccountStore,
+        MemoryAddressLeases,
         MemoryAuditLog,
         MemoryChannelSwitch,
         MemoryContinuations,
@@ -140,6 +145,7 @@ def memory_services(
         continuations=MemoryContinuations(),
         channels=MemoryChannelSwitch(),
         slots=MemorySendSlots(),
+        leases=MemoryAddressLeases(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

@@ -271,6 +271,33 @@ class DynamoSendSlots(Table):
         return int(from_wire(response["Attributes"])["n"])
 
 
+class DynamoAddressLeases(Table):
+    """Address leases (functions.core.sending) in the ledger table, under `lease#…` keys."""
+
+    SORT_KEY = "lease"
+
+    def take(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_wire(
+                    {
+                        "pk": key,
+                        "sk": self.SORT_KEY,
+                        "owner": owner,
+                        "until": int(until.timestamp()),
+                        TTL_ATTRIBUTE: int((until + timedelta(days=1)).timestamp()),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR #until <= :now OR #owner = :owner",
+                ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
+                ExpressionAttributeValues=to_wire({":now": int(now.timestamp()), ":owner": owner}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
 class DynamoChannelSwitch(Table):
     """Channel pauses live in the suppressions table under `pause#{channel}` — a whole channel
     held for everyone — apart from the `{channel}#{address}` keys of single addresses."""

@@ -228,6 +228,18 @@ class MemorySendSlots:
         return self.counts[counter]
 
 
+class MemoryAddressLeases:
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[str, datetime]] = {}  # key -> (owner, until)
+
+    def take(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+        holder = self.held.get(key)
+        if holder is not None and holder[0] != owner and holder[1] > now:
+            return False
+        self.held[key] = (owner, until)
+        return True
+
+
 class _FailureQueue:
     """Failures to raise on the next sends, for tests of retry and error mapping."""
 

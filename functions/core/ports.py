@@ -60,6 +60,16 @@ class SendSlots(Protocol):
         ...
 
 
+class AddressLeases(Protocol):
+    def take(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Hold `key` for `owner` until `until` — unless another owner holds it past `now`.
+
+        Atomic (a conditional write): of two concurrent takers, one holds it. The holder may
+        take it again (a repeated invocation). True if `owner` now holds it.
+        """
+        ...
+
+
 class Ledger(Protocol):
     def claim(self, entry: LedgerEntry) -> bool:
         """Conditional put before the provider call; False if this rung+channel was tried."""

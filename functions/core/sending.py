@@ -47,6 +47,7 @@ from functions.core.policy import (
 )
 from functions.core.ports import (
     AccountStore,
+    AddressLeases,
     AuditLog,
     ChannelSwitch,
     EmailSender,
@@ -67,6 +68,11 @@ from functions.core.zones import candidate_zones
 if TYPE_CHECKING:
     from functions.bootstrap import Services
 
+
+# While one send step talks to an address, no other account's send step may (per-address caps
+# read the address's history through an eventually consistent index): long enough for the
+# index to catch up, short enough that a rung held by it waits only a moment.
+ADDRESS_LEASE = timedelta(minutes=1)
 
 # Why a rung waits out a transient fault: the provider or an AWS dependency the send step
 # calls failed (TransientSendError), or Lambda / Step Functions did (throttled, timed out).
@@ -96,6 +102,7 @@ class RungSender:
     channels: ChannelSwitch
     pause_recheck: timedelta  # how often a rung held by a paused channel looks again
     slots: SendSlots
+    leases: AddressLeases
     # Messages per second per channel where a lender configures none (stack configuration).
     default_rates: dict[Channel, int | None]
     ses_configuration_set: str | None = None
@@ -121,6 +128,7 @@ class RungSender:
             channels=services.channels,
             pause_recheck=timedelta(hours=settings.channel_pause_recheck_hours),
             slots=services.slots,
+            leases=services.leases,
             default_rates={
                 Channel.SMS: settings.sms_per_second,
                 Channel.EMAIL: settings.email_per_second,
@@ -225,6 +233,23 @@ class RungSender:
                 )
             )
             return Step(_at(state, index, slot, True, slot=slot), records)
+        address = account.address(rung.channel) or ""
+        owner = f"{account.ladder_key}#{index}"
+        if not self.leases.take(_lease_key(rung.channel, address), owner, now, now + ADDRESS_LEASE):
+            # Another account is sending to this address right now. Its send may not be in
+            # the address history yet (an eventually consistent index), so the caps could not
+            # count it: wait for the lease to lapse, then the gate decides again.
+            until = now + ADDRESS_LEASE
+            records.append(
+                self._append(
+                    base,
+                    Decision.DEFERRED,
+                    "address_busy",
+                    rule="address_lease",
+                    deferred_until=until,
+                )
+            )
+            return Step(self._paced(state, index, until, True, account, lender), records)
         sent = self._send(account, lender, index, rung.channel, template, base, now)
         records.extend([sent] if sent else [])
         return Step(self._advanced(state, index + 1, now, ladder, account, zone, lender), records)
@@ -602,6 +627,11 @@ def _at(
             "slot": to_sfn_timestamp(slot) if slot is not None else None,
         }
     )
+
+
+def _lease_key(channel: Channel, address: str) -> str:
+    """One lease per address, whatever its case (emails match case-insensitively)."""
+    return f"lease#{channel.value}#{address.lower()}"
 
 
 def _scheduling_zone(account: Account, lender: LenderConfig) -> ZoneInfo:

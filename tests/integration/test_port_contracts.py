@@ -25,6 +25,7 @@ from moto.sns.models import SNSBackend, sns_backends
 
 from functions.adapters.dynamo import (
     DynamoAccountStore,
+    DynamoAddressLeases,
     DynamoAuditLog,
     DynamoChannelSwitch,
     DynamoInboundLog,
@@ -37,6 +38,7 @@ from functions.adapters.dynamo import (
 )
 from functions.adapters.memory import (
     MemoryAccountStore,
+    MemoryAddressLeases,
     MemoryAuditLog,
     MemoryChannelSwitch,
     MemoryEmail,
@@ -85,6 +87,7 @@ from functions.core.models import (
 )
 from functions.core.ports import (
     AccountStore,
+    AddressLeases,
     AuditLog,
     ChannelSwitch,
     EmailSender,
@@ -135,6 +138,7 @@ class World:
     objects: ObjectStore
     channels: ChannelSwitch
     slots: SendSlots
+    leases: AddressLeases
     sms_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, body)
     email_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, subject)
     audit_records: Callable[[], list[AuditRecord]]
@@ -162,6 +166,7 @@ def memory_world() -> World:
         objects=MemoryObjectStore(),
         channels=MemoryChannelSwitch(),
         slots=MemorySendSlots(),
+        leases=MemoryAddressLeases(),
         sms_outbox=lambda: [(i, m.to, m.body) for i, m in sms.sent],
         email_outbox=lambda: [(i, m.to, m.subject) for i, m in email.sent],
         audit_records=lambda: list(audit.records),
@@ -352,6 +357,7 @@ def aws_world(clients: AwsClients) -> World:
         objects=S3ObjectStore(BUCKET, client=clients.s3),
         channels=DynamoChannelSwitch(TABLES["suppressions"], client=ddb),
         slots=DynamoSendSlots(TABLES["ledger"], client=ddb),
+        leases=DynamoAddressLeases(TABLES["ledger"], client=ddb),
         sms_outbox=sms_outbox,
         email_outbox=email_outbox,
         audit_records=audit_records,
@@ -629,6 +635,19 @@ def test_send_slots_count_each_reservation_once_per_counter(world: World) -> Non
     assert world.slots.take(minute_a, expires) == 4
     # ... and no counter shows up as a ledger attempt
     assert world.ledger.sent_to_address_since("+18005550100", T0 - timedelta(days=9)) == []
+
+
+def test_address_lease_has_one_holder_until_it_lapses(world: World) -> None:
+    key, minute = "lease#sms#+14155550123", timedelta(minutes=1)
+    # Given account A's send step holds the address for a minute
+    assert world.leases.take(key, "demo#A#c#0", T0, T0 + minute)
+    # Then B cannot take it meanwhile, A can again (a repeated invocation), another address is free
+    assert not world.leases.take(key, "demo#B#c#0", T0 + timedelta(seconds=30), T0 + 2 * minute)
+    assert world.leases.take(key, "demo#A#c#0", T0 + timedelta(seconds=30), T0 + minute)
+    assert world.leases.take("lease#sms#+14155550199", "demo#B#c#0", T0, T0 + minute)
+    # ... and once it lapsed, B holds it
+    assert world.leases.take(key, "demo#B#c#0", T0 + minute, T0 + 2 * minute)
+    assert not world.leases.take(key, "demo#A#c#0", T0 + minute, T0 + 2 * minute)
 
 
 def test_ledger_sent_to_address_since_spans_accounts(world: World) -> None:

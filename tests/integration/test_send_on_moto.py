@@ -21,7 +21,7 @@ from moto.core.exceptions import ServiceException
 from moto.sns.exceptions import SNSException
 from moto.sns.models import SNSBackend
 
-from functions.adapters.dynamo import DynamoLedger
+from functions.adapters.dynamo import DynamoAddressLeases, DynamoLedger
 from functions.core.approval import approve_lint_clean
 from functions.core.ladder import LadderState, execution_name, load_ladder, to_sfn_timestamp
 from functions.core.lenders import load_lender
@@ -347,4 +347,56 @@ def test_two_concurrent_invocations_of_one_rung_make_exactly_one_provider_call(
     assert [message.to for message in world.sent_sms()] == [PHONE]
     assert _first_rung(_records(world)) == [(Decision.SENT, "")]
     assert [answer["rung"] for answer in answers] == [1, 1]
+    assert world.handler_errors == []
+
+
+SHARED = (
+    "account_id,first_name,phone,email,amount_due,currency,due_date,locale,country,state,"
+    "timezone\n"
+    f"A1,Ana,{PHONE},,245.50,USD,{DUE},en-US,US,WA,America/Los_Angeles\n"
+    f"A2,Al,{PHONE},,99.00,USD,{DUE},en-US,US,WA,America/Los_Angeles\n"
+).encode()
+
+
+def test_concurrent_sends_to_one_address_from_two_accounts_keep_its_daily_cap(
+    world: LocalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two accounts sharing one phone (at most 1 text per local day to an address), whose
+    # first rungs fall due at the same instant and run at once: both gates read the address's
+    # history before either send is recorded (as through an eventually consistent index)
+    world.put_object("uploads/demo/shared.csv", SHARED)
+    world.stop_running("the test drives the send function itself")
+    world.clock.run_until(FIRST_RUNG)
+    both_decided = threading.Barrier(2, timeout=30)
+    take = DynamoAddressLeases.take
+
+    def take_together(self: DynamoAddressLeases, *args: Any) -> bool:
+        both_decided.wait()  # both gates said SEND on the same (empty) history
+        return take(self, *args)
+
+    monkeypatch.setattr(DynamoAddressLeases, "take", take_together)
+    lambda_client = world.client("lambda")
+
+    def invoke(account: str) -> dict[str, Any]:
+        state = LadderState(
+            lender_id="demo",
+            account_id=account,
+            cycle=DUE.isoformat(),
+            rung=0,
+            next_at=to_sfn_timestamp(FIRST_RUNG),
+        )
+        response = lambda_client.invoke(
+            FunctionName=world.resources.function_arns["send"], Payload=state.model_dump_json()
+        )
+        return json.loads(response["Payload"].read())  # type: ignore[no-any-return]
+
+    # When both send steps run on their own threads
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = dict(zip(("A1", "A2"), pool.map(invoke, ("A1", "A2")), strict=True))
+
+    # Then the phone got one text; the other rung waits (it will meet the daily cap then)
+    assert [message.to for message in world.sent_sms()] == [PHONE]
+    outcomes = sorted((r.decision, r.reason) for r in _records(world) if r.rung == 0)
+    assert outcomes == [(Decision.DEFERRED, "address_busy"), (Decision.SENT, "")]
+    assert sorted(answer["rung"] for answer in answers.values()) == [0, 1]
     assert world.handler_errors == []

@@ -595,3 +595,30 @@ def test_paced_sms_waits_for_its_slot_and_no_second_carries_more_than_the_rate()
     assert len(set(sent_at)) == 12
     assert max(sent_at) < due(0) + timedelta(minutes=1)
     assert paced >= 6  # most had to wait for their second
+
+
+def test_address_held_by_another_accounts_send_defers_until_the_lease_lapses(
+    world: World,
+) -> None:
+    # Given another account's send step holds this phone number right now
+    assert world.services.leases.take(
+        f"lease#sms#{PHONE}", "demo#OTHER#c#0", due(0), due(0) + timedelta(minutes=1)
+    )
+
+    # When this account's first rung is due
+    step = world.sender().step(world.state())
+
+    # Then it waits for the lease to lapse, without sending
+    (record,) = step.records
+    assert (record.decision, record.reason, record.rule) == (
+        Decision.DEFERRED,
+        "address_busy",
+        "address_lease",
+    )
+    assert step.state.next_instant == due(0) + timedelta(minutes=1)
+    assert (step.state.rung, step.state.deferred) == (0, True)
+    assert world.sms == []
+
+    # ... and when it wakes, the address is free again and it sends
+    world.clock.set(step.state.next_instant)
+    assert [r.decision for r in world.sender().step(step.state).records] == [Decision.SENT]
