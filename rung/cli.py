@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rung.commands import channels, ladders, reply, simulate, templates, validate, when
+from rung.commands import channels, ladders, plan, reply, simulate, templates, validate, when
 
-COMMANDS = (validate, simulate, reply, when, templates, channels, ladders)
+COMMANDS = (validate, plan, simulate, reply, when, templates, channels, ladders)
 
 
 def build_parser() -> argparse.ArgumentParser:

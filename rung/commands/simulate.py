@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from functions.core.errors import ConfigError, FileRejected
+from functions.core.ladder import load_ladder
 from functions.core.lender_file import FileReport, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account, AuditRecord, Channel, Decision
@@ -28,7 +29,10 @@ from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.quiet_hours import is_allowed
 from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
+from rung.commands.options import MAX_DAYS, days, instant
+from rung.commands.plan import plan_file, sending_rates
 from rung.engine import SimulationInput, SimulationResult, read_replies
+from rung.plan import plan
 from rung.progress import Progress
 from rung.provider_limits import Outage
 from rung.report import write_outputs
@@ -36,7 +40,6 @@ from rung.report import write_outputs
 EXIT_OK, EXIT_USAGE, EXIT_INVARIANT = 0, 2, 3
 # Above this many rows the full engine (moto + ASL, ≈ 5 ladders/s) would take minutes.
 FULL_ENGINE_MAX_ROWS = 300
-MAX_DAYS = 366
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,9 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--replies", type=Path, help="scripted replies CSV: at,from,channel,text")
     parser.add_argument("--payments", type=Path, help="payments CSV: account_id,paid_at,amount")
     parser.add_argument(
-        "--start", type=_instant, help="virtual start, ISO UTC (default: today 00:00Z)"
+        "--start", type=instant, help="virtual start, ISO UTC (default: today 00:00Z)"
     )
-    parser.add_argument("--days", type=_days, default=30, help=f"days to run (1–{MAX_DAYS})")
+    parser.add_argument("--days", type=days, default=30, help=f"days to run (1–{MAX_DAYS})")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     parser.add_argument(
         "--engine",
@@ -83,26 +86,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--json", action="store_true", help="print summary.json to stdout")
     parser.set_defaults(handler=run)
-
-
-def _instant(text: str) -> datetime:
-    try:
-        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from exc
-    if instant.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a time zone (e.g. {text}Z): {text!r}")
-    return instant.astimezone(UTC)
-
-
-def _days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from exc
-    if not 1 <= days <= MAX_DAYS:
-        raise argparse.ArgumentTypeError(f"--days must be 1–{MAX_DAYS}, not {days}")
-    return days
 
 
 def _rate(text: str) -> int:
@@ -153,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         ),
         outages=tuple(args.provider_outage),
     )
+    if not args.json:
+        print(_plan_verdict(sim, lender), file=out)
     engine = args.engine
     if engine == "auto":
         engine = "full" if report.rows <= FULL_ENGINE_MAX_ROWS else "fast"
@@ -226,6 +211,13 @@ def _validate(path: Path, lender: LenderConfig, out: TextIO, *, quiet: bool) -> 
                 errors = "; ".join(str(error) for error in row.errors)
                 print(f"rejected row {row.row} [{row.account_id or '-'}]: {errors}", file=out)
     return report
+
+
+def _plan_verdict(sim: SimulationInput, lender: LenderConfig) -> str:
+    """The capacity planner's one line for this run (`rung plan` has the details)."""
+    rates = sending_rates(lender) | {channel: r for channel, r in sim.rates if r is not None}
+    _, demand = plan_file(sim.accounts_file, lender, sim.start, sim.days)
+    return plan(demand, load_ladder(PROJECT_ROOT, lender.ladder), rates).verdict()
 
 
 def _print_timeline(result: SimulationResult, out: TextIO, limit: int = 50) -> None:
