@@ -7,8 +7,10 @@ channel's rate — as the send step paces them. A message paced past its allowed
 day *spills* to a later window. Demand is counted per minute (bucketed by due minute, allowed
 window end and rung), so a million accounts plan in the time it takes to read the file.
 
-What it does not model: blackout days, frequency caps, opt-outs and payments (they only remove
-or delay messages, never add one), and the SES daily quota (reported, not paced).
+A borrower's zone is read from the first digits of the number (area code and exchange) and
+the address, memoised. What it does not model: blackout days, frequency caps, opt-outs and
+payments (they only remove or delay messages, never add one), and the SES daily quota
+(reported, not paced).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from zoneinfo import ZoneInfo
 from functions.core.ladder import Ladder
 from functions.core.lenders import LenderConfig
 from functions.core.models import Account, Channel
-from functions.core.profiles import ProfileBook
+from functions.core.profiles import ProfileBook, Window
 from functions.core.zones import candidate_zones
 
 START_EXECUTIONS_PER_SECOND = 300  # StartExecution's refill rate per account and region
@@ -122,11 +124,23 @@ def lay_out(
 ) -> Demand:
     """Every message the accounts' ladders would send between `start` and `end`."""
     demand = Demand()
+    zones: dict[tuple[str | None, ...], tuple[str, Window]] = {}
     for account in accounts:
         demand.accounts += 1
-        zones = candidate_zones(account, default_region=lender.default_region, atlas=book.atlas)
-        zone = zones[0] if zones else "UTC"
-        window = book.profile_for(account).window
+        # A number's zones follow its first digits (area code and exchange in North America):
+        # accounts alike in those and in their address share a zone and a profile. Parsing
+        # every number again would cost as much as validating the file.
+        key = (
+            (account.phone or "")[:8],
+            account.country,
+            account.state,
+            account.postal_code,
+            account.timezone,
+        )
+        if key not in zones:
+            found = candidate_zones(account, default_region=lender.default_region, atlas=book.atlas)
+            zones[key] = (found[0] if found else "UTC", book.profile_for(account).window)
+        zone, window = zones[key]
         for index, rung in enumerate(ladder.rungs):
             if not account.address(rung.channel):
                 continue
