@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SECTIONS = ("bench.ingest", "bench.gate", "bench.simulate")
+SECTIONS = ("bench.ingest", "bench.gate", "bench.simulate", "bench.scale", "bench.plan")
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 

@@ -13,6 +13,7 @@ from functools import cache
 from functions.core.clock import Clock, SystemClock
 from functions.core.ports import (
     AccountStore,
+    AddressLeases,
     AuditLog,
     ChannelSwitch,
     Continuations,
@@ -23,6 +24,7 @@ from functions.core.ports import (
     Ledger,
     ObjectStore,
     ReviewQueue,
+    SendSlots,
     SmsSender,
     SuppressionStore,
     TemplateStore,
@@ -50,6 +52,8 @@ class Services:
     channels: ChannelSwitch
     reviews: ReviewQueue  # replies ops must look at
     decisions: DecisionLog  # every inbound decision, append-only
+    slots: SendSlots  # pacing counters (functions.core.pacing)
+    leases: AddressLeases  # one send at a time per address (functions.core.sending)
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
 
@@ -59,12 +63,14 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
     # Imported here so that pure-core users (CLI validate, when, reply) never import boto3.
     from functions.adapters.dynamo import (
         DynamoAccountStore,
+        DynamoAddressLeases,
         DynamoAuditLog,
         DynamoChannelSwitch,
         DynamoDecisionLog,
         DynamoInboundLog,
         DynamoLedger,
         DynamoReviewQueue,
+        DynamoSendSlots,
         DynamoSuppressionStore,
         DynamoUploadStore,
     )
@@ -102,6 +108,8 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         decisions=DynamoDecisionLog(
             settings.audit_table, retention_days=settings.audit_retention_days
         ),
+        slots=DynamoSendSlots(settings.ledger_table),
+        leases=DynamoAddressLeases(settings.ledger_table),
         unsubscribe_key=lambda: signing_key(settings.unsubscribe_secret_arn),
     )
 
@@ -116,6 +124,7 @@ def memory_services(
     """In-memory adapters for every port: tests and the simulator's fast engine."""
     from functions.adapters.memory import (
         MemoryAccountStore,
+        MemoryAddressLeases,
         MemoryAuditLog,
         MemoryChannelSwitch,
         MemoryContinuations,
@@ -126,6 +135,7 @@ def memory_services(
         MemoryLedger,
         MemoryObjectStore,
         MemoryReviewQueue,
+        MemorySendSlots,
         MemorySms,
         MemorySuppressionStore,
         MemoryUploadStore,
@@ -150,6 +160,8 @@ def memory_services(
         channels=MemoryChannelSwitch(),
         reviews=MemoryReviewQueue(),
         decisions=MemoryDecisionLog(),
+        slots=MemorySendSlots(),
+        leases=MemoryAddressLeases(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

@@ -42,4 +42,8 @@ class Settings(BaseSettings):
     email_pause_alarms: str = ""
     # How often a rung held by a paused channel looks again (each look is one Wait/Task/Choice).
     channel_pause_recheck_hours: int = 6
+    # Messages per second per SMS origination identity / per SES account where a lender's
+    # `send_rates` sets none (None: not paced). Set by the stack from cdk.json `send_rates`.
+    sms_per_second: int | None = Field(default=None, ge=1)
+    email_per_second: int | None = Field(default=None, ge=1)
     config_root: Path = PROJECT_ROOT

@@ -94,6 +94,14 @@ class SmsConfig(_Section):
         return identities
 
 
+class SendRatesConfig(_Section):
+    """Messages per second per SMS origination identity and per SES account, where a lender's
+    configuration sets none: the send step paces to them (functions.core.pacing)."""
+
+    sms_per_second: int = Field(ge=1)
+    email_per_second: int = Field(ge=1)
+
+
 class RungStackConfig(_Section):
     stack_name: str
     lambda_python: Literal["3.12", "3.13"]
@@ -106,6 +114,7 @@ class RungStackConfig(_Section):
     reserved_concurrency: ReservedConcurrency
     email: EmailConfig
     sms: SmsConfig
+    send_rates: SendRatesConfig
 
     @classmethod
     def from_context(cls, raw: Any) -> RungStackConfig:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from rung.commands import (
     channels,
+    ladders,
+    plan,
     preflight,
     replies,
     reply,
@@ -18,7 +20,19 @@ from rung.commands import (
     when,
 )
 
-COMMANDS = (validate, simulate, reply, replies, when, templates, channels, preflight, smoke)
+COMMANDS = (
+    validate,
+    plan,
+    simulate,
+    reply,
+    replies,
+    when,
+    templates,
+    channels,
+    ladders,
+    preflight,
+    smoke,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

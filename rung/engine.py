@@ -16,6 +16,7 @@ from pathlib import Path
 
 from functions.core.errors import RungError
 from functions.core.models import Account, AuditRecord, Channel, Suppression
+from rung.provider_limits import Outage, ProviderLimits
 
 
 class SimulationFailed(RungError):
@@ -41,6 +42,19 @@ class SimulationInput:
     days: int
     replies: tuple[ScriptedReply, ...] = ()
     payments_file: Path | None = None
+    # Messages per second SNS SMS / SES accept (None: no limit), and provider outages.
+    rates: tuple[tuple[Channel, int | None], ...] = ()
+    outages: tuple[Outage, ...] = ()
+
+    def provider_limits(self) -> ProviderLimits:
+        """Fresh limits for one run (they count what the providers accepted)."""
+        return ProviderLimits(rates=dict(self.rates), outages=self.outages)
+
+    def pacing_environment(self) -> dict[str, str]:
+        """The stack's pacing defaults for this run: the rates its providers accept (a lender's
+        own `send_rates` still wins, as on AWS)."""
+        names = {Channel.SMS: "RUNG_SMS_PER_SECOND", Channel.EMAIL: "RUNG_EMAIL_PER_SECOND"}
+        return {names[channel]: str(rate) for channel, rate in self.rates if rate is not None}
 
 
 @dataclass
@@ -53,6 +67,9 @@ class SimulationResult:
     file_error: str = ""
     replies: list[tuple[ScriptedReply, str]] = field(default_factory=list)  # (reply, intent)
     engine: str = ""
+    ladders_failed: int = 0  # executions a defect failed
+    # What Step Functions bills: every state entered, and every retry of a Task.
+    sfn_transitions: int = 0
 
 
 def read_replies(path: Path) -> tuple[ScriptedReply, ...]:

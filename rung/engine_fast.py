@@ -33,6 +33,7 @@ from functions.core.clock import FixedClock
 from functions.core.errors import RungError
 from functions.core.ladder import LadderState
 from functions.core.lenders import load_lender
+from functions.core.models import Channel
 from functions.core.replies import load_reply_rules, read_reply
 from functions.optout import handler as optout
 from functions.schedule import handler as schedule
@@ -49,6 +50,8 @@ from rung.events import (
     sns_event,
     split_payments,
 )
+from rung.ladder_retry import send_rung_policy
+from rung.provider_limits import LimitedEmail, LimitedSms
 
 BUCKET = "rung-simulator"
 INBOUND_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-sms"
@@ -88,7 +91,13 @@ class FastEngine:
         self.sim = sim
         self.end = sim.start + timedelta(days=sim.days)
         self.clock = FixedClock(sim.start)
-        self.settings = settings or Settings(uploads_bucket=BUCKET, unsubscribe_url=UNSUBSCRIBE_URL)
+        self.settings = settings or Settings(
+            uploads_bucket=BUCKET,
+            unsubscribe_url=UNSUBSCRIBE_URL,
+            # The stack's pacing defaults: the rates this run's providers accept.
+            sms_per_second=dict(sim.rates).get(Channel.SMS),
+            email_per_second=dict(sim.rates).get(Channel.EMAIL),
+        )
         self.lender = load_lender(self.settings.config_root, sim.lender_id)
         self.ladders = _Ladders(self)
         self.accounts = MemoryAccountStore()
@@ -97,6 +106,10 @@ class FastEngine:
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
         self.templates = MemoryTemplateStore()
+        self.limits = sim.provider_limits()
+        self.policy = send_rung_policy()
+        self.failed: list[str] = []  # ladders a defect failed
+        self.transitions = 0  # Step Functions state transitions, as billed
         self.services = memory_services(
             self.settings,
             self.clock,
@@ -107,6 +120,8 @@ class FastEngine:
             uploads=self.uploads,
             objects=self.objects,
             templates=self.templates,
+            sms=LimitedSms(self.limits, self.clock),
+            email=LimitedEmail(self.limits, self.clock),
         )
         self.reply_rules = load_reply_rules(self.settings.config_root)
         self.pending: dict[str, LadderState] = {}  # execution name -> state waiting
@@ -121,6 +136,7 @@ class FastEngine:
 
     def wait(self, name: str, state: LadderState) -> None:
         """The ASL's Wait on `$.next_at`."""
+        self.transitions += 1  # WaitForRung entered
         self.pending[name] = state
         self._at(max(state.next_instant, self.clock.now()), _STEP, lambda: self._step(name), name)
 
@@ -135,24 +151,52 @@ class FastEngine:
 
     def _step(self, name: str) -> None:
         state = self.pending.pop(name, None)
-        if state is None or name not in self.ladders.running:
+        if state is None:
+            return
+        self._attempt(name, state, {})
+
+    def _attempt(self, name: str, state: LadderState, tries: dict[int, int]) -> None:
+        """The SendRung Task with the ASL's own Retry and Catch (rung.ladder_retry): a
+        transient error is retried after the ASL's jittered back-off, then caught into
+        DeferRung; any other RungError fails the ladder, as the execution fails on AWS."""
+        if name not in self.ladders.running:
             return  # stopped (payment, opt-out of every channel) while it waited
         payload = state.model_dump(mode="json")
+        self.transitions += 1  # SendRung entered, or retried
         try:
-            result = send.handler(payload, LocalContext("send"), services=self.services)
-            self._discard_metrics()
+            result = self._send(payload)
         except RungError as exc:
-            # The ASL's Catch. A bug (any other exception) is not caught: the simulator must
-            # fail loudly rather than report a broken run as a recorded failure.
-            failure = {**payload, "error": {"Error": type(exc).__name__, "Cause": str(exc)}}
-            send.handler(failure, LocalContext("send"), services=self.services)
-            self.ladders.finish(name)
-            return
+            # A bug (any other exception) is not caught: the simulator must fail loudly
+            # rather than report a broken run as a failed ladder.
+            error = type(exc).__name__
+            retrier = self.policy.retrier(error)
+            attempt = tries.get(retrier, 0) if retrier is not None else 0
+            if retrier is not None and attempt < self.policy.retriers[retrier].max_attempts:
+                delay = self.policy.retriers[retrier].delay(attempt, name, self.clock.now())
+                retry = partial(self._attempt, name, state, {**tries, retrier: attempt + 1})
+                self._at(self.clock.now() + delay, _STEP, retry, name)
+                return
+            catcher = self.policy.catcher(error)
+            if catcher is None or catcher.result_path is None:
+                self.failed.append(name)  # the execution fails at SendRung
+                self.ladders.finish(name)
+                return
+            fault = {"Error": error, "Cause": str(exc)}
+            self.transitions += 1  # DeferRung
+            result = self._send({**payload, catcher.result_path.removeprefix("$."): fault})
         following = LadderState.model_validate(result)
+        self.transitions += 1  # RungsLeft
         if following.done:
+            self.transitions += 1  # LadderDone
             self.ladders.finish(name)
         else:
             self.wait(name, following)
+
+    def _send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return send.handler(payload, LocalContext("send"), services=self.services)  # type: ignore[no-any-return]
+        finally:
+            self._discard_metrics()
 
     def _upload(self, key: str, body: bytes) -> None:
         self.objects.put(key, body, "text/csv")
@@ -212,6 +256,8 @@ class FastEngine:
             file_error=upload.file_error if upload else "",
             replies=self.replies,
             engine="fast",
+            ladders_failed=len(self.failed),
+            sfn_transitions=self.transitions,
         )
 
 

@@ -13,16 +13,22 @@ seeded, and nothing reads the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import partial
+from typing import Any
+from unittest import mock
+
+from moto.core.exceptions import JsonRESTError
+from moto.sesv2.models import SESV2Backend
 
 from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
 from functions.core.approval import approve_lint_clean
 from functions.core.lenders import LenderConfig, load_lender
-from functions.core.models import Account, Suppression, UploadRecord
+from functions.core.models import Account, Channel, Suppression, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import PROJECT_ROOT
 from rung.access.enforcer import Denial
@@ -36,6 +42,8 @@ from rung.events import (
 )
 from rung.localworld import LocalWorld
 from rung.moto_patches import HandlerError
+from rung.provider_limits import ProviderLimits, Refusal
+from rung.sms_voice import SmsVoiceBackend, SmsVoiceError
 
 END_OF_RUN = "simulation period ended"
 
@@ -91,6 +99,7 @@ def simulation_world(sim: SimulationInput) -> LocalWorld:
         lender_ids=(sim.lender_id,),
         unsubscribe_url=UNSUBSCRIBE_URL,
         unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
+        environment=sim.pacing_environment(),
     )
 
 
@@ -109,20 +118,68 @@ def run_in(
     )
     accounts_key = f"uploads/{sim.lender_id}/{sim.accounts_file.name}"
     script = _script(world, sim, lender, accounts_key)
-    for event in sorted(script, key=lambda item: (item.at, item.order, item.seq)):
-        if event.at > end:
-            break
-        world.clock.run_until(event.at, progress=progress)
-        event.action()
-        if progress is not None:
-            progress(event.at)
-    world.clock.run_until(end, inclusive=True, progress=progress)
-    world.stop_running(cause=END_OF_RUN)
+    with ExitStack() as patches:
+        _limit_providers(patches, sim.provider_limits(), world)
+        for event in sorted(script, key=lambda item: (item.at, item.order, item.seq)):
+            if event.at > end:
+                break
+            world.clock.run_until(event.at, progress=progress)
+            event.action()
+            if progress is not None:
+                progress(event.at)
+        world.clock.run_until(end, inclusive=True, progress=progress)
+        world.stop_running(cause=END_OF_RUN)
     if world.denials:
         raise AccessRefused(world.denials)
-    if world.handler_errors:
-        raise HandlerFailures(world.handler_errors)
+    # A refused send is the provider's answer, which the ladder retries and defers.
+    defects = [e for e in world.handler_errors if e.error_type != "TransientSendError"]
+    if defects:
+        raise HandlerFailures(defects)
     return _result(world, sim, accounts_key)
+
+
+class _SesThrottled(JsonRESTError):
+    code = 429  # SES v2's TooManyRequestsException
+
+
+class _SesFailing(JsonRESTError):
+    code = 500  # SES v2's InternalServiceErrorException
+
+
+def _limit_providers(patches: ExitStack, limits: ProviderLimits, world: LocalWorld) -> None:
+    """The local End User Messaging model and moto's SES v2 refuse as `limits` say, with the
+    errors their APIs model: End User Messaging ThrottlingException (400) /
+    InternalServerException (500); SES v2 TooManyRequestsException (429) /
+    InternalServiceErrorException (500)."""
+
+    def refuse_sms() -> None:
+        refusal = limits.refuse(Channel.SMS, world.clock.now())
+        if refusal == Refusal.THROTTLED:
+            raise SmsVoiceError("ThrottlingException", "simulated: throttled")
+        if refusal == Refusal.OUTAGE:
+            raise SmsVoiceError("InternalServerException", "simulated: outage", status=500)
+
+    def refuse_email() -> None:
+        refusal = limits.refuse(Channel.EMAIL, world.clock.now())
+        if refusal == Refusal.THROTTLED:
+            raise _SesThrottled("TooManyRequestsException", "simulated: throttled")
+        if refusal == Refusal.OUTAGE:
+            raise _SesFailing("InternalServiceErrorException", "simulated: outage")
+
+    send_text, ses_send = SmsVoiceBackend.send_text_message, SESV2Backend.send_email
+
+    def send_text_message(self: SmsVoiceBackend, request: Mapping[str, Any]) -> dict[str, Any]:
+        refuse_sms()
+        return send_text(self, request)
+
+    def send_email(self: SESV2Backend, *args: Any, **kwargs: Any) -> Any:
+        refuse_email()
+        return ses_send(self, *args, **kwargs)
+
+    patches.enter_context(
+        mock.patch.object(SmsVoiceBackend, "send_text_message", send_text_message)
+    )
+    patches.enter_context(mock.patch.object(SESV2Backend, "send_email", send_email))
 
 
 def _script(
@@ -197,4 +254,21 @@ def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> Simul
         file_error=upload.file_error if upload else "",
         replies=[(reply, read_reply(reply.text, rules).intent.value) for reply in sim.replies],
         engine="full",
+        ladders_failed=sum(1 for e in world.executions() if e["status"] == "FAILED"),
+        sfn_transitions=sum(_transitions(world, e["executionArn"]) for e in world.executions()),
     )
+
+
+def _transitions(world: LocalWorld, execution_arn: str) -> int:
+    """What Step Functions bills for an execution: each state entered, and each retry of a
+    Task (a Task entered once and scheduled three times was retried twice)."""
+    events = (
+        world.client("stepfunctions")
+        .get_paginator("get_execution_history")
+        .paginate(executionArn=execution_arn)
+        .build_full_result()["events"]
+    )
+    entered = sum(1 for event in events if event["type"].endswith("StateEntered"))
+    tasks = sum(1 for event in events if event["type"] == "TaskStateEntered")
+    scheduled = sum(1 for event in events if event["type"] == "TaskScheduled")
+    return entered + scheduled - tasks

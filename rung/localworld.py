@@ -95,6 +95,7 @@ _TABLE_INDEXES: Mapping[str, tuple[tuple[str, str, str | None], ...]] = {
 }
 _TABLE_TTL: Mapping[str, str] = {
     "accounts": "expires_at",
+    "ledger": "expires_at",
     "audit": "expires_at",
     "inbound": "expires_at",
     "reviews": "expires_at",
@@ -166,14 +167,17 @@ class LocalWorld:
         unsubscribe_key: bytes = b"rung-local-world-unsubscribe-signing-key",
         enforce_access: bool = True,
         template: Template | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         """`enforce_access`: check every call a handler makes against its function's role in
         the synthesized stack (rung.access); a refused call fails the world on exit.
         `template`: the stack's template to take roles and names from (default: synthesized
-        from this checkout)."""
+        from this checkout). `environment`: more RUNG_* settings, as the stack would set them
+        (e.g. pacing defaults)."""
         self._enforce_access = enforce_access
         self._access: AccessEnforcer | None = None
         self._template = template
+        self._environment = dict(environment or {})
         self._unsubscribe_url = unsubscribe_url
         self._unsubscribe_key = unsubscribe_key
         self._seed = seed
@@ -622,6 +626,7 @@ class LocalWorld:
             "RUNG_UNSUBSCRIBE_URL": self._unsubscribe_url,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
             "RUNG_CONFIG_ROOT": str(self._config_root),
+            **self._environment,
         }
 
 

@@ -15,6 +15,7 @@ faithful; each names the moto source it replaces:
 5. jsonpath-ng parses every JSONPath expression afresh on every use: cache the parses.
 6. A new boto3 client per Step Functions Lambda task: cache one per (region, service).
 7. The ASL is parsed again for every execution: parse each definition once.
+8. Retry's `JitterStrategy: FULL` draws at random: draw it reproducibly.
 
 All patches are `unittest.mock.patch.object` on an ExitStack: leaving the world restores moto.
 """
@@ -46,7 +47,10 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
     FailureEventException,
 )
 from moto.stepfunctions.parser.asl.component.common.path import result_path
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.retry import (
+    jitter_strategy_decl,
+    retrier_decl,
+)
 from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
@@ -59,6 +63,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from rung.ladder_retry import jitter
 from rung.virtual_clock import VirtualClock
 
 # Lambda's own limit; reported by the fake context so handlers can budget their work.
@@ -242,6 +247,17 @@ def install(stack: ExitStack, clock: VirtualClock, lambdas: InProcessLambda) -> 
 
     patch(RetrierDecl, "_eval_body", retrier_body)
     patch(retrier_decl, "time", SimpleNamespace(sleep=backoff))
+
+    # 8. `JitterStrategy: FULL` is `random.uniform(0, delay)` (retry/jitter_strategy_decl.py:33),
+    #    evaluated inside the retrier (2c notes its environment). Draw it from the execution
+    #    name, the virtual instant and the delay instead (rung.ladder_retry.jitter): runs are
+    #    reproducible, and the fast engine, which reads the same Retry from the ASL, retries at
+    #    the same instants.
+    def uniform(low: float, high: float) -> float:
+        name, _ = _sleeper(retrying.env)
+        return low + jitter(high - low, name, clock.now())
+
+    patch(jitter_strategy_decl, "random", SimpleNamespace(uniform=uniform))
 
     # 3. Execution threads (backend/execution_worker.py:111-114 start a daemon thread running
     #    `_execution_logic`, which runs the program on a second thread and joins it,

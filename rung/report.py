@@ -57,12 +57,10 @@ VIOLATIONS_LISTED = 20
 # Opt-outs are the borrower's own instructions; bounces and lender blocks are counted apart.
 OPT_OUT_SOURCES = frozenset({SuppressionSource.REPLY, SuppressionSource.UNSUBSCRIBE})
 PAYMENT_CLAIM_INTENT = "payment_claim"
-# DESIGN §1: Wait → send Task → Choice per rung decision; start and end per execution.
-TRANSITIONS_PER_DECISION = 3
-TRANSITIONS_PER_EXECUTION = 2
-TRANSITIONS_FORMULA = (
-    f"sfn_transitions = {TRANSITIONS_PER_DECISION} × gate decisions "
-    f"+ {TRANSITIONS_PER_EXECUTION} × ladder executions; "
+COST_FORMULA = (
+    "sfn_transitions = every state the ladders entered + every retry of a Task, counted by "
+    "the engine as Step Functions bills them (rungs skipped inside one invocation add none; "
+    "deferrals, retries and pause rechecks add theirs); "
     "cost = sms_segments × sms_segment + emails_sent × email "
     "+ sfn_transitions × sfn_transition"
 )
@@ -165,6 +163,8 @@ def summarize(
     sent_by_channel: Counter[Channel] = Counter()
     by_day: dict[str, Counter[Channel]] = {}
     deferred_rungs: set[tuple[str, str, str, int, Channel]] = set()
+    deferred_by_reason: Counter[str] = Counter()
+    per_second: Counter[tuple[Channel, datetime]] = Counter()
     suppressed_by_reason: Counter[str] = Counter()
     segments_by_encoding: Counter[str] = Counter()
     executions: set[tuple[str, str, str]] = set()
@@ -174,6 +174,7 @@ def summarize(
         executions.add((record.lender_id, record.account_id, record.cycle))
         if decision is Decision.SENT:
             sent_by_channel[record.channel] += 1
+            per_second[(record.channel, record.at_utc.replace(microsecond=0))] += 1
             day = record.at_utc.astimezone(UTC).date().isoformat()
             by_day.setdefault(day, Counter())[record.channel] += 1
             if record.channel is Channel.SMS:
@@ -181,6 +182,7 @@ def summarize(
                 encoding = encoding_of(record.body) if record.body else "unknown"
                 segments_by_encoding[encoding] += record.segments
         elif decision is Decision.DEFERRED:
+            deferred_by_reason[record.reason] += 1
             deferred_rungs.add(
                 (record.lender_id, record.account_id, record.cycle, record.rung, record.channel)
             )
@@ -189,9 +191,7 @@ def summarize(
 
     opt_outs = [s for s in result.suppressions if s.source in OPT_OUT_SOURCES]
     segments = sum(segments_by_encoding.values())
-    transitions = TRANSITIONS_PER_DECISION * len(records) + TRANSITIONS_PER_EXECUTION * len(
-        executions
-    )
+    transitions = result.sfn_transitions
     sms_cost = prices.sms_segment * segments
     email_cost = prices.email * sent_by_channel[Channel.EMAIL]
     sfn_cost = prices.sfn_transition * transitions
@@ -208,7 +208,18 @@ def summarize(
             "by_channel": _per_channel(sent_by_channel),
             "by_day_utc": {day: _per_channel(by_day[day]) for day in sorted(by_day)},
         },
-        "deferred": {"decisions": decisions[Decision.DEFERRED], "rungs": len(deferred_rungs)},
+        "deferred": {
+            "decisions": decisions[Decision.DEFERRED],
+            "rungs": len(deferred_rungs),
+            "by_reason": dict(deferred_by_reason.most_common()),
+        },
+        # Counted from the sends: at most the configured rate when the providers enforce one.
+        "peak_per_second": {
+            channel.value: max((n for (c, _), n in per_second.items() if c is channel), default=0)
+            for channel in Channel
+        },
+        # Ladders that ended in the ASL's Fail state: only a defect does that (must be 0).
+        "ladders_failed": result.ladders_failed,
         "suppressed": {
             "total": decisions[Decision.SUPPRESSED],
             "by_reason": dict(suppressed_by_reason.most_common()),
@@ -236,7 +247,7 @@ def summarize(
                 "email": str(prices.email),
                 "sfn_transition": str(prices.sfn_transition),
             },
-            "formula": TRANSITIONS_FORMULA,
+            "formula": COST_FORMULA,
         },
         "invariants": {name: len(violations[name]) for name in INVARIANTS},
         "invariant_violations": {

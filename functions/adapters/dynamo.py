@@ -292,6 +292,53 @@ class DynamoSuppressionStore(Table):
         )
 
 
+class DynamoSendSlots(Table):
+    """Send-slot counters (functions.core.pacing) in the ledger table, under `slot#…` keys
+    that no ladder key can take (a ladder key starts with a lender id, never `slot#`)."""
+
+    SORT_KEY = "count"
+
+    def take(self, counter: str, expires: datetime) -> int:
+        # ADD is atomic and creates the item at 0: concurrent reservations each get their own
+        # count, with no read and no condition to fail.
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key=to_wire({"pk": counter, "sk": self.SORT_KEY}),
+            UpdateExpression=f"ADD #n :one SET {TTL_ATTRIBUTE} = :expires",
+            ExpressionAttributeNames={"#n": "n"},
+            ExpressionAttributeValues=to_wire({":one": 1, ":expires": int(expires.timestamp())}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(from_wire(response["Attributes"])["n"])
+
+
+class DynamoAddressLeases(Table):
+    """Address leases (functions.core.sending) in the ledger table, under `lease#…` keys."""
+
+    SORT_KEY = "lease"
+
+    def take(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_wire(
+                    {
+                        "pk": key,
+                        "sk": self.SORT_KEY,
+                        "owner": owner,
+                        "until": int(until.timestamp()),
+                        TTL_ATTRIBUTE: int((until + timedelta(days=1)).timestamp()),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR #until <= :now OR #owner = :owner",
+                ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
+                ExpressionAttributeValues=to_wire({":now": int(now.timestamp()), ":owner": owner}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
 class DynamoChannelSwitch(Table):
     """Channel pauses live in the suppressions table under `pause#{channel}` — a whole channel
     held for everyone — apart from the `{channel}#{address}` keys of single addresses."""

@@ -8,6 +8,7 @@ contract suite in tests/integration/test_port_contracts.py runs the same checks 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -294,6 +295,27 @@ class MemoryReviewQueue:
         if current.state is not ReviewState.OPEN:
             raise ReviewClosed(f"review {item.review_id} is already {current.state.value}")
         self._items[item.review_id] = item
+
+
+class MemorySendSlots:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def take(self, counter: str, expires: datetime) -> int:
+        self.counts[counter] += 1
+        return self.counts[counter]
+
+
+class MemoryAddressLeases:
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[str, datetime]] = {}  # key -> (owner, until)
+
+    def take(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+        holder = self.held.get(key)
+        if holder is not None and holder[0] != owner and holder[1] > now:
+            return False
+        self.held[key] = (owner, until)
+        return True
 
 
 class _FailureQueue:

@@ -50,11 +50,27 @@ THROTTLING_CODES = frozenset(
         "LimitExceededException",
         "KMSThrottling",
         "KMSThrottlingException",
+        "ProvisionedThroughputExceededException",  # DynamoDB
     }
 )
 SERVER_ERROR_CODES = frozenset(
-    {"InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable"}
+    {
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServiceError",  # Secrets Manager
+        "InternalServiceErrorException",  # SES v2
+        "ServiceUnavailable",
+    }
 )
+
+
+def is_transient(exc: ClientError) -> bool:
+    """Throttled or a 5xx: the service did nothing with the request; trying later may work."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in THROTTLING_CODES or code in SERVER_ERROR_CODES or status >= 500
+
 
 # End User Messaging SMS (pinpoint-sms-voice-v2) refusals of one message, by error code and the
 # `Reason` the service adds to it. Any other Reason of these codes (an unverified number in
@@ -97,9 +113,8 @@ class LadderStartThrottled(RungError):
 
 def _send_failure(exc: ClientError, service: str, permanent: Mapping[str, str]) -> NoReturn:
     code = exc.response.get("Error", {}).get("Code", "")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in THROTTLING_CODES or code in SERVER_ERROR_CODES or status >= 500:
-        raise TransientSendError(f"{service} {code or status}: provider did not accept") from exc
+    if is_transient(exc):
+        raise TransientSendError(f"{service} {code}: provider did not accept") from exc
     if code in permanent:
         raise PermanentSendError(permanent[code], f"{service} {code}") from exc
     raise exc

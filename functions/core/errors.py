@@ -6,7 +6,8 @@ class RungError(Exception):
 
 
 class TransientSendError(RungError):
-    """The provider is throttling or failing for now (SNS/SES throttling, 5xx): retry later."""
+    """The provider, or an AWS service the send step needs, is throttling or failing for now
+    (throttling, 5xx): nothing was sent; the ladder retries, then defers the rung."""
 
 
 class PermanentSendError(RungError):

@@ -112,6 +112,12 @@ class LadderState(BaseModel):
     done: bool = False
     deferred: bool = False  # the current rung has been deferred at least once
     started_at: str | None = None  # when intake started the ladder (rungs timed in minutes)
+    # Transient faults (throttling, outages) the current rung has waited out so far; sets the
+    # back-off of the next one (functions.core.backoff).
+    retries: int = Field(default=0, ge=0)
+    # The send slot (functions.core.pacing) reserved for the current rung, if its channel is
+    # paced: ISO 8601 UTC ending in "Z".
+    slot: str | None = None
 
     @field_validator("next_at", "started_at")
     @classmethod
@@ -135,6 +141,10 @@ class LadderState(BaseModel):
             if self.started_at
             else None
         )
+
+    @property
+    def slot_instant(self) -> datetime | None:
+        return datetime.fromisoformat(self.slot.replace("Z", "+00:00")) if self.slot else None
 
 
 def to_sfn_timestamp(instant: datetime) -> str:

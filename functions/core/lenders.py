@@ -26,6 +26,18 @@ class UnitPrices(BaseModel):
     sfn_transition: Decimal = Decimal("0.000025")
 
 
+class SendRates(BaseModel):
+    """Messages per second the lender's providers accept: its SMS origination identity
+    (toll-free 3, 10DLC up to 75, short code 100) and its SES account's sending rate. The send
+    step paces to them (functions.core.pacing). None: the stack's default (cdk.json
+    `send_rates`); in `rung simulate`, where there is no stack, not paced and not throttled."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sms_per_second: int | None = Field(default=None, ge=1)
+    email_per_second: int | None = Field(default=None, ge=1)
+
+
 class LenderConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -47,6 +59,7 @@ class LenderConfig(BaseModel):
     payment_claim_hold_days: int = Field(default=5, ge=0, le=30)
     allowed_link_domains: list[str] = Field(default_factory=list)
     prices: UnitPrices = Field(default_factory=UnitPrices)
+    send_rates: SendRates = Field(default_factory=SendRates)
 
     @property
     def support_contact(self) -> str:

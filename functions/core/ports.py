@@ -64,6 +64,27 @@ class SuppressionStore(Protocol):
     def delete(self, channel: Channel, address: str) -> None: ...
 
 
+class SendSlots(Protocol):
+    def take(self, counter: str, expires: datetime) -> int:
+        """Atomically count one more reservation on `counter`; return the count after it.
+
+        Every call counts, even one beyond the counter's capacity (its caller moves on):
+        an unconditional increment never fails and never needs a retry.
+        `expires`: when the counter may be deleted (DynamoDB TTL).
+        """
+        ...
+
+
+class AddressLeases(Protocol):
+    def take(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Hold `key` for `owner` until `until` — unless another owner holds it past `now`.
+
+        Atomic (a conditional write): of two concurrent takers, one holds it. The holder may
+        take it again (a repeated invocation). True if `owner` now holds it.
+        """
+        ...
+
+
 class Ledger(Protocol):
     def claim(self, entry: LedgerEntry) -> bool:
         """Conditional put before the provider call; False if this rung+channel was tried."""

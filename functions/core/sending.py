@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from functions.core.backoff import transient_retry_delay
 from functions.core.clock import Clock
 from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
@@ -37,6 +38,7 @@ from functions.core.models import (
     LedgerEntry,
     Suppression,
 )
+from functions.core.pacing import Pace, next_minute, reserve
 from functions.core.policy import (
     ContactHistory,
     GateInput,
@@ -46,12 +48,14 @@ from functions.core.policy import (
 )
 from functions.core.ports import (
     AccountStore,
+    AddressLeases,
     AuditLog,
     ChannelSwitch,
     EmailSender,
     Ledger,
     OutboundEmail,
     OutboundSms,
+    SendSlots,
     SmsSender,
     SuppressionStore,
     TemplateStore,
@@ -64,6 +68,16 @@ from functions.core.zones import candidate_zones
 
 if TYPE_CHECKING:
     from functions.bootstrap import Services
+
+
+# While one send step talks to an address, no other account's send step may (per-address caps
+# read the address's history through an eventually consistent index): long enough for the
+# index to catch up, short enough that a rung held by it waits only a moment.
+ADDRESS_LEASE = timedelta(minutes=1)
+
+# Why a rung waits out a transient fault: the provider or an AWS dependency the send step
+# calls failed (TransientSendError), or Lambda / Step Functions did (throttled, timed out).
+TRANSIENT_REASONS = frozenset({"provider_unavailable", "service_unavailable"})
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,10 @@ class RungSender:
     config_root: Path
     channels: ChannelSwitch
     pause_recheck: timedelta  # how often a rung held by a paused channel looks again
+    slots: SendSlots
+    leases: AddressLeases
+    # Messages per second per channel where a lender configures none (stack configuration).
+    default_rates: dict[Channel, int | None]
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
     unsubscribe_url: Callable[[Account], str] | None = None
@@ -110,6 +128,12 @@ class RungSender:
             unsubscribe_url=_unsubscribe_links(services) if settings.unsubscribe_url else None,
             channels=services.channels,
             pause_recheck=timedelta(hours=settings.channel_pause_recheck_hours),
+            slots=services.slots,
+            leases=services.leases,
+            default_rates={
+                Channel.SMS: settings.sms_per_second,
+                Channel.EMAIL: settings.email_per_second,
+            },
         )
 
     def step(self, state: LadderState) -> Step:
@@ -124,23 +148,16 @@ class RungSender:
         zone = _scheduling_zone(account, lender)
         records: list[AuditRecord] = []
 
-        index, deferred = state.rung, state.deferred
-        while index < len(ladder.rungs):
-            expires = ladder.expires_at(index, account.due_date, zone, state.started_instant)
-            if expires is None or now < expires:
-                break
-            # Catch-up policy (DESIGN §4): never burst missed rungs; the newest due rung wins.
-            reason = "expired_after_deferral" if deferred else "missed_before_upload"
-            records.append(self._record_skip(account, ladder, index, now, zone, reason))
-            index, deferred = index + 1, False
+        index, deferred = self._catch_up(state, account, ladder, zone, now, records)
         if index >= len(ladder.rungs):
             return Step(
-                self._advanced(state, len(ladder.rungs), now, ladder, account, zone), records
+                self._advanced(state, len(ladder.rungs), now, ladder, account, zone, lender),
+                records,
             )
 
         due = ladder.due_at(index, account.due_date, zone, state.started_instant)
         if now < due:
-            return Step(_at(state, index, due, deferred), records)
+            return Step(self._paced(state, index, due, deferred, account, lender), records)
 
         rung = ladder.rungs[index]
         attempt = self.ledger.get(account.ladder_key, index, rung.channel)
@@ -151,7 +168,9 @@ class RungSender:
                 records.append(
                     self._uncertain(self._bare_record(account, ladder, index, now, zone))
                 )
-            return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+            return Step(
+                self._advanced(state, index + 1, now, ladder, account, zone, lender), records
+            )
         pause = self.channels.paused(rung.channel)
         if pause is not None:
             # The whole channel is held (COMPLIANCE §6): defer, never drop; look again later.
@@ -192,45 +211,89 @@ class RungSender:
         )
         if gate.verdict is Verdict.DEFER:
             assert gate.until is not None
+            following = self._paced(state, index, gate.until, True, account, lender)
             records.append(
-                self._append(base, Decision.DEFERRED, gate.reason, deferred_until=gate.until)
+                self._append(
+                    base, Decision.DEFERRED, gate.reason, deferred_until=following.next_instant
+                )
             )
-            return Step(_at(state, index, gate.until, True), records)
+            return Step(following, records)
         if gate.verdict is Verdict.SUPPRESS:
             records.append(self._append(base, Decision.SUPPRESSED, gate.reason))
-            return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+            return Step(
+                self._advanced(state, index + 1, now, ladder, account, zone, lender), records
+            )
 
         assert template is not None  # SEND implies an approved template
+        slot = self._slot_now(state, index, account, lender, rung.channel, now)
+        if slot is not None:
+            # The sender's rate is taken this minute: the rung waits for its reserved slot.
+            records.append(
+                self._append(
+                    base, Decision.DEFERRED, "capacity", rule="pacing", deferred_until=slot
+                )
+            )
+            return Step(_at(state, index, slot, True, slot=slot), records)
+        address = account.address(rung.channel) or ""
+        owner = f"{account.ladder_key}#{index}"
+        if not self.leases.take(_lease_key(rung.channel, address), owner, now, now + ADDRESS_LEASE):
+            # Another account is sending to this address right now. Its send may not be in
+            # the address history yet (an eventually consistent index), so the caps could not
+            # count it: wait for the lease to lapse, then the gate decides again.
+            until = now + ADDRESS_LEASE
+            records.append(
+                self._append(
+                    base,
+                    Decision.DEFERRED,
+                    "address_busy",
+                    rule="address_lease",
+                    deferred_until=until,
+                )
+            )
+            return Step(self._paced(state, index, until, True, account, lender), records)
         sent = self._send(account, lender, index, rung.channel, template, base, now)
         records.extend([sent] if sent else [])
-        return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
+        return Step(self._advanced(state, index + 1, now, ladder, account, zone, lender), records)
 
-    def record_failure(self, state: LadderState, error: str) -> Step:
-        """The ladder's Catch: a rung failed after every retry. Record why; send nothing.
-
-        The ladder ends here (the ASL goes to its Fail state and the ExecutionsFailed alarm).
+    def defer(self, state: LadderState, error: str) -> Step:
+        """The ladder's transient Catch: the rung met a fault that outlasted the ASL's short
+        retries (a throttled or failing provider, Lambda, DynamoDB). Nothing was sent — a
+        claim taken before the fault was released, or stays UNCERTAIN and is never re-sent —
+        so the rung is DEFERRED with a back-off and the ladder goes on. It is tried again until
+        the next rung supersedes it (catch-up policy); nothing transient ends a ladder.
         """
         now = self.clock.now()
         account = self.accounts.get(state.lender_id, state.account_id)
-        if account is None:
+        if account is None or account.cycle != state.cycle:
             return Step(state.model_copy(update={"done": True}))
         lender = load_lender(self.config_root, account.lender_id)
         ladder = load_ladder(self.config_root, lender.ladder)
-        index = min(state.rung, len(ladder.rungs) - 1)
-        done = state.model_copy(update={"done": True})
-        base = self._bare_record(account, ladder, index, now, _scheduling_zone(account, lender))
-        attempt = self.ledger.get(account.ladder_key, index, ladder.rungs[index].channel)
-        if attempt is None:
-            record = self._append(
-                base, Decision.SUPPRESSED, f"send_failed:{error}", rule="ladder_failure"
+        zone = _scheduling_zone(account, lender)
+        # The failed invocation may have skipped superseded rungs first; replaying that
+        # catch-up writes the same records again (a no-op) and finds the rung that failed.
+        records: list[AuditRecord] = []
+        index, _ = self._catch_up(state, account, ladder, zone, now, records)
+        if index >= len(ladder.rungs):
+            return Step(
+                self._advanced(state, len(ladder.rungs), now, ladder, account, zone, lender),
+                records,
             )
-        elif attempt.state is Decision.UNCERTAIN:
-            # It failed after claiming the rung, perhaps after the provider took the message:
-            # never call that "not sent" (DESIGN §3).
-            record = self._uncertain(base)
-        else:
-            return Step(done)  # the rung's outcome was recorded before the failure
-        return Step(done, [record])
+        until = now + transient_retry_delay(account.ladder_key, index, state.retries)
+        expires = ladder.expires_at(index, account.due_date, zone, state.started_instant)
+        if expires is not None:
+            until = min(until, expires)  # the next rung's turn: then this one expires
+        reason = "provider_unavailable" if error == "TransientSendError" else "service_unavailable"
+        records.append(
+            self._append(
+                self._bare_record(account, ladder, index, now, zone),
+                Decision.DEFERRED,
+                reason,
+                rule=error,
+                deferred_until=until,
+            )
+        )
+        following = _at(state, index, until, True)
+        return Step(following.model_copy(update={"retries": state.retries + 1}), records)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -263,14 +326,21 @@ class RungSender:
             address=address,
         )
         if not self.ledger.claim(entry):
-            # Another invocation claimed this rung between our read and our claim.
-            existing = self.ledger.get(account.ladder_key, index, channel)
-            if existing is not None and existing.state is not Decision.UNCERTAIN:
-                return None  # its outcome is recorded; nothing to add
-            return self._uncertain(base)
+            # Another invocation of this rung (a duplicate delivery) claimed it between our
+            # read and our claim. It owns the outcome and records it, even if it is still
+            # talking to the provider; should it die, the ladder's retry finds its claim open
+            # and records UNCERTAIN. Recording anything here would count a second attempt.
+            return None
         # A STOP or a payment may have arrived while this invocation was running: re-read
         # both right before the provider call (USERS 4: cancel must really cancel).
-        late_reason = self._late_block(account, channel, address)
+        try:
+            late_reason = self._late_block(account, channel, address)
+        except Exception:
+            # A fault before the provider call (a throttled read): nothing went out, so the
+            # claim is freed for the retry. Should the release fail too, the claim stays and
+            # the rung ends UNCERTAIN — never a second message.
+            self.ledger.release(account.ladder_key, index, channel)
+            raise
         if late_reason:
             self.ledger.complete(account.ladder_key, index, channel, Decision.SUPPRESSED)
             return self._append(base, Decision.SUPPRESSED, late_reason, rule="recheck")
@@ -410,21 +480,38 @@ class RungSender:
             address_masked=mask_address(account.address(rung.channel)),
         )
 
-    def _record_skip(
+    def _catch_up(
         self,
+        state: LadderState,
         account: Account,
         ladder: Ladder,
-        index: int,
-        now: datetime,
         zone: ZoneInfo,
-        reason: str,
-    ) -> AuditRecord:
-        return self._append(
-            self._bare_record(account, ladder, index, now, zone),
-            Decision.SUPPRESSED,
-            reason,
-            rule="catch_up",
-        )
+        now: datetime,
+        records: list[AuditRecord],
+    ) -> tuple[int, bool]:
+        """Catch-up policy (DESIGN §4): never burst missed rungs; the newest due rung wins.
+
+        Each superseded rung is recorded SUPPRESSED at the instant the ladder woke for it
+        (`next_at`, not the invocation's own time), so a retried invocation of the same state
+        replays identical records — the audit log keeps one. Returns (rung, deferred).
+        """
+        index, deferred = state.rung, state.deferred
+        woke = min(now, state.next_instant)
+        while index < len(ladder.rungs):
+            expires = ladder.expires_at(index, account.due_date, zone, state.started_instant)
+            if expires is None or now < expires:
+                break
+            reason = "expired_after_deferral" if deferred else "missed_before_upload"
+            records.append(
+                self._append(
+                    self._bare_record(account, ladder, index, woke, zone),
+                    Decision.SUPPRESSED,
+                    reason,
+                    rule="catch_up",
+                )
+            )
+            index, deferred = index + 1, False
+        return index, deferred
 
     def _uncertain(self, base: AuditRecord) -> AuditRecord:
         """Claimed but never completed: the attempt may have reached the borrower. Never
@@ -440,6 +527,58 @@ class RungSender:
         self.audit.append(record)
         return record
 
+    # -- pacing --------------------------------------------------------------------------
+
+    def _pace(self, lender: LenderConfig, channel: Channel) -> Pace | None:
+        """The sending identity of `channel` and its rate; None when no rate is configured."""
+        if channel is Channel.SMS:
+            rate = lender.send_rates.sms_per_second or self.default_rates[Channel.SMS]
+            identity = f"sms#{lender.sms_origination or lender.lender_id}"
+        else:
+            rate = lender.send_rates.email_per_second or self.default_rates[Channel.EMAIL]
+            identity = "email#ses"  # one SES account per deployment and region
+        return Pace(identity, rate) if rate else None
+
+    def _paced(
+        self,
+        state: LadderState,
+        index: int,
+        instant: datetime,
+        deferred: bool,
+        account: Account,
+        lender: LenderConfig,
+    ) -> LadderState:
+        """Wait for rung `index` until `instant` — or the first send slot after it, reserved
+        now, when its channel is paced. A slot pushed past the rung's own minute counts as a
+        deferral (the catch-up policy then says `expired_after_deferral`)."""
+        ladder = load_ladder(self.config_root, lender.ladder)
+        pace = self._pace(lender, ladder.rungs[index].channel)
+        if pace is None:
+            return _at(state, index, instant, deferred)
+        slot = reserve(self.slots, pace, instant, f"{account.ladder_key}#{index}")
+        late = slot >= next_minute(instant) + timedelta(minutes=1)
+        return _at(state, index, slot, deferred or late, slot=slot)
+
+    def _slot_now(
+        self,
+        state: LadderState,
+        index: int,
+        account: Account,
+        lender: LenderConfig,
+        channel: Channel,
+        now: datetime,
+    ) -> datetime | None:
+        """None when rung `index` may go out now: unpaced, or holding a slot for this minute,
+        or a slot reserved now is already due. Otherwise the later slot it reserved."""
+        pace = self._pace(lender, channel)
+        if pace is None:
+            return None
+        held = state.slot_instant
+        if state.rung == index and held is not None and held <= now < held + timedelta(minutes=1):
+            return None
+        slot = reserve(self.slots, pace, now, f"{account.ladder_key}#{index}")
+        return slot if slot > now else None
+
     def _advanced(
         self,
         state: LadderState,
@@ -448,6 +587,7 @@ class RungSender:
         ladder: Ladder,
         account: Account,
         zone: ZoneInfo,
+        lender: LenderConfig,
     ) -> LadderState:
         if index >= len(ladder.rungs):
             if account.status is AccountStatus.ACTIVE:
@@ -462,21 +602,37 @@ class RungSender:
                     "next_at": to_sfn_timestamp(now),
                     "done": True,
                     "deferred": False,
+                    "retries": 0,
+                    "slot": None,
                 }
             )
         due = ladder.due_at(index, account.due_date, zone, state.started_instant)
-        return _at(state, index, max(now, due), False)
+        return self._paced(state, index, max(now, due), False, account, lender)
 
 
-def _at(state: LadderState, index: int, instant: datetime, deferred: bool) -> LadderState:
+def _at(
+    state: LadderState,
+    index: int,
+    instant: datetime,
+    deferred: bool,
+    *,
+    slot: datetime | None = None,
+) -> LadderState:
     return state.model_copy(
         update={
             "rung": index,
             "next_at": to_sfn_timestamp(instant),
             "done": False,
             "deferred": deferred,
+            "retries": state.retries if index == state.rung else 0,
+            "slot": to_sfn_timestamp(slot) if slot is not None else None,
         }
     )
+
+
+def _lease_key(channel: Channel, address: str) -> str:
+    """One lease per address, whatever its case (emails match case-insensitively)."""
+    return f"lease#{channel.value}#{address.lower()}"
 
 
 def _scheduling_zone(account: Account, lender: LenderConfig) -> ZoneInfo:

@@ -1,7 +1,11 @@
 """Send Lambda: one rung of one account ladder (invoked by the ladder state machine).
 
 Input and output are the ladder state (functions.core.ladder.LadderState). After the ASL's
-Catch, the same function is invoked with the state plus `error` to record the failure.
+transient Catch, the same function is invoked again with the state plus `transient`
+(DeferRung): a fault outlasted the short retries, and the rung is deferred. A throttled or
+failing AWS dependency (DynamoDB, Secrets Manager) is raised as TransientSendError, the name
+the ASL retries and defers on. Any other error fails the execution where it happened, for
+RedriveExecution to resume once the defect is fixed.
 """
 
 from __future__ import annotations
@@ -12,20 +16,23 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from functions.adapters.messaging import is_transient
 from functions.bootstrap import Services, default_services
+from functions.core.errors import TransientSendError
 from functions.core.ladder import LadderState
 from functions.core.models import Decision
-from functions.core.sending import RungSender, Step
+from functions.core.sending import TRANSIENT_REASONS, RungSender, Step
 
 logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
 metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
 tracer = Tracer()
 
 
-class LadderFailure(BaseModel):
-    """What the ASL Catch adds under `$.error`."""
+class TaskError(BaseModel):
+    """What the ASL's transient Catch adds under `$.transient`."""
 
     Error: str = "Unknown"
     Cause: str = ""
@@ -39,12 +46,17 @@ def handler(
 ) -> dict[str, Any]:
     state = LadderState.model_validate(event)
     sender = _sender(services or default_services())
-    if "error" in event:
-        failure = LadderFailure.model_validate(event["error"])
-        logger.error("rung failed after retries", extra={"error": failure.Error})
-        step = sender.record_failure(state, failure.Error)
-    else:
-        step = sender.step(state)
+    try:
+        if "transient" in event:
+            fault = TaskError.model_validate(event["transient"])
+            logger.warning("rung deferred after a transient fault", extra={"error": fault.Error})
+            step = sender.defer(state, fault.Error)
+        else:
+            step = sender.step(state)
+    except ClientError as exc:
+        if is_transient(exc):
+            raise TransientSendError(f"AWS dependency unavailable: {exc}") from exc
+        raise
     _count(step)
     return step.state.model_dump(mode="json")
 
@@ -68,6 +80,8 @@ def _count(step: Step) -> None:
         metrics.add_metric(name=_METRIC[record.decision], unit=MetricUnit.Count, value=1)
         if record.reason == "template_not_approved":
             metrics.add_metric(name="TemplateNotApproved", unit=MetricUnit.Count, value=1)
+        if record.reason in TRANSIENT_REASONS:
+            metrics.add_metric(name="TransientDeferrals", unit=MetricUnit.Count, value=1)
         logger.info(
             "rung decision",
             extra={

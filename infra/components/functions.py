@@ -241,6 +241,9 @@ class Functions(Construct):
             # COMPLIANCE §7: the audit TTL uses the same retention as the bucket lifecycle.
             "RUNG_AUDIT_RETENTION_DAYS": str(config.retention.data_days),
             "RUNG_ACCOUNT_RETENTION_DAYS": str(config.retention.data_days),
+            # Pacing defaults; a lender's `send_rates` overrides them.
+            "RUNG_SMS_PER_SECOND": str(config.send_rates.sms_per_second),
+            "RUNG_EMAIL_PER_SECOND": str(config.send_rates.email_per_second),
             "POWERTOOLS_SERVICE_NAME": config.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": config.log_level,

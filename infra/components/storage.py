@@ -85,7 +85,9 @@ class Storage(Construct):
                 projection_type=dynamodb.ProjectionType.ALL,
             )
         self.suppressions = self._table("Suppressions", "pk")
-        self.ledger = self._table("Ledger", "pk", sort_key="sk")
+        # TTL removes send-slot counters (functions.core.pacing) two days after their minute;
+        # ledger entries carry no expiry attribute and stay.
+        self.ledger = self._table("Ledger", "pk", sort_key="sk", ttl=TTL_ATTRIBUTE)
         self.ledger.add_global_secondary_index(
             index_name="by_address",
             partition_key=dynamodb.Attribute(name="address", type=dynamodb.AttributeType.STRING),

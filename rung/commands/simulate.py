@@ -3,7 +3,9 @@
 The same handlers and rules as on AWS. Writes OUT/messages.csv, OUT/summary.json and
 OUT/report.html (DESIGN §4) and prints, per account, what was sent when (local time).
 Exit 0: done, every invariant held; 2: bad options or an unusable file;
-3: an invariant was violated (a send in quiet hours, after an opt-out, or twice).
+3: an invariant was violated (a send in quiet hours, after an opt-out, or twice) or a ladder
+failed. `--sms-rate`, `--email-rate` and `--provider-outage` make the simulated providers
+refuse sends as real ones do (throttling above the rate, a 5xx during an outage).
 """
 
 from __future__ import annotations
@@ -19,21 +21,25 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from functions.core.errors import ConfigError, FileRejected
+from functions.core.ladder import load_ladder
 from functions.core.lender_file import FileReport, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
-from functions.core.models import Account, AuditRecord, Decision
+from functions.core.models import Account, AuditRecord, Channel, Decision
 from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.quiet_hours import is_allowed
 from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
+from rung.commands.options import MAX_DAYS, days, instant
+from rung.commands.plan import plan_file, sending_rates
 from rung.engine import SimulationFailed, SimulationInput, SimulationResult, read_replies
+from rung.plan import plan
 from rung.progress import Progress
+from rung.provider_limits import Outage
 from rung.report import write_outputs
 
 EXIT_OK, EXIT_USAGE, EXIT_INVARIANT, EXIT_FAILED = 0, 2, 3, 4
 # Above this many rows the full engine (moto + ASL, ≈ 5 ladders/s) would take minutes.
 FULL_ENGINE_MAX_ROWS = 300
-MAX_DAYS = 366
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,9 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--replies", type=Path, help="scripted replies CSV: at,from,channel,text")
     parser.add_argument("--payments", type=Path, help="payments CSV: account_id,paid_at,amount")
     parser.add_argument(
-        "--start", type=_instant, help="virtual start, ISO UTC (default: today 00:00Z)"
+        "--start", type=instant, help="virtual start, ISO UTC (default: today 00:00Z)"
     )
-    parser.add_argument("--days", type=_days, default=30, help=f"days to run (1–{MAX_DAYS})")
+    parser.add_argument("--days", type=days, default=30, help=f"days to run (1–{MAX_DAYS})")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     parser.add_argument(
         "--engine",
@@ -59,28 +65,46 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"fast: in-memory; full: moto + the real ASL; auto: full up to "
         f"{FULL_ENGINE_MAX_ROWS} rows",
     )
+    parser.add_argument(
+        "--sms-rate",
+        type=_rate,
+        help="SMS per second the simulated SNS accepts (default: the lender's send_rates)",
+    )
+    parser.add_argument(
+        "--email-rate",
+        type=_rate,
+        help="emails per second the simulated SES accepts (default: the lender's send_rates)",
+    )
+    parser.add_argument(
+        "--provider-outage",
+        type=_outage,
+        action="append",
+        default=[],
+        metavar="CHANNEL:START/DURATION",
+        help="the provider of CHANNEL fails from START for DURATION, ISO 8601 "
+        "(e.g. sms:2026-12-02T14:00:00Z/PT2H); may repeat",
+    )
     parser.add_argument("--json", action="store_true", help="print summary.json to stdout")
     parser.set_defaults(handler=run)
 
 
-def _instant(text: str) -> datetime:
+def _rate(text: str) -> int:
     try:
-        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        rate = int(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from exc
-    if instant.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a time zone (e.g. {text}Z): {text!r}")
-    return instant.astimezone(UTC)
+        raise argparse.ArgumentTypeError(
+            f"not a whole number of messages per second: {text!r}"
+        ) from exc
+    if rate < 1:
+        raise argparse.ArgumentTypeError(f"a rate must be at least 1 per second, not {rate}")
+    return rate
 
 
-def _days(text: str) -> int:
+def _outage(text: str) -> Outage:
     try:
-        days = int(text)
+        return Outage.parse(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from exc
-    if not 1 <= days <= MAX_DAYS:
-        raise argparse.ArgumentTypeError(f"--days must be 1–{MAX_DAYS}, not {days}")
-    return days
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +130,14 @@ def run(args: argparse.Namespace) -> int:
         days=args.days,
         replies=replies,
         payments_file=args.payments,
+        rates=(
+            (Channel.SMS, args.sms_rate or lender.send_rates.sms_per_second),
+            (Channel.EMAIL, args.email_rate or lender.send_rates.email_per_second),
+        ),
+        outages=tuple(args.provider_outage),
     )
+    if not args.json:
+        print(_plan_verdict(sim, lender), file=out)
     engine = args.engine
     if engine == "auto":
         engine = "full" if report.rows <= FULL_ENGINE_MAX_ROWS else "fast"
@@ -134,10 +165,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_timeline(result, out)
         _print_summary(summary, args.out, engine, out)
-    violated = sum(summary["invariants"].values())
+    violated = sum(summary["invariants"].values()) + summary["ladders_failed"]
     if violated:
         print(
-            f"rung simulate: {violated} invariant violation(s) — see summary.json", file=sys.stderr
+            f"rung simulate: {violated} invariant violation(s) or failed ladder(s) — "
+            "see summary.json",
+            file=sys.stderr,
         )
         return EXIT_INVARIANT
     return EXIT_OK
@@ -185,6 +218,13 @@ def _validate(path: Path, lender: LenderConfig, out: TextIO, *, quiet: bool) -> 
     return report
 
 
+def _plan_verdict(sim: SimulationInput, lender: LenderConfig) -> str:
+    """The capacity planner's one line for this run (`rung plan` has the details)."""
+    rates = sending_rates(lender) | {channel: r for channel, r in sim.rates if r is not None}
+    _, demand = plan_file(sim.accounts_file, lender, sim.start, sim.days)
+    return plan(demand, load_ladder(PROJECT_ROOT, lender.ladder), rates).verdict()
+
+
 def _print_timeline(result: SimulationResult, out: TextIO, limit: int = 50) -> None:
     by_account: dict[str, list[AuditRecord]] = defaultdict(list)
     for record in result.records:
@@ -210,7 +250,7 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, engine: str, out: Tex
     print(
         f"\n{summary['accounts']} accounts, engine {engine}: "
         + ", ".join(f"{count} {name.lower()}" for name, count in decisions.items())
-        + f"; invariants {summary['invariants']}",
+        + f"; invariants {summary['invariants']}, ladders failed {summary['ladders_failed']}",
         file=out,
     )
     print(f"wrote {out_dir / 'messages.csv'}, summary.json, report.html", file=out)

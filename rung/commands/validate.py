@@ -5,6 +5,8 @@ printed as they are judged, so a million-row file needs no more memory than a sm
 
 JSON (DESIGN §4): {"rows", "accepted", "rejected": [{"row", "account_id", "errors"}],
 "file_error"} plus "blank_lines", "ignored_columns" and "encoding".
+Last, the capacity planner's one-line verdict for the accepted rows if the file arrived now
+(`rung plan` has the details); JSON: "plan".
 Exit 0: every row accepted; 1: some rows rejected; 2: the file (or the lender) is unusable.
 """
 
@@ -13,13 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from functions.core.errors import ConfigError, FileRejected
-from functions.core.lender_file import FileReport, RowResult, validate_lender_file
-from functions.core.lenders import load_lender
+from functions.core.lender_file import FileReport, LenderRow, RowResult, validate_lender_file
+from functions.core.lenders import LenderConfig, load_lender
+from functions.core.models import Account
 from functions.settings import Settings
+from rung.commands.plan import plan_verdict
 
 EXIT_OK = 0
 EXIT_REJECTED_ROWS = 1
@@ -51,24 +56,35 @@ def run(args: argparse.Namespace) -> int:
 
 def validate(path: Path, lender_id: str, as_json: bool, out: TextIO, workers: int = 1) -> int:
     output = _JsonOutput(out) if as_json else _TextOutput(out)
+    verdict = None
     try:
         lender = load_lender(Settings().config_root, lender_id)
         report = FileReport()
         with path.open("rb") as stream:
-            for result in validate_lender_file(stream, lender, report, workers):
-                if not result.accepted:
-                    output.rejected(result)
+            results = validate_lender_file(stream, lender, report, workers)
+            # One pass: rejected rows are reported, accepted ones laid out for the planner.
+            verdict = plan_verdict(_accepted_reporting(results, output, lender), lender)
     except (ConfigError, FileRejected, OSError) as exc:
         report = FileReport(file_error=str(exc))
-    output.summary(report)
+    output.summary(report, None if report.file_error else verdict)
     if report.file_error:
         return EXIT_UNUSABLE
     return EXIT_REJECTED_ROWS if report.rejected else EXIT_OK
 
 
+def _accepted_reporting(
+    results: Iterable[RowResult[LenderRow]], output: _Output, lender: LenderConfig
+) -> Iterator[Account]:
+    for result in results:
+        if not result.accepted:
+            output.rejected(result)
+        elif result.value is not None:
+            yield result.value.to_account(lender)
+
+
 class _Output:
     def rejected(self, result: RowResult[Any]) -> None: ...
-    def summary(self, report: FileReport) -> None: ...
+    def summary(self, report: FileReport, verdict: str | None) -> None: ...
 
 
 class _TextOutput(_Output):
@@ -79,7 +95,7 @@ class _TextOutput(_Output):
         errors = "; ".join(str(error) for error in result.errors)
         print(f"row {result.row} [{result.account_id or '-'}]: {errors}", file=self.out)
 
-    def summary(self, report: FileReport) -> None:
+    def summary(self, report: FileReport, verdict: str | None) -> None:
         if report.file_error:
             print(f"file rejected: {report.file_error}", file=self.out)
             if not report.rows:
@@ -92,6 +108,8 @@ class _TextOutput(_Output):
             f" ({report.encoding}{blank})",
             file=self.out,
         )
+        if verdict:
+            print(verdict, file=self.out)
 
 
 class _JsonOutput(_Output):
@@ -117,7 +135,7 @@ class _JsonOutput(_Output):
         self.out.write(("" if self.first else ", ") + json.dumps(entry, ensure_ascii=False))
         self.first = False
 
-    def summary(self, report: FileReport) -> None:
+    def summary(self, report: FileReport, verdict: str | None) -> None:
         self._open()
         self._write_rest(
             rows=report.rows,
@@ -126,6 +144,7 @@ class _JsonOutput(_Output):
             blank_lines=report.blank_lines,
             ignored_columns=list(report.ignored_columns),
             encoding=report.encoding,
+            plan=verdict,
         )
 
     def _write_rest(self, **fields: Any) -> None:

@@ -67,3 +67,35 @@ def test_state_machine_role_may_invoke_only_the_send_function(synthesized: Synth
         for s in role_statements(synthesized, role)
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     } == {"lambda", "logs", "xray"}
+
+
+def test_every_transient_fault_is_retried_with_jitter_then_deferred_and_only_defects_fail() -> None:
+    # Given the ladder's SendRung and DeferRung tasks
+    states = json.loads(LADDER_ASL.read_text(encoding="utf-8"))["States"]
+    transient = {
+        "TransientSendError",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.ClientExecutionTimeoutException",
+        "Sandbox.Timedout",
+        "States.Timeout",
+    }
+    for name in ("SendRung", "DeferRung"):
+        task = states[name]
+        # Then each transient fault is retried briefly, with full jitter, by one Retrier ...
+        (retrier,) = task["Retry"]
+        assert set(retrier["ErrorEquals"]) == transient
+        assert retrier["JitterStrategy"] == "FULL" and retrier["MaxAttempts"] <= 3
+        assert "TimeoutSeconds" in task  # a hung invocation becomes States.Timeout
+        # ... and then caught, by the only Catcher: any other error fails the execution at
+        # this step, where RedriveExecution can resume it
+        (catcher,) = task["Catch"]
+        assert set(catcher["ErrorEquals"]) == transient
+    assert not [s for s in states.values() if s["Type"] == "Fail"]
+    assert states["SendRung"]["Catch"][0]["Next"] == "DeferRung"
+    assert states["SendRung"]["Catch"][0]["ResultPath"] == "$.transient"
+    pause = states[states["DeferRung"]["Catch"][0]["Next"]]
+    assert pause["Type"] == "Wait" and pause["Next"] == "DeferRung"
+    assert states["DeferRung"]["Next"] == "RungsLeft"

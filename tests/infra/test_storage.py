@@ -96,6 +96,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "by_address": [("address", "HASH"), ("attempted_at", "RANGE")],
             "by_message": [("provider_message_id", "HASH")],
         },
+        "ttl": "expires_at",  # send-slot counters only; ledger entries carry no expiry
     },
     "audit": {"keys": [("pk", "HASH"), ("sk", "RANGE")], "ttl": "expires_at"},
     "templates": {"keys": [("pk", "HASH"), ("sk", "RANGE")]},

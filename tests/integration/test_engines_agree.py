@@ -32,10 +32,12 @@ PLACES = [  # (area code, state, locale)
 HEADER = "account_id,first_name,phone,email,amount_due,currency,due_date,locale,country,state\n"
 
 
-def write_accounts(path: Path, rng: random.Random) -> list[tuple[str, str, str]]:
-    """200 accounts; returns (account_id, phone, email) for scripting replies and payments."""
+def write_accounts(
+    path: Path, rng: random.Random, count: int = ACCOUNTS
+) -> list[tuple[str, str, str]]:
+    """`count` accounts; returns (account_id, phone, email) for scripting replies and payments."""
     rows, contacts = [HEADER], []
-    for i in range(ACCOUNTS):
+    for i in range(count):
         account = f"E-{i:04d}"
         due = date(2026, 11, 20) + timedelta(days=rng.randrange(0, 20))
         email = f"borrower{i}@example.com" if i % 3 else ""

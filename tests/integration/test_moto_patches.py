@@ -23,6 +23,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from functions.core.errors import ConfigError, PermanentSendError, TransientSendError
 from functions.core.ladder import to_sfn_timestamp
 from functions.settings import Settings
+from rung.ladder_retry import send_rung_policy
 from rung.localworld import LADDER_ASL, LocalWorld, substitute
 from rung.virtual_clock import NotAnExecutionThread, VirtualClock
 
@@ -39,9 +40,9 @@ def scripted_send(event: dict[str, Any], context: Any, services: Any) -> dict[st
     """Stands in for the send λ: walks `event["at"]`, failing as `event["fail"]` scripts."""
     now = services.clock.now()
     account, rung = event["account_id"], event["rung"]
-    if "error" in event:  # RecordFailure: the ladder's Catch passes the state plus the error
-        CALLS.append((f"{account}:failure", now, event["error"]["Error"]))
-        return event
+    if "transient" in event:  # DeferRung: the transient Catch passes the state plus the error
+        CALLS.append((f"{account}:deferred", now, event["transient"]["Error"]))
+        return {**event, "done": True}
     CALLS.append((f"{account}:{rung}", now, context.function_name))
     with _LOCK:
         scripted = int(event.get("fail", {}).get(str(rung), 0))
@@ -181,10 +182,10 @@ def test_run_until_stops_before_limit_and_resumes(world: LocalWorld) -> None:
     assert [label for label, _, _ in CALLS] == ["a:0", "a:1"]
 
 
-def test_retry_backoff_of_transient_error_is_virtual_and_matched_by_name(
+def test_retry_backoff_of_transient_error_is_virtual_jittered_and_matched_by_name(
     world: LocalWorld,
 ) -> None:
-    # Given a send that fails twice with TransientSendError (Retry: 60 s, backoff 2.0)
+    # Given a send that fails twice with TransientSendError (Retry: 2 s, backoff 2.0, FULL jitter)
     machine = _ladder_with_scripted_send(world)
     rung_at = START + timedelta(hours=1)
     _start(world, machine, "a", [rung_at], fail={"0": 2})
@@ -192,30 +193,54 @@ def test_retry_backoff_of_transient_error_is_virtual_and_matched_by_name(
     # When the clock runs
     world.clock.run_until(START + timedelta(days=1))
 
-    # Then the ladder retried after 60 s and 120 s of virtual time, and succeeded
+    # Then the ladder retried after the jittered back-offs of the ASL's Retry, in virtual time
+    # — exactly those the fast engine computes from the same ASL — and succeeded
+    retrier = send_rung_policy().retriers[0]
+    first = rung_at + retrier.delay(0, "run-a", rung_at)
+    second = first + retrier.delay(1, "run-a", first)
     assert [(label, at) for label, at, _ in CALLS] == [
         ("a:0", rung_at),
-        ("a:0", rung_at + timedelta(seconds=60)),
-        ("a:0", rung_at + timedelta(seconds=180)),
+        ("a:0", first),
+        ("a:0", second),
     ]
+    assert second - rung_at < timedelta(seconds=2 + 4)
     assert _status(world, machine) == {"run-a": "SUCCEEDED"}
     assert [error.error_type for error in world.handler_errors] == ["TransientSendError"] * 2
 
 
-def test_permanent_error_is_caught_with_its_type_name(world: LocalWorld) -> None:
-    # Given a send that fails with PermanentSendError, which no Retry matches
+def test_error_no_rule_names_fails_the_execution_with_its_type_name(world: LocalWorld) -> None:
+    # Given a send that fails with PermanentSendError, which neither Retry nor Catch names
     machine = _ladder_with_scripted_send(world)
     _start(world, machine, "a", [START + timedelta(hours=1)], fail={"0": 1}, permanent=True)
 
     # When the clock runs
     world.clock.run_until(START + timedelta(days=1))
 
-    # Then Catch sent the error, named by its class, to RecordFailure, and the ladder failed
-    assert [(label, detail) for label, _, detail in CALLS] == [
-        ("a:0", "scripted-send"),
-        ("a:failure", "PermanentSendError"),
-    ]
+    # Then the execution failed at that step, with the error named by its class
+    assert [(label, detail) for label, _, detail in CALLS] == [("a:0", "scripted-send")]
     assert _status(world, machine) == {"run-a": "FAILED"}
+    (execution,) = world.client("stepfunctions").list_executions(stateMachineArn=machine)[
+        "executions"
+    ]
+    described = world.client("stepfunctions").describe_execution(
+        executionArn=execution["executionArn"]
+    )
+    assert described["error"] == "PermanentSendError"
+
+
+def test_transient_error_after_the_retries_is_caught_into_the_deferral(world: LocalWorld) -> None:
+    # Given a send that fails with TransientSendError more often than the Retry allows (3)
+    machine = _ladder_with_scripted_send(world)
+    rung_at = START + timedelta(hours=1)
+    _start(world, machine, "a", [rung_at], fail={"0": 9})
+
+    # When the clock runs
+    world.clock.run_until(START + timedelta(days=1))
+
+    # Then after four attempts the Catch passed the error to DeferRung, and the ladder lives
+    labels = [(label, detail) for label, _, detail in CALLS]
+    assert labels == [("a:0", "scripted-send")] * 4 + [("a:deferred", "TransientSendError")]
+    assert _status(world, machine) == {"run-a": "SUCCEEDED"}
 
 
 def test_stop_execution_wakes_a_sleeping_ladder(world: LocalWorld) -> None:

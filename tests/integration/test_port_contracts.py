@@ -24,12 +24,14 @@ from moto.ses.models import ses_backends
 
 from functions.adapters.dynamo import (
     DynamoAccountStore,
+    DynamoAddressLeases,
     DynamoAuditLog,
     DynamoChannelSwitch,
     DynamoDecisionLog,
     DynamoInboundLog,
     DynamoLedger,
     DynamoReviewQueue,
+    DynamoSendSlots,
     DynamoSuppressionStore,
     DynamoUploadStore,
     UnprocessedWrites,
@@ -37,6 +39,7 @@ from functions.adapters.dynamo import (
 )
 from functions.adapters.memory import (
     MemoryAccountStore,
+    MemoryAddressLeases,
     MemoryAuditLog,
     MemoryChannelSwitch,
     MemoryDecisionLog,
@@ -46,6 +49,7 @@ from functions.adapters.memory import (
     MemoryLedger,
     MemoryObjectStore,
     MemoryReviewQueue,
+    MemorySendSlots,
     MemorySms,
     MemorySuppressionStore,
     MemoryUploadStore,
@@ -91,6 +95,7 @@ from functions.core.models import (
 )
 from functions.core.ports import (
     AccountStore,
+    AddressLeases,
     AuditLog,
     ChannelSwitch,
     DecisionLog,
@@ -102,6 +107,7 @@ from functions.core.ports import (
     OutboundEmail,
     OutboundSms,
     ReviewQueue,
+    SendSlots,
     SmsSender,
     SuppressionStore,
     UploadStore,
@@ -148,6 +154,8 @@ class World:
     channels: ChannelSwitch
     reviews: ReviewQueue
     decisions: DecisionLog
+    slots: SendSlots
+    leases: AddressLeases
     sms_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, body)
     email_outbox: Callable[[], list[tuple[str, str, str]]]  # (message id, to, subject)
     audit_records: Callable[[], list[AuditRecord]]
@@ -176,6 +184,8 @@ def memory_world() -> World:
         channels=MemoryChannelSwitch(),
         reviews=MemoryReviewQueue(),
         decisions=MemoryDecisionLog(),
+        slots=MemorySendSlots(),
+        leases=MemoryAddressLeases(),
         sms_outbox=lambda: [(i, m.to, m.body) for i, m in sms.sent],
         email_outbox=lambda: [(i, m.to, m.subject) for i, m in email.sent],
         audit_records=lambda: list(audit.records),
@@ -380,6 +390,8 @@ def aws_world(clients: AwsClients) -> World:
         channels=DynamoChannelSwitch(TABLES["suppressions"], client=ddb),
         reviews=DynamoReviewQueue(TABLES["reviews"], client=ddb, retention_days=400),
         decisions=DynamoDecisionLog(TABLES["audit"], retention_days=400, client=ddb),
+        slots=DynamoSendSlots(TABLES["ledger"], client=ddb),
+        leases=DynamoAddressLeases(TABLES["ledger"], client=ddb),
         sms_outbox=sms_outbox,
         email_outbox=email_outbox,
         audit_records=audit_records,
@@ -708,6 +720,36 @@ def test_ledger_release_frees_only_open_claims(world: World) -> None:
         world.ledger.release("demo#A0001#c1", 3, Channel.SMS)
     assert world.ledger.get("demo#A0001#c1", 3, Channel.SMS) is not None
     world.ledger.release("demo#A0001#c1", 9, Channel.SMS)  # nothing there: no-op
+
+
+def test_send_slots_count_each_reservation_once_per_counter(world: World) -> None:
+    # Given two counters of one minute
+    expires = T0 + timedelta(days=2)
+    minute_a, minute_b = "slot#sms#+18005550100#2026-12-02T15:00Z#3", "slot#email#ses#x#0"
+
+    # When reservations are taken, interleaved
+    counts = [world.slots.take(minute_a, expires) for _ in range(3)]
+    other = world.slots.take(minute_b, expires)
+
+    # Then each counter counts its own, from 1, and never hands out a count twice
+    assert counts == [1, 2, 3]
+    assert other == 1
+    assert world.slots.take(minute_a, expires) == 4
+    # ... and no counter shows up as a ledger attempt
+    assert world.ledger.sent_to_address_since("+18005550100", T0 - timedelta(days=9)) == []
+
+
+def test_address_lease_has_one_holder_until_it_lapses(world: World) -> None:
+    key, minute = "lease#sms#+14155550123", timedelta(minutes=1)
+    # Given account A's send step holds the address for a minute
+    assert world.leases.take(key, "demo#A#c#0", T0, T0 + minute)
+    # Then B cannot take it meanwhile, A can again (a repeated invocation), another address is free
+    assert not world.leases.take(key, "demo#B#c#0", T0 + timedelta(seconds=30), T0 + 2 * minute)
+    assert world.leases.take(key, "demo#A#c#0", T0 + timedelta(seconds=30), T0 + minute)
+    assert world.leases.take("lease#sms#+14155550199", "demo#B#c#0", T0, T0 + minute)
+    # ... and once it lapsed, B holds it
+    assert world.leases.take(key, "demo#B#c#0", T0 + minute, T0 + 2 * minute)
+    assert not world.leases.take(key, "demo#A#c#0", T0 + minute, T0 + 2 * minute)
 
 
 def test_ledger_sent_to_address_since_spans_accounts(world: World) -> None:

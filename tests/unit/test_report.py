@@ -197,6 +197,7 @@ def build_result() -> SimulationResult:
         rows_rejected=1,
         replies=[(paid_reply, "payment_claim")],
         engine="fast",
+        sfn_transitions=40,  # as the engine counted them
     )
 
 
@@ -406,7 +407,14 @@ def test_summarize_counts_match_hand_computed_numbers() -> None:
         "by_channel": {"sms": 3, "email": 1},
         "by_day_utc": {"2026-12-02": {"sms": 3, "email": 0}, "2026-12-04": {"sms": 0, "email": 1}},
     }
-    assert summary["deferred"] == {"decisions": 1, "rungs": 1}
+    assert summary["deferred"] == {
+        "decisions": 1,
+        "rungs": 1,
+        "by_reason": {"quiet_hours": 1},
+    }
+    # A1's and H3's first SMS went out in the same second (2 December, 18:00 UTC)
+    assert summary["peak_per_second"] == {"sms": 2, "email": 1}
+    assert summary["ladders_failed"] == 0
     assert summary["suppressed"] == {
         "total": 3,
         "by_reason": {"payment_claimed": 1, "opted_out": 1, "template_not_approved": 1},
@@ -417,14 +425,14 @@ def test_summarize_counts_match_hand_computed_numbers() -> None:
     assert summary["payment_claims"] == {"accounts": 2, "replies": 1}
     assert summary["sms_segments"] == {"total": 4, "by_encoding": {"GSM-7": 2, "UCS-2": 2}}
     cost = summary["estimated_cost"]
-    # 8 decisions × 3 + 4 executions × 2 = 32 transitions.
-    assert (cost["sfn_transitions"], cost["ladder_executions"]) == (32, 4)
+    # The transitions the engine counted; 40 × US$0.000025.
+    assert (cost["sfn_transitions"], cost["ladder_executions"]) == (40, 4)
     assert cost["sms"] == pytest.approx(0.02324)
     assert cost["email"] == pytest.approx(0.0001)
-    assert cost["step_functions"] == pytest.approx(0.0008)
-    assert cost["total"] == pytest.approx(0.02414)
+    assert cost["step_functions"] == pytest.approx(0.001)
+    assert cost["total"] == pytest.approx(0.02434)
     assert cost["currency"] == "USD"
-    assert "3 × gate decisions" in cost["formula"]
+    assert "every retry of a Task" in cost["formula"]
     assert summary["invariants"] == {
         "sends_in_quiet_hours": 0,
         "sends_after_opt_out": 0,

@@ -6,7 +6,7 @@ tests/integration/test_send_on_moto.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from botocore.exceptions import ClientError
 
+from functions.adapters.memory import MemorySuppressionStore
 from functions.bootstrap import Services, memory_services
 from functions.core.approval import approve_lint_clean
 from functions.core.clock import FixedClock
@@ -31,7 +33,9 @@ from functions.core.models import (
 )
 from functions.core.sending import RungSender
 from functions.core.unsubscribe import verify_token
+from functions.send import handler as send
 from functions.settings import PROJECT_ROOT, Settings
+from rung.events import LocalContext
 
 SEATTLE = ZoneInfo("America/Los_Angeles")
 DUE = date(2026, 11, 25)
@@ -160,6 +164,82 @@ def test_step_throttled_provider_releases_the_claim_so_the_retry_sends_once(
 
     assert len(world.sms) == 1
     assert [r.decision for r in retry.records] == [Decision.SENT]
+
+
+def test_transient_fault_defers_the_rung_and_the_ladder_sends_it_later(world: World) -> None:
+    # Given a provider that throttled the first rung past the ASL's short retries
+    world.services.sms.fail_next(TransientSendError("Throttling"))  # type: ignore[attr-defined]
+    with pytest.raises(TransientSendError):
+        world.sender().step(world.state())
+
+    # When the ladder's transient Catch hands the rung back to the send step
+    deferred = world.sender().defer(world.state(), "TransientSendError")
+
+    # Then the rung is DEFERRED with the reason, within the first back-off step, not dropped
+    (record,) = deferred.records
+    assert (record.rung, record.decision, record.reason) == (
+        0,
+        Decision.DEFERRED,
+        "provider_unavailable",
+    )
+    assert record.rule == "TransientSendError"
+    wait = deferred.state.next_instant - due(0)
+    assert timedelta(minutes=2, seconds=30) <= wait <= timedelta(minutes=5)
+    assert record.deferred_until == deferred.state.next_instant
+    assert (deferred.state.rung, deferred.state.deferred, deferred.state.retries) == (0, True, 1)
+    assert not deferred.state.done
+    assert world.sms == []
+
+    # ... and when the ladder wakes at next_at the provider takes it: one message, retries reset
+    world.clock.set(deferred.state.next_instant)
+    sent = world.sender().step(deferred.state)
+    assert [r.decision for r in sent.records] == [Decision.SENT]
+    assert len(world.sms) == 1
+    assert (sent.state.rung, sent.state.retries) == (1, 0)
+
+
+def test_transient_deferrals_back_off_and_end_at_the_next_rung(world: World) -> None:
+    # Given a rung that has already waited out many transient faults
+    state = world.state().model_copy(update={"retries": 12, "deferred": True})
+    world.clock.set(due(1) - timedelta(minutes=20))
+
+    # When it is deferred again
+    deferred = world.sender().defer(state, "Lambda.TooManyRequestsException")
+
+    # Then the wait is capped at the next rung's turn, and the reason names a service fault
+    assert deferred.records[0].reason == "service_unavailable"
+    assert deferred.state.next_instant == due(1)
+    # ... where the rung expires with its reason and the next one goes out
+    world.clock.set(due(1))
+    step = world.sender().step(deferred.state)
+    assert [(r.rung, r.decision, r.reason) for r in step.records] == [
+        (0, Decision.SUPPRESSED, "expired_after_deferral"),
+        (1, Decision.SENT, ""),
+    ]
+
+
+def test_transient_fault_after_a_catch_up_records_each_skipped_rung_once(world: World) -> None:
+    # Given a late upload: rungs 0-2 are superseded, rung 3 (email) is due and SES throttles
+    world.clock.set(due(3) + timedelta(hours=1))
+    world.services.email.fail_next(TransientSendError("Throttling"), times=3)  # type: ignore[attr-defined]
+    state = world.state().model_copy(update={"next_at": to_sfn_timestamp(due(3))})
+
+    # When the ASL retries the step twice, a few seconds apart, then defers the rung
+    for seconds in (0, 3, 7):
+        world.clock.set(due(3) + timedelta(hours=1, seconds=seconds))
+        with pytest.raises(TransientSendError):
+            world.sender().step(state)
+    deferred = world.sender().defer(state, "TransientSendError")
+
+    # Then each superseded rung is in the audit trail once, and the rung that failed is deferred
+    decisions = [(r.rung, r.decision, r.reason) for r in world.records]
+    assert decisions == [
+        (0, Decision.SUPPRESSED, "missed_before_upload"),
+        (1, Decision.SUPPRESSED, "missed_before_upload"),
+        (2, Decision.SUPPRESSED, "missed_before_upload"),
+        (3, Decision.DEFERRED, "provider_unavailable"),
+    ]
+    assert deferred.state.rung == 3 and world.emails == []
 
 
 def test_step_permanent_provider_refusal_suppresses_with_reason(world: World) -> None:
@@ -323,15 +403,6 @@ def test_step_for_an_account_in_a_newer_cycle_ends_quietly(world: World) -> None
     assert step.state.done and step.records == [] and world.sms == []
 
 
-def test_record_failure_records_the_error_and_ends_the_ladder(world: World) -> None:
-    step = world.sender().record_failure(world.state(rung=2), "TransientSendError")
-
-    assert step.state.done
-    assert step.records[0].decision is Decision.SUPPRESSED
-    assert step.records[0].reason == "send_failed:TransientSendError"
-    assert step.records[0].rung == 2
-
-
 def test_step_losing_a_claim_race_to_a_finished_attempt_adds_nothing(world: World) -> None:
     # Given another invocation sends this rung after our gate check, just before our claim
     from functions.core.models import LedgerEntry
@@ -426,3 +497,128 @@ def test_history_window_follows_the_longest_cap_a_lender_configures() -> None:
     # Then the send step reads back far enough for each cap to see every attempt it counts
     assert history_window(book) == timedelta(days=8)
     assert history_window(stricter) == timedelta(days=15)
+
+
+class _ThrottledSuppressions(MemorySuppressionStore):
+    """DynamoDB throttles reads after the first `allowed` (the boto3 adapter raises ClientError)."""
+
+    def __init__(self, allowed: int) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def get(self, channel: Channel, address: str) -> Suppression | None:
+        self.allowed -= 1
+        if self.allowed < 0:
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "GetItem",
+            )
+        return super().get(channel, address)
+
+
+def test_send_handler_turns_a_throttled_dynamodb_into_a_deferral_with_the_claim_freed(
+    world: World,
+) -> None:
+    # Given DynamoDB throttles the re-check of suppressions made after the ledger claim
+    # (the gate's own reads of the phone and email pass)
+    services = replace(world.services, suppressions=_ThrottledSuppressions(allowed=2))
+    event = world.state().model_dump(mode="json")
+
+    # When the ladder invokes the send function
+    with pytest.raises(TransientSendError):
+        send.handler(event, LocalContext("send"), services=services)
+
+    # Then nothing went out and the claim is freed for the retry (not left to turn UNCERTAIN)
+    assert world.sms == []
+    assert services.ledger.get(world.account.ladder_key, 0, Channel.SMS) is None
+    # ... and the ASL's transient Catch gets the rung deferred, not the ladder failed
+    fault = {"Error": "TransientSendError", "Cause": "AWS dependency unavailable"}
+    deferred = send.handler({**event, "transient": fault}, LocalContext("send"), services=services)
+    assert (deferred["rung"], deferred["deferred"], deferred["done"]) == (0, True, False)
+    assert [(r.decision, r.reason) for r in world.records] == [
+        (Decision.DEFERRED, "provider_unavailable")
+    ]
+
+
+def test_paced_sms_waits_for_its_slot_and_no_second_carries_more_than_the_rate() -> None:
+    # Given 12 borrowers whose first SMS falls due at the same instant, from a number
+    # paced at 1 message per second (the stack's default rate; the demo lender sets none)
+    clock = FixedClock(due(0))
+    settings = Settings(config_root=PROJECT_ROOT, unsubscribe_url=UNSUBSCRIBE, sms_per_second=1)
+    services = memory_services(settings, clock)
+    approve_lint_clean(services.templates, PROJECT_ROOT / "templates" / "messages", LENDER, due(0))
+    accounts = [
+        Account(
+            lender_id="demo",
+            account_id=f"D-{n}",
+            phone=f"+1206555{n:04d}",
+            amount_due=Decimal("10.00"),
+            currency="USD",
+            due_date=DUE,
+            locale="en-US",
+            country="US",
+            state="WA",
+            timezone="America/Los_Angeles",
+            cycle=DUE.isoformat(),
+        )
+        for n in range(12)
+    ]
+    services.accounts.put_many(accounts)
+    sender = RungSender.from_services(services)
+
+    # When each ladder wakes at the due time, and again at the slot it was given
+    sent_at, paced = [], 0
+    for account in accounts:
+        clock.set(due(0))
+        state = LadderState(
+            lender_id="demo",
+            account_id=account.account_id,
+            cycle=account.cycle,
+            rung=0,
+            next_at=to_sfn_timestamp(due(0)),
+        )
+        step = sender.step(state)
+        if step.records[0].decision is Decision.DEFERRED:
+            # Then a rung whose second is taken is DEFERRED `capacity` to its reserved slot
+            assert (step.records[0].reason, step.records[0].rule) == ("capacity", "pacing")
+            assert step.records[0].deferred_until == step.state.slot_instant
+            assert step.state.next_instant == step.state.slot_instant > due(0)
+            clock.set(step.state.next_instant)
+            step, paced = sender.step(step.state), paced + 1
+        assert step.records[0].decision is Decision.SENT
+        sent_at.append(step.records[0].at_utc)
+        # ... and its next rung (an email: not paced here) waits for its due time
+        assert step.state.rung == 1 and step.state.next_instant == due(1)
+
+    # Then every message went out, one per second at most, within the first minute
+    assert len(services.sms.sent) == 12  # type: ignore[attr-defined]
+    assert len(set(sent_at)) == 12
+    assert max(sent_at) < due(0) + timedelta(minutes=1)
+    assert paced >= 6  # most had to wait for their second
+
+
+def test_address_held_by_another_accounts_send_defers_until_the_lease_lapses(
+    world: World,
+) -> None:
+    # Given another account's send step holds this phone number right now
+    assert world.services.leases.take(
+        f"lease#sms#{PHONE}", "demo#OTHER#c#0", due(0), due(0) + timedelta(minutes=1)
+    )
+
+    # When this account's first rung is due
+    step = world.sender().step(world.state())
+
+    # Then it waits for the lease to lapse, without sending
+    (record,) = step.records
+    assert (record.decision, record.reason, record.rule) == (
+        Decision.DEFERRED,
+        "address_busy",
+        "address_lease",
+    )
+    assert step.state.next_instant == due(0) + timedelta(minutes=1)
+    assert (step.state.rung, step.state.deferred) == (0, True)
+    assert world.sms == []
+
+    # ... and when it wakes, the address is free again and it sends
+    world.clock.set(step.state.next_instant)
+    assert [r.decision for r in world.sender().step(step.state).records] == [Decision.SENT]

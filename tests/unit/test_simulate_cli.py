@@ -80,6 +80,14 @@ def test_simulate_json_prints_the_summary(
         (["--start", "2026-12-01T00:00:00"], "give a time zone"),
         (["--start", "tomorrow"], "not an ISO 8601 instant"),
         (["--engine", "warp"], "invalid choice"),
+        (["--sms-rate", "0"], "at least 1 per second"),
+        (["--email-rate", "fast"], "not a whole number of messages per second"),
+        (["--provider-outage", "fax:2026-12-02T14:00:00Z/PT2H"], "channel must be sms or email"),
+        (["--provider-outage", "sms:2026-12-02T14:00:00Z"], "expected CHANNEL:START/DURATION"),
+        (["--provider-outage", "sms:2026-12-02T14:00:00/PT2H"], "give the start a time zone"),
+        (["--provider-outage", "sms:noon/PT2H"], "start is not an ISO 8601 instant"),
+        (["--provider-outage", "sms:2026-12-02T14:00:00Z/2h"], "duration is not ISO 8601"),
+        (["--provider-outage", "sms:2026-12-02T14:00:00Z/PT0S"], "duration must be positive"),
     ],
 )
 def test_simulate_bad_option_exits_2_with_a_clear_message(
@@ -136,3 +144,44 @@ def test_simulate_attorney_reply_stops_the_ladder(
     # Then nothing more is sent to that account: the ladder stopped at once
     after = [r for r in _sms_rows(tmp_path / "lawyer", "D-1001") if r["at_utc"] > reply_at]
     assert [r for r in after if r["decision"] == "SENT"] == []
+
+
+def test_simulate_with_provider_limits_and_an_outage_reports_what_the_providers_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the sample file, 1 SMS and 1 email per second, SMS down for two hours and email
+    # down for an hour, on mornings when rungs fall due
+    code = main(
+        [
+            *BASE,
+            "--days",
+            "10",
+            "--out",
+            str(tmp_path),
+            "--engine",
+            "fast",
+            "--json",
+            "--sms-rate",
+            "1",
+            "--email-rate",
+            "1",
+            "--provider-outage",
+            "sms:2026-12-02T17:00:00Z/PT2H",
+            "--provider-outage",
+            "email:2026-12-04T18:00:00Z/PT1H",
+        ]
+    )
+
+    # Then the run succeeded with no failed ladder, never above the rates, and the rungs the
+    # providers refused were deferred with the reason
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert summary["ladders_failed"] == 0
+    assert summary["peak_per_second"] == {"sms": 1, "email": 1}
+    assert summary["deferred"]["by_reason"]["provider_unavailable"] > 0
+    with (tmp_path / "messages.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    refused = {
+        (r["channel"], r["at_utc"][:10]) for r in rows if r["reason"] == "provider_unavailable"
+    }
+    assert {("sms", "2026-12-02"), ("email", "2026-12-04")} <= refused

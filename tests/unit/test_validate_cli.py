@@ -68,10 +68,13 @@ def test_validate_human_output_lists_bad_rows_and_counts(
 ) -> None:
     args = argparse.Namespace(file=SAMPLES / "accounts.csv", lender="demo", json=False, workers=1)
     assert command.run(args) == EXIT_REJECTED_ROWS
-    assert capsys.readouterr().out.splitlines() == [
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [
         "row 8 [D-1007]: phone: not a valid phone number in region US",
         "15 rows: 14 accepted, 1 rejected (utf-8)",
     ]
+    # ... then the capacity planner's verdict for the accepted rows, were they uploaded now
+    assert len(lines) == 3 and lines[2].startswith("plan: fits")
 
 
 def test_validate_is_registered_with_the_cli(
