@@ -48,7 +48,7 @@ from functions.bootstrap import Services, aws_services
 from functions.core.clock import Clock
 from functions.core.errors import ConfigError
 from functions.core.lenders import load_lender
-from functions.core.models import INBOUND_PREFIX, AuditRecord
+from functions.core.models import INBOUND_PREFIX, AuditRecord, LedgerEntry
 from functions.settings import PROJECT_ROOT, Settings
 from rung import moto_patches, sms_voice
 from rung.access import stack as stack_access
@@ -325,9 +325,16 @@ class LocalWorld:
         """The gate's audit records; the audit table also holds inbound decisions (`inbound#…`)."""
         return self.scan(self.settings.audit_table, AuditRecord, skip_prefix=INBOUND_PREFIX)
 
-    def scan(self, table_name: str, model: type[Model], *, skip_prefix: str = "") -> list[Model]:
+    def ledger_entries(self) -> list[LedgerEntry]:
+        """The ledger's send attempts; the ledger table also holds send-slot counters (`slot#…`)
+        and address leases (`lease#…`)."""
+        return self.scan(self.settings.ledger_table, LedgerEntry, skip_prefix=("slot#", "lease#"))
+
+    def scan(
+        self, table_name: str, model: type[Model], *, skip_prefix: str | tuple[str, ...] = ""
+    ) -> list[Model]:
         """Every item of a table as `model` (key attributes such as pk/sk are ignored), less
-        those whose `pk` starts with `skip_prefix` (another kind of record in the same table)."""
+        those whose `pk` starts with `skip_prefix` (other kinds of record in the same table)."""
         items: list[Model] = []
         pages = (
             self.client("dynamodb")

@@ -17,7 +17,7 @@ import pytest
 from functions.core.approval import approve_lint_clean
 from functions.core.ladder import load_ladder
 from functions.core.lenders import load_lender
-from functions.core.models import AuditRecord, Channel, Decision, LedgerEntry
+from functions.core.models import Channel, Decision, LedgerEntry
 from functions.settings import PROJECT_ROOT
 from rung.engine import ScriptedReply
 from rung.events import inbound_sms_message
@@ -50,12 +50,12 @@ def world() -> Iterator[LocalWorld]:
 
 
 def _sms_entries(world: LocalWorld) -> list[LedgerEntry]:
-    entries = world.scan(world.settings.ledger_table, LedgerEntry)
+    entries = world.ledger_entries()
     return [entry for entry in entries if entry.channel is Channel.SMS]
 
 
 def _first_rung(world: LocalWorld) -> list[tuple[Decision, str]]:
-    records = world.scan(world.settings.audit_table, AuditRecord)
+    records = world.gate_records()
     return [(r.decision, r.reason) for r in records if r.rung == 0]
 
 
