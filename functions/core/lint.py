@@ -1,4 +1,5 @@
-"""Template lint: COMPLIANCE.md §5 applied to one template, per profile and channel.
+"""Template lint: the rules of docs/compliance.md (Message content) applied to one template,
+per profile and channel.
 
 Rules (ids as reported):
   syntax              the template parses and uses only the allowed constructs (render.py)
@@ -17,7 +18,8 @@ Rules (ids as reported):
                       lender's allowed_link_domains (or a subdomain)
   segments (warning)  an SMS billed as more parts than the profile's maximum
   encoding (warning)  an SMS without Chinese text forced into UCS-2 by a few characters
-                      (a curly quote or an accent outside GSM-7 doubles the cost; USERS.md 13)
+                      (a curly quote or an accent outside GSM-7 doubles the cost;
+                      docs/user-stories.md, story 13)
 
 Required content is checked on a sample rendering (so `{{ optout_instruction }}` and literal
 text both count, and the lender's flags pick the branch that lender's borrowers will see);

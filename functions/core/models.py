@@ -30,7 +30,7 @@ class AccountStatus(StrEnum):
     COMPLETED = "COMPLETED"
 
 
-# COMPLIANCE.md §3: states that block every reminder.
+# States that block every reminder (docs/compliance.md, Who may be contacted).
 BLOCKING_STATUSES = frozenset(
     {
         AccountStatus.PAID,
@@ -44,8 +44,8 @@ BLOCKING_STATUSES = frozenset(
 )
 
 
-# COMPLIANCE §7: an account is closed once paid or once its ladder has run to the end; its
-# data is deleted a configured number of days later (DynamoDB TTL).
+# docs/compliance.md, Personal data: an account is closed once paid or once its ladder has run to
+# the end; its data is deleted a configured number of days later (DynamoDB TTL).
 CLOSED_STATUSES = frozenset({AccountStatus.PAID, AccountStatus.COMPLETED})
 
 
@@ -134,8 +134,8 @@ def suppression_key(channel: Channel, address: str) -> str:
 
 
 class ChannelPause(BaseModel):
-    """A whole channel held for every borrower (COMPLIANCE §6: email pauses itself on bad
-    SES reputation before SES pauses the account). Rungs defer; a person resumes."""
+    """A whole channel held for every borrower: email pauses itself on bad SES reputation before
+    SES pauses the account (docs/compliance.md, Email reputation). Rungs defer; a person resumes."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -184,7 +184,7 @@ class LedgerEntry(BaseModel):
     provider_message_id: str = ""
     address: str = ""
     # The provider's delivery receipt (SMS: up to 72 h later; may never come). Informational:
-    # the next rung never waits on it (COMPLIANCE §8).
+    # the next rung never waits on it (docs/design.md, Provider events).
     delivery: str = ""
     delivery_at: datetime | None = None
 

@@ -1,8 +1,8 @@
 """How Rung reads a borrower's reply: intent, opt-out scope, and the one confirmation text.
 
-COMPLIANCE.md §4: any reasonable wording is an opt-out, the opt-out wins over a payment claim
-in the same message (the claim is recorded too), YES opts in only after an opt-out. The
-keyword sets, phrases and confirmation texts live in `config/replies.yaml`; this module holds
+docs/compliance.md, Opt-out and consent: any reasonable wording is an opt-out, the opt-out wins over
+a payment claim in the same message (the claim is recorded too), YES opts in only after an opt-out.
+The keyword sets, phrases and confirmation texts live in `config/replies.yaml`; this module holds
 only the reading rules. Pure: no I/O beyond loading that file once.
 """
 
@@ -175,7 +175,7 @@ def _every_locale(value: dict[str, Confirmation]) -> dict[str, Confirmation]:
     missing = [locale for locale in LOCALES if locale not in value]
     if missing:
         raise ValueError(f"missing locale(s) {', '.join(missing)}")
-    # COMPLIANCE §5: an SMS in CN carries the 【company】 signature.
+    # docs/compliance.md, Message content: an SMS in CN carries the 【company】 signature.
     if not value["zh-CN"].sms.template.startswith("【${company}】"):
         raise ValueError("zh-CN sms must start with the 【${company}】 signature")
     return value
@@ -324,7 +324,8 @@ def read_reply(text: str, rules: ReplyRules, *, opted_out: bool = False) -> Repl
     claim = _match(rules.payment_claim, plain, message, tokens, rules)
 
     if wrong:
-        # COMPLIANCE §3: the number is not the borrower's: stop messages to that number only.
+        # Never a third party (docs/compliance.md): the number is not the borrower's: stop messages
+        # to that number only.
         return ReplyReading(
             intent=Intent.OPT_OUT,
             scope=SuppressionScope.ADDRESS,

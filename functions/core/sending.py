@@ -8,7 +8,7 @@ waits (DEFERRED or not yet due), records a SUPPRESSED rung, or sends exactly onc
 
 The claim comes *before* the provider call, so a retry, a duplicate invocation or a crash
 after the call can never produce a second message: a claim found without an outcome is
-UNCERTAIN and is not re-sent (DESIGN §3, §7).
+UNCERTAIN and is not re-sent (docs/design.md, At most once).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class RungSender:
             expires = ladder.expires_at(index, account.due_date, zone, state.started_instant)
             if expires is None or now < expires:
                 break
-            # Catch-up policy (DESIGN §4): never burst missed rungs; the newest due rung wins.
+            # Catch-up policy (docs/design.md): never burst missed rungs; the newest due rung wins.
             reason = "expired_after_deferral" if deferred else "missed_before_upload"
             records.append(self._record_skip(account, ladder, index, now, zone, reason))
             index, deferred = index + 1, False
@@ -145,7 +145,7 @@ class RungSender:
         attempt = self.ledger.get(account.ladder_key, index, rung.channel)
         if attempt is not None:
             # A repeated invocation (a duplicate delivery, a retry after a crash): this rung
-            # was attempted already and is never attempted again (DESIGN §7, at most once).
+            # was attempted already and is never attempted again (docs/design.md, At most once).
             if attempt.state is Decision.UNCERTAIN:
                 records.append(
                     self._uncertain(self._bare_record(account, ladder, index, now, zone))
@@ -153,7 +153,8 @@ class RungSender:
             return Step(self._advanced(state, index + 1, now, ladder, account, zone), records)
         pause = self.channels.paused(rung.channel)
         if pause is not None:
-            # The whole channel is held (COMPLIANCE §6): defer, never drop; look again later.
+            # The whole channel is held (docs/compliance.md, Email reputation): defer, never drop;
+            # look again later.
             until = now + self.pause_recheck
             base = self._bare_record(account, ladder, index, now, zone)
             records.append(
@@ -225,7 +226,7 @@ class RungSender:
             )
         elif attempt.state is Decision.UNCERTAIN:
             # It failed after claiming the rung, perhaps after the provider took the message:
-            # never call that "not sent" (DESIGN §3).
+            # never call that "not sent" (docs/design.md, At most once).
             record = self._uncertain(base)
         else:
             return Step(done)  # the rung's outcome was recorded before the failure
@@ -268,7 +269,7 @@ class RungSender:
                 return None  # its outcome is recorded; nothing to add
             return self._uncertain(base)
         # A STOP or a payment may have arrived while this invocation was running: re-read
-        # both right before the provider call (USERS 4: cancel must really cancel).
+        # both right before the provider call (user story 4: cancel must really cancel).
         late_reason = self._late_block(account, channel, address)
         if late_reason:
             self.ledger.complete(account.ladder_key, index, channel, Decision.SUPPRESSED)
@@ -328,7 +329,7 @@ class RungSender:
             )
         headers: dict[str, str] = {}
         if unsubscribe is not None:
-            # RFC 8058 one-click unsubscribe (COMPLIANCE §4).
+            # RFC 8058 one-click unsubscribe (docs/compliance.md, Opt-out and consent).
             headers = {
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -427,7 +428,8 @@ class RungSender:
 
     def _uncertain(self, base: AuditRecord) -> AuditRecord:
         """Claimed but never completed: the attempt may have reached the borrower. Never
-        re-sent automatically; the UncertainSends alarm asks ops to reconcile (DESIGN §3)."""
+        re-sent automatically; the UncertainSends alarm asks ops to reconcile
+        (docs/design.md, At most once)."""
         return self._append(
             base, Decision.UNCERTAIN, "earlier_attempt_outcome_unknown", rule="at_most_once"
         )
@@ -451,7 +453,7 @@ class RungSender:
         if index >= len(ladder.rungs):
             if account.status is AccountStatus.ACTIVE:
                 # Every rung is decided: the account closes, and its data is deleted after the
-                # configured retention (COMPLIANCE §7).
+                # configured retention (docs/compliance.md, Personal data).
                 self.accounts.set_status(
                     account.lender_id, account.account_id, AccountStatus.COMPLETED, now
                 )
@@ -509,7 +511,8 @@ def _parsed(
 
 
 def history_window(book: ProfileBook) -> timedelta:
-    """How far back the caps of `book` count (COMPLIANCE §2): their longest rolling window —
-    a lender override may lengthen one — plus a day for local-day edges in any zone."""
+    """How far back the caps of `book` count (docs/compliance.md, Frequency caps): their longest
+    rolling window — a lender override may lengthen one — plus a day for local-day edges in any
+    zone."""
     longest = max((cap.days for p in book.profiles.values() for cap in p.caps), default=1)
     return timedelta(days=longest + 1)

@@ -1,4 +1,4 @@
-"""Candidate time zones of a borrower (COMPLIANCE.md §1).
+"""Candidate time zones of a borrower (docs/compliance.md, Quiet hours).
 
 Every source of location adds candidates; none overrides another, because the gate must
 respect the window in every place the data suggests (Reg F commentary to 1006.6(b)(1)):
