@@ -95,7 +95,8 @@ class Functions(Construct):
             self.unsubscribe_secret,
             "AwsSolutions-SMG4",
             "Rotating the signing key would invalidate the unsubscribe links in every email "
-            "already sent, breaking the opt-out those emails promise (COMPLIANCE §4).",
+            "already sent, breaking the opt-out those emails promise (docs/compliance.md, "
+            "Opt-out and consent).",
         )
 
         self.unsubscribe = self._function(
@@ -239,7 +240,8 @@ class Functions(Construct):
             "RUNG_SES_CONFIGURATION_SET": messaging.configuration_set.configuration_set_name,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self.unsubscribe_secret.secret_arn,
             "RUNG_INBOUND_TOPIC_ARN": messaging.inbound_sms.topic_arn,
-            # COMPLIANCE §7: the audit TTL uses the same retention as the bucket lifecycle.
+            # docs/compliance.md, Personal data: the audit TTL uses the same retention as the bucket
+            # lifecycle.
             "RUNG_AUDIT_RETENTION_DAYS": str(config.retention.data_days),
             "RUNG_ACCOUNT_RETENTION_DAYS": str(config.retention.data_days),
             "POWERTOOLS_SERVICE_NAME": config.service_name,
