@@ -1,6 +1,7 @@
-"""`rung reply TEXT` — how Rung reads a borrower's reply (COMPLIANCE.md §4).
+"""`rung reply TEXT` — how Rung reads a borrower's reply (docs/compliance.md, Opt-out and consent).
 
-JSON (DESIGN §4): {"intent": "opt_out|opt_in|help|payment_claim|other", "scope": …, "also": […]}.
+JSON (docs/design.md, Command line):
+{"intent": "opt_out|opt_in|help|payment_claim|other", "scope": …, "also": […]}.
 `scope` is "address", "channel" or "all" for an opt-out (null otherwise); with "channel",
 `channel` names the medium ("sms" / "email"). `also` lists what the message said besides its
 intent: "payment_claim" under an opt-out, "wrong_number".

@@ -1,7 +1,7 @@
 """`rung when` — may we contact this borrower now? Quiet hours and blackout days only.
 
-JSON (DESIGN §4): {"profile", "zones", "allowed", "next_allowed_at"}. Frequency caps need
-contact history and are not shown here; `rung simulate` applies them.
+JSON (docs/design.md, Command line): {"profile", "zones", "allowed", "next_allowed_at"}. Frequency
+caps need contact history and are not shown here; `rung simulate` applies them.
 """
 
 from __future__ import annotations
