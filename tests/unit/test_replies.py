@@ -1,5 +1,6 @@
-"""How Rung reads borrower replies (COMPLIANCE.md §4; USERS.md 6–7): a table of real-world
-replies in English, Chinese and Spanish, then the rules file itself and email text handling."""
+"""How Rung reads borrower replies (docs/compliance.md, Opt-out and consent; user stories 6–7): a
+table of real-world replies in English, Chinese and Spanish, then the rules file itself and email
+text handling."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ REPLIES = [
     ("no more texts or emails", OUT, ALL, None, ()),
     ("leave me alone", OUT, A, None, ()),
     ("Cease and desist all communications", OUT, ALL, None, ()),
-    # Wrong number: stops that number only (COMPLIANCE §3)
+    # Wrong number: stops that number only (docs/compliance.md, Who may be contacted)
     ("wrong number", OUT, A, None, ("wrong_number",)),
     ("Wrong number, stop texting", OUT, A, None, ("wrong_number",)),
     ("You have the wrong person", OUT, A, None, ("wrong_number",)),
@@ -151,7 +152,7 @@ REPLIES = [
 
 
 def test_reply_table_is_large_and_bilingual() -> None:
-    """The brief asks for at least 60 real-world replies in English and Chinese."""
+    """At least 60 real-world replies in English and Chinese."""
     chinese = [r for r in REPLIES if any("\u4e00" <= ch <= "\u9fff" for ch in r[0])]
     assert len(REPLIES) >= 60
     assert len(chinese) >= 20
@@ -274,7 +275,7 @@ def test_confirmation_texts_name_the_company_and_never_the_debt(
     texts = RULES.confirmation(kind, locale)
     values = {"company": "Acme Lending", "support": "+1 800 555 0100 / help@acme.example"}
     sms = texts.sms.substitute(values)
-    # COMPLIANCE §5: sender identity; CN SMS carries the 【signature】
+    # docs/compliance.md, Message content: sender identity; CN SMS carries the 【signature】
     assert "Acme Lending" in sms
     assert "Acme Lending" in texts.email_text.substitute(values)
     if locale == "zh-CN":

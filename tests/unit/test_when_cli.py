@@ -1,4 +1,4 @@
-"""`rung when` (DESIGN §4): profile, candidate zones, allowed now, next allowed instant."""
+"""`rung when` (docs/design.md): profile, candidate zones, allowed now, next allowed instant."""
 
 from __future__ import annotations
 
