@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     inbound_topic_arn: str = ""
     audit_retention_days: int = 400
     account_retention_days: int = 400  # after the account closes (PAID, COMPLETED)
-    # Alarms whose ALARM state pauses the email channel (COMPLIANCE §6), comma-separated.
+    # Comma-separated alarms whose ALARM state pauses the email channel (docs/compliance.md,
+    # Email reputation).
     email_pause_alarms: str = ""
     # How often a rung held by a paused channel looks again (each look is one Wait/Task/Choice).
     channel_pause_recheck_hours: int = 6

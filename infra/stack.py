@@ -34,7 +34,8 @@ class RungStack(Stack):
             state_machine=self.ladder.state_machine,
             dead_letters=self.messaging.dead_letters,
         )
-        # The email channel pauses itself on the SES reputation alarms (COMPLIANCE §6).
+        # The email channel pauses itself on the SES reputation alarms
+        # (docs/compliance.md, Email reputation).
         self.observability.topic.add_subscription(
             subscriptions.LambdaSubscription(
                 self.functions.optout, dead_letter_queue=self.messaging.dead_letters

@@ -1,6 +1,6 @@
 """Deployment configuration: the `rung` object of cdk.json's context, validated once.
 
-Every number a reviewer may want to trace to COMPLIANCE.md lives in cdk.json, not in the
+Every number a reviewer may want to trace to docs/compliance.md lives in cdk.json, not in the
 constructs. JSON has no comments, so keys starting with `//` are explanations and are dropped
 here before validation.
 """
@@ -24,13 +24,13 @@ class _Section(BaseModel):
 
 
 class RetentionConfig(_Section):
-    # COMPLIANCE §7: account data is deleted N days after it stops being needed
+    # docs/compliance.md, Personal data: account data is deleted N days after it stops being needed
     # (S3 lifecycle here, DynamoDB TTL `expires_at` written by the functions).
     data_days: int = Field(gt=0)
     # Versioning guards against an accidental overwrite; old versions still hold personal data.
     noncurrent_version_days: int = Field(gt=0)
-    # Lambda and state machine logs hold masked addresses only (COMPLIANCE §7); CloudWatch
-    # accepts named periods only (e.g. THIRTEEN_MONTHS = 400 days).
+    # Lambda and state machine logs hold masked addresses only (docs/compliance.md, Personal data);
+    # CloudWatch accepts named periods only (e.g. THIRTEEN_MONTHS = 400 days).
     log_retention: str
 
     @field_validator("log_retention")
@@ -52,7 +52,8 @@ class AlarmConfig(_Section):
     template_not_approved: int = Field(ge=1)
     executions_failed: int = Field(ge=1)
     dead_letters: int = Field(ge=1)
-    # COMPLIANCE §6: SES reviews an account at 5 % bounces and 0.1 % complaints; alarm well below.
+    # docs/compliance.md, Email reputation: SES reviews an account at 5 % bounces and 0.1 %
+    # complaints; alarm well below.
     ses_bounce_rate_percent: float = Field(gt=0, lt=5)
     ses_complaint_rate_percent: float = Field(gt=0, lt=0.1)
     email: str | None = None  # optional subscriber of the alarm topic

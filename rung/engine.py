@@ -26,7 +26,7 @@ class SimulationFailed(RungError):
 
 @dataclass(frozen=True)
 class ScriptedReply:
-    """One row of a replies file: `at, from, channel, text` (DESIGN §4)."""
+    """One row of a replies file: `at, from, channel, text` (docs/design.md, Replies file)."""
 
     at: datetime  # UTC
     sender: str  # E.164 phone or email address

@@ -1,7 +1,7 @@
 """Lambda events exactly as AWS shapes them, for the simulator's engines and the tests.
 
 The simulator feeds its handlers the same JSON S3, SNS and SES would, so nothing but the
-transport differs between a simulation and production (COMPLIANCE §8 shapes).
+transport differs between a simulation and production (shapes: docs/design.md, Provider events).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""DESIGN §7 invariants, checked over a simulation's audit records — independently of the gate.
+"""The invariants of docs/design.md, checked over a simulation's audit records — independently
+of the gate.
 
 The gate decides; these checks only look at what came out (the audit records, the final
 accounts and suppressions) and count what must never happen:
@@ -8,8 +9,9 @@ accounts and suppressions) and count what must never happen:
 - `sends_in_quiet_hours`: a send outside the allowed local window of its profile.
 
 A "send" is a record whose provider call was made: SENT, and also UNCERTAIN — an uncertain
-attempt may have been delivered, so a second attempt after it is a double send (USERS.md 5).
-The single confirmation after an opt-out (COMPLIANCE §4) is a reply, not a gate decision, so it
+attempt may have been delivered, so a second attempt after it is a double send
+(docs/user-stories.md, story 5).
+The single confirmation after an opt-out (docs/compliance.md) is a reply, not a gate decision, so it
 is never an AuditRecord and never counted here.
 """
 

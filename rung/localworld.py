@@ -291,8 +291,8 @@ class LocalWorld:
         return str(response["ETag"]).strip('"')
 
     def publish_inbound_sms(self, message: str) -> None:
-        """Publish a two-way SMS inbound message (COMPLIANCE §8 JSON) to the inbound topic;
-        the optout handler runs synchronously, at the clock's current instant."""
+        """Publish a two-way SMS inbound message (JSON of docs/design.md, Provider events) to the
+        inbound topic; the optout handler runs synchronously, at the clock's current instant."""
         self.client("sns").publish(TopicArn=self.resources.inbound_topic_arn, Message=message)
 
     def publish_inbound_email(self, notification: str) -> None:

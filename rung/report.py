@@ -1,4 +1,4 @@
-"""What `rung simulate` writes (DESIGN §4): `messages.csv`, `summary.json`, `report.html`.
+"""What `rung simulate` writes (docs/design.md): `messages.csv`, `summary.json`, `report.html`.
 
 - `messages.csv` — one row per gate decision, columns `CSV_COLUMNS` in that order. UTF-8 with
   a byte-order mark, so Excel opens Chinese bodies correctly (without it, Excel reads the file
@@ -6,8 +6,9 @@
   because bodies and names come from lender files. `rung` is the 1-based rung number of the
   ladder (rung 1 = the ladder's first rung), which is what an operator reads in ladders/*.yaml;
   `at_utc` is ISO 8601 UTC ending in `Z`.
-- `summary.json` — the numbers (see `summarize`), including the DESIGN §7 invariant counters,
-  computed by `rung.invariants` from the records, not taken from the gate.
+- `summary.json` — the numbers (see `summarize`), including the invariant counters
+  (docs/design.md, Invariants), computed by `rung.invariants` from the records, not taken from the
+  gate.
 - `report.html` — one self-contained page for non-engineers (`rung.report_page`).
 """
 

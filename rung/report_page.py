@@ -1,4 +1,5 @@
-"""`report.html`: one self-contained page a compliance officer can read (USERS.md 11, 13).
+"""`report.html`: one self-contained page a compliance officer can read
+(docs/user-stories.md, stories 11 and 13).
 
 No network: inline CSS, SVG charts whose geometry is computed here and drawn by the Jinja2
 template (autoescaped — bodies and names come from lender files), and a Content-Security-Policy

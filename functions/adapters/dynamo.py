@@ -1,4 +1,4 @@
-"""DynamoDB adapters for the storage ports (table schemas: the brief / DESIGN §3).
+"""DynamoDB adapters for the storage ports (table schemas: docs/design.md, Data).
 
 Low-level client plus TypeSerializer/TypeDeserializer: amounts stay `Decimal` end to end
 (the resource API would also do that, but the client is what moto, Stubber and the
@@ -167,7 +167,8 @@ class DynamoAccountStore(Table):
         self._retention = timedelta(days=retention_days) if retention_days else None
 
     def _expires_at(self, status: AccountStatus, changed_at: datetime | None) -> int | None:
-        """TTL (epoch seconds) of a closed account: COMPLIANCE §7 retention after closing."""
+        """TTL (epoch seconds) of a closed account: the retention after closing
+        (docs/compliance.md, Personal data)."""
         if self._retention is None or status not in CLOSED_STATUSES or changed_at is None:
             return None
         return int((changed_at + self._retention).timestamp())
@@ -429,8 +430,8 @@ class DynamoLedger(Table):
         """Undo a claim whose provider call certainly did not happen (throttled, 5xx).
 
         The delete is conditional on the claim having no outcome yet: a completed entry
-        stays (even UNCERTAIN, which is never re-sent automatically: DESIGN §3), or a retry
-        could send twice. Releasing a missing claim is a no-op (the condition holds).
+        stays (even UNCERTAIN, which is never re-sent automatically: docs/design.md, At most once),
+        or a retry could send twice. Releasing a missing claim is a no-op (the condition holds).
         """
         sort_key = ledger_sort_key(rung, channel)
         try:

@@ -194,7 +194,8 @@ class MemoryLedger:
         """Undo a claim whose provider call certainly did not happen (throttled, 5xx).
 
         Only a claim without an outcome is released (one completed as UNCERTAIN must never
-        be re-sent automatically: DESIGN §3); releasing a missing claim is a no-op.
+        be re-sent automatically: docs/design.md, At most once); releasing a missing claim is a
+        no-op.
         """
         key = (ladder_key, ledger_sort_key(rung, channel))
         entry = self._entries.get(key)

@@ -252,7 +252,8 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 
 class SfnLadderControl:
-    """Starts and stops ladder executions by their deterministic names (DESIGN §1)."""
+    """Starts and stops ladder executions by their deterministic names
+    (docs/design.md, Architecture)."""
 
     def __init__(
         self,

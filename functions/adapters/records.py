@@ -12,7 +12,8 @@ from functions.core.errors import RungError
 from functions.core.models import AuditRecord, Channel, Decision, InboundDecision
 
 # Ledger states that count as a message having (possibly) gone out: UNCERTAIN counts too,
-# because an attempt whose outcome is unknown may have reached the borrower (COMPLIANCE caps).
+# because an attempt whose outcome is unknown may have reached the borrower
+# (docs/compliance.md, Frequency caps).
 ATTEMPT_STATES = frozenset({Decision.SENT, Decision.UNCERTAIN})
 
 

@@ -1,11 +1,13 @@
-"""Four-eyes approval of message templates, pure over the TemplateStore port (DESIGN §5).
+"""Four-eyes approval of message templates, pure over the TemplateStore port
+(docs/design.md, Templates and approval).
 
 - `push` stores every file whose content hash is new as a DRAFT by its author; the same
   content pushed again is not a new version.
 - `approve` needs a clean lint (no errors) for the template's profile and an approver who is
   not the author; it records who, when and the lint result, bound to that exact content hash.
 - The send gate uses the newest APPROVED version: editing an approved template makes a new
-  DRAFT, and until that is approved the previously approved words stay in use (USERS.md 10).
+  DRAFT, and until that is approved the previously approved words stay in use
+  (docs/user-stories.md, story 10).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Frequency caps (COMPLIANCE.md §2): how many attempts a profile allows per period.
+"""Frequency caps (docs/compliance.md): how many attempts a profile allows per period.
 
-A capped rung is deferred to the instant the cap frees, never skipped (USERS.md 1). Each
-`blocked_until` answer is exact: the cap stays closed for every instant before it.
+A capped rung is deferred to the instant the cap frees, never skipped
+(docs/user-stories.md, story 1). Each `blocked_until` answer is exact: the cap stays closed for
+every instant before it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Streaming CSV text for lender files: encoding detection, byte positions, header mapping.
 
-Lender files (DESIGN §4) are UTF-8 (with or without BOM) or GB18030/GBK — what Excel writes
-on a Chinese Windows desktop — with LF or CRLF line ends. The file is never read whole:
+Lender files (docs/design.md, Lender file) are UTF-8 (with or without BOM) or GB18030/GBK — what
+Excel writes on a Chinese Windows desktop — with LF or CRLF line ends. The file is never read whole:
 bytes are split into physical lines (a `\\n` or `\\r` byte never occurs inside a UTF-8 or
 GB18030 multi-byte character, so splitting before decoding is safe), each line is decoded,
 and `csv.reader` pulls lines one at a time. Because the reader never reads ahead of the

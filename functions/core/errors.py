@@ -21,7 +21,8 @@ class PermanentSendError(RungError):
 class UncertainSendError(RungError):
     """The request may have reached the provider (read timeout, dropped connection).
 
-    Never retried: the rung ends UNCERTAIN and an alarm asks ops to reconcile (DESIGN §3).
+    Never retried: the rung ends UNCERTAIN and an alarm asks ops to reconcile
+    (docs/design.md, At most once).
     """
 
 

@@ -1,8 +1,9 @@
 """What Rung does when a borrower writes back, a link is clicked, or SES reports on an email.
 
-COMPLIANCE.md §4: an opt-out is honoured before the next send (the suppression is written
-here, and the gate reads it before every provider call); exactly one confirmation may follow,
-on the channel the borrower wrote on, even in quiet hours (§1 exception); nothing after.
+docs/compliance.md, Opt-out and consent: an opt-out is honoured before the next send (the
+suppression is written here, and the gate reads it before every provider call); exactly one
+confirmation may follow, on the channel the borrower wrote on, even in quiet hours (the exception in
+Quiet hours); nothing after.
 Effects are idempotent and happen first (at-least-once: a failed record is replayed from the
 DLQ), the reply is sent at most once (`InboundLog.first_time` decides which delivery replies).
 Pure over the ports: the caller passes the instants and logs the returned Outcome.
@@ -163,8 +164,8 @@ class _Reply:
 
 # What an unauthenticated email may not do: re-subscribe or pause someone else's ladder.
 _LIFTING = frozenset({Intent.OPT_IN, Intent.PAYMENT_CLAIM, Intent.PROMISE_TO_PAY})
-# Only what the borrower said by reply can be lifted by a reply (COMPLIANCE §4: START);
-# bounces, complaints, one-click unsubscribes and wrong-number reports stay.
+# Only what the borrower said by reply can be lifted by a reply (docs/compliance.md, Opt-out
+# and consent: START); bounces, complaints, one-click unsubscribes and wrong-number reports stay.
 _LIFTABLE = frozenset({SuppressionSource.REPLY})
 _PERMANENT = frozenset({SuppressionSource.BOUNCE, SuppressionSource.COMPLAINT})
 _SCOPE_RANK = {SuppressionScope.ADDRESS: 0, SuppressionScope.CHANNEL: 1, SuppressionScope.ALL: 2}
@@ -175,7 +176,8 @@ _REDACTED_CHARS = 160
 
 
 def redact(text: str) -> str:
-    """A reply as ops may see it in logs: emails and phone-like digit runs masked (§7)."""
+    """A reply as ops may see it in logs: emails and phone-like digit runs masked
+    (docs/compliance.md, Personal data)."""
     masked = _EMAIL.sub(lambda m: mask_email(m.group()), text)
     masked = _PHONE.sub(lambda m: mask_phone("+" + re.sub(r"\D", "", m.group())), masked)
     return masked[:_REDACTED_CHARS]
@@ -243,7 +245,8 @@ class Feedback:
                     metrics=("EmailDelivered", *receipt),
                 )
             case SmsDeliveryEvent():
-                # Receipts can take 72 h (COMPLIANCE §8): noted on the ledger, never waited on.
+                # Receipts can take 72 h (docs/design.md, Provider events): noted on the ledger,
+                # never waited on.
                 status = message.messageStatus or message.eventType
                 return Outcome(
                     event="sms_delivery_event",
@@ -597,7 +600,8 @@ class Feedback:
         )
 
     def _stop_uncontactable(self, accounts: Sequence[Account], cause: str) -> list[str]:
-        """Stop the ladder of every account with no channel left (DESIGN §1: StopExecution)."""
+        """Stop the ladder of every account with no channel left
+        (docs/design.md, Architecture: StopExecution)."""
         stopped = []
         for account in accounts:
             if account.status is AccountStatus.COMPLETED or self._contactable(account):
@@ -688,8 +692,9 @@ class Feedback:
         texts = self.rules.confirmation(kind, locale)
         values = {"company": lender.company_name, "support": lender.support_contact}
         try:
-            # A reply the borrower asked for: no gate (COMPLIANCE §1 exception), and only ever
-            # to the address they wrote from, on the channel they used.
+            # A reply the borrower asked for: no gate (the exception under Quiet hours in
+            # docs/compliance.md), and only ever to the address they wrote from, on the channel
+            # they used.
             if reply.channel is Channel.SMS:
                 self.ports.sms.send_sms(
                     OutboundSms(
@@ -756,9 +761,9 @@ class Feedback:
         return written, stopped
 
     def on_alarm(self, alarm: CloudWatchAlarm, *, at: datetime) -> Outcome:
-        """COMPLIANCE §6: the email channel pauses itself before SES reviews or pauses the
-        account. Only a person resumes it (`rung channels resume email`): the rate falls
-        while nothing is sent, so an OK state proves nothing."""
+        """docs/compliance.md, Email reputation: the email channel pauses itself before SES reviews
+        or pauses the account. Only a person resumes it (`rung channels resume email`): the rate
+        falls while nothing is sent, so an OK state proves nothing."""
         if alarm.NewStateValue != "ALARM" or alarm.AlarmName not in self.email_pause_alarms:
             return Outcome(event="alarm", note=f"{alarm.AlarmName} {alarm.NewStateValue}")
         self.ports.channels.pause(

@@ -1,4 +1,4 @@
-"""The messages the optout function receives, as AWS sends them (COMPLIANCE.md §8).
+"""The messages the optout function receives, as AWS sends them (docs/design.md, Provider events).
 
 One SNS Lambda event carries records; each record's `Message` is a JSON string holding one
 of: a two-way SMS inbound message, an SES notification (`notificationType`, or `eventType`
@@ -34,7 +34,8 @@ class InboundRejected(RungError):
 
 
 def describe(exc: ValidationError) -> str:
-    """A ValidationError without the input values (COMPLIANCE §7: no PII in logs)."""
+    """A ValidationError without the input values (no PII in logs:
+    docs/compliance.md, Personal data)."""
     return "; ".join(
         f"{'.'.join(str(part) for part in error['loc']) or 'message'}: {error['msg']}"
         for error in exc.errors(include_input=False, include_url=False)

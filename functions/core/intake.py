@@ -12,7 +12,7 @@ around `ingest`. The rules, in the order a reader asks about them:
 - Incremental. A known account is updated (balance, dates, contacts) without restarting its
   ladder; its status is kept unless the file sets one; its cycle is kept while the due date
   is unchanged. A new account, or a new cycle, starts one ladder at rung 0 now — the send
-  function applies the catch-up policy (USERS 9), so intake does no ladder arithmetic.
+  function applies the catch-up policy (user story 9), so intake does no ladder arithmetic.
 - Ordered for crashes. Per batch: stop superseded ladders, write the accounts, then start
   new ladders. A crash between two steps is repaired by replaying the batch.
 - Streaming. Rows reach the store in batches of `BATCH_SIZE`; after every `BATCH_SIZE` rows
@@ -62,7 +62,7 @@ REPORT_HEADER = ("row", "account_id", "field", "reason")
 REPORT_CONTENT_TYPE = "text/csv; charset=utf-8"
 # Statuses that belong to one delinquency: a new cycle (a new due date) starts afresh.
 # The others (CEASE, BANKRUPTCY, ATTORNEY, DECEASED, DISPUTED) describe the borrower or the
-# debt and outlive the cycle (COMPLIANCE §3): a new due date must not re-open contact.
+# debt and outlive the cycle (docs/compliance.md): a new due date must not re-open contact.
 PER_CYCLE_STATUSES = frozenset(
     {
         AccountStatus.PAID,
@@ -362,7 +362,7 @@ class _Run:
             return result  # paid already, or this very row applied before a crash
         if amount >= account.amount_due:
             # Paid in full: the status blocks every later rung at the gate, and the ladder
-            # is stopped now so no Wait state wakes up to a paid account (USERS 4).
+            # is stopped now so no Wait state wakes up to a paid account (user story 4).
             self.ports.accounts.set_status(
                 account.lender_id, account.account_id, AccountStatus.PAID, self.now
             )

@@ -1,4 +1,5 @@
-"""The lender file (DESIGN §4): one pydantic model per row, read as a stream, judged row by row.
+"""The lender file (docs/design.md, Lender file): one pydantic model per row, read as a stream,
+judged row by row.
 
 Every data record ends as exactly one `RowResult`, accepted or rejected with (row, field,
 reason): `rows = accepted + rejected`, nothing is dropped. Rows are numbered by the physical

@@ -51,7 +51,7 @@ class LenderConfig(BaseModel):
     default_region: str = "US"  # ISO 3166 region for national phone formats
     default_locale: str = "en-US"
     ladder: str = "default"
-    # COMPLIANCE §5: third-party collectors need the debt-collector disclosure.
+    # Third-party collectors need the debt-collector disclosure (docs/compliance.md).
     third_party_collector: bool = False
     header_aliases: dict[str, str] = Field(default_factory=dict)  # lender header -> contract column
     # Per-profile overrides; the profile loader accepts only stricter values.

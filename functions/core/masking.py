@@ -1,4 +1,5 @@
-"""Masking of phone numbers and email addresses for logs, audit and reports (COMPLIANCE §7)."""
+"""Masking of phone numbers and email addresses for logs, audit and reports
+(docs/compliance.md, Personal data)."""
 
 
 def mask_phone(phone: str | None) -> str:

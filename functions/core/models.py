@@ -31,7 +31,7 @@ class AccountStatus(StrEnum):
     COMPLETED = "COMPLETED"
 
 
-# COMPLIANCE.md §3: states that block every reminder.
+# States that block every reminder (docs/compliance.md, Who may be contacted).
 BLOCKING_STATUSES = frozenset(
     {
         AccountStatus.PAID,
@@ -62,8 +62,8 @@ LEGAL_STATUSES = frozenset(
 HOLDING_STATUSES = frozenset({AccountStatus.PAYMENT_CLAIMED, AccountStatus.PROMISE_TO_PAY})
 
 
-# COMPLIANCE §7: an account is closed once paid or once its ladder has run to the end; its
-# data is deleted a configured number of days later (DynamoDB TTL).
+# docs/compliance.md, Personal data: an account is closed once paid or once its ladder has run
+# to the end; its data is deleted a configured number of days later (DynamoDB TTL).
 CLOSED_STATUSES = frozenset({AccountStatus.PAID, AccountStatus.COMPLETED})
 
 
@@ -174,8 +174,8 @@ def suppression_key(channel: Channel, address: str) -> str:
 
 
 class ChannelPause(BaseModel):
-    """A whole channel held for every borrower (COMPLIANCE §6: email pauses itself on bad
-    SES reputation before SES pauses the account). Rungs defer; a person resumes."""
+    """A whole channel held for every borrower: email pauses itself on bad SES reputation before
+    SES pauses the account (docs/compliance.md, Email reputation). Rungs defer; a person resumes."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -224,7 +224,7 @@ class LedgerEntry(BaseModel):
     provider_message_id: str = ""
     address: str = ""
     # The provider's delivery receipt (SMS: up to 72 h later; may never come). Informational:
-    # the next rung never waits on it (COMPLIANCE §8).
+    # the next rung never waits on it (docs/design.md, Provider events).
     delivery: str = ""
     delivery_at: datetime | None = None
 

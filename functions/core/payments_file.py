@@ -1,4 +1,5 @@
-"""The lender's payments file (DESIGN §4): `account_id, paid_at, amount`, read as a stream.
+"""The lender's payments file (docs/design.md, Payments file): `account_id, paid_at, amount`, read
+as a stream.
 
 Same reading rules as the lender file (encodings, aliases, row = physical line, blank lines
 skipped and counted). Only what a row says by itself is judged here; whether the account

@@ -1,4 +1,4 @@
-"""The gate: every rung passes here before any provider call (COMPLIANCE.md).
+"""The gate: every rung passes here before any provider call (docs/compliance.md).
 
 Pure: the caller loads suppressions, contact history and the approved template version,
 and passes the instant and the profile book. The answer is SEND, DEFER(until) or
@@ -167,7 +167,7 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
             detail=detail,
         )
 
-    # 1. Account status (COMPLIANCE.md §3).
+    # 1. Account status (docs/compliance.md, Who may be contacted).
     if account.status in BLOCKING_STATUSES:
         return result(Verdict.SUPPRESS, "account_status", f"status_{account.status.lower()}")
     not_before = now
@@ -224,11 +224,12 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
             "channel_excluded",
             detail=f"borrower asked for no {gate.channel.value} at {excluded.at:%Y-%m-%dT%H:%MZ}",
         )
-    # 4. Only approved content goes out (DESIGN §5).
+    # 4. Only approved content goes out (docs/design.md, Templates and approval).
     if gate.template_version is None:
         return result(Verdict.SUPPRESS, "template_approval", "template_not_approved")
-    # 5. Fail closed without a zone (COMPLIANCE.md §1; USERS.md 2). DEFER is impossible:
-    # no instant can be shown to be inside the borrower's window, and waiting adds no data.
+    # 5. Fail closed without a zone (docs/compliance.md, Quiet hours; user story 2). DEFER is
+    # impossible: no instant can be shown to be inside the borrower's window, and waiting adds
+    # no data.
     if location_error:
         return result(Verdict.SUPPRESS, "timezone", "invalid_location", detail=location_error)
     if not zones:

@@ -2,7 +2,7 @@
 
 A profile is chosen from the account's country/state, else from the phone number's region;
 an unknown jurisdiction gets the strictest default profile. Lenders may override a profile
-only to make it stricter (DESIGN §4); a looser override is a ConfigError.
+only to make it stricter (docs/design.md, Lender configuration); a looser override is a ConfigError.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Quiet hours: when a message may be sent at the borrower's location (COMPLIANCE.md §1).
+"""Quiet hours: when a message may be sent at the borrower's location (docs/compliance.md).
 
 A profile allows a local window [start, end) on days that are not blackout days. With
 several candidate zones an instant is allowed only if it is allowed in *every* zone (the Reg F
@@ -68,7 +68,8 @@ def zone(name: str) -> ZoneInfo:
 
 def require_aware(instant: datetime) -> datetime:
     """Every instant the gate sees must be timezone-aware: a naive one would be read in the
-    host's zone, the bug that sent messages in quiet hours on non-UTC workers (USERS.md 3)."""
+    host's zone, the bug that sent messages in quiet hours on non-UTC workers
+    (docs/user-stories.md, story 3)."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"instant {instant.isoformat()} has no time zone")
     return instant.astimezone(UTC)
@@ -90,7 +91,7 @@ def blocking_zone(
 def is_allowed(instant: datetime, zones: Sequence[str], profile: Profile) -> bool:
     """True when `instant` is inside the profile's window in every candidate zone."""
     if not zones:
-        return False  # fail closed: no zone, no lawful time (COMPLIANCE.md §1)
+        return False  # fail closed: no zone, no lawful time (docs/compliance.md, Quiet hours)
     return blocking_zone(require_aware(instant), zones, profile.local_window) is None
 
 

@@ -1,7 +1,7 @@
 """Rendering a message template for one account: sandboxed, strict, locale-aware.
 
-Three layers keep a template from doing anything but fill in words (DESIGN §5, §7 "sandboxed
-templates"):
+Three layers keep a template from doing anything but fill in words (docs/design.md, Templates and
+approval):
 1. An allow-list over the parsed template: text, variables, `if`/`elif`/`else`, comparisons,
    `and`/`or`/`not`, inline `a if c else b` and the filters upper, lower, capitalize, title,
    trim. No loops, calls, attribute or item access, assignments, macros, includes or
@@ -20,9 +20,9 @@ Variables (`VARIABLES`, built by `build_variables`; nothing else is in scope):
   days_past_due       whole days since the due date, in the account's zone (UTC if unknown), ≥ 0
   payment_link        the account's payment link, else https://{lender's first allowed link domain}
   company_name, support_phone, support_email   from the lender configuration
-  optout_instruction  per channel and locale (COMPLIANCE §4): SMS "Reply STOP to stop texts to this
-                      number." / "回复TD退订" / Spanish; email: the unsubscribe sentence, which
-                      templates follow with the unsubscribe link
+  optout_instruction  per channel and locale (docs/compliance.md, Opt-out and consent): SMS
+                      "Reply STOP to stop texts to this number." / "回复TD退订" / Spanish; email:
+                      the unsubscribe sentence, which templates follow with the unsubscribe link
   unsubscribe_url     email only: the signed one-click link; absent for SMS, so an email template
                       can never render without it
   third_party_collector  the lender's flag: templates show the debt-collector disclosure under it
@@ -80,7 +80,8 @@ class LocaleTexts:
     optout_email: str
 
 
-# COMPLIANCE §4: every SMS says how to stop texts to this number; CN SMS use "回复TD退订".
+# Every SMS says how to stop texts to this number (docs/compliance.md, Opt-out and consent);
+# CN SMS use "回复TD退订".
 # The Spanish SMS wording avoids á/í/ó/ú so that it stays in the GSM-7 alphabet (é is in it).
 LOCALE_TEXTS: dict[str, LocaleTexts] = {
     "en": LocaleTexts(

@@ -292,7 +292,7 @@ def _every_locale(value: dict[str, Confirmation]) -> dict[str, Confirmation]:
     missing = [locale for locale in LOCALES if locale not in value]
     if missing:
         raise ValueError(f"missing locale(s) {', '.join(missing)}")
-    # COMPLIANCE §5: an SMS in CN carries the 【company】 signature.
+    # docs/compliance.md, Message content: an SMS in CN carries the 【company】 signature.
     if not value["zh-CN"].sms.template.startswith("【${company}】"):
         raise ValueError("zh-CN sms must start with the 【${company}】 signature")
     return value

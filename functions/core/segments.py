@@ -1,4 +1,5 @@
-"""SMS encoding and segment count: what one message costs before it is sent (USERS.md 13).
+"""SMS encoding and segment count: what one message costs before it is sent
+(docs/user-stories.md, story 13).
 
 GSM 03.38 (3GPP TS 23.038) default alphabet: 7-bit septets, 160 per single message, 153 per
 part of a concatenated message (the user-data header takes 7). Characters of the extension

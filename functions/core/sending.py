@@ -8,7 +8,7 @@ waits (DEFERRED or not yet due), records a SUPPRESSED rung, or sends exactly onc
 
 The claim comes *before* the provider call, so a retry, a duplicate invocation or a crash
 after the call can never produce a second message: a claim found without an outcome is
-UNCERTAIN and is not re-sent (DESIGN §3, §7).
+UNCERTAIN and is not re-sent (docs/design.md, At most once).
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class RungSender:
         attempt = self.ledger.get(account.ladder_key, index, rung.channel)
         if attempt is not None:
             # A repeated invocation (a duplicate delivery, a retry after a crash): this rung
-            # was attempted already and is never attempted again (DESIGN §7, at most once).
+            # was attempted already and is never attempted again (docs/design.md, At most once).
             if attempt.state is Decision.UNCERTAIN:
                 records.append(
                     self._uncertain(self._bare_record(account, ladder, index, now, zone))
@@ -173,7 +173,8 @@ class RungSender:
             )
         pause = self.channels.paused(rung.channel)
         if pause is not None:
-            # The whole channel is held (COMPLIANCE §6): defer, never drop; look again later.
+            # The whole channel is held (docs/compliance.md, Email reputation): defer, never drop;
+            # look again later.
             until = now + self.pause_recheck
             base = self._bare_record(account, ladder, index, now, zone)
             records.append(
@@ -332,7 +333,7 @@ class RungSender:
             # and records UNCERTAIN. Recording anything here would count a second attempt.
             return None
         # A STOP or a payment may have arrived while this invocation was running: re-read
-        # both right before the provider call (USERS 4: cancel must really cancel).
+        # both right before the provider call (user story 4: cancel must really cancel).
         try:
             late_reason = self._late_block(account, channel, address)
         except Exception:
@@ -399,7 +400,7 @@ class RungSender:
             )
         headers: dict[str, str] = {}
         if unsubscribe is not None:
-            # RFC 8058 one-click unsubscribe (COMPLIANCE §4).
+            # RFC 8058 one-click unsubscribe (docs/compliance.md, Opt-out and consent).
             headers = {
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -489,7 +490,7 @@ class RungSender:
         now: datetime,
         records: list[AuditRecord],
     ) -> tuple[int, bool]:
-        """Catch-up policy (DESIGN §4): never burst missed rungs; the newest due rung wins.
+        """Catch-up policy (docs/design.md): never burst missed rungs; the newest due rung wins.
 
         Each superseded rung is recorded SUPPRESSED at the instant the ladder woke for it
         (`next_at`, not the invocation's own time), so a retried invocation of the same state
@@ -515,7 +516,8 @@ class RungSender:
 
     def _uncertain(self, base: AuditRecord) -> AuditRecord:
         """Claimed but never completed: the attempt may have reached the borrower. Never
-        re-sent automatically; the UncertainSends alarm asks ops to reconcile (DESIGN §3)."""
+        re-sent automatically; the UncertainSends alarm asks ops to reconcile
+        (docs/design.md, At most once)."""
         return self._append(
             base, Decision.UNCERTAIN, "earlier_attempt_outcome_unknown", rule="at_most_once"
         )
@@ -592,7 +594,7 @@ class RungSender:
         if index >= len(ladder.rungs):
             if account.status is AccountStatus.ACTIVE:
                 # Every rung is decided: the account closes, and its data is deleted after the
-                # configured retention (COMPLIANCE §7).
+                # configured retention (docs/compliance.md, Personal data).
                 self.accounts.set_status(
                     account.lender_id, account.account_id, AccountStatus.COMPLETED, now
                 )
@@ -666,7 +668,8 @@ def _parsed(
 
 
 def history_window(book: ProfileBook) -> timedelta:
-    """How far back the caps of `book` count (COMPLIANCE §2): their longest rolling window —
-    a lender override may lengthen one — plus a day for local-day edges in any zone."""
+    """How far back the caps of `book` count (docs/compliance.md, Frequency caps): their longest
+    rolling window — a lender override may lengthen one — plus a day for local-day edges in any
+    zone."""
     longest = max((cap.days for p in book.profiles.values() for cap in p.caps), default=1)
     return timedelta(days=longest + 1)

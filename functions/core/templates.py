@@ -17,7 +17,7 @@ written by hand so that the exact words of each part are what gets approved.
 
 The version of a template is the content hash of the whole file (front matter included):
 the first 12 hex digits of SHA-256 over its exact UTF-8 bytes. Changing one character makes
-a new version that needs a new approval (USERS.md 10).
+a new version that needs a new approval (docs/user-stories.md, story 10).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Signed one-click unsubscribe links (RFC 8058; COMPLIANCE.md §4).
+"""Signed one-click unsubscribe links (RFC 8058; docs/compliance.md, Opt-out and consent).
 
 A token is `base64url(payload) "." base64url(HMAC-SHA256(key, base64url(payload)))`, the
 payload a compact JSON of channel, address, lender, account and issue time. The key comes from

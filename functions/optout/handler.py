@@ -99,7 +99,7 @@ def handler(
 def _report(outcome: Outcome) -> None:
     details = outcome.model_dump(mode="json", exclude_defaults=True, exclude={"metrics"})
     if outcome.intent is Intent.OTHER:
-        # USERS.md 6: a reply nobody understood needs a place where ops sees it.
+        # User story 6: a reply nobody understood needs a place where ops sees it.
         logger.warning("reply not understood", extra=details)
     else:
         logger.info("inbound handled", extra=details)

@@ -91,7 +91,8 @@ class Functions(Construct):
             self.unsubscribe_secret,
             "AwsSolutions-SMG4",
             "Rotating the signing key would invalidate the unsubscribe links in every email "
-            "already sent, breaking the opt-out those emails promise (COMPLIANCE §4).",
+            "already sent, breaking the opt-out those emails promise (docs/compliance.md, "
+            "Opt-out and consent).",
         )
 
         self.unsubscribe = self._function(
@@ -238,7 +239,8 @@ class Functions(Construct):
             "RUNG_SMS_OPT_OUT_LIST": config.sms.opt_out_list,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self.unsubscribe_secret.secret_arn,
             "RUNG_INBOUND_TOPIC_ARN": messaging.inbound_sms.topic_arn,
-            # COMPLIANCE §7: the audit TTL uses the same retention as the bucket lifecycle.
+            # docs/compliance.md, Personal data: the audit TTL uses the same retention as the bucket
+            # lifecycle.
             "RUNG_AUDIT_RETENTION_DAYS": str(config.retention.data_days),
             "RUNG_ACCOUNT_RETENTION_DAYS": str(config.retention.data_days),
             # Pacing defaults; a lender's `send_rates` overrides them.

@@ -107,7 +107,8 @@ class Ladder(Construct):
                 destination=self.log_group,
                 level=sfn.LogLevel[config.state_machine_log_level],
                 # The state carries ids only, but failures may quote provider errors: keep
-                # execution data out of the logs (COMPLIANCE §7); the audit table has the record.
+                # execution data out of the logs (docs/compliance.md, Personal data); the audit
+                # table has the record.
                 include_execution_data=False,
             ),
         )

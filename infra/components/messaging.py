@@ -93,7 +93,8 @@ class Messaging(Construct):
             "Email",
             reputation_metrics=True,
             sending_enabled=True,
-            # COMPLIANCE §4/§6: permanent bounces and complaints suppress that address.
+            # docs/compliance.md (Opt-out and consent, Email reputation): permanent bounces and
+            # complaints suppress that address.
             suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
             tls_policy=ses.ConfigurationSetTlsPolicy.REQUIRE,
         )

@@ -82,7 +82,8 @@ class Observability(Construct):
         self.alarms = {
             # An attempt whose outcome is unknown is never re-sent automatically: a human looks.
             "UncertainSends": (rung_metric("UncertainSends"), alarms.uncertain_sends),
-            # A rung was suppressed because no approved template exists (DESIGN §5).
+            # A rung was suppressed because no approved template exists
+            # (docs/design.md, Templates and approval).
             "TemplateNotApproved": (
                 rung_metric("TemplateNotApproved"),
                 alarms.template_not_approved,
@@ -97,19 +98,22 @@ class Observability(Construct):
                 ),
                 alarms.dead_letters,
             ),
-            # COMPLIANCE §6: pause email before SES reviews (5 %) or pauses (10 %) the account.
+            # docs/compliance.md, Email reputation: pause email before SES reviews (5 %) or pauses
+            # (10 %) the account.
             "SesBounceRate": (
                 ses_rate("Reputation.BounceRate"),
                 alarms.ses_bounce_rate_percent / PERCENT,
             ),
-            # COMPLIANCE §6: SES reviews at 0.1 % complaints and pauses at 0.5 %.
+            # docs/compliance.md, Email reputation: SES reviews at 0.1 % complaints and pauses
+            # at 0.5 %.
             "SesComplaintRate": (
                 ses_rate("Reputation.ComplaintRate"),
                 alarms.ses_complaint_rate_percent / PERCENT,
             ),
         }
         stack_name = Stack.of(self).stack_name
-        # COMPLIANCE §6: these two pause the email channel (the optout function listens).
+        # docs/compliance.md, Email reputation: these two pause the email channel (the optout
+        # function listens).
         self.email_pause_alarm_names = tuple(
             f"{stack_name}-{name}" for name in ("SesBounceRate", "SesComplaintRate")
         )

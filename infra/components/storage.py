@@ -1,4 +1,4 @@
-"""Storage: the lender-file bucket and the DynamoDB tables (schemas fixed by the team brief)."""
+"""Storage: the lender-file bucket and the DynamoDB tables (schemas: docs/design.md, Data)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ UPLOADS_PREFIX = "uploads/"
 PAYMENTS_PREFIX = "payments/"
 REJECTS_PREFIX = "rejects/"  # reject reports, written by the schedule function
 TTL_ATTRIBUTE = "expires_at"
-# Stray multipart parts hold lender data too (COMPLIANCE §7) and are never useful after a week.
+# Stray multipart parts hold lender data too (docs/compliance.md, Personal data) and are never
+# useful after a week.
 INCOMPLETE_UPLOAD_DAYS = 7
 
 
@@ -61,8 +62,8 @@ class Storage(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="uploads-bucket/",
             lifecycle_rules=[
-                # COMPLIANCE §7: lender files and reject reports hold personal data; they go
-                # after the configured retention, and so do their older versions.
+                # docs/compliance.md, Personal data: lender files and reject reports hold personal
+                # data; they go after the configured retention, and so do their older versions.
                 s3.LifecycleRule(
                     id="retention",
                     expiration=Duration.days(retention.data_days),
@@ -74,7 +75,8 @@ class Storage(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        # Closed accounts (PAID, COMPLETED) expire after the retention (COMPLIANCE §7).
+        # Closed accounts (PAID, COMPLETED) expire after the retention
+        # (docs/compliance.md, Personal data).
         self.accounts = self._table("Accounts", "pk", ttl=TTL_ATTRIBUTE)
         for index, attribute in (("by_phone", "phone"), ("by_email", "email")):
             self.accounts.add_global_secondary_index(

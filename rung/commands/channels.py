@@ -1,8 +1,8 @@
 """`rung channels status|pause|resume` — hold or release a whole channel for every borrower.
 
-The SES reputation alarms pause email by themselves (COMPLIANCE §6); only a person resumes it,
-after finding why bounces or complaints rose. While a channel is paused its rungs are deferred
-(never dropped) and looked at again every `RUNG_CHANNEL_PAUSE_RECHECK_HOURS`.
+The SES reputation alarms pause email by themselves (docs/compliance.md, Email reputation); only a
+person resumes it, after finding why bounces or complaints rose. While a channel is paused its rungs
+are deferred (never dropped) and looked at again every `RUNG_CHANNEL_PAUSE_RECHECK_HOURS`.
 Talks to the suppressions table: real AWS with boto3's default credentials, or a local
 endpoint (`--endpoint-url`). Exit 0 ok, 2 unusable input or AWS unreachable.
 """

@@ -1,4 +1,4 @@
-"""`rung reply TEXT` — how Rung reads a borrower's reply (COMPLIANCE.md §4).
+"""`rung reply TEXT` — how Rung reads a borrower's reply (docs/compliance.md, Opt-out and consent).
 
 JSON: {"intent", "scope", "channel", "also", "rule", "rules_version", "normalised",
 "confidence", "promised_on", "preference"}. `intent` is one of opt_out, opt_in, help,

@@ -1,7 +1,7 @@
 """`rung simulate FILE …` — preview a lender file's whole ladder on a virtual clock.
 
 The same handlers and rules as on AWS. Writes OUT/messages.csv, OUT/summary.json and
-OUT/report.html (DESIGN §4) and prints, per account, what was sent when (local time).
+OUT/report.html (docs/design.md) and prints, per account, what was sent when (local time).
 Exit 0: done, every invariant held; 2: bad options or an unusable file;
 3: an invariant was violated (a send in quiet hours, after an opt-out, or twice) or a ladder
 failed. `--sms-rate`, `--email-rate` and `--provider-outage` make the simulated providers

@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "templates",
         help="lint, preview, push, approve and list message templates",
-        description="Message templates as code: lint them against COMPLIANCE §5, preview "
+        description="Message templates as code: lint them against the content rules, preview "
         "them for an account, push versions and approve them (four eyes).",
     )
     commands = parser.add_subparsers(dest="templates_command", required=True, metavar="ACTION")

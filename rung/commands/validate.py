@@ -3,8 +3,8 @@
 The same row rules as the schedule Lambda (functions.core.lender_file), streamed: rows are
 printed as they are judged, so a million-row file needs no more memory than a small one.
 
-JSON (DESIGN §4): {"rows", "accepted", "rejected": [{"row", "account_id", "errors"}],
-"file_error"} plus "blank_lines", "ignored_columns" and "encoding".
+JSON (docs/design.md, Command line): {"rows", "accepted", "rejected": [{"row", "account_id",
+"errors"}], "file_error"} plus "blank_lines", "ignored_columns" and "encoding".
 Last, the capacity planner's one-line verdict for the accepted rows if the file arrived now
 (`rung plan` has the details); JSON: "plan".
 Exit 0: every row accepted; 1: some rows rejected; 2: the file (or the lender) is unusable.

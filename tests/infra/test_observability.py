@@ -40,7 +40,7 @@ def test_alarms_watch_what_must_never_go_unnoticed(synthesized: Synthesized) -> 
 
 
 def test_ses_rate_alarms_fire_well_below_ses_review_levels(synthesized: Synthesized) -> None:
-    # COMPLIANCE §6: SES reviews at 5 % bounces and 0.1 % complaints.
+    # docs/compliance.md, Email reputation: SES reviews at 5 % bounces and 0.1 % complaints.
     alarms = _alarms_by_metric(synthesized)
     assert alarms["Reputation.BounceRate"]["Threshold"] <= 0.05 / 2
     assert alarms["Reputation.ComplaintRate"]["Threshold"] <= 0.001 / 2

@@ -22,7 +22,7 @@ def context() -> dict[str, Any]:
 def test_cdk_json_context_is_valid_and_documented(context: dict[str, Any]) -> None:
     config = RungStackConfig.from_context(context)
     assert config.alarms.ses_bounce_rate_percent == 2.5
-    assert any(key.startswith("//") for key in context["alarms"])  # COMPLIANCE §6 cited
+    assert any(key.startswith("//") for key in context["alarms"])  # the SES lines explained
 
 
 def test_unknown_log_retention_is_rejected_with_the_allowed_names(context: dict[str, Any]) -> None:
@@ -32,7 +32,8 @@ def test_unknown_log_retention_is_rejected_with_the_allowed_names(context: dict[
 
 
 def test_bounce_alarm_at_ses_review_level_is_rejected(context: dict[str, Any]) -> None:
-    # COMPLIANCE §6: an alarm at 5 % would fire only when SES already reviews the account.
+    # docs/compliance.md, Email reputation: an alarm at 5 % would fire only when SES already reviews
+    # the account.
     context["alarms"]["ses_bounce_rate_percent"] = 5
     with pytest.raises(ValidationError, match="ses_bounce_rate_percent"):
         RungStackConfig.from_context(context)

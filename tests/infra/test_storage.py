@@ -35,7 +35,7 @@ def test_uploads_bucket_encrypted_versioned_private_and_logged(synthesized: Synt
 
 
 def test_uploads_bucket_lifecycle_applies_configured_retention(synthesized: Synthesized) -> None:
-    # Given the retention of COMPLIANCE §7 configured in cdk.json
+    # Given the retention (docs/compliance.md, Personal data) configured in cdk.json
     bucket = synthesized.resource(synthesized.stack.storage.bucket)["Properties"]
     # When we read the lifecycle rules / Then current and old versions both expire
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
@@ -83,11 +83,11 @@ def test_bucket_notifies_schedule_for_uploads_and_payments_only(synthesized: Syn
 
 
 TABLES: dict[str, dict[str, Any]] = {
-    # attribute -> (keys, GSIs {name: keys}, TTL attribute); the team brief's fixed schemas
+    # attribute -> (keys, GSIs {name: keys}, TTL attribute); the schemas of docs/design.md, Data
     "accounts": {
         "keys": [("pk", "HASH")],
         "gsi": {"by_phone": [("phone", "HASH")], "by_email": [("email", "HASH")]},
-        "ttl": "expires_at",  # closed accounts expire after the retention (COMPLIANCE §7)
+        "ttl": "expires_at",  # closed accounts expire after the retention (docs/compliance.md)
     },
     "suppressions": {"keys": [("pk", "HASH")]},
     "ledger": {
@@ -107,7 +107,7 @@ TABLES: dict[str, dict[str, Any]] = {
 
 
 def test_stack_has_exactly_the_eight_tables(synthesized: Synthesized) -> None:
-    # Given / When / Then: one table per schema of the brief, no more
+    # Given / When / Then: one table per schema of docs/design.md (Data), no more
     assert len(synthesized.resources("AWS::DynamoDB::Table")) == len(TABLES)
 
 

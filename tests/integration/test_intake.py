@@ -137,7 +137,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
 
 def _create_table(client: Any, name: str, indexes: tuple[str, ...] = ()) -> None:
-    """The accounts / uploads schemas of the brief: pk `pk`, GSIs by_phone / by_email."""
+    """The accounts / uploads schemas of docs/design.md, Data: pk `pk`, GSIs by_phone / by_email."""
     request: dict[str, Any] = {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",

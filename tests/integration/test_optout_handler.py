@@ -1,7 +1,8 @@
 """The optout and unsubscribe Lambdas end to end, on the AWS event shapes of tests/fixtures/aws.
 
 Most tests run the real handlers with the in-memory adapters; the last ones run them on moto
-with the DynamoDB adapters and Secrets Manager (COMPLIANCE.md §4, §8; USERS.md 4–8).
+with the DynamoDB adapters and Secrets Manager (docs/compliance.md, Opt-out and consent;
+docs/design.md, Provider events; user stories 4–8).
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def test_optout_second_stop_from_suppressed_number_gets_no_second_confirmation()
     run(services, sms_event("STOP", "in-1"))
     # When the borrower sends STOP again (a new message, not a redelivery)
     run(services, sms_event("STOP!!", "in-2"))
-    # Then nothing more is sent: one confirmation, nothing after (COMPLIANCE §4)
+    # Then nothing more is sent: one confirmation, nothing after (docs/compliance.md)
     assert len(sent_sms(services)) == 1
 
 
@@ -377,7 +378,7 @@ def test_optout_event_that_is_not_sns_is_rejected() -> None:
 
 
 def test_stop_between_two_sends_prevents_the_next_sms() -> None:
-    """USERS.md 4: a STOP must stop the next send, verifiably — the gate's own rule sees it."""
+    """User story 4: a STOP must stop the next send, verifiably — the gate's own rule sees it."""
     services = memory_services(account())
 
     def held() -> tuple[Suppression, ...]:
@@ -850,7 +851,7 @@ def test_unsubscribe_on_moto_reads_key_from_secrets_manager(
     assert held is not None and held.source is SuppressionSource.UNSUBSCRIBE
 
 
-# --- the email channel pauses itself (COMPLIANCE §6) ---------------------------------------------
+# --- the email channel pauses itself (docs/compliance.md, Email reputation) -----------------------
 
 
 def _alarm(state: str = "ALARM", name: str = "Rung-SesBounceRate") -> dict[str, Any]:

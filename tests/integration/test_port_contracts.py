@@ -1,8 +1,9 @@
 """One contract for every port, run against the in-memory adapters and the boto3 adapters on moto.
 
-DESIGN §2: the fast simulator and the real thing cannot drift, because the same checks hold
-for both. Tables are created with exactly the schemas of the brief. Tests that only make
-sense for one side (botocore error mapping, batch retries) follow the contract section.
+docs/design.md, Ports and adapters: the fast simulator and the real thing cannot drift, because the
+same checks hold for both. Tables are created with exactly the schemas of docs/design.md (Data).
+Tests that only make sense for one side (botocore error mapping, batch retries) follow the contract
+section.
 """
 
 from __future__ import annotations
@@ -195,7 +196,8 @@ def memory_world() -> World:
 
 
 def create_tables(dynamodb: Any) -> None:
-    """Exactly the brief's schemas: string keys, on demand, GSIs projecting ALL, TTL attrs."""
+    """Exactly the schemas of docs/design.md (Data): string keys, on demand, GSIs projecting
+    ALL, TTL attrs."""
 
     def table(
         name: str, keys: dict[str, str], gsis: dict[str, dict[str, str]] | None = None
@@ -1249,7 +1251,7 @@ def test_dynamo_account_store_raises_rather_than_drop(aws: AwsClients) -> None:
 
 
 def test_dynamo_closed_account_expires_after_the_retention(aws: AwsClients) -> None:
-    # Given accounts kept 30 days after they close (COMPLIANCE §7)
+    # Given accounts kept 30 days after they close (docs/compliance.md, Personal data)
     store = DynamoAccountStore(TABLES["accounts"], client=aws.dynamodb, retention_days=30)
     store.put_many([account(1), account(2)])
 

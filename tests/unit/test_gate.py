@@ -1,4 +1,4 @@
-"""The compliance gate, rule by rule (COMPLIANCE.md §1–§3; order documented in policy.py)."""
+"""The compliance gate, rule by rule (docs/compliance.md; order documented in policy.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Gate invariants over random instants, locations, histories and profiles (DESIGN §7).
+"""Gate invariants over random instants, locations, histories and profiles
+(docs/design.md, Invariants).
 
 Oracles here read wall clocks and count attempts directly, independently of quiet_hours.py
 and caps.py: no SEND outside any candidate zone's window, every DEFER points at the earliest

@@ -1,4 +1,4 @@
-"""DESIGN §7 invariants computed from audit records, independently of the gate."""
+"""The invariants of docs/design.md computed from audit records, independently of the gate."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_double_sends_distinct_rung_channel_cycle_account_not_counted() -> None:
 
 
 def test_double_sends_after_uncertain_attempt_counted() -> None:
-    # Given an attempt whose outcome is unknown, then a second attempt (USERS.md 5)
+    # Given an attempt whose outcome is unknown, then a second attempt (user story 5)
     uncertain = send(decision=Decision.UNCERTAIN)
     resent = send(at=T0 + timedelta(minutes=5))
 

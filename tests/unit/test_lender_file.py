@@ -1,4 +1,5 @@
-"""The lender file contract (DESIGN §4): every row accepted or rejected with row, field, reason."""
+"""The lender file contract (docs/design.md, Lender file): every row accepted or rejected with row,
+field, reason."""
 
 from __future__ import annotations
 

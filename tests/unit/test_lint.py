@@ -1,4 +1,4 @@
-"""Template lint (COMPLIANCE §5): each rule fires when it should and only then."""
+"""Template lint (docs/compliance.md): each rule fires when it should and only then."""
 
 from __future__ import annotations
 

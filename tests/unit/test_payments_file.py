@@ -1,4 +1,5 @@
-"""The payments file (DESIGN §4) and what intake does with it, over the in-memory adapters."""
+"""The payments file (docs/design.md, Payments file) and what intake does with it, over the
+in-memory adapters."""
 
 from __future__ import annotations
 

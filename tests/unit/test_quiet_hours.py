@@ -1,4 +1,4 @@
-"""Quiet hours and candidate zones: COMPLIANCE.md §1, exact instants on ordinary and DST days."""
+"""Quiet hours and candidate zones (docs/compliance.md): exact instants on ordinary and DST days."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def test_profile_window_edges_are_start_inclusive_end_exclusive(name: str) -> No
 
 
 def test_configured_windows_match_compliance_table() -> None:
-    # COMPLIANCE.md §1: every profile allows 08:00–21:00 (CN and GB by our stricter choice)
+    # docs/compliance.md, Quiet hours: every profile allows 08:00–21:00 (CN and GB by our
+    # stricter choice)
     for profile in BOOK.profiles.values():
         assert (profile.window.start, profile.window.end) == (time(8), time(21)), profile.name
 
@@ -61,7 +62,7 @@ def test_next_allowed_cfpb_example_eastern_area_code_pacific_address() -> None:
 
 
 def test_next_allowed_no_zone_is_never_allowed() -> None:
-    # Fail closed: no candidate zone ⇒ no lawful instant (COMPLIANCE.md §1)
+    # Fail closed: no candidate zone ⇒ no lawful instant (docs/compliance.md, Quiet hours)
     assert not is_allowed(utc(2026, 6, 10, 15, 0), [], US)
     assert next_allowed(utc(2026, 6, 10, 15, 0), [], US) is None
 
@@ -196,6 +197,6 @@ def test_candidate_zones_invalid_input_names_the_field(
 
 
 def test_is_allowed_rejects_naive_instants() -> None:
-    # A naive instant would be read in the host's zone (USERS.md 3): refuse it
+    # A naive instant would be read in the host's zone (user story 3): refuse it
     with pytest.raises(ValueError, match="no time zone"):
         is_allowed(datetime(2026, 6, 10, 12, 0), [NY], US)

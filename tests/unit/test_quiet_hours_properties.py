@@ -1,6 +1,6 @@
 """Properties of `next_allowed`, checked against a plain wall-clock oracle.
 
-This module runs with the host clock set to America/Los_Angeles (USERS.md 3: a worker's own
+This module runs with the host clock set to America/Los_Angeles (user story 3: a worker's own
 zone must never leak into the decision); results must be identical to a UTC host.
 """
 

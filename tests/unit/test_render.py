@@ -126,7 +126,8 @@ def test_render_message_undefined_variable_is_an_error() -> None:
 def test_render_message_email_without_unsubscribe_url_is_an_error() -> None:
     # Given variables built without an unsubscribe link (as for SMS)
     no_link = build_variables(account(), DEMO, unsubscribe_url=None, now=SAMPLE_NOW)
-    # Then an email cannot render: it would have no way to opt out (COMPLIANCE §4)
+    # Then an email cannot render: it would have no way to opt out
+    # (docs/compliance.md, Opt-out and consent)
     with pytest.raises(RenderError, match="unsubscribe_url"):
         render_message(email("<p>{{ unsubscribe_url }}</p>"), no_link)
 
@@ -234,7 +235,7 @@ def test_build_variables_optout_instruction_is_per_channel_and_locale() -> None:
     mail = render_message(
         email("<p>x</p>", "{{ optout_instruction }} {{ unsubscribe_url }}"), values
     ).text
-    # Then each gets the COMPLIANCE §4 wording for its channel and language
+    # Then each gets the opt-out wording for its channel and language
     assert text == "回复TD退订"
     assert english == "Reply STOP to stop texts to this number."
     assert mail.startswith("如不想再收到此类邮件")

@@ -1,5 +1,6 @@
-"""How Rung reads borrower replies (COMPLIANCE.md §4; USERS.md 6–7): a table of real-world
-replies in English, Chinese and Spanish, then the rules file itself and email text handling."""
+"""How Rung reads borrower replies (docs/compliance.md, Opt-out and consent; user stories 6–7): a
+table of real-world replies in English, Chinese and Spanish, then the rules file itself and email
+text handling."""
 
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ def test_confirmation_texts_name_the_company_and_never_the_debt(
     texts = RULES.confirmation(kind, locale)
     values = {"company": "Acme Lending", "support": "+1 800 555 0100 / help@acme.example"}
     sms = texts.sms.substitute(values)
-    # COMPLIANCE §5: sender identity; CN SMS carries the 【signature】
+    # docs/compliance.md, Message content: sender identity; CN SMS carries the 【signature】
     assert "Acme Lending" in sms
     assert "Acme Lending" in texts.email_text.substitute(values)
     if locale == "zh-CN":

@@ -1,4 +1,5 @@
-"""`rung simulate` outputs: messages.csv, summary.json, report.html (DESIGN §4)."""
+"""`rung simulate` outputs: messages.csv, summary.json, report.html
+(docs/design.md, Simulator outputs)."""
 
 from __future__ import annotations
 

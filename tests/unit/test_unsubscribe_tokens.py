@@ -1,4 +1,4 @@
-"""Signed one-click unsubscribe tokens (RFC 8058; COMPLIANCE.md §4)."""
+"""Signed one-click unsubscribe tokens (RFC 8058; docs/compliance.md, Opt-out and consent)."""
 
 from __future__ import annotations
 

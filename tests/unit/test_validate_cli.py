@@ -1,4 +1,4 @@
-"""`rung validate` (DESIGN §4): JSON contract, exit codes, human output."""
+"""`rung validate` (docs/design.md, Command line): JSON contract, exit codes, human output."""
 
 from __future__ import annotations
 
