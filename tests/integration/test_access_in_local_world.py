@@ -121,8 +121,10 @@ def recording() -> Recording:
         # Two late accounts, whose ladders are running: one unsubscribes by the link in an
         # email, the other texts "stop all"; both ladders are stopped.
         world.put_object("uploads/demo/late.csv", LATE_ACCOUNTS)
+        world.clock.settle()  # both ladders have taken their first step and wait
         assert _unsubscribe_click(world)["statusCode"] == 200
         world.publish_inbound_sms(inbound_sms_message(_reply("+15085550177", "stop all"), OURS))
+        world.clock.settle()
         stopped = {
             e["name"].rsplit("-", 1)[0] for e in world.executions() if e["status"] == "ABORTED"
         }
