@@ -166,3 +166,23 @@ def test_caps_history_is_kept_in_utc_order() -> None:
 def test_caps_a_local_day_cap_cannot_claim_several_days() -> None:
     with pytest.raises(ValidationError, match="counts exactly one day"):
         Cap(name="two_days", counts="ladder_channel", period="local_day", days=2, max=1)
+
+
+def test_caps_latest_free_time_wins_whatever_the_order_of_the_caps() -> None:
+    week = (NOON_NY - timedelta(days=5), NOON_NY - timedelta(days=3), NOON_NY - timedelta(hours=2))
+    history = ContactHistory(ladder_channel=week[-1:], ladder_all=week)
+    block = first_block((WEEKLY, DAILY), Channel.SMS, history, NOON_NY, (NY,))
+    assert block is not None
+    assert block.cap == WEEKLY
+    assert block.free_at == week[0] + timedelta(days=7)
+
+
+def test_caps_attempt_at_the_next_local_midnight_belongs_to_the_next_day() -> None:
+    next_midnight = datetime(2026, 6, 11, 4, 0, tzinfo=UTC)  # 00:00 EDT, 11 June
+    assert blocked_until(DAILY, (next_midnight,), NOON_NY, (NY,)) is None
+
+
+def test_caps_zones_whose_days_end_together_name_the_first_zone() -> None:
+    sent = (NOON_NY - timedelta(hours=1),)
+    block = blocked_until(DAILY, sent, NOON_NY, (NY, "America/Toronto"))
+    assert block is not None and block.zone == NY

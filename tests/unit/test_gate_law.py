@@ -197,6 +197,24 @@ def test_gate_no_allowed_day_within_the_horizon_is_suppressed_not_deferred_forev
     )
 
 
+def test_gate_no_allowed_time_names_the_zone_that_blocked_first() -> None:
+    # Given a Los Angeles address, a New York phone and holidays from 11 June for 401 days
+    borrower = account(state="CA")
+    holidays = [date(2026, 6, 11) + timedelta(days=n) for n in range(402)]
+    book = BOOK.with_overrides({"US": {"blackout_dates": holidays}})
+    # When a rung comes up at 20:00 on 10 June in Los Angeles, 23:00 in New York
+    result = decide(gate(account=borrower, now=datetime(2026, 6, 11, 3, 0, tzinfo=UTC)), book)
+    # Then it is suppressed, and the audit names New York's quiet hours, not Los Angeles
+    assert (result.verdict, result.rule, result.reason) == (
+        Verdict.SUPPRESS,
+        "quiet_hours",
+        "no_allowed_time",
+    )
+    assert result.zones[0] == "America/Los_Angeles"
+    assert result.zone == "America/New_York"
+    assert result.local_time == "2026-06-10T23:00:00-04:00"
+
+
 @pytest.fixture
 def new_york_worker() -> Iterator[None]:
     """A worker whose own clock runs in New York (naive conversions would use it)."""

@@ -7,14 +7,19 @@ Runs on the in-memory adapters, like tests/unit/test_sending.py.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
+from functions.adapters.template_store import MemoryTemplateStore
 from functions.bootstrap import Services, memory_services
 from functions.core.approval import approve_lint_clean
 from functions.core.clock import FixedClock
@@ -27,6 +32,9 @@ from functions.core.models import (
     ChannelPause,
     Decision,
     LedgerEntry,
+    Suppression,
+    SuppressionScope,
+    SuppressionSource,
 )
 from functions.core.profiles import load_profiles
 from functions.core.segments import sms_segments
@@ -96,10 +104,17 @@ class World:
         ledger.claim = claim  # type: ignore[method-assign]
 
 
+@cache
+def approved_templates() -> MemoryTemplateStore:
+    """The shipped templates, pushed and approved once: no test here changes them."""
+    store = MemoryTemplateStore()
+    approve_lint_clean(store, PROJECT_ROOT / "templates" / "messages", LENDER, due(0))
+    return store
+
+
 def make_world(settings: Settings, **changes: object) -> World:
     clock = FixedClock(due(0))
-    services = memory_services(settings, clock)
-    approve_lint_clean(services.templates, PROJECT_ROOT / "templates" / "messages", LENDER, due(0))
+    services = memory_services(settings, clock, templates=approved_templates())
     fields: dict[str, object] = {
         "lender_id": "demo",
         "account_id": "D-1",
@@ -469,3 +484,104 @@ def test_send_step_last_rung_of_a_disputed_account_keeps_its_status() -> None:
     assert step.state.next_instant == due(last)
     account = world.services.accounts.get("demo", "D-1")
     assert account is not None and account.status is AccountStatus.DISPUTED
+
+
+# -- the lender's own configuration ----------------------------------------------------------
+
+
+def lender_world(tmp_path: Path, **lender_changes: object) -> World:
+    """A world whose demo lender differs from the shipped one only by `lender_changes`."""
+    shutil.copytree(PROJECT_ROOT / "config", tmp_path / "config")
+    shutil.copytree(PROJECT_ROOT / "ladders", tmp_path / "ladders")
+    path = tmp_path / "config" / "lenders" / "demo.yaml"
+    lender = yaml.safe_load(path.read_text(encoding="utf-8"))
+    path.write_text(yaml.safe_dump({**lender, **lender_changes}), encoding="utf-8")
+    settings = SETTINGS.model_copy(update={"config_root": tmp_path})
+    return make_world(settings)
+
+
+def test_send_step_payment_claim_hold_is_the_lenders_not_a_default(tmp_path: Path) -> None:
+    # Given a lender who holds a claimed payment for 2 days, and a claim 3 days ago
+    world = lender_world(tmp_path, payment_claim_hold_days=2)
+    world.services.accounts.set_status(
+        "demo", "D-1", AccountStatus.PAYMENT_CLAIMED, due(0) - timedelta(days=3)
+    )
+
+    step = world.sender().step(world.state())
+
+    # Then the hold is over and the reminder goes out
+    assert [r.decision for r in step.records] == [Decision.SENT]
+
+
+def test_send_step_lenders_own_email_configuration_set_wins(tmp_path: Path) -> None:
+    world = lender_world(tmp_path, ses_configuration_set="demo-events")
+    world.clock.set(due(1))
+    world.sender().step(world.state(rung=1))
+    assert world.emails[0][1].configuration_set == "demo-events"
+
+
+# -- the rest of the ladder's bookkeeping ----------------------------------------------------
+
+
+def test_send_step_stop_all_by_email_also_stops_the_texts(world: World) -> None:
+    # Given the borrower unsubscribed from everything from her email address
+    world.services.suppressions.put(
+        Suppression(
+            channel=Channel.EMAIL,
+            address=EMAIL,
+            scope=SuppressionScope.ALL,
+            source=SuppressionSource.REPLY,
+            at=world.clock.now(),
+        )
+    )
+
+    step = world.sender().step(world.state())
+
+    assert world.sms == []
+    assert (step.records[0].decision, step.records[0].reason) == (Decision.SUPPRESSED, "opted_out")
+
+
+def test_send_step_for_an_account_no_longer_on_file_ends_quietly(world: World) -> None:
+    gone = world.state().model_copy(update={"account_id": "D-404"})
+    step = world.sender().step(gone)
+    assert step.state.done and step.records == [] and world.sms == []
+
+
+def test_send_step_file_arriving_after_the_ladder_records_each_missed_rung_then_closes(
+    world: World,
+) -> None:
+    # Given the file arrives two months after the last rung fell due
+    late = due(len(LADDER.rungs) - 1) + timedelta(days=60)
+    world.clock.set(late)
+
+    step = world.sender().step(world.state())
+
+    # Then every earlier rung is recorded as missed, only the newest one goes out
+    *missed, final = step.records
+    assert [(r.rung, r.channel, r.template_id, r.reason, r.rule) for r in missed] == [
+        (i, rung.channel, rung.template, "missed_before_upload", "catch_up")
+        for i, rung in enumerate(LADDER.rungs[:-1])
+    ]
+    assert all(r.at_local == late.astimezone(SEATTLE).isoformat() for r in missed)
+    assert (final.rung, final.decision) == (len(LADDER.rungs) - 1, Decision.SENT)
+    assert world.sms == [] and len(world.emails) == 1
+    # And the ladder is over: the account closes
+    assert step.state.done and step.state.rung == len(LADDER.rungs)
+    account = world.services.accounts.get("demo", "D-1")
+    assert account is not None and account.status is AccountStatus.COMPLETED
+
+
+def test_send_step_claim_records_when_and_to_whom_before_the_call(world: World) -> None:
+    claimed: list[LedgerEntry] = []
+    world.claim_then(claimed.append)
+
+    world.sender().step(world.state())
+
+    (entry,) = claimed
+    assert (entry.rung, entry.channel, entry.address, entry.attempted_at) == (
+        0,
+        Channel.SMS,
+        PHONE,
+        due(0),
+    )
+    assert entry.ladder_key == world.account.ladder_key
