@@ -28,9 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "mutation"
 OUTPUT = ROOT / "docs" / "mutation.md"
 EQUIVALENT = Path(__file__).resolve().parent / "equivalent.toml"
-PRELOAD = Path(__file__).resolve().parent / "preload.txt"
 # What the tests read relative to the project root (configuration, ladders, templates).
-LINKED = ("functions", "rung", "config", "ladders", "templates", "samples", "tests")
+LINKED = ("functions", "rung", "config", "ladders", "templates", "samples", "tests", "mutation")
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # test failure, pytest error, timeout (CPU limit)
 
 
@@ -40,35 +39,27 @@ class Module:
     title: str
     target: float  # per cent
     tests: tuple[str, ...]  # tests/unit/<file>.py
-    # Code behind a cache (functools.lru_cache) must run each mutant in a fresh process:
-    # a worker forked from the process that ran the clean tests would answer from the
-    # cache the unmutated code filled.
-    fresh: bool = False
 
 
 MODULES = (
     Module("policy", "the gate", 95, ("test_gate", "test_gate_properties", "test_gate_law")),
-    Module("caps", "frequency caps", 95, ("test_gate", "test_gate_law", "test_caps_law")),
     Module(
         "quiet_hours",
         "quiet hours",
         95,
         ("test_quiet_hours", "test_quiet_hours_properties", "test_quiet_hours_law"),
-        fresh=True,
     ),
-    Module("segments", "SMS segments", 90, ("test_segments", "test_segments_law")),
-    Module("sending", "the send step", 90, ("test_sending", "test_sending_law")),
-    Module(
-        "lint", "template lint", 90, ("test_lint", "test_approval", "test_lint_law"), fresh=True
-    ),
+    Module("caps", "frequency caps", 95, ("test_gate", "test_gate_law", "test_caps_law")),
     Module(
         "zones",
         "candidate zones",
         90,
         ("test_quiet_hours", "test_gate", "test_zones_law"),
-        fresh=True,
     ),
     Module("replies", "reply reader", 95, ("test_replies", "test_replies_law")),
+    Module("segments", "SMS segments", 90, ("test_segments", "test_segments_law")),
+    Module("sending", "the send step", 90, ("test_sending", "test_sending_law")),
+    Module("lint", "template lint", 90, ("test_lint", "test_approval", "test_lint_law")),
 )
 
 
@@ -90,7 +81,9 @@ class Outcome:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     names = [m.name for m in MODULES]
-    parser.add_argument("--only", choices=names, action="append", help="run only these")
+    parser.add_argument(
+        "--only", choices=names, action="append", help="run only these, in this order"
+    )
     parser.add_argument("--workers", type=int, default=2, help="mutmut --max-children")
     parser.add_argument(
         "--report",
@@ -99,9 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if not args.report:
-        for module in MODULES:
-            if args.only and module.name not in args.only:
-                continue
+        by_name = {module.name: module for module in MODULES}
+        for module in [by_name[name] for name in args.only or by_name]:
             print(f"mutating functions/core/{module.name}.py …", file=sys.stderr, flush=True)
             _mutate(module, args.workers)
             # Written after every module, so a long run that is stopped keeps what it measured.
@@ -150,15 +142,18 @@ def _mutate(module: Module, workers: int) -> None:
         "only_mutate": [f"functions/core/{module.name}.py"],
         "also_copy": [name for name in LINKED if name not in ("functions", "tests")],
         "pytest_add_cli_args_test_selection": tests,
-        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-o", "addopts="],
+        # Each mutant's worker is forked from the process that ran the clean tests: empty
+        # the caches the unmutated code filled there (mutation/fresh_caches.py).
+        "pytest_add_cli_args": [
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "mutation.fresh_caches",
+            "-o",
+            "addopts=",
+        ],
         "use_git_change_detection": False,
     }
-    if module.fresh:
-        settings |= {
-            "process_isolation": "forkserver",
-            "forkserver_warmup": "import",  # third-party libraries only: no cache is filled
-            "preload_modules_file": str(PRELOAD),
-        }
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     (work / "pyproject.toml").write_text(pyproject + "\n" + _toml_table(settings))
     log = work / "mutmut.log"
