@@ -5,7 +5,9 @@ quiet hours; a local day cut short on a DST change lets a second text through th
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+import time as time_module
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import pytest
 
@@ -156,3 +158,106 @@ def test_quiet_hours_day_without_a_midnight_starts_at_its_first_instant() -> Non
     # Santiago springs forward at midnight: 6 September 2026 begins at 01:00 (−03)
     assert day_start(SANTIAGO, date(2026, 9, 6)) == datetime(2026, 9, 6, 4, 0, tzinfo=UTC)
     assert day_start(NY, date(2026, 6, 10)) == ny(10, 0)
+
+
+@pytest.fixture(params=["UTC", "America/New_York", "Pacific/Kiritimati"])
+def worker_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The host's own zone: the answers must not depend on it."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TZ", request.param)
+    time_module.tzset()
+    yield request.param
+    mp.undo()
+    time_module.tzset()
+
+
+def test_quiet_hours_window_opening_in_the_spring_gap_opens_at_the_change_exactly(
+    worker_zone: str,
+) -> None:
+    # 02:30 does not exist on 8 March 2026 in New York: a 02:30–05:00 window opens at the
+    # change itself, 03:00 EDT — not a second later
+    window = LocalWindow(9000, 18000)
+    opened = next_allowed_in(datetime(2026, 3, 8, 6, 0, tzinfo=UTC), [NY], window)
+    assert opened == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    assert opened is not None and opened.tzinfo is UTC
+
+
+def test_quiet_hours_borrowers_late_evening_is_found_whatever_the_hosts_date(
+    worker_zone: str,
+) -> None:
+    # 10:30 UTC on 10 June is 23:30 on 9 June in Pago Pago (UTC−11) and 00:30 on 11 June on
+    # a host in Kiritimati (UTC+14): a window open all day is open now
+    now = datetime(2026, 6, 10, 10, 30, tzinfo=UTC)
+    assert next_allowed_in(now, ["Pacific/Pago_Pago"], LocalWindow(0, SECONDS_PER_DAY)) == now
+
+
+def test_quiet_hours_window_inside_the_spring_gap_does_not_exist_that_day() -> None:
+    # 02:00–03:00 is skipped on 8 March 2026: the next such hour is on 9 March
+    window = LocalWindow(7200, 10800)
+    opened = next_allowed_in(datetime(2026, 3, 8, 6, 0, tzinfo=UTC), [NY], window)
+    assert opened == datetime(2026, 3, 9, 6, 0, tzinfo=UTC)
+
+
+def test_quiet_hours_local_day_is_the_borrowers_date_not_utcs(worker_zone: str) -> None:
+    # 02:00 UTC on 11 June is still 10 June, 22:00, in New York
+    day, spans = local_day(NY, datetime(2026, 6, 11, 2, 0, tzinfo=UTC))
+    assert day == date(2026, 6, 10)
+    assert spans == ((ny(10, 0), ny(11, 0)),)
+    assert all(edge.tzinfo is UTC for span in spans for edge in span)
+
+
+def test_quiet_hours_window_on_the_half_hour_is_honoured_within_the_hour() -> None:
+    window = LocalWindow(*window_bounds(time(8, 30), time(20, 30)))
+    assert blocking_zone(ny(10, 8, 15), [NY], window) == (NY, "quiet_hours")
+    assert blocking_zone(ny(10, 8, 45), [NY], window) is None
+    assert blocking_zone(ny(10, 20, 15), [NY], window) is None
+    assert blocking_zone(ny(10, 20, 45), [NY], window) == (NY, "quiet_hours")
+
+
+def test_quiet_hours_instant_whose_zone_gives_no_offset_is_refused() -> None:
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta | None:
+            return None
+
+    with pytest.raises(ValueError, match="has no time zone"):
+        require_aware(datetime(2026, 6, 10, 12, 0, tzinfo=NoOffset()))
+
+
+def holidays(first: date, last: date) -> frozenset[date]:
+    return frozenset(first + timedelta(days=n) for n in range((last - first).days + 1))
+
+
+def test_quiet_hours_first_open_day_just_inside_the_horizon_is_found() -> None:
+    # Given holidays every day until 14 July 2027 and a search from 10 June 2026 16:00 UTC
+    # (the horizon ends 400 days later, 15 July 2027 16:00 UTC)
+    window = LocalWindow(
+        8 * 3600, 21 * 3600, blackout_dates=holidays(date(2026, 6, 10), date(2027, 7, 14))
+    )
+    # Then 15 July 2027 08:00 EDT, four hours before the horizon, is the answer
+    start = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
+    assert next_allowed_in(start, [NY], window) == datetime(2027, 7, 15, 12, 0, tzinfo=UTC)
+
+
+def test_quiet_hours_first_open_day_on_the_day_after_the_horizons_utc_date_is_found() -> None:
+    # Tokyo is ahead of UTC: its 16 July 08:00 is 15 July 23:00 UTC, before a horizon that
+    # ends at 15 July 23:30 UTC
+    window = LocalWindow(
+        8 * 3600, 21 * 3600, blackout_dates=holidays(date(2026, 6, 10), date(2027, 7, 15))
+    )
+    start = datetime(2026, 6, 10, 23, 30, tzinfo=UTC)
+    assert next_allowed_in(start, ["Asia/Tokyo"], window) == datetime(
+        2027, 7, 15, 23, 0, tzinfo=UTC
+    )
+
+
+def test_quiet_hours_opening_at_or_after_the_horizon_is_no_answer() -> None:
+    # The window would open exactly when the 400 days end, or a day later: no lawful instant
+    start = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)  # 08:00 EDT; the horizon ends at 08:00 EDT
+    at_horizon = LocalWindow(
+        8 * 3600, 21 * 3600, blackout_dates=holidays(date(2026, 6, 10), date(2027, 7, 14))
+    )
+    assert next_allowed_in(start, [NY], at_horizon) is None
+    after = LocalWindow(
+        8 * 3600, 21 * 3600, blackout_dates=holidays(date(2026, 6, 10), date(2027, 7, 20))
+    )
+    assert next_allowed_in(start, [NY], after) is None
