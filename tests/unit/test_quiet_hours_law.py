@@ -27,6 +27,7 @@ from functions.settings import PROJECT_ROOT
 
 US = load_profiles(PROJECT_ROOT).profiles["US"]
 NY, LA, SANTIAGO = "America/New_York", "America/Los_Angeles", "America/Santiago"
+SHANGHAI = "Asia/Shanghai"
 EIGHT_TO_NINE = LocalWindow(8 * 3600, 21 * 3600)
 
 
@@ -261,3 +262,17 @@ def test_quiet_hours_opening_at_or_after_the_horizon_is_no_answer() -> None:
         8 * 3600, 21 * 3600, blackout_dates=holidays(date(2026, 6, 10), date(2027, 7, 20))
     )
     assert next_allowed_in(start, [NY], after) is None
+
+
+def test_quiet_hours_offset_change_off_the_half_hour_is_found_to_the_second(
+    worker_zone: str,
+) -> None:
+    # Given Shanghai leaving local mean time (+8:05:43) for +8:00 at 15:54:17 UTC on
+    # 31 December 1900 (its clocks went back from midnight to 23:54:17), and a window of
+    # 23:50–24:00 local: it is open without a break across the change
+    window = LocalWindow(23 * 3600 + 50 * 60, SECONDS_PER_DAY)
+    change = datetime(1900, 12, 31, 15, 54, 17, tzinfo=UTC)
+    for instant in (change - timedelta(seconds=1), change, change + timedelta(seconds=1)):
+        opened = next_allowed_in(instant, [SHANGHAI], window)
+        assert opened == instant
+        assert opened is not None and opened.tzinfo is UTC

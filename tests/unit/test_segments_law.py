@@ -37,3 +37,15 @@ def test_segments_encoding_is_gsm7_only_when_every_character_is(text: str, encod
 def test_segments_extension_characters_count_twice_even_in_a_single_part() -> None:
     info = sms_segments("Pay €10 [ref]")
     assert (info.units, info.segments) == (16, 1)
+
+
+def test_segments_first_character_beyond_the_basic_plane_is_a_pair() -> None:
+    # U+10000 is the first character that UTF-16 writes as a surrogate pair
+    info = sms_segments("a" * 66 + "\U00010000" + "a" * 66)
+    assert (info.units, info.segments) == (134, 3)
+
+
+@pytest.mark.parametrize("text", ["你" * 71, "a" * 200, "€" * 90, "Hi 😀"])
+def test_segments_counts_are_whole_numbers_as_billed_and_shown(text: str) -> None:
+    info = sms_segments(text)
+    assert type(info.units) is int and type(info.segments) is int
