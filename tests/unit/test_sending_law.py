@@ -25,6 +25,7 @@ from functions.core.approval import approve_lint_clean
 from functions.core.clock import FixedClock
 from functions.core.ladder import LadderState, load_ladder, to_sfn_timestamp
 from functions.core.lenders import load_lender
+from functions.core.masking import mask_address
 from functions.core.models import (
     Account,
     AccountStatus,
@@ -585,3 +586,148 @@ def test_send_step_claim_records_when_and_to_whom_before_the_call(world: World) 
         due(0),
     )
     assert entry.ladder_key == world.account.ladder_key
+
+
+# -- the borrower's own zone in every record and every wait ----------------------------------
+
+
+def test_send_step_deferred_rung_is_still_sent_until_the_next_rung_is_due_locally(
+    world: World,
+) -> None:
+    # Given rung 0 was deferred, and it is now an hour before rung 1 falls due in Seattle
+    # (long past that hour in UTC)
+    world.clock.set(due(1) - timedelta(hours=1))
+    state = world.state().model_copy(update={"deferred": True})
+
+    step = world.sender().step(state)
+
+    # Then rung 0 is still the one due: it goes out, it is not written off
+    assert [(r.rung, r.decision) for r in step.records] == [(0, Decision.SENT)]
+
+
+def test_send_step_deferred_rung_expires_the_instant_the_next_rung_is_due(world: World) -> None:
+    world.clock.set(due(1))
+    state = world.state().model_copy(update={"deferred": True})
+
+    step = world.sender().step(state)
+
+    assert (step.records[0].rung, step.records[0].reason) == (0, "expired_after_deferral")
+
+
+def test_send_step_state_past_the_last_rung_ends_the_ladder_without_sending(
+    world: World,
+) -> None:
+    # Given a running ladder whose lender has since shortened the ladder past its position
+    world.clock.set(due(2))
+    past_the_end = world.state(rung=len(LADDER.rungs))
+
+    step = world.sender().step(past_the_end)
+
+    assert step.records == [] and world.sms == [] and world.emails == []
+    assert step.state.done and step.state.rung == len(LADDER.rungs)
+    assert step.state.next_instant == due(2) and not step.state.deferred
+    account = world.services.accounts.get("demo", "D-1")
+    assert account is not None and account.status is AccountStatus.COMPLETED
+
+
+def test_send_step_next_rung_after_a_send_or_a_suppression_is_not_marked_deferred(
+    world: World,
+) -> None:
+    sent = world.sender().step(world.state())
+    assert not sent.state.deferred and sent.state.next_instant == due(1)
+
+    stopped = make_world(SETTINGS)
+    stopped.services.suppressions.put(
+        Suppression(
+            channel=Channel.SMS,
+            address=PHONE,
+            source=SuppressionSource.REPLY,
+            at=stopped.clock.now(),
+        )
+    )
+    suppressed = stopped.sender().step(stopped.state())
+    assert suppressed.records[0].decision is Decision.SUPPRESSED
+    assert not suppressed.state.deferred and suppressed.state.next_instant == due(1)
+
+
+def test_send_step_opt_out_known_to_the_gate_is_never_claimed(world: World) -> None:
+    world.services.suppressions.put(
+        Suppression(channel=Channel.SMS, address=PHONE, source=SuppressionSource.REPLY, at=due(0))
+    )
+
+    step = world.sender().step(world.state())
+
+    assert (step.records[0].rule, step.records[0].reason) == ("suppression", "opted_out")
+    assert world.services.ledger.get(world.account.ladder_key, 0, Channel.SMS) is None
+
+
+def test_send_step_records_local_time_in_the_zone_that_decided() -> None:
+    # Given a New York address and a Seattle mobile: rungs are scheduled in New York, but the
+    # 10:00 New York rung is 07:00 in Seattle
+    world = make_world(SETTINGS, state="NY", timezone=None)
+    ny = ZoneInfo("America/New_York")
+    world.clock.set(LADDER.due_at(0, DUE, ny))
+
+    step = world.sender().step(world.state())
+
+    (record,) = step.records
+    assert (record.decision, record.reason) == (Decision.DEFERRED, "quiet_hours")
+    assert record.at_local == LADDER.due_at(0, DUE, ny).astimezone(SEATTLE).isoformat()
+
+
+def test_send_step_without_any_zone_schedules_in_utc_and_suppresses() -> None:
+    # Given a number with no zone (+800), no address and no lender zone
+    world = make_world(SETTINGS, phone="+80012345678", state=None, country=None, timezone=None)
+    due_utc = LADDER.due_at(0, DUE, ZoneInfo("UTC"))
+    world.clock.set(due_utc)
+
+    step = world.sender().step(world.state())
+
+    (record,) = step.records
+    assert (record.decision, record.reason) == (Decision.SUPPRESSED, "no_timezone")
+    assert record.at_local == ""  # no zone: no local time can be claimed
+    assert step.state.next_instant == LADDER.due_at(1, DUE, ZoneInfo("UTC"))
+
+
+def test_send_step_records_of_a_repeated_or_paused_or_failed_rung_keep_the_local_time(
+    world: World,
+) -> None:
+    local = due(0).astimezone(SEATTLE).isoformat()
+    # A rung claimed by an invocation that crashed: the next invocation records UNCERTAIN
+    world.services.ledger.claim(
+        LedgerEntry(
+            ladder_key=world.account.ladder_key,
+            rung=0,
+            channel=Channel.SMS,
+            attempted_at=due(0),
+            address=PHONE,
+        )
+    )
+    repeated = world.sender().step(world.state()).records[0]
+    failed = world.sender().record_failure(world.state(), "Lambda.Unknown").records[0]
+    assert (repeated.decision, repeated.at_local) == (Decision.UNCERTAIN, local)
+    assert (failed.decision, failed.at_local) == (Decision.UNCERTAIN, local)
+
+    paused = make_world(SETTINGS)
+    paused.services.channels.pause(
+        ChannelPause(channel=Channel.SMS, reason="manual", at=due(0), by="ops")
+    )
+    held = paused.sender().step(paused.state()).records[0]
+    assert (held.decision, held.at_local) == (Decision.DEFERRED, local)
+
+
+def test_send_step_audit_masks_the_address_of_the_rungs_own_channel(world: World) -> None:
+    sms = world.sender().step(world.state()).records[0]
+    world.clock.set(due(1))
+    email = world.sender().step(world.state(rung=1)).records[0]
+    assert sms.address_masked == mask_address(PHONE)
+    assert email.address_masked == mask_address(EMAIL)
+    assert sms.address_masked != email.address_masked
+
+
+def test_send_step_rung_without_an_approved_template_records_no_version() -> None:
+    world = make_world(SETTINGS)
+    bare = memory_services(SETTINGS, world.clock, accounts=world.services.accounts)
+    step = RungSender.from_services(bare).step(world.state())
+    (record,) = step.records
+    assert (record.reason, record.template_version) == ("template_not_approved", "")
