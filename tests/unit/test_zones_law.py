@@ -10,10 +10,17 @@ from decimal import Decimal
 import pytest
 
 from functions.core.models import Account
-from functions.core.zones import InvalidLocation, candidate_zones, load_atlas
+from functions.core.zones import InvalidLocation, ZoneAtlas, candidate_zones, load_atlas
 from functions.settings import PROJECT_ROOT
 
-ATLAS = load_atlas(PROJECT_ROOT)
+ATLAS = load_atlas(PROJECT_ROOT)  # module-level tests below also build their own
+
+
+def atlas() -> ZoneAtlas:
+    """The shipped atlas as a send or a gate loads it (cached after the first load)."""
+    return load_atlas(PROJECT_ROOT)
+
+
 NY, LA, SH = "America/New_York", "America/Los_Angeles", "Asia/Shanghai"
 
 
@@ -89,3 +96,28 @@ def test_zones_scheduling_is_lenient_where_the_gate_is_strict() -> None:
     assert candidate_zones(account(phone="12"), default_region="US", atlas=ATLAS) == ()
     assert candidate_zones(account(phone="+12125550123", state="XX", country="US")) == ()
     assert candidate_zones(account(phone="+12125550123", country="US", state="NY")) == (NY,)
+
+
+def test_zones_state_without_a_country_is_read_in_the_phones_country() -> None:
+    # A New York mobile with a California address and no country column: both zones count
+    assert atlas().candidates("+12125550123", None, "CA", None, None) == (LA, NY)
+
+
+def test_zones_freshly_loaded_atlas_reads_countries_states_and_phones() -> None:
+    loaded = atlas()
+    assert loaded.candidates(None, "GB", None, None, None) == ("Europe/London",)
+    assert loaded.candidates(None, "US", "WA", None, None) == (LA,)
+    assert loaded.phone_region("+442079460000") == "GB"
+
+
+def test_zones_schedule_an_email_only_borrower_by_her_address() -> None:
+    borrower = account(phone=None, email="b@example.com", country="US", state="CA")
+    assert candidate_zones(borrower, default_region="US", atlas=atlas()) == (LA,)
+
+
+def test_zones_schedule_with_the_lenders_zone_and_the_country_column() -> None:
+    borrower = account(phone="+442079460000", country="GB", timezone="Europe/Dublin")
+    assert candidate_zones(borrower, default_region="US", atlas=atlas()) == (
+        "Europe/Dublin",
+        "Europe/London",
+    )
