@@ -313,3 +313,11 @@ def test_lint_template_of_a_region_without_a_profile_says_how_to_fix_it() -> Non
         "t/sms.fr-FR.txt: no lint profile for region 'FR'; set `profile:` in the front matter "
         "or add the region to config/lint_rules.yaml"
     )
+
+
+def test_lint_template_that_breaks_on_the_sample_borrower_is_refused_with_the_reason() -> None:
+    # Comparing the formatted amount (text) with a number fails when rendered, not when parsed
+    body = "{{ company_name }} {% if amount_due > 5 %}big{% endif %} " + OPTOUT
+    ((rule, message),) = findings(sms(body))
+    assert rule == "render"
+    assert message.startswith("cannot render with a sample account: t/sms.en-US.txt: TypeError:")

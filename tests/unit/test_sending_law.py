@@ -634,7 +634,7 @@ def test_send_step_next_rung_after_a_send_or_a_suppression_is_not_marked_deferre
     world: World,
 ) -> None:
     sent = world.sender().step(world.state())
-    assert not sent.state.deferred and sent.state.next_instant == due(1)
+    assert sent.state.deferred is False and sent.state.next_instant == due(1)
 
     stopped = make_world(SETTINGS)
     stopped.services.suppressions.put(
@@ -647,7 +647,7 @@ def test_send_step_next_rung_after_a_send_or_a_suppression_is_not_marked_deferre
     )
     suppressed = stopped.sender().step(stopped.state())
     assert suppressed.records[0].decision is Decision.SUPPRESSED
-    assert not suppressed.state.deferred and suppressed.state.next_instant == due(1)
+    assert suppressed.state.deferred is False and suppressed.state.next_instant == due(1)
 
 
 def test_send_step_opt_out_known_to_the_gate_is_never_claimed(world: World) -> None:

@@ -121,3 +121,7 @@ def test_zones_schedule_with_the_lenders_zone_and_the_country_column() -> None:
         "Europe/Dublin",
         "Europe/London",
     )
+
+
+def test_zones_email_only_borrower_with_only_the_lenders_zone_keeps_it() -> None:
+    assert atlas().candidates(None, None, None, None, "America/Chicago") == ("America/Chicago",)
