@@ -74,6 +74,11 @@ class Outcome:
     survivors: list[tuple[str, str, str]] = field(default_factory=list)  # (mutant, status, diff)
 
     @property
+    def raw(self) -> float:
+        checked = self.total - self.unchecked
+        return 100.0 * self.killed / checked if checked else 100.0
+
+    @property
     def score(self) -> float:
         judged = self.total - self.unchecked - len(self.equivalent)
         return 100.0 * self.killed / judged if judged else 100.0
@@ -282,15 +287,15 @@ def _report(outcomes: list[Outcome]) -> str:
         "when a run was stopped before it reached every mutant.",
         "",
         "| module | what | measured | mutants | not checked | killed | reviewed equivalent "
-        "| surviving | score | target |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| surviving | killed / checked | score | target |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for o in outcomes:
         tests = ", ".join(o.module.tests)
         lines.append(
             f"| `{o.module.name}` | {o.module.title} (tests: {tests}) | {o.date} | {o.total} "
             f"| {o.unchecked} | {o.killed} "
-            f"| {len(o.equivalent)} | {len(o.survivors)} | {o.score:.1f} % "
+            f"| {len(o.equivalent)} | {len(o.survivors)} | {o.raw:.1f} % | {o.score:.1f} % "
             f"| {o.module.target:.0f} % |"
         )
     lines += ["", (ROOT / "mutation" / "NOTES.md").read_text(encoding="utf-8").strip(), ""]
