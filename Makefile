@@ -8,7 +8,7 @@ export TZ := UTC
 # Upgrade Node to 22+ when your machine allows and this line can go.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test test-runtime synth deploy bench lint clean browser aws-calls
+.PHONY: install demo test test-runtime synth deploy bench mutation lint clean browser aws-calls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,10 +66,14 @@ deploy: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# Mutation testing of the compliance core, one module at a time (not part of `make test`).
+mutation: $(STAMP)
+	$(BIN)/python -m mutation.run
+
 lint: $(STAMP)
-	$(BIN)/ruff check functions rung infra tests bench
-	$(BIN)/ruff format --check functions rung infra tests bench
+	$(BIN)/ruff check functions rung infra tests bench mutation
+	$(BIN)/ruff format --check functions rung infra tests bench mutation
 	$(BIN)/mypy functions rung
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) cdk.out out .pytest_cache .hypothesis .cache
+	rm -rf $(VENV) $(RUNTIME_VENV) cdk.out out build .pytest_cache .hypothesis .cache

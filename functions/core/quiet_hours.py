@@ -151,8 +151,7 @@ def day_start(name: str, day: date) -> datetime:
     return _day_intervals(name, _WHOLE_DAY, day)[0][0]
 
 
-@lru_cache(maxsize=1 << 16)
-def _day_intervals(name: str, window: LocalWindow, day: date) -> tuple[Interval, ...]:
+def _intervals_on(name: str, window: LocalWindow, day: date) -> tuple[Interval, ...]:
     """The UTC intervals whose wall time in zone `name` is on `day` and inside the window."""
     if window.is_blackout(day):
         return ()
@@ -175,6 +174,11 @@ def _day_intervals(name: str, window: LocalWindow, day: date) -> tuple[Interval,
     ):
         return ((start, end),)
     return _day_intervals_across_transitions(tz, wall_start, wall_end)
+
+
+# Cached by wrapping rather than by a decorator, so that mutation testing (which leaves
+# decorated functions alone) also checks the rule itself (docs/mutation.md).
+_day_intervals = lru_cache(maxsize=1 << 16)(_intervals_on)
 
 
 def _day_intervals_across_transitions(
