@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -267,8 +267,12 @@ def write_outputs(
     start: datetime,
     days: int,
     allowed_window: tuple[time, time] | None = None,
+    capacity_per_second: Mapping[Channel, int] | None = None,
 ) -> dict[str, Any]:
     """Write messages.csv, summary.json and report.html into `out_dir`; return the summary.
+
+    `capacity_per_second`: what each channel's provider accepts (the pacing rates), reported
+    and drawn against the busiest minute of each day; unknown channels are null.
 
     `allowed_window` (local start, end) only shades the time-of-day chart: pass the window of
     the profile in use (e.g. the `US` profile's) — the invariant itself uses `in_quiet_hours`.
@@ -277,6 +281,9 @@ def write_outputs(
     write_messages_csv(out_dir / MESSAGES_CSV, result.records)
     summary = summarize(result, prices, in_quiet_hours=in_quiet_hours)
     summary["period"] = {"start": utc_z(start), "days": days}
+    summary["capacity_per_second"] = {
+        channel.value: (capacity_per_second or {}).get(channel) for channel in Channel
+    }
     (out_dir / SUMMARY_JSON).write_text(
         json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )

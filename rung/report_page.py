@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -183,6 +184,71 @@ def daily_chart(
                 )
         if index % label_every == 0:
             texts.append(Text(x + slot * 0.35, height - 8, day.strftime("%d %b")))
+    return Chart(width, height, rects, texts, lines)
+
+
+def busiest_minute_chart(
+    records: list[AuditRecord],
+    start: datetime,
+    days: int,
+    capacity_per_second: Mapping[str, int | None],
+    width: int = 960,
+    height: int = 260,
+) -> Chart:
+    """For each UTC day and channel, the most messages SENT within one minute, beside the
+    channel's capacity per minute (its rate × 60) drawn as a line: a bar at the line means the
+    sends were paced right up to what the provider allows; above it, they would be throttled."""
+    first = start.astimezone(UTC).date()
+    dates = [first + timedelta(days=offset) for offset in range(max(days, 1))]
+    per_minute: Counter[tuple[Channel, datetime]] = Counter()
+    for record in records:
+        if record.decision is Decision.SENT:
+            minute = record.at_utc.astimezone(UTC).replace(second=0, microsecond=0)
+            per_minute[(record.channel, minute)] += 1
+    busiest: dict[tuple[date, Channel], int] = defaultdict(int)
+    for (channel, minute), count in per_minute.items():
+        key = (minute.date(), channel)
+        busiest[key] = max(busiest[key], count)
+    capacity = {
+        channel: rate * 60
+        for channel in Channel
+        if (rate := capacity_per_second.get(channel.value)) is not None
+    }
+    peak = max([*busiest.values(), *capacity.values(), 1])
+    scale, texts, lines, _ = _axes(width, height, peak)
+    slot = (width - PLOT_LEFT - PLOT_RIGHT) / len(dates)
+    bar = slot * 0.35
+    label_every = max(1, math.ceil(len(dates) / 16))
+    bottom = height - PLOT_BOTTOM
+    rects: list[Rect] = []
+    for index, day in enumerate(dates):
+        x = PLOT_LEFT + index * slot + slot * 0.15
+        for offset, channel in enumerate(Channel):
+            value = busiest.get((day, channel), 0)
+            if value:
+                rects.append(
+                    Rect(
+                        x + offset * bar,
+                        bottom - value * scale,
+                        bar,
+                        value * scale,
+                        f"bar-{channel.value}",
+                        f"{day.isoformat()}: at most {value} {channel.value.upper()} in one minute",
+                    )
+                )
+        if index % label_every == 0:
+            texts.append(Text(x + slot * 0.35, height - 8, day.strftime("%d %b")))
+    for channel, limit in capacity.items():
+        rects.append(
+            Rect(
+                PLOT_LEFT,
+                bottom - limit * scale - 1,
+                width - PLOT_LEFT - PLOT_RIGHT,
+                2,
+                f"capacity-{channel.value}",
+                f"{channel.value.upper()} capacity: {limit} per minute",
+            )
+        )
     return Chart(width, height, rects, texts, lines)
 
 
@@ -425,6 +491,9 @@ def render_report(
             end=(start + timedelta(days=days)).astimezone(UTC),
             days=days,
             daily=daily_chart(result.records, start, days),
+            minutes=busiest_minute_chart(
+                result.records, start, days, summary.get("capacity_per_second", {})
+            ),
             hours=hour_chart(result.records, allowed_window),
             allowed_window=allowed_window,
             reasons=reason_bars(summary["suppressed"]["by_reason"]),

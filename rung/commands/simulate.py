@@ -158,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         start=start,
         days=args.days,
         allowed_window=_default_window(book),
+        capacity_per_second=_capacity(lender, sim),
     )
     if args.json:
         json.dump(summary, out, ensure_ascii=False, indent=2)
@@ -218,9 +219,15 @@ def _validate(path: Path, lender: LenderConfig, out: TextIO, *, quiet: bool) -> 
     return report
 
 
+def _capacity(lender: LenderConfig, sim: SimulationInput) -> dict[Channel, int]:
+    """Messages per second per channel: the lender's or the stack's rates, unless the run
+    overrides them (`--sms-rate`, `--email-rate`)."""
+    return sending_rates(lender) | {channel: r for channel, r in sim.rates if r is not None}
+
+
 def _plan_verdict(sim: SimulationInput, lender: LenderConfig) -> str:
     """The capacity planner's one line for this run (`rung plan` has the details)."""
-    rates = sending_rates(lender) | {channel: r for channel, r in sim.rates if r is not None}
+    rates = _capacity(lender, sim)
     _, demand = plan_file(sim.accounts_file, lender, sim.start, sim.days)
     return plan(demand, load_ladder(PROJECT_ROOT, lender.ladder), rates).verdict()
 
