@@ -186,61 +186,46 @@ def test_docs_list_every_aws_call_each_function_makes(recording: Recording) -> N
     )
 
 
-def test_a_call_the_role_does_not_grant_is_refused_naming_function_action_and_resource() -> None:
-    # Given the stack as it was before: the send role without the signing key's secret
+def _without_grant(role: str, action: str) -> dict[str, Any]:
+    """The synthesized template with the statements granting `action` to the role whose
+    logical id contains `role` removed."""
     template = copy.deepcopy(synthesized_template())
     for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::IAM::Policy":
+        if resource["Type"] != "AWS::IAM::Policy" or role not in str(
+            resource["Properties"]["Roles"]
+        ):
             continue
         document = resource["Properties"]["PolicyDocument"]
-        document["Statement"] = [
-            s
-            for s in document["Statement"]
-            if s.get("Action") != "secretsmanager:GetSecretValue"
-            or "Send" not in str(resource["Properties"]["Roles"])
-        ]
+        document["Statement"] = [s for s in document["Statement"] if action not in str(s["Action"])]
+    return template
+
+
+def _refused_run(template: dict[str, Any], days: int) -> tuple[LocalWorld, list[Denial], str]:
+    """A run of the sample file on `template`, which IAM must stop; its denials and error."""
     sim = SimulationInput(
-        accounts_file=SAMPLES / "accounts.csv",
-        lender_id="demo",
-        start=START,
-        days=4,
-        replies=(),
-        payments_file=None,
+        accounts_file=SAMPLES / "accounts.csv", lender_id="demo", start=START, days=days
     )
     with LocalWorld(START, template=template, unsubscribe_url=UNSUBSCRIBE_URL) as world:
         with pytest.raises(AccessRefused, match="refused by IAM") as raised:
             run_in(world, sim)
-        denials: list[Denial] = world.access.take_denials()
+        return world, world.access.take_denials(), str(raised.value)
+
+
+def test_a_call_the_role_does_not_grant_is_refused_naming_function_action_and_resource() -> None:
+    # Given the stack as it was before: the send role without the signing key's secret
+    template = _without_grant("Send", "secretsmanager:GetSecretValue")
+    # When the sample file runs up to its first email rungs
+    world, denials, error = _refused_run(template, days=4)
     # Then the first email rung is refused as AWS would refuse it, and the message says who,
     # what and on which resource
     assert {(d.principal, d.action) for d in denials} == {("send", "secretsmanager:GetSecretValue")}
     assert all(":secret:rung-unsubscribe-key" in d.resource for d in denials)
-    assert "send: secretsmanager:GetSecretValue on arn:aws:secretsmanager:" in str(raised.value)
+    assert "send: secretsmanager:GetSecretValue on arn:aws:secretsmanager:" in error
     assert not world.sent_emails()  # no email went out without its unsubscribe link
 
 
 def test_a_state_machine_that_may_not_invoke_send_is_refused() -> None:
-    template = copy.deepcopy(synthesized_template())
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::IAM::Policy" and "Ladder" in str(
-            resource["Properties"]["Roles"]
-        ):
-            document = resource["Properties"]["PolicyDocument"]
-            document["Statement"] = [
-                s for s in document["Statement"] if s.get("Action") != "lambda:InvokeFunction"
-            ]
-    sim = SimulationInput(
-        accounts_file=SAMPLES / "accounts.csv",
-        lender_id="demo",
-        start=START,
-        days=2,
-        replies=(),
-        payments_file=None,
-    )
-    with LocalWorld(START, template=template, unsubscribe_url=UNSUBSCRIBE_URL) as world:
-        with pytest.raises(AccessRefused, match="refused by IAM"):
-            run_in(world, sim)
-        denials = world.access.take_denials()
+    world, denials, _ = _refused_run(_without_grant("Ladder", "lambda:InvokeFunction"), days=2)
     assert denials and {(d.principal, d.action) for d in denials} == {
         ("ladder", "lambda:InvokeFunction")
     }
@@ -249,15 +234,7 @@ def test_a_state_machine_that_may_not_invoke_send_is_refused() -> None:
 
 
 def test_the_world_refuses_to_close_quietly_over_a_denial() -> None:
-    template = copy.deepcopy(synthesized_template())
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::IAM::Policy" and "Optout" in str(
-            resource["Properties"]["Roles"]
-        ):
-            document = resource["Properties"]["PolicyDocument"]
-            document["Statement"] = [
-                s for s in document["Statement"] if "dynamodb:PutItem" not in str(s.get("Action"))
-            ]
+    template = _without_grant("Optout", "dynamodb:PutItem")
     refused = r"optout: dynamodb:GetItem on .*table/rung-suppressions"
     with pytest.raises(AccessDenials, match=refused), LocalWorld(START, template=template) as world:
         world.publish_inbound_sms(

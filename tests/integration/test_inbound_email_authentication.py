@@ -20,7 +20,7 @@ from tests.integration.test_optout_handler import (
     EMAIL,
     NOW,
     account,
-    fixture,
+    email_event,
     memory_services,
     must,
     run,
@@ -34,15 +34,11 @@ NO_DMARC = {"spfVerdict": "PASS", "dkimVerdict": "PASS", "dmarcVerdict": "GRAY"}
 GENUINE = {"spfVerdict": "PASS", "dkimVerdict": "PASS", "dmarcVerdict": "PASS"}
 
 
-def email_reply(text: str, verdicts: dict[str, str], message_id: str = "m-1") -> dict[str, Any]:
-    event = fixture("ses_received.json")
+def email_reply(text: str, verdicts: dict[str, str]) -> dict[str, Any]:
+    """The SES receipt fixture with another text and these SPF/DKIM/DMARC verdicts."""
+    event = email_event(text)
     message = json.loads(event["Records"][0]["Sns"]["Message"])
-    message["content"] = message["content"].replace(
-        "I already paid. Please stop emailing me.", text
-    )
-    message["mail"]["messageId"] = message_id
-    for verdict, status in verdicts.items():
-        message["receipt"][verdict] = {"status": status}
+    message["receipt"].update({verdict: {"status": status} for verdict, status in verdicts.items()})
     event["Records"][0]["Sns"]["Message"] = json.dumps(message)
     return event
 

@@ -29,6 +29,17 @@ DEMO = load_lender(PROJECT_ROOT, "demo")  # allowed: pay.demo-finance.example, d
 OPTOUT = "{{ optout_instruction }}"
 
 
+# Every finding names its rule and the rule's legal source (config/lint_rules.yaml).
+JAIL_RULE = (
+    "rule arrest_jail_criminal: 15 USC 1692e(4), 1692e(7); 12 CFR 1006.18(b); "
+    "CBA 2026 guideline (no threats or intimidation)"
+)
+CREDIT_RULE = (
+    "rule credit_threat: 15 USC 1692e(5), 1692e(10); 12 CFR 1006.18(c); "
+    "CBA 2026 guideline (no exaggerated credit consequences)"
+)
+
+
 def sms(body: str) -> MessageTemplate:
     return parse_template("t", "sms", "en-US", f"---\npurpose: test\n---\n{body}\n")
 
@@ -90,8 +101,9 @@ def test_lint_syntax_error_is_reported_alone() -> None:
 
 def test_lint_threat_written_twice_is_one_finding() -> None:
     body = f"{{{{ company_name }}}}: jail. Yes, jail. {OPTOUT}"
+    # One finding, naming the wording, where it was found, the rule and its legal source
     assert findings(sms(body)) == [
-        ("forbidden.threat", "forbidden threat wording 'jail' (in the template)")
+        ("forbidden.threat", f"forbidden threat wording 'jail' (in the template; {JAIL_RULE})")
     ]
 
 
@@ -240,7 +252,10 @@ def test_lint_forbidden_word_in_the_lenders_own_name_is_found_in_the_rendered_me
     template = sms("{{ company_name }}: pay today. " + OPTOUT)
     result = lint_template(template, lender=jail, profile_name="US")
     assert [(f.rule, f.message) for f in result.findings] == [
-        ("forbidden.threat", "forbidden threat wording 'jail' (in the rendered message)")
+        (
+            "forbidden.threat",
+            f"forbidden threat wording 'jail' (in the rendered message; {JAIL_RULE})",
+        )
     ]
 
 
@@ -260,7 +275,7 @@ def test_lint_category_name_is_written_in_words() -> None:
     assert findings(sms(body)) == [
         (
             "forbidden.credit_threat",
-            "forbidden credit threat wording 'ruin your credit' (in the template)",
+            f"forbidden credit threat wording 'ruin your credit' (in the template; {CREDIT_RULE})",
         )
     ]
 

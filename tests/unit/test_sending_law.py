@@ -390,7 +390,11 @@ def test_send_step_email_that_cannot_carry_an_unsubscribe_link_is_not_sent() -> 
 # -- at most once, when invocations race or fail -------------------------------------------
 
 
-def test_send_step_losing_a_claim_race_to_an_unfinished_attempt_is_uncertain(world: World) -> None:
+def test_send_step_losing_a_claim_race_to_an_unfinished_attempt_records_nothing(
+    world: World,
+) -> None:
+    # The other invocation owns the outcome (should it die, the ladder's retry finds its claim
+    # open and records UNCERTAIN); a record here would count a second attempt.
     ledger = world.services.ledger
     real_claim = ledger.claim
 
@@ -402,60 +406,8 @@ def test_send_step_losing_a_claim_race_to_an_unfinished_attempt_is_uncertain(wor
     step = world.sender().step(world.state())
 
     assert world.sms == []
-    assert [(r.decision, r.reason, r.rule) for r in step.records] == [
-        (Decision.UNCERTAIN, "earlier_attempt_outcome_unknown", "at_most_once")
-    ]
+    assert step.records == []
     assert step.state.rung == 1
-
-
-def test_record_failure_after_a_claim_never_calls_the_rung_unsent(world: World) -> None:
-    # Given the rung was claimed, and the invocation then failed after every retry
-    world.services.ledger.claim(
-        LedgerEntry(
-            ladder_key=world.account.ladder_key,
-            rung=0,
-            channel=Channel.SMS,
-            attempted_at=world.clock.now(),
-            address=PHONE,
-        )
-    )
-
-    step = world.sender().record_failure(world.state(), "States.Timeout")
-
-    assert step.state.done
-    assert [(r.decision, r.reason, r.rule) for r in step.records] == [
-        (Decision.UNCERTAIN, "earlier_attempt_outcome_unknown", "at_most_once")
-    ]
-
-
-def test_record_failure_after_a_recorded_outcome_adds_nothing(world: World) -> None:
-    world.sender().step(world.state())  # SENT and recorded
-
-    step = world.sender().record_failure(world.state(), "Lambda.Unknown")
-
-    assert step.state.done and step.records == []
-
-
-def test_record_failure_without_a_claim_names_the_error_and_the_rule(world: World) -> None:
-    step = world.sender().record_failure(world.state(rung=len(LADDER.rungs)), "Lambda.Unknown")
-
-    (record,) = step.records
-    assert (record.decision, record.reason, record.rule) == (
-        Decision.SUPPRESSED,
-        "send_failed:Lambda.Unknown",
-        "ladder_failure",
-    )
-    assert record.rung == len(LADDER.rungs) - 1  # the last rung, never one past the ladder
-    assert record.channel is LADDER.rungs[-1].channel
-
-
-def test_record_failure_for_an_account_no_longer_on_file_ends_quietly(world: World) -> None:
-    gone = world.state().model_copy(update={"account_id": "D-404"})
-    step = world.sender().record_failure(gone, "Lambda.Unknown")
-    assert step.state.done and step.records == []
-
-
-# -- the ladder's clock ----------------------------------------------------------------------
 
 
 def test_send_step_before_the_rung_is_due_only_waits(world: World) -> None:
@@ -689,7 +641,7 @@ def test_send_step_without_any_zone_schedules_in_utc_and_suppresses() -> None:
     assert step.state.next_instant == LADDER.due_at(1, DUE, ZoneInfo("UTC"))
 
 
-def test_send_step_records_of_a_repeated_or_paused_or_failed_rung_keep_the_local_time(
+def test_send_step_records_of_a_repeated_or_paused_rung_keep_the_local_time(
     world: World,
 ) -> None:
     local = due(0).astimezone(SEATTLE).isoformat()
@@ -704,9 +656,7 @@ def test_send_step_records_of_a_repeated_or_paused_or_failed_rung_keep_the_local
         )
     )
     repeated = world.sender().step(world.state()).records[0]
-    failed = world.sender().record_failure(world.state(), "Lambda.Unknown").records[0]
     assert (repeated.decision, repeated.at_local) == (Decision.UNCERTAIN, local)
-    assert (failed.decision, failed.at_local) == (Decision.UNCERTAIN, local)
 
     paused = make_world(SETTINGS)
     paused.services.channels.pause(
