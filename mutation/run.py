@@ -56,10 +56,15 @@ MODULES = (
         90,
         ("test_zones_law", "test_quiet_hours", "test_gate"),
     ),
-    Module("replies", "reply reader", 95, ("test_replies_law", "test_replies")),
+    Module("replies", "reply reader", 95, ("test_replies_law", "test_replies", "test_reply_table")),
     Module("segments", "SMS segments", 90, ("test_segments_law", "test_segments")),
     Module("sending", "the send step", 90, ("test_sending_law", "test_sending")),
-    Module("lint", "template lint", 90, ("test_lint_law", "test_lint", "test_approval")),
+    Module(
+        "lint",
+        "template lint",
+        90,
+        ("test_lint_law", "test_lint", "test_lint_wording", "test_approval"),
+    ),
 )
 
 
