@@ -35,7 +35,7 @@ _acting_as: ContextVar[str | None] = ContextVar("rung_acting_as", default=None)
 # The attribute that marks a client as the state machine's own (its Lambda tasks).
 PRINCIPAL_ATTRIBUTE = "_rung_principal"
 # How each service says "access denied" on the wire.
-_DENIED_CODES = {"s3": "AccessDenied", "sns": "AuthorizationError"}
+_DENIED_CODES = {"s3": "AccessDenied"}
 
 
 @dataclass(frozen=True)

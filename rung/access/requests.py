@@ -113,22 +113,6 @@ def _object(action: str) -> Resolve:
     return resolve
 
 
-# ------------------------------------------------------------------------------------ SNS
-
-
-def _publish(params: Mapping[str, Any], where: Where) -> list[Call]:
-    target = params.get("TopicArn") or params.get("TargetArn")
-    # A message to a phone number has no resource: IAM evaluates it against "*".
-    return [Call("sns:Publish", target or "*")]
-
-
-def _unscoped(action: str) -> Resolve:
-    def resolve(params: Mapping[str, Any], where: Where) -> list[Call]:
-        return [Call(action, "*")]
-
-    return resolve
-
-
 # ------------------------------------------------------------------------------------ SES
 
 
@@ -229,7 +213,6 @@ _OPERATIONS: Mapping[tuple[str, str], Resolve] = {
     ("s3", "GetObject"): _object("GetObject"),
     ("s3", "HeadObject"): _object("GetObject"),
     ("s3", "PutObject"): _object("PutObject"),
-    ("sns", "Publish"): _publish,
     ("pinpoint-sms-voice-v2", "SendTextMessage"): _send_text,
     ("pinpoint-sms-voice-v2", "DeleteOptedOutNumber"): _opted_out_number("DeleteOptedOutNumber"),
     ("sesv2", "SendEmail"): _send_email,
@@ -240,5 +223,4 @@ _OPERATIONS: Mapping[tuple[str, str], Resolve] = {
     ("stepfunctions", "ListExecutions"): _states("ListExecutions", "stateMachineArn"),
     ("lambda", "Invoke"): _invoke,
     ("secretsmanager", "GetSecretValue"): _secret,
-    ("cloudwatch", "PutMetricData"): _unscoped("cloudwatch:PutMetricData"),
 }
