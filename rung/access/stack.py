@@ -10,6 +10,7 @@ local world's environment.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ def environment_of(settings: Settings) -> dict[str, str]:
     return {f"RUNG_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
 
 
+@functools.cache
 def _rung_context() -> dict[str, Any]:
     context: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))[
         "context"
