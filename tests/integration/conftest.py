@@ -4,9 +4,29 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 from moto.server import ThreadedMotoServer
+
+from functions.core.approval import approve_lint_clean
+from functions.core.lenders import load_lender
+from functions.settings import PROJECT_ROOT
+from rung.localworld import LocalWorld
+
+
+@contextmanager
+def approved_world(start: datetime) -> Iterator[LocalWorld]:
+    """A local world at `start` whose shipped templates are approved for the demo lender."""
+    with LocalWorld(start, stall_timeout=30) as local:
+        approve_lint_clean(
+            local.services.templates,
+            PROJECT_ROOT / "templates" / "messages",
+            load_lender(PROJECT_ROOT, "demo"),
+            start,
+        )
+        yield local
 
 
 @pytest.fixture

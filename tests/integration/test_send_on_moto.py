@@ -20,14 +20,13 @@ from moto.awslambda.models import LambdaBackend
 from moto.core.exceptions import ServiceException
 
 from functions.adapters.dynamo import DynamoAddressLeases, DynamoLedger
-from functions.core.approval import approve_lint_clean
 from functions.core.ladder import LadderState, execution_name, load_ladder, to_sfn_timestamp
-from functions.core.lenders import load_lender
 from functions.core.models import AuditRecord, Decision
 from functions.settings import PROJECT_ROOT
 from rung.cli import main
 from rung.localworld import LocalWorld
 from rung.sms_voice import SmsVoiceBackend, SmsVoiceError
+from tests.integration.conftest import approved_world
 
 DUE = date(2026, 3, 1)
 SEATTLE = ZoneInfo("America/Los_Angeles")
@@ -44,13 +43,7 @@ CSV = (
 
 @pytest.fixture
 def world() -> Iterator[LocalWorld]:
-    with LocalWorld(START, stall_timeout=30) as local:
-        approve_lint_clean(
-            local.services.templates,
-            PROJECT_ROOT / "templates" / "messages",
-            load_lender(PROJECT_ROOT, "demo"),
-            START,
-        )
+    with approved_world(START) as local:
         yield local
 
 

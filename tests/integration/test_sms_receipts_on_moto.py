@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from functions.core.approval import approve_lint_clean
 from functions.core.ladder import load_ladder
 from functions.core.lenders import load_lender
 from functions.core.models import Channel, Decision, LedgerEntry
@@ -22,6 +21,7 @@ from functions.settings import PROJECT_ROOT
 from rung.engine import ScriptedReply
 from rung.events import inbound_sms_message
 from rung.localworld import LocalWorld
+from tests.integration.conftest import approved_world
 
 DUE = date(2026, 3, 1)
 SEATTLE = ZoneInfo("America/Los_Angeles")
@@ -39,13 +39,7 @@ CSV = (
 
 @pytest.fixture
 def world() -> Iterator[LocalWorld]:
-    with LocalWorld(START, stall_timeout=30) as local:
-        approve_lint_clean(
-            local.services.templates,
-            PROJECT_ROOT / "templates" / "messages",
-            load_lender(PROJECT_ROOT, "demo"),
-            START,
-        )
+    with approved_world(START) as local:
         yield local
 
 
