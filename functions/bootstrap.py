@@ -6,10 +6,12 @@ adapters or a virtual clock, production uses `default_services()` (boto3 adapter
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import Protocol
 
+from functions.core.channels import Channel
 from functions.core.clock import Clock, SystemClock
 from functions.core.ports import (
     AccountStore,
@@ -18,19 +20,23 @@ from functions.core.ports import (
     ChannelSwitch,
     Continuations,
     DecisionLog,
-    EmailSender,
     InboundLog,
     LadderControl,
     Ledger,
+    MessageSender,
     ObjectStore,
+    ProviderOptOuts,
     ReviewQueue,
     SendSlots,
-    SmsSender,
     SuppressionStore,
     TemplateStore,
     UploadStore,
 )
 from functions.settings import Settings
+
+
+class SmsProvider(MessageSender, ProviderOptOuts, Protocol):
+    """End User Messaging sends texts and keeps its own list of numbers that texted STOP."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,10 @@ class Services:
     ledger: Ledger
     audit: AuditLog
     templates: TemplateStore
-    sms: SmsSender
-    email: EmailSender
+    # One sender per provider (functions.core.ports.MessageSender); `senders` maps channels.
+    sms: SmsProvider  # End User Messaging SMS
+    email: MessageSender  # SES v2
+    push: MessageSender  # SNS mobile push
     ladders: LadderControl
     uploads: UploadStore
     objects: ObjectStore
@@ -56,6 +64,15 @@ class Services:
     leases: AddressLeases  # one send at a time per address (functions.core.sending)
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
+
+    @property
+    def senders(self) -> Mapping[Channel, MessageSender]:
+        return {Channel.SMS: self.sms, Channel.EMAIL: self.email, Channel.PUSH: self.push}
+
+    @property
+    def provider_opt_outs(self) -> Mapping[Channel, ProviderOptOuts]:
+        """Providers that keep their own opt-out list, which a START lifts too."""
+        return {Channel.SMS: self.sms}
 
 
 def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -74,13 +91,12 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         DynamoSuppressionStore,
         DynamoUploadStore,
     )
-    from functions.adapters.messaging import (
-        LambdaContinuations,
-        S3ObjectStore,
-        SesEmailSender,
-        SfnLadderControl,
-        SmsVoiceSender,
-    )
+    from functions.adapters.lambda_invoke import LambdaContinuations
+    from functions.adapters.s3_objects import S3ObjectStore
+    from functions.adapters.ses_email import SesEmailSender
+    from functions.adapters.sms_voice import SmsVoiceSender
+    from functions.adapters.sns_push import SnsPushSender
+    from functions.adapters.step_functions import SfnLadderControl
     from functions.adapters.secrets import signing_key
     from functions.adapters.template_store import DynamoTemplateStore
 
@@ -96,6 +112,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         templates=DynamoTemplateStore(settings.templates_table),
         sms=SmsVoiceSender(settings.sms_configuration_set, opt_out_list=settings.sms_opt_out_list),
         email=SesEmailSender(),
+        push=SnsPushSender(),
         ladders=SfnLadderControl(settings.state_machine_arn),
         uploads=DynamoUploadStore(settings.uploads_table),
         objects=S3ObjectStore(settings.uploads_bucket),
@@ -134,6 +151,7 @@ def memory_services(
         MemoryLadderControl,
         MemoryLedger,
         MemoryObjectStore,
+        MemoryPush,
         MemoryReviewQueue,
         MemorySendSlots,
         MemorySms,
@@ -152,6 +170,7 @@ def memory_services(
         templates=MemoryTemplateStore(),
         sms=MemorySms(),
         email=MemoryEmail(),
+        push=MemoryPush(),
         ladders=MemoryLadderControl(),
         uploads=MemoryUploadStore(),
         objects=MemoryObjectStore(),

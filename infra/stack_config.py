@@ -8,6 +8,7 @@ here before validation.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from aws_cdk import aws_logs as logs
@@ -95,6 +96,28 @@ class SmsConfig(_Section):
         return identities
 
 
+_PLATFORM_APPLICATION = re.compile(
+    r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:app/[A-Z_]+/[A-Za-z0-9_.-]{1,256}$"
+)
+
+
+class PushConfig(_Section):
+    # SNS platform applications (FCM, APNs) whose endpoints the send role may publish to: the
+    # lenders' `push_applications`. Empty: no app push (the send role gets no sns:Publish).
+    platform_applications: list[str] = Field(default_factory=list)
+
+    @field_validator("platform_applications")
+    @classmethod
+    def _application_arns(cls, arns: list[str]) -> list[str]:
+        for arn in arns:
+            if not _PLATFORM_APPLICATION.match(arn):
+                raise ValueError(
+                    f"push.platform_applications: {arn!r} is not an SNS platform application "
+                    "ARN (arn:aws:sns:REGION:ACCOUNT:app/PLATFORM/NAME)"
+                )
+        return arns
+
+
 class SendRatesConfig(_Section):
     """Messages per second per SMS origination identity and per SES account, where a lender's
     configuration sets none: the send step paces to them (functions.core.pacing)."""
@@ -115,6 +138,7 @@ class RungStackConfig(_Section):
     reserved_concurrency: ReservedConcurrency
     email: EmailConfig
     sms: SmsConfig
+    push: PushConfig = Field(default_factory=PushConfig)
     send_rates: SendRatesConfig
 
     @classmethod

@@ -51,7 +51,7 @@ from rung.events import (
     split_payments,
 )
 from rung.ladder_retry import send_rung_policy
-from rung.provider_limits import LimitedEmail, LimitedSms
+from rung.provider_limits import LimitedEmail, LimitedPush, LimitedSms
 
 BUCKET = "rung-simulator"
 INBOUND_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-sms"
@@ -122,6 +122,7 @@ class FastEngine:
             templates=self.templates,
             sms=LimitedSms(self.limits, self.clock),
             email=LimitedEmail(self.limits, self.clock),
+            push=LimitedPush(self.limits, self.clock),
         )
         self.reply_rules = load_reply_rules(self.settings.config_root)
         self.pending: dict[str, LadderState] = {}  # execution name -> state waiting

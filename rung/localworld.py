@@ -57,6 +57,7 @@ from rung.access.requests import Where
 from rung.access.stack import (
     HANDLERS,
     environment_of,
+    push_platform_applications,
     sending_identity,
     sms_identity_arn,
     sms_origination_identities,
@@ -448,6 +449,12 @@ class LocalWorld:
             {"SendFunctionArn": function_arns["send"]},
         )
         sns = self.client("sns")
+        for application in push_platform_applications():
+            # cdk.json's platform applications, as the lender's app team creates them.
+            _, platform, name = application.rsplit(":", 1)[-1].split("/")
+            sns.create_platform_application(
+                Name=name, Platform=platform, Attributes={"PlatformCredential": "local"}
+            )
         inbound_topic_arn = sns.create_topic(Name="rung-inbound-sms")["TopicArn"]
         ses_feedback_topic_arn = sns.create_topic(Name="rung-ses-feedback")["TopicArn"]
         inbound_email_topic_arn = sns.create_topic(Name="rung-inbound-email")["TopicArn"]

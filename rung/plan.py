@@ -186,6 +186,8 @@ def plan(
 ) -> Plan:
     channels, rungs = {}, {}
     for channel in Channel:
+        if channel not in rates:
+            continue  # not paced (push): its provider takes far more than a ladder sends
         buckets = demand.buckets[channel]
         rate = rates[channel]
         served = _pace(buckets, rate)
@@ -210,7 +212,7 @@ def plan(
                 last_send=_instant(outcome.last),
                 spilled=outcome.spilled,
             )
-    peak_rate = sum(rates[c] for c in Channel if channels[c].messages)
+    peak_rate = sum(rates[c] for c in channels if channels[c].messages)
     return Plan(
         accounts=demand.accounts,
         channels=channels,

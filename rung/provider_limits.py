@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
 
-from functions.adapters.memory import MemoryEmail, MemorySms
+from functions.adapters.memory import MemoryEmail, MemoryPush, MemorySms
 from functions.core.clock import Clock
 from functions.core.errors import TransientSendError
 from functions.core.models import Channel
-from functions.core.ports import OutboundEmail, OutboundSms
+from functions.core.ports import OutboundMessage
 
 _DURATION = TypeAdapter(timedelta)
 
@@ -43,7 +43,8 @@ class Outage:
         try:
             channel = Channel(channel_text.strip().lower())
         except ValueError:
-            raise ValueError(f"outage {text!r}: channel must be sms or email") from None
+            known = ", ".join(c.value for c in Channel)
+            raise ValueError(f"outage {text!r}: channel must be one of {known}") from None
         if not slash:
             raise ValueError(f"outage {text!r}: expected CHANNEL:START/DURATION")
         try:
@@ -104,13 +105,13 @@ class LimitedSms(MemorySms):
         super().__init__()
         self.limits, self.clock = limits, clock
 
-    def send_sms(self, message: OutboundSms) -> str:
+    def send(self, message: OutboundMessage) -> str:
         # The opt-out check is its own SNS call, made before the publish that counts.
         if message.to not in self.opted_out:
             refusal = self.limits.refuse(Channel.SMS, self.clock.now())
             if refusal is not None:
                 raise TransientSendError(f"sns {refusal}: provider did not accept")
-        return super().send_sms(message)
+        return super().send(message)
 
 
 class LimitedEmail(MemoryEmail):
@@ -120,8 +121,22 @@ class LimitedEmail(MemoryEmail):
         super().__init__()
         self.limits, self.clock = limits, clock
 
-    def send_email(self, message: OutboundEmail) -> str:
+    def send(self, message: OutboundMessage) -> str:
         refusal = self.limits.refuse(Channel.EMAIL, self.clock.now())
         if refusal is not None:
             raise TransientSendError(f"ses {refusal}: provider did not accept")
-        return super().send_email(message)
+        return super().send(message)
+
+
+class LimitedPush(MemoryPush):
+    """The fast engine's SNS mobile push: refuses as `limits` say."""
+
+    def __init__(self, limits: ProviderLimits, clock: Clock) -> None:
+        super().__init__()
+        self.limits, self.clock = limits, clock
+
+    def send(self, message: OutboundMessage) -> str:
+        refusal = self.limits.refuse(Channel.PUSH, self.clock.now())
+        if refusal is not None:
+            raise TransientSendError(f"sns {refusal}: provider did not accept")
+        return super().send(message)

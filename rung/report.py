@@ -62,7 +62,7 @@ COST_FORMULA = (
     "sfn_transitions = every state the ladders entered + every retry of a Task, counted by "
     "the engine as Step Functions bills them (rungs skipped inside one invocation add none; "
     "deferrals, retries and pause rechecks add theirs); "
-    "cost = sms_segments × sms_segment + emails_sent × email "
+    "cost = sms_segments × sms_segment + emails_sent × email + pushes_sent × push "
     "+ sfn_transitions × sfn_transition"
 )
 MONEY_PLACES = Decimal("0.000001")
@@ -195,6 +195,7 @@ def summarize(
     transitions = result.sfn_transitions
     sms_cost = prices.sms_segment * segments
     email_cost = prices.email * sent_by_channel[Channel.EMAIL]
+    push_cost = prices.push * sent_by_channel[Channel.PUSH]
     sfn_cost = prices.sfn_transition * transitions
     violations = check_all(records, result.accounts, result.suppressions, in_quiet_hours)
     return {
@@ -239,13 +240,15 @@ def summarize(
             "currency": prices.currency,
             "sms": _money(sms_cost),
             "email": _money(email_cost),
+            "push": _money(push_cost),
             "step_functions": _money(sfn_cost),
-            "total": _money(sms_cost + email_cost + sfn_cost),
+            "total": _money(sms_cost + email_cost + push_cost + sfn_cost),
             "sfn_transitions": transitions,
             "ladder_executions": len(executions),
             "unit_prices": {
                 "sms_segment": str(prices.sms_segment),
                 "email": str(prices.email),
+                "push": str(prices.push),
                 "sfn_transition": str(prices.sfn_transition),
             },
             "formula": COST_FORMULA,

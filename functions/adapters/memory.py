@@ -45,7 +45,7 @@ from functions.core.models import (
     UploadRecord,
     suppression_key,
 )
-from functions.core.ports import OutboundEmail, OutboundSms
+from functions.core.ports import OutboundMessage
 
 
 class MemoryAccountStore:
@@ -335,7 +335,7 @@ class _FailureQueue:
 
 class MemorySms:
     def __init__(self) -> None:
-        self.sent: list[tuple[str, OutboundSms]] = []
+        self.sent: list[tuple[str, OutboundMessage]] = []
         # Numbers on the provider's own opt-out list (End User Messaging's, of the origination).
         self.opted_out: set[str] = set()
         self._failures = _FailureQueue()
@@ -344,11 +344,11 @@ class MemorySms:
         """The next `times` sends raise `exc` and record nothing (as a refused provider call)."""
         self._failures.fail_next(exc, times)
 
-    def opt_in(self, phone: str) -> bool:
-        self.opted_out.discard(phone)
+    def opt_in(self, address: str) -> bool:
+        self.opted_out.discard(address)
         return True
 
-    def send_sms(self, message: OutboundSms) -> str:
+    def send(self, message: OutboundMessage) -> str:
         self._failures.raise_if_due()
         if message.to in self.opted_out:
             raise PermanentSendError("sms_opted_out", "number is on the provider opt-out list")
@@ -359,16 +359,39 @@ class MemorySms:
 
 class MemoryEmail:
     def __init__(self) -> None:
-        self.sent: list[tuple[str, OutboundEmail]] = []
+        self.sent: list[tuple[str, OutboundMessage]] = []
         self._failures = _FailureQueue()
 
     def fail_next(self, exc: Exception, times: int = 1) -> None:
         """The next `times` sends raise `exc` and record nothing (as a refused provider call)."""
         self._failures.fail_next(exc, times)
 
-    def send_email(self, message: OutboundEmail) -> str:
+    def send(self, message: OutboundMessage) -> str:
         self._failures.raise_if_due()
         message_id = f"mem-email-{len(self.sent) + 1:06d}"
+        self.sent.append((message_id, message))
+        return message_id
+
+
+class MemoryPush:
+    """SNS mobile push: endpoints the platform disabled refuse, as SNS does."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, OutboundMessage]] = []
+        self.disabled: set[str] = set()  # endpoint ARNs whose Enabled attribute is false
+        self._failures = _FailureQueue()
+
+    def fail_next(self, exc: Exception, times: int = 1) -> None:
+        """The next `times` sends raise `exc` and record nothing (as a refused provider call)."""
+        self._failures.fail_next(exc, times)
+
+    def send(self, message: OutboundMessage) -> str:
+        self._failures.raise_if_due()
+        if message.to in self.disabled:
+            raise PermanentSendError(
+                "push_endpoint_disabled", "endpoint is disabled", address_gone=True
+            )
+        message_id = f"mem-push-{len(self.sent) + 1:06d}"
         self.sent.append((message_id, message))
         return message_id
 

@@ -48,7 +48,7 @@ class Cap(BaseModel):
     period: Literal["local_day", "rolling"]
     days: int = Field(default=1, ge=1, le=31)  # rolling window length; local_day is one day
     max: int = Field(ge=1)
-    channels: tuple[Channel, ...] = (Channel.SMS, Channel.EMAIL)
+    channels: tuple[Channel, ...] = tuple(Channel)
 
     @model_validator(mode="after")
     def _one_local_day(self) -> Cap:

@@ -13,9 +13,12 @@ class TransientSendError(RungError):
 class PermanentSendError(RungError):
     """The provider refused this message for good (invalid number, MessageRejected, opted out)."""
 
-    def __init__(self, reason: str, message: str = "") -> None:
+    def __init__(self, reason: str, message: str = "", *, address_gone: bool = False) -> None:
         super().__init__(message or reason)
         self.reason = reason
+        # The address itself is dead (a push endpoint the platform disabled): the send step
+        # suppresses it, so no later rung tries it again.
+        self.address_gone = address_gone
 
 
 class UncertainSendError(RungError):

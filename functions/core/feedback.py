@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
@@ -23,6 +23,7 @@ from typing import Protocol, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
+from functions.core.channels import BodyRule, spec
 from functions.core.errors import PermanentSendError, TransientSendError
 from functions.core.inbound import (
     CloudWatchAlarm,
@@ -57,14 +58,13 @@ from functions.core.ports import (
     AccountStore,
     ChannelSwitch,
     DecisionLog,
-    EmailSender,
     InboundLog,
     LadderControl,
     Ledger,
-    OutboundEmail,
-    OutboundSms,
+    MessageSender,
+    OutboundMessage,
+    ProviderOptOuts,
     ReviewQueue,
-    SmsSender,
     SuppressionStore,
 )
 from functions.core.quiet_hours import zone
@@ -100,9 +100,9 @@ class FeedbackPorts(Protocol):
     @property
     def ladders(self) -> LadderControl: ...
     @property
-    def sms(self) -> SmsSender: ...
+    def senders(self) -> Mapping[Channel, MessageSender]: ...
     @property
-    def email(self) -> EmailSender: ...
+    def provider_opt_outs(self) -> Mapping[Channel, ProviderOptOuts]: ...
     @property
     def inbound(self) -> InboundLog: ...
     @property
@@ -368,7 +368,8 @@ class Feedback:
             confirm = ConfirmationKind.OPT_IN if lifted else None
             # The SMS provider keeps its own opt-out list of numbers that texted STOP; lift it
             # too, or the next text is refused (`sms_opted_out`).
-            if lifted and reply.channel is Channel.SMS and not ports.sms.opt_in(reply.sender):
+            provider = ports.provider_opt_outs.get(reply.channel)
+            if lifted and provider is not None and not provider.opt_in(reply.sender):
                 provider_refused = ("SmsOptInRefused",)
         elif reading.intent is Intent.HELP:
             confirm = ConfirmationKind.HELP
@@ -671,12 +672,10 @@ class Feedback:
                 load_lender(self.config_root, path.stem)
                 for path in sorted((self.config_root / "config" / "lenders").glob("*.yaml"))
             ]
+        shape = spec(reply.channel)
         for lender in lenders:
-            ours = (
-                lender.sms_origination
-                if reply.channel is Channel.SMS
-                else parseaddr(lender.email_from)[1].lower()
-            )
+            origination = shape.lender_value(lender, shape.origination_field)
+            ours = shape.fold(parseaddr(origination)[1]) if origination else ""
             if ours and ours in reply.ours:
                 return lender
         return lenders[0] if candidates else None
@@ -691,36 +690,36 @@ class Feedback:
         locale = reply_locale(reply.text, locales, lender.default_locale)
         texts = self.rules.confirmation(kind, locale)
         values = {"company": lender.company_name, "support": lender.support_contact}
+        shape = spec(reply.channel)
+        if shape.confirmation_body is None:
+            return ReplyState.NOT_NEEDED  # nobody writes back on this channel
+        body = texts.part(shape.confirmation_body).substitute(values)
+        heading = shape.confirmation_heading
+        origination = shape.lender_value(lender, shape.origination_field)
+        if shape.answers_from_recipient and reply.ours:
+            origination = reply.ours[0]  # the number the borrower wrote to
+        field = shape.configuration_set_field
+        message = OutboundMessage(
+            channel=reply.channel,
+            to=reply.sender,
+            body=body,
+            subject=texts.part(heading).substitute(values) if heading is not None else "",
+            html=f"<p>{html.escape(body)}</p>" if shape.body_rule is BodyRule.PARTS else "",
+            headers=(
+                {"In-Reply-To": reply.header_message_id, "References": reply.header_message_id}
+                if reply.header_message_id
+                else {}
+            ),
+            origination=origination,
+            configuration_set=(shape.lender_value(lender, field) or self.configuration_set)
+            if field
+            else None,
+        )
         try:
             # A reply the borrower asked for: no gate (the exception under Quiet hours in
             # docs/compliance.md), and only ever to the address they wrote from, on the channel
             # they used.
-            if reply.channel is Channel.SMS:
-                self.ports.sms.send_sms(
-                    OutboundSms(
-                        to=reply.sender,
-                        body=texts.sms.substitute(values),
-                        origination=reply.ours[0] if reply.ours else lender.sms_origination,
-                    )
-                )
-            else:
-                text = texts.email_text.substitute(values)
-                threading = (
-                    {"In-Reply-To": reply.header_message_id, "References": reply.header_message_id}
-                    if reply.header_message_id
-                    else {}
-                )
-                self.ports.email.send_email(
-                    OutboundEmail(
-                        to=reply.sender,
-                        from_address=lender.email_from,
-                        subject=texts.email_subject.substitute(values),
-                        text=text,
-                        html=f"<p>{html.escape(text)}</p>",
-                        headers=threading,
-                        configuration_set=lender.ses_configuration_set or self.configuration_set,
-                    )
-                )
+            self.ports.senders[reply.channel].send(message)
         except (TransientSendError, PermanentSendError):
             # The opt-out/claim is already honoured; the confirmation is optional ("may follow")
             # and is not retried, so a replay can never send a second one.
@@ -858,7 +857,7 @@ def _reply_metrics(
     first: bool,
     review: str,
 ) -> tuple[str, ...]:
-    names = ["InboundSms" if channel is Channel.SMS else "InboundEmail"]
+    names = [spec(channel).inbound_metric]
     if not first:
         names.append("DuplicateInbound")
     # One metric per intent read, e.g. ReplyOptOut, ReplyAttorney, ReplyPromiseToPay.

@@ -41,13 +41,15 @@ from pydantic import (
     field_validator,
 )
 
+from functions.core.channels import CHANNELS
 from functions.core.csv_stream import CsvText, Cursor, HeaderMap, map_header
 from functions.core.errors import FileRejected
 from functions.core.lenders import LenderConfig
 from functions.core.models import Account, AccountStatus
 
 REQUIRED_COLUMNS = ("account_id", "amount_due", "currency", "due_date")
-CONTACT_COLUMNS = ("phone", "email")
+# One address column per channel (functions.core.channels): at least one must be given.
+CONTACT_COLUMNS = tuple(shape.address_field for shape in CHANNELS.values())
 OPTIONAL_COLUMNS = (
     "first_name",
     "locale",
@@ -64,6 +66,7 @@ CONTRACT_COLUMNS = (
     "account_id",
     "country",
     "phone",
+    "push_endpoint",
     "email",
     "currency",
     "amount_due",
@@ -83,6 +86,12 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SUBDIVISION = re.compile(r"^[A-Z0-9]{1,3}$")  # ISO 3166-2 suffix: WA, MA, 11 (Beijing)
 _POSTAL = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,11}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# arn:aws:sns:us-east-1:123456789012:endpoint/GCM/demo-app/5e3e9847-3183-3f18-a7e8-671c3a57d4b3
+# belongs to the platform application arn:aws:sns:us-east-1:123456789012:app/GCM/demo-app.
+_PUSH_ENDPOINT = re.compile(
+    r"^(?P<prefix>arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:)endpoint/"
+    r"(?P<platform>[A-Z_]+)/(?P<name>[A-Za-z0-9_.-]{1,256})/[A-Za-z0-9-]{1,64}$"
+)
 
 
 class LenderRow(BaseModel):
@@ -95,7 +104,9 @@ class LenderRow(BaseModel):
     account_id: AccountId
     country: str | None = None  # ISO 3166-1 alpha-2
     phone: str | None = None  # E.164 after validation
-    # Validated even when absent: it is where "neither phone nor email" is caught.
+    push_endpoint: str | None = None  # SNS platform endpoint ARN of the borrower's app
+    # Validated even when absent (and last of the contact columns): it is where "no contact
+    # at all" is caught.
     email: str | None = Field(default=None, validate_default=True)
     currency: str
     amount_due: Decimal
@@ -132,14 +143,36 @@ class LenderRow(BaseModel):
     @classmethod
     def _email(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
-            if "phone" in info.data and info.data["phone"] is None:
-                raise ValueError("phone and email are both empty: at least one is required")
+            others = [c for c in CONTACT_COLUMNS if c != info.field_name]
+            if all(c in info.data and info.data[c] is None for c in others):
+                raise ValueError(
+                    f"{', '.join(CONTACT_COLUMNS)} are all empty: at least one is required"
+                )
             return None
         try:
             # Syntax only: a DNS lookup per row would make validation depend on the network.
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             raise ValueError(f"not a valid email address: {exc}") from exc
+
+    @field_validator("push_endpoint")
+    @classmethod
+    def _push_endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        match = _PUSH_ENDPOINT.match(value)
+        if not match:
+            raise ValueError(
+                "not an SNS platform endpoint ARN "
+                "(arn:aws:sns:REGION:ACCOUNT:endpoint/PLATFORM/APPLICATION/ID)"
+            )
+        applications: tuple[str, ...] = _context(info)["push_applications"]
+        application = f"{match['prefix']}app/{match['platform']}/{match['name']}"
+        if application not in applications:
+            raise ValueError(
+                "the endpoint belongs to no platform application in the lender's push_applications"
+            )
+        return value
 
     @field_validator("currency")
     @classmethod
@@ -224,6 +257,7 @@ class LenderRow(BaseModel):
             account_id=self.account_id,
             phone=self.phone,
             email=self.email,
+            push_endpoint=self.push_endpoint,
             amount_due=self.amount_due,
             currency=self.currency,
             due_date=self.due_date,
@@ -302,7 +336,9 @@ class LenderFile:
             self._text.header, CONTRACT_COLUMNS, REQUIRED_COLUMNS, lender.header_aliases
         )
         if not any(name in self.header.columns for name in CONTACT_COLUMNS):
-            raise FileRejected("missing required column(s): phone or email (at least one)")
+            raise FileRejected(
+                f"missing required column(s): {' or '.join(CONTACT_COLUMNS)} (at least one)"
+            )
         self.blank_lines = 0
         self._context = lender_context(lender)
 
@@ -555,4 +591,5 @@ def lender_context(lender: LenderConfig) -> dict[str, Any]:
     return {
         "region": lender.default_region,
         "link_domains": tuple(d.lower() for d in lender.allowed_link_domains),
+        "push_applications": lender.push_applications,
     }

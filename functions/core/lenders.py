@@ -23,6 +23,7 @@ class UnitPrices(BaseModel):
     currency: str = "USD"
     sms_segment: Decimal = Decimal("0.00581")
     email: Decimal = Decimal("0.0001")
+    push: Decimal = Decimal("0.0000005")  # SNS mobile push: USD 0.50 per million
     sfn_transition: Decimal = Decimal("0.000025")
 
 
@@ -48,6 +49,9 @@ class LenderConfig(BaseModel):
     sms_origination: str | None = None  # origination number / sender id
     email_from: str  # SES verified identity, e.g. "Demo Finance <reminders@demo.example>"
     ses_configuration_set: str | None = None
+    # SNS platform applications (FCM / APNs) of the lender's app: the lender file's
+    # `push_endpoint` must be an endpoint of one of them (README, App push).
+    push_applications: tuple[str, ...] = ()
     default_region: str = "US"  # ISO 3166 region for national phone formats
     default_locale: str = "en-US"
     ladder: str = "default"

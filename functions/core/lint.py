@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from functions.core.channels import BodyRule, OptOut, spec
 from functions.core.errors import ConfigError
 from functions.core.lenders import LenderConfig
 from functions.core.models import Account, Channel
@@ -55,6 +56,7 @@ from functions.core.render import (
     RenderedMessage,
     RenderError,
     build_variables,
+    locale_texts,
     render_message,
     template_variables,
 )
@@ -218,7 +220,7 @@ def sample_account(lender: LenderConfig, locale: str) -> Account:
 
 
 def sample_variables(template: MessageTemplate, lender: LenderConfig) -> dict[str, object]:
-    unsubscribe = SAMPLE_UNSUBSCRIBE_URL if template.channel is Channel.EMAIL else None
+    unsubscribe = SAMPLE_UNSUBSCRIBE_URL if spec(template.channel).unsubscribe_link else None
     return build_variables(
         sample_account(lender, template.locale),
         lender,
@@ -361,7 +363,7 @@ class _Check:
 
     def parts(self) -> list[str]:
         t = self.template
-        return [p for p in (t.front.subject, t.body, t.text) if p is not None]
+        return [p for p in (t.heading, t.body, t.text) if p is not None]
 
     def run(self) -> None:
         self.forbidden("\n".join(self.parts()), where="template")
@@ -377,13 +379,12 @@ class _Check:
         self.forbidden("\n".join(visible), where="rendered message")
         self.required(rendered)
         self.links(rendered, variables)
-        if self.template.channel is Channel.SMS:
-            self.segments(rendered)
+        self.size(rendered)
 
     def variables_ok(self) -> bool:
         allowed = set(VARIABLES)
-        if self.template.channel is Channel.SMS:
-            allowed.discard("unsubscribe_url")  # an SMS opts out by reply, not by link
+        if not spec(self.template.channel).unsubscribe_link:
+            allowed.discard("unsubscribe_url")  # an SMS opts out by reply, a push in settings
         try:
             used = set().union(*(template_variables(part) for part in self.parts()))
         except RenderError as exc:
@@ -411,29 +412,38 @@ class _Check:
             )
 
     def required(self, rendered: RenderedMessage) -> None:
-        sms = self.template.channel is Channel.SMS
-        bodies = [rendered.text] if sms else [rendered.text, rendered.html or ""]
+        shape = spec(self.template.channel)
+        parts = shape.body_rule is BodyRule.PARTS
+        bodies = [rendered.text, rendered.html or ""] if parts else [rendered.text]
         company = self.lender.company_name
         if not all(company in body for body in bodies):
             self.add(
                 "sender_identity",
                 f"the company name {company!r} must appear"
-                + ("" if sms else " in both the text and the HTML part"),
+                + (" in both the text and the HTML part" if parts else ""),
             )
-        if sms:
-            phrases = self.profile.sms_optout_phrases
-            if not any(p.casefold() in rendered.text.casefold() for p in phrases):
-                self.add("optout", f"an SMS must say how to opt out: one of {phrases}")
-            if self.profile.cn_sms_signature and not _SIGNATURE.search(rendered.text):
-                self.add(
-                    "cn_signature",
-                    "a CN SMS must carry a 【signature】, e.g. 【{{ company_name }}】",
-                )
-        else:
-            if SAMPLE_UNSUBSCRIBE_URL not in rendered.text:
-                self.add("optout", "the text part must show {{ unsubscribe_url }}")
-            if f'href="{SAMPLE_UNSUBSCRIBE_URL}"' not in (rendered.html or ""):
-                self.add("optout", 'the HTML part must link <a href="{{ unsubscribe_url }}">')
+        match shape.optout:
+            case OptOut.REPLY:
+                phrases = self.profile.sms_optout_phrases
+                if not any(p.casefold() in rendered.text.casefold() for p in phrases):
+                    self.add("optout", f"an SMS must say how to opt out: one of {phrases}")
+                if self.profile.cn_sms_signature and not _SIGNATURE.search(rendered.text):
+                    self.add(
+                        "cn_signature",
+                        "a CN SMS must carry a 【signature】, e.g. 【{{ company_name }}】",
+                    )
+            case OptOut.LINK:
+                if SAMPLE_UNSUBSCRIBE_URL not in rendered.text:
+                    self.add("optout", "the text part must show {{ unsubscribe_url }}")
+                if f'href="{SAMPLE_UNSUBSCRIBE_URL}"' not in (rendered.html or ""):
+                    self.add("optout", 'the HTML part must link <a href="{{ unsubscribe_url }}">')
+            case OptOut.SETTINGS:
+                if locale_texts(self.template.locale).optout[OptOut.SETTINGS] not in rendered.text:
+                    self.add(
+                        "optout",
+                        f"a {shape.channel.value} must say how to turn it off: "
+                        "{{ optout_instruction }}",
+                    )
         disclosures = self.profile.collector_disclosure
         if self.lender.third_party_collector and disclosures:
             initial = self.template.front.initial_contact
@@ -468,6 +478,22 @@ class _Check:
                         f"link to {host!r} is not on the lender's allowed_link_domains {allowed}",
                     )
 
+    def size(self, rendered: RenderedMessage) -> None:
+        """The channel's body rule: SMS segments, or a push's title and body lengths."""
+        shape = spec(self.template.channel)
+        if shape.body_rule is BodyRule.SEGMENTS:
+            self.segments(rendered)
+        for part, text, limit in (
+            ("title", rendered.subject or "", shape.heading_limit),
+            ("body", rendered.text, shape.body_limit),
+        ):
+            if limit is not None and len(text) > limit:
+                self.add(
+                    "length",
+                    f"the {part} is {len(text)} characters with the sample account; "
+                    f"{shape.channel.value} shows at most {limit}",
+                )
+
     def segments(self, rendered: RenderedMessage) -> None:
         if rendered.encoding == "UCS-2" and not _CJK.search(rendered.text):
             culprits = sorted({c for c in rendered.text if encoding_of(c) == "UCS-2"})
@@ -477,7 +503,7 @@ class _Check:
                 "segment instead of 160/153)",
                 Severity.WARNING,
             )
-        limit = self.profile.max_segments.get(Channel.SMS)
+        limit = self.profile.max_segments.get(self.template.channel)
         if limit is not None and rendered.segments > limit:
             self.add(
                 "segments",

@@ -12,10 +12,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Channel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
+# Channel lives in the registry (functions.core.channels); re-exported for the models here.
+from functions.core.channels import Channel as Channel
+from functions.core.channels import spec
 
 
 class AccountStatus(StrEnum):
@@ -89,6 +88,7 @@ class SuppressionSource(StrEnum):
     COMPLAINT = "complaint"
     LENDER = "lender"
     WRONG_NUMBER = "wrong_number"
+    PROVIDER = "provider"  # the provider says the address is gone (a disabled push endpoint)
 
 
 class ContactPreference(BaseModel):
@@ -120,6 +120,7 @@ class Account(BaseModel):
     account_id: str
     phone: str | None = None  # E.164
     email: str | None = None
+    push_endpoint: str | None = None  # SNS platform endpoint ARN of the borrower's app
     amount_due: Decimal
     currency: str
     due_date: date
@@ -146,7 +147,8 @@ class Account(BaseModel):
         return f"{self.lender_id}#{self.account_id}#{self.cycle}"
 
     def address(self, channel: Channel) -> str | None:
-        return self.phone if channel is Channel.SMS else self.email
+        value = getattr(self, spec(channel).address_field)
+        return str(value) if value else None
 
 
 class Suppression(BaseModel):
@@ -155,7 +157,7 @@ class Suppression(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     channel: Channel
-    address: str  # E.164 or lower-case email
+    address: str  # E.164, lower-case email or push endpoint ARN
     scope: SuppressionScope = SuppressionScope.ADDRESS
     source: SuppressionSource
     at: datetime
@@ -170,7 +172,7 @@ class Suppression(BaseModel):
 
 
 def suppression_key(channel: Channel, address: str) -> str:
-    return f"{channel.value}#{address.lower() if channel is Channel.EMAIL else address}"
+    return f"{channel.value}#{spec(channel).fold(address)}"
 
 
 class ChannelPause(BaseModel):

@@ -7,7 +7,7 @@ Each has a boto3 adapter (`functions.adapters.aws`) and an in-memory adapter
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
@@ -178,39 +178,36 @@ class TemplateStore(Protocol):
 
 
 @dataclass(frozen=True)
-class OutboundSms:
-    to: str
-    body: str
-    origination: str | None  # the lender's origination identity (number / sender id)
+class OutboundMessage:
+    """One message for a provider, whatever the channel (functions.core.channels)."""
+
+    channel: Channel
+    to: str  # the channel's address: E.164, email address, push endpoint ARN
+    body: str  # the SMS text, the email's plain-text part, the push notification text
+    subject: str = ""  # the heading: email subject, push title
+    html: str = ""  # the email's HTML part
+    headers: Mapping[str, str] = field(default_factory=dict)  # email: List-Unsubscribe, …
+    origination: str | None = None  # sent from: the SMS number / sender id, the email From
+    configuration_set: str | None = None  # the provider configuration set to name, if any
 
 
-@dataclass(frozen=True)
-class OutboundEmail:
-    to: str
-    from_address: str
-    subject: str
-    text: str
-    html: str
-    headers: Mapping[str, str]  # List-Unsubscribe, List-Unsubscribe-Post
-    configuration_set: str | None
+class MessageSender(Protocol):
+    """One adapter per provider: End User Messaging SMS, SES email, SNS mobile push."""
 
-
-class SmsSender(Protocol):
-    def send_sms(self, message: OutboundSms) -> str:
-        """Send; return the provider message id. Raises TransientSendError / PermanentSendError."""
+    def send(self, message: OutboundMessage) -> str:
+        """Send; return the provider message id. Raises TransientSendError, PermanentSendError
+        (with `address_gone` when the address itself is dead) or UncertainSendError."""
         ...
 
-    def opt_in(self, phone: str) -> bool:
-        """Lift the provider's own opt-out of `phone` after the borrower's START.
 
-        False when the provider refused (SNS allows it once per 30 days per number).
+class ProviderOptOuts(Protocol):
+    """A provider's own opt-out list (End User Messaging keeps numbers that texted STOP)."""
+
+    def opt_in(self, address: str) -> bool:
+        """Lift the provider's own opt-out of `address` after the borrower's START.
+
+        False when the provider refused (End User Messaging allows it once per 30 days).
         """
-        ...
-
-
-class EmailSender(Protocol):
-    def send_email(self, message: OutboundEmail) -> str:
-        """Send; return the provider message id. Raises TransientSendError / PermanentSendError."""
         ...
 
 

@@ -20,11 +20,13 @@ Variables (`VARIABLES`, built by `build_variables`; nothing else is in scope):
   days_past_due       whole days since the due date, in the account's zone (UTC if unknown), ≥ 0
   payment_link        the account's payment link, else https://{lender's first allowed link domain}
   company_name, support_phone, support_email   from the lender configuration
-  optout_instruction  per channel and locale (docs/compliance.md, Opt-out and consent): SMS
+  optout_instruction  per channel and locale (docs/compliance.md, Opt-out and consent), by
+                      the channel's way of opting out (functions.core.channels.OptOut): SMS
                       "Reply STOP to stop texts to this number." / "回复TD退订" / Spanish; email:
-                      the unsubscribe sentence, which templates follow with the unsubscribe link
-  unsubscribe_url     email only: the signed one-click link; absent for SMS, so an email template
-                      can never render without it
+                      the unsubscribe sentence, which templates follow with the unsubscribe link;
+                      push: where to turn the notifications off
+  unsubscribe_url     email only: the signed one-click link; absent for SMS and push, so an email
+                      template can never render without it
   third_party_collector  the lender's flag: templates show the debt-collector disclosure under it
 """
 
@@ -44,6 +46,7 @@ from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from functions.core.channels import BodyRule, OptOut, spec
 from functions.core.errors import RungError
 from functions.core.lenders import LenderConfig
 from functions.core.models import Account, Channel
@@ -76,8 +79,7 @@ class LocaleTexts:
     greeting_named: str  # {name} is replaced
     greeting_anonymous: str
     first_name_fallback: str
-    optout_sms: str
-    optout_email: str
+    optout: Mapping[OptOut, str]  # the opt-out sentence for each way of opting out
 
 
 # Every SMS says how to stop texts to this number (docs/compliance.md, Opt-out and consent);
@@ -88,24 +90,35 @@ LOCALE_TEXTS: dict[str, LocaleTexts] = {
         greeting_named="Hi {name},",
         greeting_anonymous="Hello,",
         first_name_fallback="Customer",
-        optout_sms="Reply STOP to stop texts to this number.",
-        optout_email="To stop emails to this address, unsubscribe here:",
+        optout={
+            OptOut.REPLY: "Reply STOP to stop texts to this number.",
+            OptOut.LINK: "To stop emails to this address, unsubscribe here:",
+            OptOut.SETTINGS: "To stop these notifications, turn them off in the app's settings.",
+        },
     ),
     "es": LocaleTexts(
         greeting_named="Hola, {name}:",
         greeting_anonymous="Hola:",
         first_name_fallback="cliente",
-        optout_sms="Responda STOP para dejar de recibir textos en este teléfono.",
-        optout_email=(
-            "Para dejar de recibir correos en esta dirección, cancele la suscripción aquí:"
-        ),
+        optout={
+            OptOut.REPLY: "Responda STOP para dejar de recibir textos en este teléfono.",
+            OptOut.LINK: (
+                "Para dejar de recibir correos en esta dirección, cancele la suscripción aquí:"
+            ),
+            OptOut.SETTINGS: (
+                "Para dejar de recibir estos avisos, desactívelos en la configuración de la app."
+            ),
+        },
     ),
     "zh": LocaleTexts(
         greeting_named="{name}，您好：",
         greeting_anonymous="您好：",
         first_name_fallback="客户",
-        optout_sms="回复TD退订",
-        optout_email="如不想再收到此类邮件，请点击以下链接退订：",
+        optout={
+            OptOut.REPLY: "回复TD退订",
+            OptOut.LINK: "如不想再收到此类邮件，请点击以下链接退订：",
+            OptOut.SETTINGS: "如不想再收到此类通知，请在应用设置中关闭。",
+        },
     ),
 }
 
@@ -139,8 +152,8 @@ class RenderedMessage:
     subject: str | None
     text: str
     html: str | None
-    encoding: Encoding | None  # SMS only
-    segments: int  # SMS only; 0 for email
+    encoding: Encoding | None  # segmented channels (SMS) only
+    segments: int  # segmented channels (SMS) only; 0 otherwise
 
 
 def locale_texts(locale: str) -> LocaleTexts:
@@ -185,7 +198,7 @@ def build_variables(
         "company_name": lender.company_name,
         "support_phone": lender.support_phone,
         "support_email": lender.support_email,
-        "optout_instruction": {Channel.SMS: texts.optout_sms, Channel.EMAIL: texts.optout_email},
+        "optout_instruction": {c: texts.optout[spec(c).optout] for c in Channel},
         "third_party_collector": lender.third_party_collector,
     }
     if unsubscribe_url is not None:
@@ -292,14 +305,21 @@ def render_message(template: MessageTemplate, variables: Mapping[str, object]) -
     if isinstance(optout, Mapping):
         context["optout_instruction"] = optout[template.channel]
     where = template.file
+    shape = spec(template.channel)
     try:
-        if template.channel is Channel.SMS:
-            text = _render(template.body, context, html=False).strip().translate(_SMS_SPACES)
+        heading = template.heading
+        subject = (
+            " ".join(_render(heading, context, html=False).split()) if heading is not None else None
+        )
+        if shape.body_rule is BodyRule.PARTS:
+            html_part = _render(template.body, context, html=True).strip() + "\n"
+            text_part = _render(template.text or "", context, html=False).strip() + "\n"
+            return RenderedMessage(subject, text_part, html_part, None, 0)
+        text = _render(template.body, context, html=False).strip()
+        if shape.body_rule is BodyRule.SEGMENTS:
+            text = text.translate(_SMS_SPACES)
             info = sms_segments(text)
-            return RenderedMessage(None, text, None, info.encoding, info.segments)
-        subject = " ".join(_render(template.front.subject or "", context, html=False).split())
-        html_part = _render(template.body, context, html=True).strip() + "\n"
-        text_part = _render(template.text or "", context, html=False).strip() + "\n"
-        return RenderedMessage(subject, text_part, html_part, None, 0)
+            return RenderedMessage(subject, text, None, info.encoding, info.segments)
+        return RenderedMessage(subject, text, None, None, 0)
     except RenderError as exc:
         raise RenderError(f"{where}: {exc}") from exc

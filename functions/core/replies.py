@@ -30,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    RootModel,
     model_validator,
 )
 from rapidfuzz.distance import OSA, Indel
@@ -175,19 +176,13 @@ Pattern = Annotated[re.Pattern[str], BeforeValidator(_pattern)]
 # Configuration (config/replies.yaml)
 
 
-class ChannelScopes(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class ChannelScopes(RootModel[dict[Channel, tuple[Pattern, ...]]]):
+    """Words that name a channel ("texts", "emails", "notifications"), per channel."""
 
-    sms: tuple[Pattern, ...]
-    email: tuple[Pattern, ...]
+    model_config = ConfigDict(frozen=True)
 
     def mentioned(self, text: str) -> set[Channel]:
-        found = set()
-        if any(p.search(text) for p in self.sms):
-            found.add(Channel.SMS)
-        if any(p.search(text) for p in self.email):
-            found.add(Channel.EMAIL)
-        return found
+        return {c for c, patterns in self.root.items() if any(p.search(text) for p in patterns)}
 
 
 class IntentRules(BaseModel):
@@ -286,6 +281,11 @@ class Confirmation(BaseModel):
     sms: Text
     email_subject: Text
     email_text: Text
+
+    def part(self, name: str) -> Text:
+        """The text the channel registry names (`ChannelSpec.confirmation_body`, …)."""
+        text: Text = getattr(self, name)
+        return text
 
 
 def _every_locale(value: dict[str, Confirmation]) -> dict[str, Confirmation]:

@@ -13,7 +13,7 @@ UNCERTAIN and is not re-sent (docs/design.md, At most once).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from functions.core.backoff import transient_retry_delay
+from functions.core.channels import CHANNELS, PacingScope, spec
 from functions.core.clock import Clock
 from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
@@ -37,6 +38,7 @@ from functions.core.models import (
     Decision,
     LedgerEntry,
     Suppression,
+    SuppressionSource,
 )
 from functions.core.pacing import Pace, next_minute, reserve
 from functions.core.policy import (
@@ -51,12 +53,10 @@ from functions.core.ports import (
     AddressLeases,
     AuditLog,
     ChannelSwitch,
-    EmailSender,
     Ledger,
-    OutboundEmail,
-    OutboundSms,
+    MessageSender,
+    OutboundMessage,
     SendSlots,
-    SmsSender,
     SuppressionStore,
     TemplateStore,
 )
@@ -95,8 +95,7 @@ class RungSender:
     ledger: Ledger
     audit: AuditLog
     templates: TemplateStore
-    sms: SmsSender
-    email: EmailSender
+    senders: Mapping[Channel, MessageSender]  # one provider adapter per channel
     clock: Clock
     profiles: ProfileBook
     config_root: Path
@@ -105,7 +104,8 @@ class RungSender:
     slots: SendSlots
     leases: AddressLeases
     # Messages per second per channel where a lender configures none (stack configuration).
-    default_rates: dict[Channel, int | None]
+    default_rates: Mapping[Channel, int | None]
+    # The stack's provider configuration set, for channels whose messages name one (SES).
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
     unsubscribe_url: Callable[[Account], str] | None = None
@@ -119,8 +119,7 @@ class RungSender:
             ledger=services.ledger,
             audit=services.audit,
             templates=services.templates,
-            sms=services.sms,
-            email=services.email,
+            senders=services.senders,
             clock=services.clock,
             profiles=load_profiles(settings.config_root),
             config_root=settings.config_root,
@@ -131,8 +130,7 @@ class RungSender:
             slots=services.slots,
             leases=services.leases,
             default_rates={
-                Channel.SMS: settings.sms_per_second,
-                Channel.EMAIL: settings.email_per_second,
+                c: getattr(settings, s.rate_field) for c, s in CHANNELS.items() if s.rate_field
             },
         )
 
@@ -312,7 +310,7 @@ class RungSender:
         # One signed one-click link per email, in the body and in the RFC 8058 headers.
         unsubscribe = (
             self.unsubscribe_url(account)
-            if channel is Channel.EMAIL and self.unsubscribe_url is not None
+            if spec(channel).unsubscribe_link and self.unsubscribe_url is not None
             else None
         )
         try:
@@ -354,6 +352,18 @@ class RungSender:
             raise
         except PermanentSendError as exc:
             self.ledger.complete(account.ladder_key, index, channel, Decision.SUPPRESSED)
+            if exc.address_gone:
+                # The platform disabled this address (an uninstalled app's push endpoint): no
+                # later rung tries it; a new address from the lender file starts afresh.
+                self.suppressions.put(
+                    Suppression(
+                        channel=channel,
+                        address=address,
+                        source=SuppressionSource.PROVIDER,
+                        at=now,
+                        detail=exc.reason,
+                    )
+                )
             return self._append(
                 base, Decision.SUPPRESSED, f"provider_rejected:{exc.reason}", rule="provider"
             )
@@ -394,10 +404,7 @@ class RungSender:
         message: RenderedMessage,
         unsubscribe: str | None,
     ) -> str:
-        if channel is Channel.SMS:
-            return self.sms.send_sms(
-                OutboundSms(to=address, body=message.text, origination=lender.sms_origination)
-            )
+        shape = spec(channel)
         headers: dict[str, str] = {}
         if unsubscribe is not None:
             # RFC 8058 one-click unsubscribe (docs/compliance.md, Opt-out and consent).
@@ -405,15 +412,19 @@ class RungSender:
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
-        return self.email.send_email(
-            OutboundEmail(
+        field = shape.configuration_set_field
+        return self.senders[channel].send(
+            OutboundMessage(
+                channel=channel,
                 to=address,
-                from_address=lender.email_from,
+                body=message.text,
                 subject=message.subject or "",
-                text=message.text,
                 html=message.html or "",
                 headers=headers,
-                configuration_set=lender.ses_configuration_set or self.ses_configuration_set,
+                origination=shape.lender_value(lender, shape.origination_field),
+                configuration_set=(shape.lender_value(lender, field) or self.ses_configuration_set)
+                if field
+                else None,
             )
         )
 
@@ -533,12 +544,15 @@ class RungSender:
 
     def _pace(self, lender: LenderConfig, channel: Channel) -> Pace | None:
         """The sending identity of `channel` and its rate; None when no rate is configured."""
-        if channel is Channel.SMS:
-            rate = lender.send_rates.sms_per_second or self.default_rates[Channel.SMS]
-            identity = f"sms#{lender.sms_origination or lender.lender_id}"
+        shape = spec(channel)
+        if shape.rate_field is None:
+            return None
+        rate = getattr(lender.send_rates, shape.rate_field) or self.default_rates.get(channel)
+        if shape.pacing is PacingScope.ORIGINATION:
+            own = shape.lender_value(lender, shape.origination_field)
+            identity = f"{channel.value}#{own or lender.lender_id}"
         else:
-            rate = lender.send_rates.email_per_second or self.default_rates[Channel.EMAIL]
-            identity = "email#ses"  # one SES account per deployment and region
+            identity = f"{channel.value}#{shape.provider}"  # one account per deployment, region
         return Pace(identity, rate) if rate else None
 
     def _paced(
@@ -634,7 +648,7 @@ def _at(
 
 def _lease_key(channel: Channel, address: str) -> str:
     """One lease per address, whatever its case (emails match case-insensitively)."""
-    return f"lease#{channel.value}#{address.lower()}"
+    return f"lease#{channel.value}#{spec(channel).fold(address)}"
 
 
 def _scheduling_zone(account: Account, lender: LenderConfig) -> ZoneInfo:

@@ -5,15 +5,18 @@ File format (UTF-8)::
     ---
     purpose: First reminder, 1 day past due      # required, for reviewers
     subject: "Your {{ company_name }} payment"    # email only (required there), a template too
+    title: "{{ company_name }}: payment due"       # push only (required there), a template too
     initial_contact: true                         # profile flags (default false)
     legal_action_intended: false
     profile: US                                   # optional; default from the locale region
     ---
     <body>
 
-SMS (`sms.{locale}.txt`): the body is the message text. Email (`email.{locale}.html`): the
-body is the HTML part, then a line `---text---`, then the plain-text part. Both parts are
-written by hand so that the exact words of each part are what gets approved.
+The channel registry (functions.core.channels) says each channel's extension, heading and
+parts. SMS (`sms.{locale}.txt`): the body is the message text. Email (`email.{locale}.html`):
+the body is the HTML part, then a line `---text---`, then the plain-text part. Both parts are
+written by hand so that the exact words of each part are what gets approved. Push
+(`push.{locale}.txt`): the `title` in the front matter, the body is the notification text.
 
 The version of a template is the content hash of the whole file (front matter included):
 the first 12 hex digits of SHA-256 over its exact UTF-8 bytes. Changing one character makes
@@ -30,12 +33,11 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from functions.core.channels import BodyRule, Channel, spec
 from functions.core.errors import RungError
-from functions.core.models import Channel
 
 TEMPLATE_ID = re.compile(r"^[a-z0-9_]+$")  # same pattern as ladders' `template`
 LOCALE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
-EXTENSION = {Channel.SMS: "txt", Channel.EMAIL: "html"}
 TEXT_SEPARATOR = "---text---"
 HASH_LENGTH = 12  # 48 bits: ample for the handful of versions one template ever has
 
@@ -49,6 +51,7 @@ class FrontMatter(BaseModel):
 
     purpose: str
     subject: str | None = None
+    title: str | None = None
     initial_contact: bool = False
     legal_action_intended: bool = False
     profile: str | None = None
@@ -65,8 +68,14 @@ class MessageTemplate(BaseModel):
     version: str
     source: str
     front: FrontMatter
-    body: str  # SMS text, or the email's HTML part
+    body: str  # SMS or push text, or the email's HTML part
     text: str | None = None  # the email's text part
+
+    @property
+    def heading(self) -> str | None:
+        """The source of the heading (email subject, push title); None on channels without."""
+        field = spec(self.channel).heading
+        return str(getattr(self.front, field) or "") if field else None
 
     @property
     def file(self) -> str:
@@ -92,7 +101,7 @@ def content_hash(source: str) -> str:
 
 
 def file_name(template_id: str, channel: Channel, locale: str) -> str:
-    return f"{template_id}/{channel.value}.{locale}.{EXTENSION[channel]}"
+    return f"{template_id}/{channel.value}.{locale}.{spec(channel).extension}"
 
 
 def parse_template(
@@ -122,15 +131,21 @@ def parse_template(
     except ValidationError as exc:
         raise TemplateError(f"{where}: front matter: {_first_error(exc)}") from exc
     text: str | None = None
-    if channel is Channel.SMS:
-        if front.subject is not None:
-            raise TemplateError(f"{where}: front matter: an SMS has no subject")
-        if not body.strip():
-            raise TemplateError(f"{where}: the message text is empty")
-    else:
-        if not (front.subject or "").strip():
-            raise TemplateError(f"{where}: front matter: an email needs a subject")
+    shape = spec(channel)
+    for heading in ("subject", "title"):
+        value = getattr(front, heading)
+        if heading != shape.heading and value is not None:
+            raise TemplateError(
+                f"{where}: front matter: {shape.channel} templates have no {heading}"
+            )
+        if heading == shape.heading and not (value or "").strip():
+            raise TemplateError(
+                f"{where}: front matter: {shape.channel} templates need a {heading}"
+            )
+    if shape.body_rule is BodyRule.PARTS:
         body, text = _split_email(body, where)  # the body is the HTML part
+    elif not body.strip():
+        raise TemplateError(f"{where}: the message text is empty")
     return MessageTemplate(
         template_id=template_id,
         channel=channel,
@@ -147,7 +162,8 @@ def _channel(value: Channel | str, where: str) -> Channel:
     try:
         return Channel(value)
     except ValueError as exc:
-        raise TemplateError(f"{where}unknown channel {value!r} (sms or email)") from exc
+        known = ", ".join(c.value for c in Channel)
+        raise TemplateError(f"{where}unknown channel {value!r} ({known})") from exc
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -195,8 +211,9 @@ def template_file(path: Path) -> TemplateFile:
     channel = _channel(match["channel"], f"{where}: ")
     if not LOCALE.match(match["locale"]):
         raise TemplateError(f"{where}: locale {match['locale']!r} must look like en-US")
-    if match["ext"] != EXTENSION[channel]:
-        raise TemplateError(f"{where}: a {channel.value} template ends in .{EXTENSION[channel]}")
+    extension = spec(channel).extension
+    if match["ext"] != extension:
+        raise TemplateError(f"{where}: a {channel.value} template ends in .{extension}")
     try:
         source = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:

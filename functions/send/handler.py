@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from functions.adapters.messaging import is_transient
+from functions.adapters.aws_errors import is_transient
 from functions.bootstrap import Services, default_services
 from functions.core.errors import TransientSendError
 from functions.core.ladder import LadderState

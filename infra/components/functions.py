@@ -320,6 +320,24 @@ class Functions(Construct):
         # Every email carries a one-click unsubscribe link signed with this key.
         _allow(fn, ["secretsmanager:GetSecretValue"], [self.unsubscribe_secret.secret_arn])
         self._allow_messages(fn)
+        self._allow_push(fn)
+
+    def _allow_push(self, fn: lambda_.Function) -> None:
+        """App push: SNS Publish to the endpoints of the configured platform applications only.
+        A push endpoint the platform disabled becomes a suppression (PutItem)."""
+        applications = self._config.push.platform_applications
+        if not applications:
+            return
+        endpoints = [f"{arn.replace(':app/', ':endpoint/', 1)}/*" for arn in applications]
+        _allow(fn, ["sns:Publish"], endpoints)
+        _allow(fn, ["dynamodb:PutItem"], [self._storage.suppressions.table_arn])
+        for endpoint in endpoints:
+            acknowledge(
+                self.roles["Send"],
+                f"AwsSolutions-IAM5[Resource::{endpoint}]",
+                "Borrowers' devices register endpoints under the platform application at any "
+                "time; the send role may publish to that application's endpoints only.",
+            )
 
     def _wire_optout(self) -> None:
         """What functions.core.feedback does for replies and SES events."""

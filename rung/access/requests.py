@@ -173,6 +173,14 @@ def _opted_out_number(action: str) -> Resolve:
     return resolve
 
 
+# ------------------------------------------------------------------------------------ SNS
+
+
+def _publish(params: Mapping[str, Any], where: Where) -> list[Call]:
+    """Publish is authorised on its target: a push endpoint's ARN (or a topic's)."""
+    return [Call("sns:Publish", params.get("TargetArn") or params["TopicArn"])]
+
+
 # ------------------------------------------------------------------ Step Functions, Lambda
 
 
@@ -216,6 +224,7 @@ _OPERATIONS: Mapping[tuple[str, str], Resolve] = {
     ("pinpoint-sms-voice-v2", "SendTextMessage"): _send_text,
     ("pinpoint-sms-voice-v2", "DeleteOptedOutNumber"): _opted_out_number("DeleteOptedOutNumber"),
     ("sesv2", "SendEmail"): _send_email,
+    ("sns", "Publish"): _publish,
     ("stepfunctions", "StartExecution"): _states("StartExecution", "stateMachineArn"),
     ("stepfunctions", "StopExecution"): _states("StopExecution", "executionArn"),
     ("stepfunctions", "DescribeExecution"): _states("DescribeExecution", "executionArn"),

@@ -57,6 +57,11 @@ def sms_origination_identities() -> dict[str, str]:
     return dict(_rung_context()["sms"]["origination_identities"])
 
 
+def push_platform_applications() -> list[str]:
+    """cdk.json's SNS platform applications (the lenders' apps, FCM and APNs)."""
+    return list(_rung_context().get("push", {}).get("platform_applications", []))
+
+
 def sms_identity_arn(identity: str, region: str, account: str) -> str:
     """The ARN End User Messaging authorises a send from `identity` on: a number is resolved
     to its phone number (or pool) id as cdk.json records it, as the service resolves it."""

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.adapters.messaging import execution_arn
+from functions.adapters.step_functions import execution_arn
 from functions.core.errors import ConfigError
 from functions.settings import Settings
 

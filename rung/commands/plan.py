@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from functions.core.channels import CHANNELS
 from functions.core.errors import ConfigError, FileRejected
 from functions.core.ladder import load_ladder
 from functions.core.lender_file import FileReport, LenderRow, validate_lender_file
@@ -78,8 +79,9 @@ def sending_rates(lender: LenderConfig) -> dict[Channel, int]:
     # Read as plain JSON: the stack's own loader (infra.stack_config) pulls in the CDK.
     defaults = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]["rung"]["send_rates"]
     return {
-        Channel.SMS: lender.send_rates.sms_per_second or int(defaults["sms_per_second"]),
-        Channel.EMAIL: lender.send_rates.email_per_second or int(defaults["email_per_second"]),
+        channel: getattr(lender.send_rates, shape.rate_field) or int(defaults[shape.rate_field])
+        for channel, shape in CHANNELS.items()
+        if shape.rate_field
     }
 
 

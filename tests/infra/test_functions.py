@@ -67,6 +67,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "sms-voice:SendTextMessage",
         "ses:SendEmail",
+        "sns:Publish",
         "secretsmanager:GetSecretValue",
     },
     "optout": ALWAYS
@@ -180,6 +181,21 @@ def test_sms_is_sent_only_from_the_configured_identities_with_rungs_configuratio
     )
     statements = role_statements(synthesized, role)
     assert [s for s in statements if s["Effect"] == "Deny"] == []
+
+
+def test_send_publishes_push_only_to_the_configured_applications_endpoints(
+    synthesized: Synthesized,
+) -> None:
+    # Given the send role, which publishes app push through SNS
+    role = synthesized.stack.functions.roles["Send"]
+    # Then it may publish to the endpoints of cdk.json's platform application only (no topic,
+    # no phone number, no other application), and write the suppression of a disabled one
+    assert resources_for(synthesized, role, "sns:Publish") == [
+        "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/demo-finance/*"
+    ]
+    for name in ("Schedule", "Optout", "Unsubscribe"):
+        other = synthesized.stack.functions.roles[name]
+        assert resources_for(synthesized, other, "sns:Publish") == []
 
 
 def test_optout_lifts_numbers_from_the_configured_opt_out_list_only(

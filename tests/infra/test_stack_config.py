@@ -39,6 +39,22 @@ def test_bounce_alarm_at_ses_review_level_is_rejected(context: dict[str, Any]) -
         RungStackConfig.from_context(context)
 
 
+def test_a_push_application_that_is_not_a_platform_application_arn_is_rejected(
+    context: dict[str, Any],
+) -> None:
+    # An endpoint ARN where the application's belongs would grant one device, not the app.
+    context["push"]["platform_applications"] = [
+        "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/demo-finance/1"
+    ]
+    with pytest.raises(ValidationError, match="not an SNS platform application ARN"):
+        RungStackConfig.from_context(context)
+
+
+def test_without_push_applications_the_stack_has_no_app_push(context: dict[str, Any]) -> None:
+    del context["push"]
+    assert RungStackConfig.from_context(context).push.platform_applications == []
+
+
 def test_misspelt_key_is_rejected(context: dict[str, Any]) -> None:
     context["alarms"]["uncertain_send"] = 1
     with pytest.raises(ValidationError, match="uncertain_send"):

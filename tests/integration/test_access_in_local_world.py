@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
-from functions.core import intake
+from functions.core import intake, lenders
+from functions.core.lenders import load_lender
 from functions.core.models import Channel
 from functions.core.unsubscribe import make_unsubscribe_url
 from functions.schedule import handler as schedule_handler
@@ -29,6 +30,7 @@ from rung import moto_patches
 from rung.access.enforcer import Denial, Recorded
 from rung.access.policy import Request, evaluate
 from rung.access.roles import Principal
+from rung.access.stack import push_platform_applications
 from rung.access.template import synthesized_template
 from rung.aws_calls import render_calls
 from rung.engine import ScriptedReply, SimulationInput, read_replies
@@ -108,6 +110,36 @@ def _reply(sender: str, text: str) -> ScriptedReply:
     return ScriptedReply(at=START, sender=sender, channel=Channel.SMS, text=text)
 
 
+def _push_to_app_users(world: LocalWorld) -> None:
+    """App push: two borrowers of a lender whose ladder has push rungs, one with a working
+    endpoint and one whose endpoint the platform disabled (it becomes a suppression). The
+    lender file is due six days ago, so the day-5 push rung is the one due now."""
+    sns = world.client("sns")
+    [application] = push_platform_applications()
+    working, disabled = (
+        sns.create_platform_endpoint(PlatformApplicationArn=application, Token=token)["EndpointArn"]
+        for token in ("token-1", "token-2")
+    )
+    sns.set_endpoint_attributes(EndpointArn=disabled, Attributes={"Enabled": "false"})
+    due = (world.clock.now() - timedelta(days=6)).date()
+    rows = (
+        "account_id,push_endpoint,amount_due,currency,due_date,timezone\n"
+        f"P-1,{working},50.00,USD,{due},Asia/Tokyo\n"
+        f"P-2,{disabled},50.00,USD,{due},Asia/Tokyo\n"
+    )
+    demo = load_lender(PROJECT_ROOT, "demo").model_copy(update={"ladder": "with_push"})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lenders, "_load_lender", lambda *_: demo)
+        world.put_object("uploads/demo/app.csv", rows.encode())
+        # The recorded run ends at midnight UTC: 09:00 in Tokyo, the push rung is due now.
+        world.clock.run_until(world.clock.now() + timedelta(minutes=1))
+    pushed = [r for r in world.gate_records() if r.account_id.startswith("P-")]
+    assert sorted((r.account_id, r.channel, r.decision.value) for r in pushed if r.rung == 2) == [
+        ("P-1", Channel.PUSH, "SENT"),
+        ("P-2", Channel.PUSH, "SUPPRESSED"),
+    ], pushed
+
+
 def _crash(*args: object, **kwargs: object) -> None:
     raise RuntimeError("scripted crash while processing an upload")
 
@@ -137,6 +169,7 @@ def recording() -> Recording:
             patch.setattr(intake, "BATCH_SIZE", 5)
             patch.setattr(moto_patches, "_LAMBDA_TIMEOUT_MS", 1_000)
             world.put_object("uploads/demo/continued.csv", (SAMPLES / "accounts.csv").read_bytes())
+        _push_to_app_users(world)
         # Failed asynchronous invocations go to the on-failure destination: an inbound message
         # that is not one, and an upload whose processing crashes.
         world.publish_inbound_sms("this is not a two-way SMS message")

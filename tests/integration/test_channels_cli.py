@@ -30,7 +30,7 @@ def _status(endpoint: str, capsys: pytest.CaptureFixture[str]) -> dict[str, obje
 
 def test_channels_pause_and_resume_email(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
     # Given both channels open
-    assert _status(endpoint, capsys) == {"sms": None, "email": None}
+    assert _status(endpoint, capsys) == {"sms": None, "email": None, "push": None}
 
     # When ops pause email by hand, saying who and why
     assert (
@@ -63,7 +63,7 @@ def test_channels_pause_and_resume_email(endpoint: str, capsys: pytest.CaptureFi
     # When they resume it, it is open again
     assert main(["channels", "resume", "email", "--table", TABLE, "--endpoint-url", endpoint]) == 0
     capsys.readouterr()
-    assert _status(endpoint, capsys) == {"sms": None, "email": None}
+    assert _status(endpoint, capsys) == {"sms": None, "email": None, "push": None}
 
 
 def test_channels_pause_needs_a_name(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:

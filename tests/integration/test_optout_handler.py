@@ -517,7 +517,7 @@ def test_optout_email_reply_reads_new_text_only_and_answers_in_thread() -> None:
     assert must(services.accounts.get("demo", "A-1")).status is AccountStatus.PAYMENT_CLAIMED
     [reply] = sent_email(services)
     assert (reply.to, reply.subject) == (EMAIL, "You are unsubscribed")
-    assert reply.from_address == "Demo Finance <reminders@demo-finance.example>"
+    assert reply.origination == "Demo Finance <reminders@demo-finance.example>"
     assert reply.headers["In-Reply-To"] == "<CAFx1=abc123@mail.example.com>"
     assert reply.configuration_set == "rung"
     assert sent_sms(services) == []  # never on a channel the borrower did not write on

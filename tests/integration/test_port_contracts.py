@@ -22,7 +22,9 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.ses.models import ses_backends
+from moto.sns.models import sns_backends
 
+from functions.adapters.aws_errors import SEND_CLIENT_CONFIG
 from functions.adapters.dynamo import (
     DynamoAccountStore,
     DynamoAddressLeases,
@@ -49,20 +51,12 @@ from functions.adapters.memory import (
     MemoryLadderControl,
     MemoryLedger,
     MemoryObjectStore,
+    MemoryPush,
     MemoryReviewQueue,
     MemorySendSlots,
     MemorySms,
     MemorySuppressionStore,
     MemoryUploadStore,
-)
-from functions.adapters.messaging import (
-    SEND_CLIENT_CONFIG,
-    LadderStartThrottled,
-    S3ObjectStore,
-    SesEmailSender,
-    SfnLadderControl,
-    SmsVoiceSender,
-    execution_arn,
 )
 from functions.adapters.records import (
     AuditConflict,
@@ -71,6 +65,12 @@ from functions.adapters.records import (
     RecordNotFound,
     ReviewClosed,
 )
+from functions.adapters.s3_objects import S3ObjectStore
+from functions.adapters.ses_email import SesEmailSender
+from functions.adapters.sms_voice import SmsVoiceSender
+from functions.adapters.sns_push import SnsPushSender
+from functions.adapters.step_functions import LadderStartThrottled, SfnLadderControl, execution_arn
+from functions.bootstrap import SmsProvider
 from functions.core.errors import (
     ConfigError,
     PermanentSendError,
@@ -100,16 +100,14 @@ from functions.core.ports import (
     AuditLog,
     ChannelSwitch,
     DecisionLog,
-    EmailSender,
     InboundLog,
     LadderControl,
     Ledger,
+    MessageSender,
     ObjectStore,
-    OutboundEmail,
-    OutboundSms,
+    OutboundMessage,
     ReviewQueue,
     SendSlots,
-    SmsSender,
     SuppressionStore,
     UploadStore,
 )
@@ -119,6 +117,7 @@ from rung.sms_voice import EventDestination, SmsVoiceBackend
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SENDER = "reminders@lender.example"
+PUSH_APPLICATION = f"arn:aws:sns:{REGION}:{ACCOUNT}:app/GCM/demo-app"
 BUCKET = "rung-contract-uploads"
 SMS_CONFIGURATION_SET = "rung-sms"
 OUR_NUMBER = "+18885550100"
@@ -148,8 +147,9 @@ class World:
     audit: AuditLog
     uploads: UploadStore
     inbound: InboundLog
-    sms: SmsSender
-    email: EmailSender
+    sms: SmsProvider
+    email: MessageSender
+    push: MessageSender
     ladders: LadderControl
     objects: ObjectStore
     channels: ChannelSwitch
@@ -162,10 +162,14 @@ class World:
     audit_records: Callable[[], list[AuditRecord]]
     provider_opt_out: Callable[[str], None]
     sms_throttled_once: Callable[[], AbstractContextManager[object]]
+    push_endpoint: Callable[[], str]  # a new, enabled endpoint of the lender's app
+    disable_endpoint: Callable[[str], None]  # the platform disables it (app uninstalled)
+    push_outbox: Callable[[], list[tuple[str, str]]]  # (message id, endpoint ARN)
 
 
 def memory_world() -> World:
-    sms, email, audit = MemorySms(), MemoryEmail(), MemoryAuditLog()
+    sms, email, push, audit = MemorySms(), MemoryEmail(), MemoryPush(), MemoryAuditLog()
+    endpoints = iter(range(1, 1000))
 
     def throttled() -> AbstractContextManager[object]:
         sms.fail_next(TransientSendError("sms-voice ThrottlingException: provider did not accept"))
@@ -192,6 +196,12 @@ def memory_world() -> World:
         audit_records=lambda: list(audit.records),
         provider_opt_out=sms.opted_out.add,
         sms_throttled_once=throttled,
+        push=push,
+        push_endpoint=lambda: (
+            f"{PUSH_APPLICATION.replace(':app/', ':endpoint/')}/{next(endpoints)}"
+        ),
+        disable_endpoint=push.disabled.add,
+        push_outbox=lambda: [(i, m.to) for i, m in push.sent],
     )
 
 
@@ -256,6 +266,7 @@ class AwsClients:
     sfn: Any
     s3: Any
     state_machine_arn: str
+    sns: Any
 
 
 @dataclass
@@ -267,6 +278,7 @@ class MockedAws:
     sesv2: Any
     sfn: Any
     s3: Any
+    sns: Any
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +307,7 @@ def mocked_aws() -> Iterator[MockedAws]:
                 sesv2=boto3.client("sesv2", region_name=REGION, config=SEND_CLIENT_CONFIG),
                 sfn=boto3.client("stepfunctions", region_name=REGION),
                 s3=boto3.client("s3", region_name=REGION),
+                sns=boto3.client("sns", region_name=REGION, config=SEND_CLIENT_CONFIG),
             )
 
 
@@ -318,6 +331,9 @@ def aws(mocked_aws: MockedAws) -> AwsClients:
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/rung-ladder",
     )
     mocked_aws.s3.create_bucket(Bucket=BUCKET)
+    mocked_aws.sns.create_platform_application(
+        Name="demo-app", Platform="GCM", Attributes={"PlatformCredential": "fcm-service-account"}
+    )
     return AwsClients(
         dynamodb=mocked_aws.dynamodb,
         sms=mocked_aws.sms,
@@ -326,6 +342,7 @@ def aws(mocked_aws: MockedAws) -> AwsClients:
         sfn=mocked_aws.sfn,
         s3=mocked_aws.s3,
         state_machine_arn=machine["stateMachineArn"],
+        sns=mocked_aws.sns,
     )
 
 
@@ -378,6 +395,22 @@ def aws_world(clients: AwsClients) -> World:
             )
             yield stub
 
+    def push_endpoint() -> str:
+        token = f"device-token-{len(sns_backends[ACCOUNT][REGION].platform_endpoints)}"
+        return str(
+            clients.sns.create_platform_endpoint(
+                PlatformApplicationArn=PUSH_APPLICATION, Token=token
+            )["EndpointArn"]
+        )
+
+    def disable_endpoint(arn: str) -> None:
+        # What SNS does when FCM or APNs reports the token invalid (the app was uninstalled).
+        clients.sns.set_endpoint_attributes(EndpointArn=arn, Attributes={"Enabled": "false"})
+
+    def push_outbox() -> list[tuple[str, str]]:
+        endpoints = sns_backends[ACCOUNT][REGION].platform_endpoints.values()
+        return [(i, e.arn) for e in endpoints for i in e.messages]
+
     return World(
         accounts=DynamoAccountStore(TABLES["accounts"], client=ddb),
         suppressions=DynamoSuppressionStore(TABLES["suppressions"], client=ddb),
@@ -399,6 +432,10 @@ def aws_world(clients: AwsClients) -> World:
         audit_records=audit_records,
         provider_opt_out=provider_opt_out,
         sms_throttled_once=throttled,
+        push=SnsPushSender(clients.sns),
+        push_endpoint=push_endpoint,
+        disable_endpoint=disable_endpoint,
+        push_outbox=push_outbox,
     )
 
 
@@ -880,11 +917,14 @@ def test_ladder_control_stop_only_a_running_ladder(world: World) -> None:
 
 
 def test_sms_sender_returns_provider_id_of_recorded_message(world: World) -> None:
-    message = OutboundSms(
-        to="+14155550123", body="Reminder: $1,000.15 due.", origination="+18885550100"
+    message = OutboundMessage(
+        channel=Channel.SMS,
+        to="+14155550123",
+        body="Reminder: $1,000.15 due.",
+        origination="+18885550100",
     )
 
-    message_id = world.sms.send_sms(message)
+    message_id = world.sms.send(message)
 
     assert world.sms_outbox() == [(message_id, "+14155550123", "Reminder: $1,000.15 due.")]
 
@@ -895,7 +935,11 @@ def test_sms_sender_provider_opt_out_is_permanent(world: World) -> None:
 
     # When Rung sends to it anyway (its own suppression missed it)
     with pytest.raises(PermanentSendError) as raised:
-        world.sms.send_sms(OutboundSms(to="+14155550199", body="Reminder", origination=None))
+        world.sms.send(
+            OutboundMessage(
+                channel=Channel.SMS, to="+14155550199", body="Reminder", origination=None
+            )
+        )
 
     # Then the provider's list stops it, with a reason code, and nothing is sent
     assert raised.value.reason == "sms_opted_out"
@@ -910,7 +954,9 @@ def test_sms_sender_opt_in_after_start_lets_the_next_send_through(world: World) 
     assert world.sms.opt_in("+14155550199") is True
 
     # Then the next reminder goes out
-    message_id = world.sms.send_sms(OutboundSms(to="+14155550199", body="Hi", origination=None))
+    message_id = world.sms.send(
+        OutboundMessage(channel=Channel.SMS, to="+14155550199", body="Hi", origination=None)
+    )
     assert world.sms_outbox() == [(message_id, "+14155550199", "Hi")]
 
 
@@ -919,22 +965,25 @@ def test_sms_sender_opt_in_of_a_number_not_opted_out_is_nothing_to_lift(world: W
 
 
 def test_sms_sender_throttling_is_transient_and_sends_nothing(world: World) -> None:
-    message = OutboundSms(to="+14155550123", body="Reminder", origination=None)
+    message = OutboundMessage(
+        channel=Channel.SMS, to="+14155550123", body="Reminder", origination=None
+    )
 
     with world.sms_throttled_once(), pytest.raises(TransientSendError):
-        world.sms.send_sms(message)
+        world.sms.send(message)
 
     assert world.sms_outbox() == []
-    message_id = world.sms.send_sms(message)
+    message_id = world.sms.send(message)
     assert [i for i, _, _ in world.sms_outbox()] == [message_id]
 
 
-def email_message(**changes: Any) -> OutboundEmail:
+def email_message(**changes: Any) -> OutboundMessage:
     fields: dict[str, Any] = {
+        "channel": Channel.EMAIL,
         "to": "ana@example.com",
-        "from_address": SENDER,
+        "origination": SENDER,
         "subject": "Your payment is overdue",
-        "text": "Hi Ana",
+        "body": "Hi Ana",
         "html": "<p>Hi Ana</p>",
         "headers": {
             "List-Unsubscribe": "<https://u.example/x?t=sig>",
@@ -943,11 +992,39 @@ def email_message(**changes: Any) -> OutboundEmail:
         "configuration_set": None,
     }
     fields.update(changes)
-    return OutboundEmail(**fields)
+    return OutboundMessage(**fields)
+
+
+def push_message(endpoint: str) -> OutboundMessage:
+    return OutboundMessage(
+        channel=Channel.PUSH, to=endpoint, body="Your payment is 3 days late.", subject="Demo"
+    )
+
+
+def test_push_sender_returns_provider_id_of_the_published_notification(world: World) -> None:
+    endpoint = world.push_endpoint()
+
+    message_id = world.push.send(push_message(endpoint))
+
+    assert world.push_outbox() == [(message_id, endpoint)]
+
+
+def test_push_sender_disabled_endpoint_is_permanent_and_the_address_is_gone(world: World) -> None:
+    # Given an endpoint the platform disabled (the borrower uninstalled the app)
+    endpoint = world.push_endpoint()
+    world.disable_endpoint(endpoint)
+
+    # When Rung publishes to it
+    with pytest.raises(PermanentSendError) as raised:
+        world.push.send(push_message(endpoint))
+
+    # Then SNS refuses it for good, saying the address itself is gone, and nothing is sent
+    assert (raised.value.reason, raised.value.address_gone) == ("push_endpoint_disabled", True)
+    assert world.push_outbox() == []
 
 
 def test_email_sender_returns_provider_id_of_recorded_message(world: World) -> None:
-    message_id = world.email.send_email(email_message())
+    message_id = world.email.send(email_message())
 
     assert world.email_outbox() == [(message_id, "ana@example.com", "Your payment is overdue")]
 
@@ -1012,7 +1089,11 @@ def test_sms_sender_maps_provider_errors(
             http_status_code=status,
             modeled_fields=modeled or None,
         )
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=OUR_NUMBER))
+        sender.send(
+            OutboundMessage(
+                channel=Channel.SMS, to="+14155550123", body="x", origination=OUR_NUMBER
+            )
+        )
 
     assert isinstance(raised.value.__cause__, ClientError)
     if reason is not None:
@@ -1040,7 +1121,11 @@ def test_sms_sender_leaves_configuration_faults_unmapped(
             http_status_code=status,
             modeled_fields=modeled,
         )
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=OUR_NUMBER))
+        sender.send(
+            OutboundMessage(
+                channel=Channel.SMS, to="+14155550123", body="x", origination=OUR_NUMBER
+            )
+        )
 
     assert raised.value.response["Error"]["Code"] == code
 
@@ -1049,7 +1134,11 @@ def test_sms_sender_refuses_an_unknown_configuration_set_loudly(aws: AwsClients)
     sender = SmsVoiceSender("not-rungs", client=aws.sms)
 
     with pytest.raises(ClientError) as raised:
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=OUR_NUMBER))
+        sender.send(
+            OutboundMessage(
+                channel=Channel.SMS, to="+14155550123", body="x", origination=OUR_NUMBER
+            )
+        )
 
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert raised.value.response["ResourceType"] == "configuration-set"
@@ -1071,7 +1160,11 @@ def test_sms_sender_read_timeout_is_uncertain_not_retried(aws: AwsClients) -> No
         hooked(aws.sms, "before-send.pinpoint-sms-voice-v2.SendTextMessage", lost_response),
         pytest.raises(UncertainSendError),
     ):
-        sender.send_sms(OutboundSms(to="+14155550123", body="x", origination=OUR_NUMBER))
+        sender.send(
+            OutboundMessage(
+                channel=Channel.SMS, to="+14155550123", body="x", origination=OUR_NUMBER
+            )
+        )
     assert len(attempts) == 1
 
 
@@ -1084,8 +1177,10 @@ def test_sms_sender_sends_transactional_from_the_origination_with_the_configurat
     with hooked(
         aws.sms, "provide-client-params.pinpoint-sms-voice-v2.SendTextMessage", record_params(seen)
     ):
-        message_id = sender.send_sms(
-            OutboundSms(to="+14155550123", body="Reminder", origination=OUR_NUMBER)
+        message_id = sender.send(
+            OutboundMessage(
+                channel=Channel.SMS, to="+14155550123", body="Reminder", origination=OUR_NUMBER
+            )
         )
 
     assert seen == [
@@ -1124,7 +1219,7 @@ def test_ses_sender_sends_unsubscribe_headers_and_configuration_set(aws: AwsClie
     aws.sesv2.create_configuration_set(ConfigurationSetName="rung-events")
 
     with hooked(aws.sesv2, "provide-client-params.sesv2.SendEmail", record_params(seen)):
-        SesEmailSender(aws.sesv2).send_email(email_message(configuration_set="rung-events"))
+        SesEmailSender(aws.sesv2).send(email_message(configuration_set="rung-events"))
 
     [params] = seen
     simple = params["Content"]["Simple"]
@@ -1156,7 +1251,7 @@ def test_ses_sender_maps_provider_errors(
 ) -> None:
     with Stubber(aws.sesv2) as stub, pytest.raises(expected) as raised:
         stub.add_client_error("send_email", service_error_code=code, http_status_code=status)
-        SesEmailSender(aws.sesv2).send_email(email_message())
+        SesEmailSender(aws.sesv2).send(email_message())
 
     assert isinstance(raised.value.__cause__, ClientError)
     if reason is not None:
@@ -1165,7 +1260,7 @@ def test_ses_sender_maps_provider_errors(
 
 def test_ses_sender_unverified_sender_is_rejected_by_moto(aws: AwsClients) -> None:
     with pytest.raises(PermanentSendError) as raised:
-        SesEmailSender(aws.sesv2).send_email(email_message(from_address="x@unverified.example"))
+        SesEmailSender(aws.sesv2).send(email_message(origination="x@unverified.example"))
     assert raised.value.reason == "ses_message_rejected"
 
 

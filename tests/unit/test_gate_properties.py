@@ -71,6 +71,7 @@ def accounts(draw: st.DrawFn) -> Account:
         account_id="A1",
         phone=draw(st.sampled_from(PHONES)),
         email="borrower@example.com",
+        push_endpoint="arn:aws:sns:us-east-1:123456789012:endpoint/GCM/demo-app/0a1b2c3d",
         amount_due=Decimal("10"),
         currency="USD",
         due_date=date(2026, 1, 1),

@@ -76,7 +76,7 @@ def test_row_national_phone_is_resolved_by_the_country_column() -> None:
 
 def test_row_without_phone_and_email_is_rejected() -> None:
     assert only_errors(f"{HEADER}\nA1,,,10,USD,2026-11-25\n") == [
-        "email: phone and email are both empty: at least one is required"
+        "email: phone, email, push_endpoint are all empty: at least one is required"
     ]
 
 
@@ -209,7 +209,7 @@ def test_file_missing_required_column_is_rejected_whole() -> None:
 
 
 def test_file_without_phone_or_email_column_is_rejected_whole() -> None:
-    with pytest.raises(FileRejected, match="phone or email"):
+    with pytest.raises(FileRejected, match="phone or email or push_endpoint"):
         check("account_id,amount_due,currency,due_date\nA1,1,USD,2026-11-25\n")
 
 

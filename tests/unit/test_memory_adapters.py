@@ -17,9 +17,10 @@ from functions.adapters.memory import (
 from functions.adapters.records import ObjectNotFound, utc_iso
 from functions.core.errors import TransientSendError
 from functions.core.models import Channel, LedgerEntry
-from functions.core.ports import OutboundSms
+from functions.core.models import Channel
+from functions.core.ports import OutboundMessage
 
-SMS = OutboundSms(to="+14155550123", body="Reminder", origination=None)
+SMS = OutboundMessage(channel=Channel.SMS, to="+14155550123", body="Reminder", origination=None)
 
 
 def test_memory_object_store_folder_mode_writes_real_files(tmp_path: Path) -> None:
@@ -50,8 +51,8 @@ def test_memory_sms_fail_next_fails_that_many_sends_then_recovers() -> None:
 
     for _ in range(2):
         with pytest.raises(TransientSendError):
-            sms.send_sms(SMS)
-    message_id = sms.send_sms(SMS)
+            sms.send(SMS)
+    message_id = sms.send(SMS)
 
     assert sms.sent == [(message_id, SMS)]
 

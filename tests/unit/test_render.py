@@ -101,7 +101,7 @@ def test_golden_files_cover_exactly_the_shipped_templates() -> None:
         for p in ("first_party", "third_party")
     }
     assert {p.name for p in GOLDEN.iterdir()} == expected
-    assert len(SHIPPED) == 36
+    assert len(SHIPPED) == 39
 
 
 def test_render_message_sms_reports_encoding_and_segments() -> None:
@@ -321,7 +321,7 @@ def test_discover_names_the_file_and_the_reason(
 
 def test_discover_accepts_a_root_a_template_folder_or_one_file() -> None:
     root = PROJECT_ROOT / "templates" / "messages"
-    assert len(discover(root)) == 36
+    assert len(discover(root)) == 39
     assert {f.locale for f in discover(root / "reminder_day1")} == {"en-US", "es-US", "zh-CN"}
     one = discover(root / "reminder_day1" / "sms.zh-CN.txt")
     assert [(f.template_id, f.channel, f.locale) for f in one] == [

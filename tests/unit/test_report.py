@@ -405,8 +405,11 @@ def test_summarize_counts_match_hand_computed_numbers() -> None:
     assert summary["decisions"] == {"SENT": 4, "DEFERRED": 1, "SUPPRESSED": 3, "UNCERTAIN": 0}
     assert summary["sent"] == {
         "total": 4,
-        "by_channel": {"sms": 3, "email": 1},
-        "by_day_utc": {"2026-12-02": {"sms": 3, "email": 0}, "2026-12-04": {"sms": 0, "email": 1}},
+        "by_channel": {"sms": 3, "email": 1, "push": 0},
+        "by_day_utc": {
+            "2026-12-02": {"sms": 3, "email": 0, "push": 0},
+            "2026-12-04": {"sms": 0, "email": 1, "push": 0},
+        },
     }
     assert summary["deferred"] == {
         "decisions": 1,
@@ -414,7 +417,7 @@ def test_summarize_counts_match_hand_computed_numbers() -> None:
         "by_reason": {"quiet_hours": 1},
     }
     # A1's and H3's first SMS went out in the same second (2 December, 18:00 UTC)
-    assert summary["peak_per_second"] == {"sms": 2, "email": 1}
+    assert summary["peak_per_second"] == {"sms": 2, "email": 1, "push": 0}
     assert summary["ladders_failed"] == 0
     assert summary["suppressed"] == {
         "total": 3,

@@ -65,7 +65,7 @@ def test_summary_and_report_carry_the_capacity(tmp_path: Path) -> None:
         days=3,
         capacity_per_second={Channel.SMS: 3},
     )
-    assert summary["capacity_per_second"] == {"sms": 3, "email": None}
+    assert summary["capacity_per_second"] == {"sms": 3, "email": None, "push": None}
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Busiest minute of each day, against capacity" in page
     assert "SMS capacity: 180 per minute" in page

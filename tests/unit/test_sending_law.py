@@ -178,11 +178,11 @@ def test_send_step_emails_the_borrower_from_the_lenders_identity(world: World) -
 
     ((message_id, email),) = world.emails
     assert email.to == EMAIL
-    assert email.from_address == LENDER.email_from
-    assert email.subject and "Demo Finance" in email.text and "<html" in email.html.lower()
+    assert email.origination == LENDER.email_from
+    assert email.subject and "Demo Finance" in email.body and "<html" in email.html.lower()
     assert email.configuration_set == "rung-events"  # the lender names none: the stack's set
     assert step.records[0].provider_message_id == message_id
-    assert step.records[0].body == email.text
+    assert step.records[0].body == email.body
 
 
 def test_send_step_without_a_configuration_set_sends_none() -> None:

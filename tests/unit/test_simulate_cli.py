@@ -82,7 +82,10 @@ def test_simulate_json_prints_the_summary(
         (["--engine", "warp"], "invalid choice"),
         (["--sms-rate", "0"], "at least 1 per second"),
         (["--email-rate", "fast"], "not a whole number of messages per second"),
-        (["--provider-outage", "fax:2026-12-02T14:00:00Z/PT2H"], "channel must be sms or email"),
+        (
+            ["--provider-outage", "fax:2026-12-02T14:00:00Z/PT2H"],
+            "channel must be one of sms, email, push",
+        ),
         (["--provider-outage", "sms:2026-12-02T14:00:00Z"], "expected CHANNEL:START/DURATION"),
         (["--provider-outage", "sms:2026-12-02T14:00:00/PT2H"], "give the start a time zone"),
         (["--provider-outage", "sms:noon/PT2H"], "start is not an ISO 8601 instant"),
@@ -177,7 +180,7 @@ def test_simulate_with_provider_limits_and_an_outage_reports_what_the_providers_
     summary = json.loads(capsys.readouterr().out)
     assert code == 0
     assert summary["ladders_failed"] == 0
-    assert summary["peak_per_second"] == {"sms": 1, "email": 1}
+    assert summary["peak_per_second"] == {"sms": 1, "email": 1, "push": 0}
     assert summary["deferred"]["by_reason"]["provider_unavailable"] > 0
     with (tmp_path / "messages.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))

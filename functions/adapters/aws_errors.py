@@ -1,0 +1,92 @@
+"""AWS errors in Rung's terms: which are transient, and how a provider call's failure maps to
+the send errors the ladder ASL matches on (functions.core.errors):
+
+- TransientSendError — throttled or a 5xx: the provider did not take the message; retry later.
+- PermanentSendError(reason) — the provider refused this message for good.
+- UncertainSendError — the request may have reached the provider (read timeout, connection
+  dropped mid-response): never retried, or the borrower could get the message twice.
+
+Any other ClientError (access denied, missing configuration set…) is re-raised unchanged:
+it says nothing about this message, and must fail loudly rather than pass for a verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NoReturn
+
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
+
+# Throttling codes differ by service and protocol (query: Throttling; JSON: ThrottlingException).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "Throttled",
+        "TooManyRequests",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "KMSThrottling",
+        "KMSThrottlingException",
+        "ProvisionedThroughputExceededException",  # DynamoDB
+    }
+)
+SERVER_ERROR_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServiceError",  # Secrets Manager
+        "InternalServiceErrorException",  # SES v2
+        "ServiceUnavailable",
+    }
+)
+
+
+def is_transient(exc: ClientError) -> bool:
+    """Throttled or a 5xx: the service did nothing with the request; trying later may work."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in THROTTLING_CODES or code in SERVER_ERROR_CODES or status >= 500
+
+
+# One attempt per provider call: botocore's own retries would resend after a read timeout,
+# which is exactly the double send the ledger exists to prevent. Step Functions retries
+# TransientSendError instead, after the send Lambda releases its ledger claim.
+SEND_CLIENT_CONFIG = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10
+)
+
+
+def send_failure(exc: ClientError, service: str, permanent: Mapping[str, str]) -> NoReturn:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if is_transient(exc):
+        raise TransientSendError(f"{service} {code}: provider did not accept") from exc
+    if code in permanent:
+        raise PermanentSendError(permanent[code], f"{service} {code}") from exc
+    raise exc
+
+
+def network_failure(exc: Exception, service: str) -> NoReturn:
+    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
+        # No connection was made: the request never left, so a retry cannot double-send.
+        raise TransientSendError(f"{service}: cannot connect") from exc
+    raise UncertainSendError(f"{service}: request may have been delivered ({exc})") from exc
+
+
+NETWORK_ERRORS = (
+    ReadTimeoutError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+)

@@ -1,0 +1,99 @@
+"""The channel registry (functions.core.channels) is the only place a channel's particulars
+live: no module under functions/core compares against a channel or branches on its name."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from functions.core.channels import CHANNELS, Channel, spec
+from functions.core.lender_file import CONTACT_COLUMNS
+from functions.core.models import Account
+
+CORE = Path(__file__).resolve().parents[2] / "functions" / "core"
+NAMES = frozenset(c.value for c in Channel)
+
+
+def _names_a_channel(node: ast.AST) -> bool:
+    """`Channel.SMS`, or a literal channel name such as "email", anywhere inside `node`."""
+    for inner in ast.walk(node):
+        if (
+            isinstance(inner, ast.Attribute)
+            and isinstance(inner.value, ast.Name)
+            and inner.value.id == "Channel"
+            and inner.attr in Channel.__members__
+        ):
+            return True
+        if isinstance(inner, ast.Constant) and inner.value in NAMES:
+            return True
+    return False
+
+
+def channel_branches(source: str) -> list[int]:
+    """Lines where code compares against a channel, or matches a case on one."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare) and any(
+            _names_a_channel(part) for part in (node.left, *node.comparators)
+        ):
+            found.append(node.lineno)
+        if isinstance(node, ast.match_case) and _names_a_channel(node.pattern):
+            found.append(node.pattern.lineno)
+    return found
+
+
+def test_no_core_module_branches_on_a_channel() -> None:
+    offenders = {
+        str(path.relative_to(CORE)): lines
+        for path in sorted(CORE.rglob("*.py"))
+        if (lines := channel_branches(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "if channel is Channel.SMS:\n    pass\n",
+        "x = a if c == Channel.EMAIL else b\n",
+        "ok = channel.value != 'sms'\n",
+        "ok = channel in (Channel.PUSH, Channel.EMAIL)\n",
+        "match channel:\n    case Channel.SMS:\n        pass\n",
+        "match name:\n    case 'email':\n        pass\n",
+    ],
+)
+def test_the_check_catches_every_kind_of_channel_branch(source: str) -> None:
+    assert channel_branches(source) == [1 if "match" not in source else 2]
+
+
+def test_the_check_lets_the_registry_be_read() -> None:
+    source = "shape = spec(channel)\nif shape.body_rule is BodyRule.SEGMENTS:\n    pass\n"
+    assert channel_branches(source) == []
+
+
+def test_every_channel_has_a_spec_and_an_address_column_on_accounts() -> None:
+    assert set(CHANNELS) == set(Channel)
+    assert CONTACT_COLUMNS == ("phone", "email", "push_endpoint")
+    for channel in Channel:
+        assert spec(channel).channel is channel
+        assert spec(channel).address_field in Account.model_fields
+
+
+def test_an_account_address_is_read_from_the_registry() -> None:
+    endpoint = "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/demo-app/1"
+    account = Account.model_validate(
+        {
+            "lender_id": "demo",
+            "account_id": "A1",
+            "phone": "+14155550123",
+            "email": "Ana@Example.com",
+            "push_endpoint": endpoint,
+            "amount_due": "10",
+            "currency": "USD",
+            "due_date": "2026-12-01",
+            "locale": "en-US",
+        }
+    )
+    assert [account.address(c) for c in Channel] == ["+14155550123", "Ana@Example.com", endpoint]
