@@ -93,11 +93,11 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     from functions.adapters.lambda_invoke import LambdaContinuations
     from functions.adapters.s3_objects import S3ObjectStore
+    from functions.adapters.secrets import signing_key
     from functions.adapters.ses_email import SesEmailSender
     from functions.adapters.sms_voice import SmsVoiceSender
     from functions.adapters.sns_push import SnsPushSender
     from functions.adapters.step_functions import SfnLadderControl
-    from functions.adapters.secrets import signing_key
     from functions.adapters.template_store import DynamoTemplateStore
 
     return Services(

@@ -29,8 +29,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     RootModel,
+    ValidationError,
     model_validator,
 )
 from rapidfuzz.distance import OSA, Indel

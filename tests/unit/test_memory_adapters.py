@@ -17,7 +17,6 @@ from functions.adapters.memory import (
 from functions.adapters.records import ObjectNotFound, utc_iso
 from functions.core.errors import TransientSendError
 from functions.core.models import Channel, LedgerEntry
-from functions.core.models import Channel
 from functions.core.ports import OutboundMessage
 
 SMS = OutboundMessage(channel=Channel.SMS, to="+14155550123", body="Reminder", origination=None)
