@@ -11,6 +11,8 @@ import pytest
 from functions.core.channels import CHANNELS, Channel, spec
 from functions.core.lender_file import CONTACT_COLUMNS
 from functions.core.models import Account
+from functions.core.render import render_message
+from functions.core.templates import TemplateError, parse_template
 
 CORE = Path(__file__).resolve().parents[2] / "functions" / "core"
 NAMES = frozenset(c.value for c in Channel)
@@ -97,3 +99,30 @@ def test_an_account_address_is_read_from_the_registry() -> None:
         }
     )
     assert [account.address(c) for c in Channel] == ["+14155550123", "Ana@Example.com", endpoint]
+
+
+@pytest.mark.parametrize(
+    ("channel", "front", "reason"),
+    [
+        ("push", "", "push templates need a title"),
+        ("push", 'subject: "s"\ntitle: "t"\n', "push templates have no subject"),
+        ("sms", 'title: "t"\n', "sms templates have no title"),
+    ],
+)
+def test_a_template_heading_follows_its_channel(channel: str, front: str, reason: str) -> None:
+    with pytest.raises(TemplateError, match=reason):
+        parse_template("t", channel, "en-US", f"---\npurpose: p\n{front}---\nHello\n")
+
+
+def test_a_push_template_renders_its_title_and_plain_text() -> None:
+    template = parse_template(
+        "t", "push", "en-US", '---\npurpose: p\ntitle: "  Pay  today "\n---\n Hi  there \n'
+    )
+    assert (template.file, template.heading) == ("t/push.en-US.txt", "  Pay  today ")
+    message = render_message(template, {})
+    assert (message.subject, message.text, message.html, message.segments) == (
+        "Pay today",
+        "Hi  there",
+        None,
+        0,
+    )

@@ -422,3 +422,37 @@ def test_safe_csv_writer_neutralises_every_string_cell() -> None:
     sink = io.StringIO()
     SafeCsvWriter(sink).writerow([2, '=HYPERLINK("http://x")', "ok"])
     assert sink.getvalue() == '2,"\'=HYPERLINK(""http://x"")",ok\r\n'
+
+
+ENDPOINT = "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/demo-finance/5e3e9847-3183-3f18"
+
+
+def test_row_with_only_a_push_endpoint_of_the_lenders_app_is_accepted() -> None:
+    results, _ = check(
+        f"account_id,push_endpoint,amount_due,currency,due_date\nA1,{ENDPOINT},10,USD,2026-11-25\n"
+    )
+    (result,) = results
+    assert result.accepted and result.value is not None
+    assert result.value.to_account(DEMO).push_endpoint == ENDPOINT
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reason"),
+    [
+        ("device-token-abc", "push_endpoint: not an SNS platform endpoint ARN"),
+        (
+            "arn:aws:sns:us-east-1:123456789012:app/GCM/demo-finance",
+            "push_endpoint: not an SNS platform endpoint ARN",
+        ),
+        (
+            ENDPOINT.replace("demo-finance", "other-app"),
+            "push_endpoint: the endpoint belongs to no platform application in the lender's "
+            "push_applications",
+        ),
+    ],
+)
+def test_row_with_a_push_endpoint_rung_cannot_publish_to_is_rejected_with_the_reason(
+    endpoint: str, reason: str
+) -> None:
+    errors = only_errors(f"{HEADER},push_endpoint\nA1,+12065550134,,10,USD,2026-11-25,{endpoint}\n")
+    assert [e.split(" (")[0] for e in errors] == [reason]

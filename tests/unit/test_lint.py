@@ -242,3 +242,33 @@ def test_profile_for_uses_front_matter_then_locale_region() -> None:
 def test_lint_template_unknown_profile_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="XX"):
         lint_template(sms(GOOD_US_SMS), lender=DEMO, profile_name="XX")
+
+
+def push(
+    body: str, title: str = "{{ company_name }}: payment due", locale: str = "en-US"
+) -> MessageTemplate:
+    return parse_template(
+        "t", "push", locale, f'---\npurpose: test\ntitle: "{title}"\n---\n{body}\n'
+    )
+
+
+PUSH_OK = "{{ company_name }}: {{ greeting }} your payment is past due. {{ optout_instruction }}"
+
+
+def test_lint_template_push_with_company_and_optout_is_clean() -> None:
+    assert lint(push(PUSH_OK)).findings == []
+
+
+@pytest.mark.parametrize(
+    ("template", "rule"),
+    [
+        (push("{{ company_name }}: your payment is past due."), "optout"),
+        (push("Your payment is past due. {{ optout_instruction }}"), "sender_identity"),
+        (push(PUSH_OK + " " + "Please pay today. " * 10), "length"),
+        (push(PUSH_OK, title="{{ company_name }}: " + "a very long title " * 4), "length"),
+        (push(PUSH_OK + " {{ unsubscribe_url }}"), "undefined_variable"),
+    ],
+    ids=["no_optout", "no_company", "body_too_long", "title_too_long", "no_unsubscribe_link"],
+)
+def test_lint_template_push_rules_fire(template: MessageTemplate, rule: str) -> None:
+    assert rule in rules_hit(lint(template))
