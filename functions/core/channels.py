@@ -82,6 +82,9 @@ class ChannelSpec:
     pacing: PacingScope
     # Provider name for pacing identities and reports.
     provider: str
+    # The lender's unit price (`prices` in its configuration) for one message, or for one
+    # segment on a segmented channel.
+    price_field: str
 
     def lender_value(self, lender: object, field: str | None) -> str | None:
         """The lender configuration's value of a field this spec names (None if it names none)."""
@@ -119,6 +122,7 @@ CHANNELS: dict[Channel, ChannelSpec] = {
         rate_field="sms_per_second",
         pacing=PacingScope.ORIGINATION,
         provider="sms-voice",
+        price_field="sms_segment",
     ),
     Channel.EMAIL: ChannelSpec(
         channel=Channel.EMAIL,
@@ -141,6 +145,7 @@ CHANNELS: dict[Channel, ChannelSpec] = {
         rate_field="email_per_second",
         pacing=PacingScope.PROVIDER,
         provider="ses",
+        price_field="email",
     ),
     # App push through SNS mobile push: the address is the SNS platform endpoint ARN the
     # lender's app registered for the borrower's device. Limits are what FCM and APNs show on a
@@ -167,6 +172,7 @@ CHANNELS: dict[Channel, ChannelSpec] = {
         rate_field=None,
         pacing=PacingScope.PROVIDER,
         provider="sns",
+        price_field="push",
     ),
 }
 

@@ -27,7 +27,7 @@ EXIT_OK, EXIT_USAGE = 0, 2
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "channels",
-        help="pause or resume a whole channel (email, sms) for every borrower",
+        help="pause or resume a whole channel (sms, email, push) for every borrower",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -26,6 +26,7 @@ from functions.core.approval import (
     approve,
     push,
 )
+from functions.core.channels import BodyRule, spec
 from functions.core.clock import SystemClock
 from functions.core.errors import ConfigError
 from functions.core.lenders import LenderConfig, load_lender
@@ -202,14 +203,16 @@ def _preview(args: argparse.Namespace) -> int:
     template = load(template_file(path))
     account = _account(args.account, lender, args.locale)
     now = _instant(args.at) if args.at else (SystemClock().now() if args.account else SAMPLE_NOW)
-    unsubscribe = SAMPLE_UNSUBSCRIBE_URL if channel is Channel.EMAIL else None
+    shape = spec(channel)
+    unsubscribe = SAMPLE_UNSUBSCRIBE_URL if shape.unsubscribe_link else None
     variables = build_variables(
         account, lender, unsubscribe_url=unsubscribe, now=now, locale=args.locale
     )
     message = render_message(template, variables)
-    units = sms_segments(message.text).units if channel is Channel.SMS else 0
-    unit_price = lender.prices.sms_segment if channel is Channel.SMS else lender.prices.email
-    cost = unit_price * (message.segments if channel is Channel.SMS else 1)
+    segmented = shape.body_rule is BodyRule.SEGMENTS
+    units = sms_segments(message.text).units if segmented else 0
+    unit_price: Decimal = getattr(lender.prices, shape.price_field)
+    cost = unit_price * (message.segments if segmented else 1)
     answer = {
         "template_id": template.template_id,
         "channel": channel.value,
@@ -228,9 +231,9 @@ def _preview(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{template.file}@{template.version}")
     if message.subject is not None:
-        print(f"Subject: {message.subject}\n")
+        print(f"{(shape.heading or 'subject').capitalize()}: {message.subject}\n")
     print(message.text)
-    if channel is Channel.SMS:
+    if segmented:
         print(
             f"\n{message.encoding}, {units} units, {message.segments} segment(s), "
             f"≈ {cost} {lender.prices.currency}"
