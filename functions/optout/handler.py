@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from functions.bootstrap import Services, default_services
 from functions.core.errors import RungError
 from functions.core.feedback import Feedback, Outcome
-from functions.core.inbound import SnsEnvelope, describe, parse_sns_message
+from functions.core.models import Channel
 from functions.core.replies import Intent, load_reply_rules
+from functions.optout.aws_events import SnsEnvelope, describe, normalise, parse_sns_message
 
 logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
 metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
@@ -50,9 +51,11 @@ def feedback_for(services: Services) -> Feedback:
         rules=load_reply_rules(settings.config_root),
         config_root=settings.config_root,
         configuration_set=settings.ses_configuration_set or None,
-        email_pause_alarms=frozenset(
-            name.strip() for name in settings.email_pause_alarms.split(",") if name.strip()
-        ),
+        pause_alarms={
+            name.strip(): Channel.EMAIL
+            for name in settings.email_pause_alarms.split(",")
+            if name.strip()
+        },
     )
 
 
@@ -72,8 +75,9 @@ def handler(
     errors: list[Exception] = []
     for record in envelope.Records:
         try:
-            message = parse_sns_message(record)
-            outcome = feedback.handle(message, at=record.Sns.Timestamp, now=services.clock.now())
+            at = record.Sns.Timestamp
+            inbound = normalise(parse_sns_message(record), at=at, rules=feedback.rules)
+            outcome = feedback.handle(inbound, at=at, now=services.clock.now())
         except RECORD_ERRORS as exc:
             # Our errors carry no PII (InboundRejected names fields, never values); SDK errors
             # are named by type only. No traceback: a chained ValidationError quotes the input.

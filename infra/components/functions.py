@@ -340,7 +340,7 @@ class Functions(Construct):
             )
 
     def _wire_optout(self) -> None:
-        """What functions.core.feedback does for replies and SES events."""
+        """What functions.core.borrower_replies and functions.core.provider_events do."""
         storage, messaging, fn = self._storage, self._messaging, self.optout
         for topic in (messaging.inbound_sms, messaging.ses_feedback, messaging.inbound_email):
             topic.add_subscription(

@@ -19,9 +19,9 @@ from functions.adapters.dynamo import (
 )
 from functions.bootstrap import memory_services
 from functions.core.feedback import Feedback
-from functions.core.inbound import InboundSms
 from functions.core.models import Account, AccountStatus, Channel
 from functions.core.replies import load_reply_rules
+from functions.optout.aws_events import InboundSms, sms_reply
 from functions.settings import PROJECT_ROOT, Settings
 from rung.cli import main
 from tests.integration.test_port_contracts import TABLES, create_tables
@@ -73,7 +73,7 @@ def test_replies_review_and_resolve_over_an_endpoint(
         messageBody="My lawyer is Sam Lee, 415-555-0199",
         inboundMessageId="in-1",
     )
-    feedback.on_sms(sms, at=AT, now=AT)
+    feedback.on_reply(sms_reply(sms), at=AT, now=AT)
     where = [
         "--endpoint-url",
         moto_endpoint,

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from functions.core.errors import ConfigError
-from functions.core.inbound import html_to_text
 from functions.core.replies import (
     ConfirmationKind,
     Intent,
@@ -19,6 +18,7 @@ from functions.core.replies import (
     reply_locale,
     strip_quoted,
 )
+from functions.optout.aws_events import html_to_text
 from functions.settings import PROJECT_ROOT
 
 RULES = load_reply_rules(PROJECT_ROOT)

@@ -16,10 +16,10 @@ import yaml
 from functions.bootstrap import Services, memory_services
 from functions.core.clock import FixedClock
 from functions.core.feedback import Feedback
-from functions.core.inbound import InboundSms
 from functions.core.ladder import execution_name
 from functions.core.models import Account, AccountStatus, Channel
 from functions.core.replies import LEGAL_INTENTS, Confidence, Intent, load_reply_rules, read_reply
+from functions.optout.aws_events import InboundSms, sms_reply
 from functions.settings import PROJECT_ROOT, Settings
 
 TABLE = yaml.safe_load(
@@ -110,7 +110,7 @@ def test_reply_table_effect(case: dict[str, Any]) -> None:
         messageBody=case["text"],
         inboundMessageId="in-1",
     )
-    outcome = feedback.on_sms(sms, at=AT, now=AT)
+    outcome = feedback.on_reply(sms_reply(sms), at=AT, now=AT)
     # Then the effect a person expects happened
     after = services.accounts.get("demo", "A-1")
     assert after is not None

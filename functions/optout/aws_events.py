@@ -1,4 +1,7 @@
-"""The messages the optout function receives, as AWS sends them (docs/design.md, Provider events).
+"""The messages the optout function receives, as AWS sends them (docs/design.md, Provider events),
+and their normalisation into Rung's own shapes at the edge: a borrower's `Reply`, a delivery
+`Receipt`, an address `Refusal` (bounce, complaint), an `AlarmState`, or an `OtherEvent` only
+counted. Nothing past `normalise` sees an AWS wire format.
 
 One SNS Lambda event carries records; each record's `Message` is a JSON string holding one
 of: a two-way SMS inbound message, an SES notification (`notificationType`, or `eventType`
@@ -9,18 +12,23 @@ ignored; a shape we do not know is an error naming the record (never silently dr
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import Parser
 from email.utils import parseaddr
 from html.parser import HTMLParser
-from typing import Annotated, Literal
+from typing import Annotated, Literal, assert_never
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from functions.core.borrower_replies import Reply
 from functions.core.errors import RungError
+from functions.core.models import Channel, SuppressionSource
+from functions.core.provider_events import AlarmState, OtherEvent, ProviderEvent, Receipt, Refusal
+from functions.core.replies import ReplyRules, strip_quoted
 
 
 class InboundRejected(RungError):
@@ -334,3 +342,99 @@ def read_received(notification: SesReceivedNotification) -> ReceivedEmail:
         header_message_id=str(message.get("Message-ID", "")),
         authenticated=notification.authenticated,
     )
+
+
+# --- Normalisation ----------------------------------------------------------------------------
+
+_SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|sv|回复|答复|转发)\s*[:：]\s*)+", re.IGNORECASE)
+
+
+def sms_reply(sms: InboundSms) -> Reply:
+    """A two-way SMS as the borrower's reply."""
+    return Reply(
+        channel=Channel.SMS,
+        sender=sms.originationNumber,
+        text=sms.messageBody,
+        message_id=sms.inboundMessageId,
+        ours=(sms.destinationNumber,),
+    )
+
+
+def email_reply(mail: ReceivedEmail, rules: ReplyRules) -> Reply:
+    """An inbound email as the borrower's reply: quoted history and Re:/Fwd: prefixes dropped."""
+    return Reply(
+        channel=Channel.EMAIL,
+        sender=mail.sender,
+        text=strip_quoted(mail.text, rules),
+        message_id=mail.message_id,
+        ours=mail.recipients,
+        authenticated=mail.authenticated,
+        subject=_SUBJECT_PREFIX.sub("", mail.subject).strip(),
+        header_message_id=mail.header_message_id,
+    )
+
+
+def normalise(message: InboundMessage, *, at: datetime, rules: ReplyRules) -> Reply | ProviderEvent:
+    """One AWS message as Rung's own shape. `at`: when SNS accepted it."""
+    match message:
+        case InboundSms():
+            return sms_reply(message)
+        case SesReceivedNotification():
+            return email_reply(read_received(message), rules)
+        case SesBounceNotification():
+            bounce = message.bounce
+            return Refusal(
+                channel=Channel.EMAIL,
+                addresses=tuple(r.emailAddress for r in bounce.bouncedRecipients),
+                source=SuppressionSource.BOUNCE,
+                permanent=bounce.bounceType == "Permanent",
+                kind=bounce.bounceType,
+                detail=bounce.bounceSubType,
+                at=bounce.timestamp,
+                provider_message_id=message.mail.messageId,
+                status=f"BOUNCE_{bounce.bounceType.upper()}",
+            )
+        case SesComplaintNotification():
+            complaint = message.complaint
+            return Refusal(
+                channel=Channel.EMAIL,
+                addresses=tuple(r.emailAddress for r in complaint.complainedRecipients),
+                source=SuppressionSource.COMPLAINT,
+                permanent=True,
+                kind="",
+                detail=complaint.complaintFeedbackType,
+                at=complaint.timestamp,
+                provider_message_id=message.mail.messageId,
+                status="COMPLAINT",
+            )
+        case SesDeliveryNotification():
+            return Receipt(
+                channel=Channel.EMAIL,
+                provider_message_id=message.mail.messageId,
+                status="DELIVERED",
+                at=message.delivery.timestamp,
+                addresses=message.delivery.recipients,
+                event="delivery",
+                metric="EmailDelivered",
+            )
+        case SmsDeliveryEvent():
+            # Receipts can take 72 h (docs/design.md, Provider events): noted on the ledger,
+            # never waited on.
+            return Receipt(
+                channel=Channel.SMS,
+                provider_message_id=message.messageId,
+                status=message.messageStatus or message.eventType,
+                at=at,
+                addresses=(message.destinationPhoneNumber,),
+                event="sms_delivery_event",
+                metric="SmsDeliveryEvent",
+                note=f"{message.eventType} {message.messageStatus}".strip(),
+            )
+        case CloudWatchAlarm():
+            return AlarmState(name=message.AlarmName, state=message.NewStateValue)
+        case SesOtherEvent():
+            return OtherEvent(
+                event="ses_event", note=message.notificationType, metric="SesOtherEvent"
+            )
+        case _:
+            assert_never(message)
