@@ -4,15 +4,22 @@ live: no module under functions/core compares against a channel or branches on i
 from __future__ import annotations
 
 import ast
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from functions.bootstrap import memory_services
+from functions.core.borrower_replies import Reply
 from functions.core.channels import CHANNELS, Channel, spec
+from functions.core.clock import FixedClock
+from functions.core.feedback import Feedback
 from functions.core.lender_file import CONTACT_COLUMNS
 from functions.core.models import Account
 from functions.core.render import render_message
+from functions.core.replies import load_reply_rules
 from functions.core.templates import TemplateError, parse_template
+from functions.settings import PROJECT_ROOT, Settings
 
 CORE = Path(__file__).resolve().parents[2] / "functions" / "core"
 NAMES = frozenset(c.value for c in Channel)
@@ -126,3 +133,52 @@ def test_a_push_template_renders_its_title_and_plain_text() -> None:
         None,
         0,
     )
+
+
+ENDPOINT = "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/demo-finance/1"
+
+
+@pytest.mark.parametrize(
+    ("text", "push_suppressed", "sms_suppressed"),
+    [
+        ("please stop the notifications", True, False),
+        ("STOP ALL", True, True),
+        ("STOP", False, True),
+    ],
+)
+def test_a_text_reply_can_stop_the_borrowers_app_notifications(
+    text: str, push_suppressed: bool, sms_suppressed: bool
+) -> None:
+    # Given a borrower reachable by SMS and by app push
+    at = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+    services = memory_services(Settings(config_root=PROJECT_ROOT), clock=FixedClock(at))
+    account = Account.model_validate(
+        {
+            "lender_id": "demo",
+            "account_id": "A1",
+            "phone": "+14155550123",
+            "push_endpoint": ENDPOINT,
+            "amount_due": "10",
+            "currency": "USD",
+            "due_date": "2026-12-01",
+            "locale": "en-US",
+            "cycle": "2026-12-01",
+        }
+    )
+    services.accounts.put_many([account])
+    feedback = Feedback(
+        ports=services, rules=load_reply_rules(PROJECT_ROOT), config_root=PROJECT_ROOT
+    )
+    # When they text back
+    reply = Reply(
+        channel=Channel.SMS,
+        sender="+14155550123",
+        text=text,
+        message_id="in-1",
+        ours=("+18005550100",),
+    )
+    feedback.on_reply(reply, at=at, now=at)
+    # Then the channels they named are suppressed, and only those
+    push = services.suppressions.get(Channel.PUSH, ENDPOINT)
+    sms = services.suppressions.get(Channel.SMS, "+14155550123")
+    assert (push is not None, sms is not None) == (push_suppressed, sms_suppressed)
