@@ -7,9 +7,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# In the Lambda asset, `functions/`, `config/` and `ladders/` sit side by side, exactly as in
-# the repository, so one relative path serves both.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from functions.core.shipped import SHIPPED_ROOT
+
+# The repository's root (also the Lambda asset's): config/, ladders/ and templates/ live here.
+PROJECT_ROOT = SHIPPED_ROOT
 
 
 class Settings(BaseSettings):
