@@ -12,9 +12,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from functions.adapters.aws_errors import SDK_ERRORS
 from functions.bootstrap import Services, default_services
 from functions.core.errors import RungError
 from functions.core.feedback import Feedback, Outcome
@@ -27,7 +27,7 @@ tracer = Tracer()
 
 # The errors one record may end in without stopping the batch: ours (typed, incl. a record we
 # cannot read) and the AWS SDK's (a throttled table). Anything else is a bug and stops at once.
-RECORD_ERRORS = (RungError, ClientError, BotoCoreError)
+RECORD_ERRORS = (RungError, *SDK_ERRORS)
 
 
 class InboundBatchFailed(RungError):

@@ -20,7 +20,6 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.adapters.secrets import signing_key
 from functions.bootstrap import Services, default_services
 from functions.core.errors import ConfigError
 from functions.core.lenders import load_lender
@@ -161,12 +160,9 @@ def handler(
     event: dict[str, Any],
     context: LambdaContext,
     services: Services | None = None,
-    key: bytes | None = None,
 ) -> dict[str, Any]:
     services = services or default_services()
-    app.append_context(
-        services=services, key=key or signing_key(services.settings.unsubscribe_secret_arn)
-    )
+    app.append_context(services=services, key=services.unsubscribe_key())
     try:
         return app.resolve(event, context)
     finally:

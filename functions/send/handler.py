@@ -16,12 +16,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from functions.adapters.messaging import is_transient
+from functions.adapters.aws_errors import transient_faults_deferred
 from functions.bootstrap import Services, default_services
-from functions.core.errors import TransientSendError
 from functions.core.ladder import LadderState
 from functions.core.models import Decision
 from functions.core.sending import TRANSIENT_REASONS, RungSender, Step
@@ -46,17 +44,13 @@ def handler(
 ) -> dict[str, Any]:
     state = LadderState.model_validate(event)
     sender = _sender(services or default_services())
-    try:
+    with transient_faults_deferred():
         if "transient" in event:
             fault = TaskError.model_validate(event["transient"])
             logger.warning("rung deferred after a transient fault", extra={"error": fault.Error})
             step = sender.defer(state, fault.Error)
         else:
             step = sender.step(state)
-    except ClientError as exc:
-        if is_transient(exc):
-            raise TransientSendError(f"AWS dependency unavailable: {exc}") from exc
-        raise
     _count(step)
     return step.state.model_dump(mode="json")
 
