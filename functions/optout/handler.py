@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -20,10 +19,7 @@ from functions.core.errors import RungError
 from functions.core.feedback import Feedback, Outcome
 from functions.core.inbound import SnsEnvelope, describe, parse_sns_message
 from functions.core.replies import Intent, load_reply_rules
-
-logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
-metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
-tracer = Tracer()
+from functions.observability import logger, metrics, tracer
 
 # The errors one record may end in without stopping the batch: ours (typed, incl. a record we
 # cannot read) and the AWS SDK's (a throttled table). Anything else is a bug and stops at once.

@@ -15,7 +15,6 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -31,11 +30,9 @@ from functions.core.unsubscribe import (
     UnsubscribeClaims,
     verify_token,
 )
+from functions.observability import logger, metrics, tracer
 from functions.optout.handler import feedback_for
 
-logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
-metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
-tracer = Tracer()
 app = LambdaFunctionUrlResolver()
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058 §3.1: the POST body

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,10 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.bootstrap import Services, default_services
 from functions.core.intake import Continuation, IntakeOutcome, ingest
-
-logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
-metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
-tracer = Tracer(service="rung-schedule")
+from functions.observability import logger, metrics, tracer
 
 # Stop taking new batches with this much time left: a batch of 500 rows (reads, one
 # batch write, up to 500 StartExecution calls with back-off) must still fit, plus the

@@ -13,7 +13,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -23,10 +22,7 @@ from functions.bootstrap import Services, default_services
 from functions.core.ladder import LadderState
 from functions.core.models import Decision
 from functions.core.sending import TRANSIENT_REASONS, RungSender, Step
-
-logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
-metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
-tracer = Tracer()
+from functions.observability import logger, metrics, tracer
 
 
 class TaskError(BaseModel):

@@ -17,6 +17,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk.aws_dynamodb import Table
 from constructs import Construct
 
+from functions.observability import METRICS_NAMESPACE
 from infra.bundling import lambda_code
 from infra.components.ladder import executions_arn, state_machine_arn, state_machine_name
 from infra.components.messaging import Messaging
@@ -24,7 +25,6 @@ from infra.components.nag import acknowledge
 from infra.components.storage import PAYMENTS_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX, Storage
 from infra.stack_config import RungStackConfig
 
-METRICS_NAMESPACE = "Rung"  # the namespace the alarms in observability.py watch
 # Public SSM parameters published by Powertools: one per (architecture, runtime, release),
 # valued with the exact layer version ARN of that release in the deploy region.
 POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python{python}/{version}"

@@ -9,10 +9,13 @@ errors through the adapters and secrets through a port, so they import no SDK ei
 from __future__ import annotations
 
 import ast
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from functions import observability
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "functions" / "core"
@@ -91,3 +94,12 @@ def test_the_import_check_sees_every_way_of_importing(source: str) -> None:
 def test_the_import_check_lets_core_import_core() -> None:
     names = set(imported_modules("from .models import Account\n", "functions.core.planted"))
     assert names == {"functions.core.models", "functions.core.models.Account"}
+
+
+@pytest.mark.parametrize("path", HANDLERS, ids=lambda path: path.parent.name + "/" + path.name)
+def test_handlers_log_count_and_trace_through_the_one_observability_module(path: Path) -> None:
+    module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    assert module.logger is observability.logger
+    assert module.metrics is observability.metrics
+    assert module.tracer is observability.tracer
+    assert forbidden_imports(path, ("aws_lambda_powertools.Logger",)) == []
