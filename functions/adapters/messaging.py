@@ -178,7 +178,7 @@ class SmsVoiceSender:
             response = self.client.send_text_message(**request)
         except ClientError as exc:
             # End User Messaging adds a `Reason` beside the error code (a modelled field).
-            answer: Mapping[str, Any] = exc.response  # type: ignore[assignment]
+            answer: Mapping[str, Any] = exc.response
             refusal = (str(answer.get("Error", {}).get("Code", "")), str(answer.get("Reason", "")))
             reason = SMS_PERMANENT_REASONS.get(refusal)
             if reason:
