@@ -146,7 +146,7 @@ class SentEmail:
     body: str  # the text part (or the only body SES was given)
 
 
-ServicesFactory = Callable[[Settings, Clock], Services]
+ServicesFactory = Callable[[Settings, Clock], Services[Settings]]
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -188,7 +188,7 @@ class LocalWorld:
         self._services_factory = services_factory
         self._stack = ExitStack()
         self._lambdas = InProcessLambda(services=self._services)
-        self._services_cache: Services | None = None
+        self._services_cache: Services[Settings] | None = None
         self._services_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._world_resources: WorldResources | None = None
@@ -252,7 +252,7 @@ class LocalWorld:
     # --- what handlers and callers use --------------------------------------------------
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Services[Settings]:
         return self._services()
 
     @property
@@ -402,7 +402,7 @@ class LocalWorld:
             raise RuntimeError("LocalWorld is not entered: use `with LocalWorld(...) as world`")
         return self._settings
 
-    def _services(self) -> Services:
+    def _services(self) -> Services[Settings]:
         with self._services_lock:
             if self._services_cache is None:
                 self._services_cache = self._services_factory(self.settings, self.clock)
@@ -626,7 +626,6 @@ class LocalWorld:
         return {
             "RUNG_STATE_MACHINE_ARN": resources.state_machine_arn,
             "RUNG_UPLOADS_BUCKET": resources.bucket,
-            "RUNG_INBOUND_TOPIC_ARN": resources.inbound_topic_arn,
             "RUNG_SES_CONFIGURATION_SET": "rung-local",
             "RUNG_SMS_CONFIGURATION_SET": SMS_CONFIGURATION_SET,
             "RUNG_SMS_OPT_OUT_LIST": self._sms_opt_out_list,

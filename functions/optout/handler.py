@@ -14,16 +14,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from functions.adapters.aws_errors import SDK_ERRORS
-from functions.bootstrap import Services, default_services
+from functions.bootstrap import Services, optout_services
 from functions.core.errors import RungError
 from functions.core.feedback import Feedback, Outcome
 from functions.core.inbound import SnsEnvelope, describe, parse_sns_message
 from functions.core.replies import Intent, load_reply_rules
 from functions.observability import logger, metrics, tracer
+from functions.settings import OptoutSettings
 
 # The errors one record may end in without stopping the batch: ours (typed, incl. a record we
 # cannot read) and the AWS SDK's (a throttled table). Anything else is a bug and stops at once.
-RECORD_ERRORS = (RungError, *SDK_ERRORS)
+RECORD_ERRORS: tuple[type[Exception], ...] = (RungError, *SDK_ERRORS)
 
 
 class InboundBatchFailed(RungError):
@@ -39,7 +40,7 @@ class EventRejected(RungError):
     """The event is not an SNS Lambda event at all."""
 
 
-def feedback_for(services: Services) -> Feedback:
+def feedback_for(services: Services[OptoutSettings]) -> Feedback:
     settings = services.settings
     return Feedback(
         ports=services,
@@ -56,9 +57,11 @@ def feedback_for(services: Services) -> Feedback:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(
-    event: dict[str, Any], context: LambdaContext, services: Services | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    services: Services[OptoutSettings] | None = None,
 ) -> dict[str, int]:
-    services = services or default_services()
+    services = services or optout_services()
     try:
         envelope = SnsEnvelope.model_validate(event)
     except ValidationError as exc:

@@ -18,11 +18,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.adapters.aws_errors import transient_faults_deferred
-from functions.bootstrap import Services, default_services
+from functions.bootstrap import Services, send_services
 from functions.core.ladder import LadderState
 from functions.core.models import Decision
 from functions.core.sending import TRANSIENT_REASONS, RungSender, Step
 from functions.observability import logger, metrics, tracer
+from functions.settings import SendSettings
 
 
 class TaskError(BaseModel):
@@ -36,10 +37,12 @@ class TaskError(BaseModel):
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(
-    event: dict[str, Any], context: LambdaContext, services: Services | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    services: Services[SendSettings] | None = None,
 ) -> dict[str, Any]:
     state = LadderState.model_validate(event)
-    sender = _sender(services or default_services())
+    sender = _sender(services or send_services())
     with transient_faults_deferred():
         if "transient" in event:
             fault = TaskError.model_validate(event["transient"])
@@ -52,7 +55,7 @@ def handler(
 
 
 @lru_cache(maxsize=4)
-def _sender(services: Services) -> RungSender:
+def _sender(services: Services[SendSettings]) -> RungSender:
     """One sender per warm container (profiles, lender and ladder files are read once)."""
     return RungSender.from_services(services)
 

@@ -411,7 +411,7 @@ def test_world_declares_the_stack_resources(world: LocalWorld) -> None:
     }
 
     subscriptions = world.client("sns").list_subscriptions_by_topic(
-        TopicArn=settings.inbound_topic_arn
+        TopicArn=world.resources.inbound_topic_arn
     )["Subscriptions"]
     assert [sub["Endpoint"] for sub in subscriptions] == [world.resources.function_arns["optout"]]
     identities = world.client("sesv2").list_email_identities()["EmailIdentities"]

@@ -48,6 +48,7 @@ from functions.core.models import (
 )
 from functions.core.policy import suppressed_by
 from functions.core.unsubscribe import make_unsubscribe_url
+from functions.observability import metrics
 from functions.optout import handler as optout
 from functions.optout import unsubscribe
 from functions.settings import PROJECT_ROOT, Settings
@@ -150,8 +151,9 @@ def ladder(services: Services, account_id: str = "A-1") -> bool:
 @pytest.fixture(autouse=True)
 def metrics_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
     # The stack sets POWERTOOLS_METRICS_NAMESPACE; here the handlers' Metrics get one directly.
-    monkeypatch.setattr(optout.metrics, "namespace", "RungTest")
-    monkeypatch.setattr(unsubscribe.metrics, "namespace", "RungTest")
+    monkeypatch.setattr(metrics, "namespace", "RungTest")
+    # `rung simulate` run in this process before turns metrics off for the process.
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
 
 
 # --- SMS replies ------------------------------------------------------------------------------
