@@ -215,6 +215,9 @@ class LocalWorld:
             self._world_resources = self._create_resources(self._template)
             self._stack.enter_context(_environment(self._rung_environment(self._world_resources)))
             self._settings = Settings()
+            # Every variable of every function, spelled out as the stack spells it: each
+            # handler's own settings model reads the same environment a deployed one would.
+            self._stack.enter_context(_environment(environment_of(self._settings)))
             # End User Messaging answers at botocore's `before-send`, after the IAM check below
             # (which wraps `_make_api_call`), so a call the role refuses never reaches it.
             sms_voice.install(self._stack, self.sms_voice)
