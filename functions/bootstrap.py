@@ -1,7 +1,9 @@
 """Wiring: the Services container every handler uses, built once per Lambda container.
 
 Handlers take an optional `services` argument; tests and the simulator pass in-memory
-adapters or a virtual clock, production uses `default_services()` (boto3 adapters).
+adapters or a virtual clock. In Lambda each function wires boto3 adapters for the ports it
+uses, named by its own settings model (functions.settings), at its cold start; a port it
+does not use is left unwired and fails loudly if ever touched.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from functions.core.channels import Channel
 from functions.core.clock import Clock, SystemClock
+from functions.core.errors import ConfigError
 from functions.core.ports import (
     AccountStore,
     AddressLeases,
@@ -32,7 +35,19 @@ from functions.core.ports import (
     TemplateStore,
     UploadStore,
 )
-from functions.settings import Settings
+from functions.settings import (
+    FunctionSettings,
+    OptoutSettings,
+    ScheduleSettings,
+    SendSettings,
+    Settings,
+    UnsubscribeSettings,
+)
+
+# A function's settings model; Services is covariant in it, so the local world's
+# `Services[Settings]` (every function's settings) serves every handler.
+SettingsT = TypeVar("SettingsT", bound=FunctionSettings, covariant=True)
+FunctionSettingsT = TypeVar("FunctionSettingsT", bound=FunctionSettings)
 
 
 class SmsProvider(MessageSender, ProviderOptOuts, Protocol):
@@ -40,8 +55,8 @@ class SmsProvider(MessageSender, ProviderOptOuts, Protocol):
 
 
 @dataclass(frozen=True)
-class Services:
-    settings: Settings
+class Services(Generic[SettingsT]):
+    settings: SettingsT
     clock: Clock
     accounts: AccountStore
     suppressions: SuppressionStore
@@ -75,60 +90,179 @@ class Services:
         return {Channel.SMS: self.sms}
 
 
-def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
-    """boto3 adapters for every port, named by `settings` (the CDK stack sets RUNG_* variables)."""
-    # Imported here so that pure-core users (CLI validate, when, reply) never import boto3.
+PORTS = tuple(name for name in Services.__dataclass_fields__ if name not in ("settings", "clock"))
+
+
+class Unwired:
+    """A port a function's role and settings do not provide: any use of it is a defect."""
+
+    def __init__(self, function: str, port: str) -> None:
+        self._what = f"the {function} function has no {port} port (its settings name none)"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy, pickle and hasattr probe for these
+        raise ConfigError(self._what)
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        raise ConfigError(self._what)
+
+
+def _wired(
+    function: str, settings: FunctionSettingsT, clock: Clock | None, ports: dict[str, Any]
+) -> Services[FunctionSettingsT]:
+    unwired = {port: Unwired(function, port) for port in PORTS if port not in ports}
+    return Services(settings=settings, clock=clock or SystemClock(), **unwired, **ports)
+
+
+def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
+    from functions.adapters.dynamo import DynamoAccountStore, DynamoUploadStore
+    from functions.adapters.lambda_invoke import LambdaContinuations
+    from functions.adapters.s3_objects import S3ObjectStore
+    from functions.adapters.step_functions import SfnLadderControl
+
+    return {
+        "accounts": DynamoAccountStore(
+            settings.accounts_table, retention_days=settings.account_retention_days
+        ),
+        "uploads": DynamoUploadStore(settings.uploads_table),
+        "objects": S3ObjectStore(settings.uploads_bucket),
+        "ladders": SfnLadderControl(settings.state_machine_arn),
+        "continuations": LambdaContinuations(),
+    }
+
+
+def _send_ports(settings: SendSettings) -> dict[str, Any]:
     from functions.adapters.dynamo import (
         DynamoAccountStore,
         DynamoAddressLeases,
         DynamoAuditLog,
         DynamoChannelSwitch,
-        DynamoDecisionLog,
-        DynamoInboundLog,
         DynamoLedger,
-        DynamoReviewQueue,
         DynamoSendSlots,
         DynamoSuppressionStore,
-        DynamoUploadStore,
     )
-    from functions.adapters.lambda_invoke import LambdaContinuations
-    from functions.adapters.s3_objects import S3ObjectStore
     from functions.adapters.secrets import signing_key
     from functions.adapters.ses_email import SesEmailSender
     from functions.adapters.sms_voice import SmsVoiceSender
     from functions.adapters.sns_push import SnsPushSender
-    from functions.adapters.step_functions import SfnLadderControl
     from functions.adapters.template_store import DynamoTemplateStore
 
-    return Services(
-        settings=settings,
-        clock=clock or SystemClock(),
-        accounts=DynamoAccountStore(
+    return {
+        "accounts": DynamoAccountStore(
             settings.accounts_table, retention_days=settings.account_retention_days
         ),
-        suppressions=DynamoSuppressionStore(settings.suppressions_table),
-        ledger=DynamoLedger(settings.ledger_table),
-        audit=DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),
-        templates=DynamoTemplateStore(settings.templates_table),
-        sms=SmsVoiceSender(settings.sms_configuration_set, opt_out_list=settings.sms_opt_out_list),
-        email=SesEmailSender(),
-        push=SnsPushSender(),
-        ladders=SfnLadderControl(settings.state_machine_arn),
-        uploads=DynamoUploadStore(settings.uploads_table),
-        objects=S3ObjectStore(settings.uploads_bucket),
-        inbound=DynamoInboundLog(settings.inbound_table),
-        continuations=LambdaContinuations(),
-        channels=DynamoChannelSwitch(settings.suppressions_table),
-        reviews=DynamoReviewQueue(
-            settings.reviews_table, retention_days=settings.audit_retention_days
+        "suppressions": DynamoSuppressionStore(settings.suppressions_table),
+        "channels": DynamoChannelSwitch(settings.suppressions_table),
+        "ledger": DynamoLedger(settings.ledger_table),
+        "slots": DynamoSendSlots(settings.ledger_table),
+        "leases": DynamoAddressLeases(settings.ledger_table),
+        "audit": DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),
+        "templates": DynamoTemplateStore(settings.templates_table),
+        "sms": SmsVoiceSender(settings.sms_configuration_set),
+        "email": SesEmailSender(),
+        "push": SnsPushSender(),
+        "unsubscribe_key": lambda: signing_key(settings.unsubscribe_secret_arn),
+    }
+
+
+def _optout_ports(settings: OptoutSettings) -> dict[str, Any]:
+    from functions.adapters.dynamo import (
+        DynamoAccountStore,
+        DynamoChannelSwitch,
+        DynamoDecisionLog,
+        DynamoInboundLog,
+        DynamoLedger,
+        DynamoReviewQueue,
+        DynamoSuppressionStore,
+    )
+    from functions.adapters.ses_email import SesEmailSender
+    from functions.adapters.sms_voice import SmsVoiceSender
+    from functions.adapters.step_functions import SfnLadderControl
+
+    return {
+        "accounts": DynamoAccountStore(
+            settings.accounts_table, retention_days=settings.account_retention_days
         ),
-        decisions=DynamoDecisionLog(
+        "suppressions": DynamoSuppressionStore(settings.suppressions_table),
+        "channels": DynamoChannelSwitch(settings.suppressions_table),
+        "ledger": DynamoLedger(settings.ledger_table),
+        "decisions": DynamoDecisionLog(
             settings.audit_table, retention_days=settings.audit_retention_days
         ),
-        slots=DynamoSendSlots(settings.ledger_table),
-        leases=DynamoAddressLeases(settings.ledger_table),
-        unsubscribe_key=lambda: signing_key(settings.unsubscribe_secret_arn),
+        "inbound": DynamoInboundLog(settings.inbound_table),
+        "reviews": DynamoReviewQueue(
+            settings.reviews_table, retention_days=settings.audit_retention_days
+        ),
+        "ladders": SfnLadderControl(settings.state_machine_arn),
+        "sms": SmsVoiceSender(
+            settings.sms_configuration_set, opt_out_list=settings.sms_opt_out_list
+        ),
+        "email": SesEmailSender(),
+    }
+
+
+def _unsubscribe_ports(settings: UnsubscribeSettings) -> dict[str, Any]:
+    from functions.adapters.dynamo import (
+        DynamoAccountStore,
+        DynamoChannelSwitch,
+        DynamoDecisionLog,
+        DynamoSuppressionStore,
     )
+    from functions.adapters.secrets import signing_key
+    from functions.adapters.step_functions import SfnLadderControl
+
+    return {
+        "accounts": DynamoAccountStore(
+            settings.accounts_table, retention_days=settings.account_retention_days
+        ),
+        "suppressions": DynamoSuppressionStore(settings.suppressions_table),
+        "channels": DynamoChannelSwitch(settings.suppressions_table),
+        "decisions": DynamoDecisionLog(
+            settings.audit_table, retention_days=settings.audit_retention_days
+        ),
+        "ladders": SfnLadderControl(settings.state_machine_arn),
+        "unsubscribe_key": lambda: signing_key(settings.unsubscribe_secret_arn),
+    }
+
+
+# Each builder imports its adapters when called, so pure-core users (CLI validate, when,
+# reply) never import boto3. The cached ones run at a function's cold start; a missing or
+# invalid variable fails it there, named (ConfigError).
+@cache
+def schedule_services() -> Services[ScheduleSettings]:
+    settings = ScheduleSettings.from_environment()
+    return _wired("schedule", settings, None, _schedule_ports(settings))
+
+
+@cache
+def send_services() -> Services[SendSettings]:
+    settings = SendSettings.from_environment()
+    return _wired("send", settings, None, _send_ports(settings))
+
+
+@cache
+def optout_services() -> Services[OptoutSettings]:
+    settings = OptoutSettings.from_environment()
+    return _wired("optout", settings, None, _optout_ports(settings))
+
+
+@cache
+def unsubscribe_services() -> Services[UnsubscribeSettings]:
+    settings = UnsubscribeSettings.from_environment()
+    return _wired("unsubscribe", settings, None, _unsubscribe_ports(settings))
+
+
+def aws_services(settings: Settings, clock: Clock | None = None) -> Services[Settings]:
+    """boto3 adapters for every port at once: the local world, where one process plays every
+    function (each port wired as the function that uses it wires it)."""
+    ports = {
+        **_send_ports(settings),
+        **_schedule_ports(settings),
+        **_unsubscribe_ports(settings),
+        **_optout_ports(settings),  # last: its SMS sender knows the opt-out list START lifts
+    }
+    return _wired("local", settings, clock, ports)
 
 
 # Signs unsubscribe links in tests and simulations only: those links never leave the process.
@@ -137,7 +271,7 @@ LOCAL_UNSUBSCRIBE_KEY = b"rung-local-unsubscribe-signing-key-not-for-production"
 
 def memory_services(
     settings: Settings | None = None, clock: Clock | None = None, **overrides: object
-) -> Services:
+) -> Services[Settings]:
     """In-memory adapters for every port: tests and the simulator's fast engine."""
     from functions.adapters.memory import (
         MemoryAccountStore,
@@ -184,9 +318,3 @@ def memory_services(
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
     )
     return replace(services, **overrides)  # type: ignore[arg-type]
-
-
-@cache
-def default_services() -> Services:
-    """Built on first use in a Lambda container, then reused by every warm invocation."""
-    return aws_services(Settings())

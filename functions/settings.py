@@ -1,50 +1,174 @@
-"""Runtime configuration, built once at each Lambda entry point (never read deep in the code)."""
+"""Runtime configuration: one settings model per Lambda function, read at its cold start.
+
+Each function reads exactly the `RUNG_*` environment variables its model names, all required:
+the CDK stack (infra/components/functions.py) sets each function's environment from these
+models, so a missing or malformed variable fails the cold start with a message that names it,
+never a silent default deep in the code. Two fields have a meaning when unset, written next
+to them: `config_root` (the configuration shipped beside the code) and the pacing rates (not
+paced).
+
+`Settings` is every function's settings at once, for a process that plays every function:
+the local world, the simulator and the command line. Only there do names have local defaults
+(`LOCAL_NAMES`) and may a resource be left unnamed.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any, Self
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# In the Lambda asset, `functions/`, `config/` and `ladders/` sit side by side, exactly as in
-# the repository, so one relative path serves both.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from functions.core.errors import ConfigError
+from functions.core.shipped import SHIPPED_ROOT
+
+# The repository's root (also the Lambda asset's): config/, ladders/ and templates/ live here.
+PROJECT_ROOT = SHIPPED_ROOT
+ENV_PREFIX = "RUNG_"
+
+Name = Annotated[str, Field(min_length=1)]  # a resource name, ARN, URL or prefix: never empty
+Days = Annotated[int, Field(ge=1)]
 
 
-class Settings(BaseSettings):
-    """Environment variables `RUNG_*`, set by the CDK stack (infra/) or the local world (rung/)."""
+class FunctionSettings(BaseSettings):
+    """What every function reads: where the shipped configuration lives."""
 
-    model_config = SettingsConfigDict(env_prefix="RUNG_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
 
-    accounts_table: str = Field(default="rung-accounts")
-    suppressions_table: str = Field(default="rung-suppressions")
-    ledger_table: str = Field(default="rung-ledger")
-    audit_table: str = Field(default="rung-audit")
-    templates_table: str = Field(default="rung-templates")
-    uploads_table: str = Field(default="rung-uploads")
-    inbound_table: str = Field(default="rung-inbound")  # dedupe of inbound message ids
-    reviews_table: str = Field(default="rung-reviews")  # replies ops must look at
-    reports_prefix: str = "rejects/"
-    state_machine_arn: str = ""
-    uploads_bucket: str = ""
-    ses_configuration_set: str = ""
-    # End User Messaging SMS: the configuration set every text names (its event destination
-    # sends TEXT_* receipts to the delivery-events topic) and the opt-out list START lifts.
-    sms_configuration_set: str = ""
-    sms_opt_out_list: str = "Default"
-    unsubscribe_url: str = ""  # https base URL of the one-click unsubscribe endpoint
-    unsubscribe_secret_arn: str = ""  # Secrets Manager secret holding the HMAC signing key
-    inbound_topic_arn: str = ""
-    audit_retention_days: int = 400
-    account_retention_days: int = 400  # after the account closes (PAID, COMPLETED)
-    # Comma-separated alarms whose ALARM state pauses the email channel (docs/compliance.md,
-    # Email reputation).
-    email_pause_alarms: str = ""
+    # Unset: the configuration shipped beside the code (the local world points it elsewhere).
+    config_root: Path = PROJECT_ROOT
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        """Read and validate the environment; a missing or invalid variable is named."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{variable_name(str(error['loc'][0]))}: {error['msg']}" for error in exc.errors()
+            )
+            raise ConfigError(f"{cls.__name__}: {problems}") from exc
+
+    @classmethod
+    def variables(cls) -> frozenset[str]:
+        """The environment variables this model reads."""
+        return frozenset(variable_name(name) for name in cls.model_fields)
+
+
+def variable_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+class ScheduleSettings(FunctionSettings):
+    """The schedule function: lender and payments files in, ladders started."""
+
+    accounts_table: Name
+    account_retention_days: Days  # kept this long after the account closes
+    uploads_table: Name
+    uploads_bucket: Name
+    reports_prefix: Name  # where reject reports go in the uploads bucket
+    state_machine_arn: Name
+
+
+class SendSettings(FunctionSettings):
+    """The send function: one rung of one ladder."""
+
+    accounts_table: Name
+    account_retention_days: Days
+    suppressions_table: Name  # suppressions and channel pauses
+    ledger_table: Name  # attempts, pacing counters, address leases
+    audit_table: Name
+    audit_retention_days: Days
+    templates_table: Name
+    # End User Messaging SMS: every text names this configuration set (its event destination
+    # sends TEXT_* receipts to the delivery-events topic).
+    sms_configuration_set: Name
+    ses_configuration_set: Name
+    unsubscribe_url: Name  # https base URL of the one-click unsubscribe endpoint
+    unsubscribe_secret_arn: Name  # Secrets Manager secret holding the HMAC key
     # How often a rung held by a paused channel looks again (each look is one Wait/Task/Choice).
-    channel_pause_recheck_hours: int = 6
+    channel_pause_recheck_hours: Annotated[int, Field(ge=1)]
     # Messages per second per SMS origination identity / per SES account where a lender's
-    # `send_rates` sets none (None: not paced). Set by the stack from cdk.json `send_rates`.
+    # `send_rates` sets none. Unset: not paced (the stack always sets them, from cdk.json).
     sms_per_second: int | None = Field(default=None, ge=1)
     email_per_second: int | None = Field(default=None, ge=1)
-    config_root: Path = PROJECT_ROOT
+
+
+class OptoutSettings(FunctionSettings):
+    """The optout function: replies, SES events, delivery receipts."""
+
+    accounts_table: Name
+    account_retention_days: Days
+    suppressions_table: Name
+    ledger_table: Name  # receipts are noted on the attempt they answer
+    audit_table: Name  # every inbound decision, append-only
+    audit_retention_days: Days
+    inbound_table: Name  # dedupe of inbound message ids
+    reviews_table: Name  # replies ops must look at
+    state_machine_arn: Name
+    sms_configuration_set: Name
+    sms_opt_out_list: Name  # End User Messaging's opt-out list a START lifts
+    ses_configuration_set: Name
+    # Comma-separated alarms whose ALARM state pauses the email channel (may be empty).
+    email_pause_alarms: str
+
+
+class UnsubscribeSettings(FunctionSettings):
+    """The unsubscribe function: one-click unsubscribe links (a public Function URL)."""
+
+    accounts_table: Name
+    account_retention_days: Days
+    suppressions_table: Name
+    audit_table: Name
+    audit_retention_days: Days
+    state_machine_arn: Name
+    unsubscribe_secret_arn: Name
+
+
+FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
+    "schedule": ScheduleSettings,
+    "send": SendSettings,
+    "optout": OptoutSettings,
+    "unsubscribe": UnsubscribeSettings,
+}
+
+# What a process playing every function uses where its environment names nothing: the local
+# world's table names and the stack's retention and recheck defaults.
+LOCAL_NAMES: dict[str, object] = {
+    "accounts_table": "rung-accounts",
+    "suppressions_table": "rung-suppressions",
+    "ledger_table": "rung-ledger",
+    "audit_table": "rung-audit",
+    "templates_table": "rung-templates",
+    "uploads_table": "rung-uploads",
+    "inbound_table": "rung-inbound",
+    "reviews_table": "rung-reviews",
+    "reports_prefix": "rejects/",
+    "sms_opt_out_list": "Default",
+    "account_retention_days": 400,
+    "audit_retention_days": 400,
+    "channel_pause_recheck_hours": 6,
+    "email_pause_alarms": "",
+}
+
+
+class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettings):
+    """Every function's settings, for one process that plays them all (local world,
+    simulator, command line): what the environment does not name takes `LOCAL_NAMES`."""
+
+    # Resources such a process may not have: empty is "not configured", and the adapter
+    # that needs one says so when it is used (e.g. "no state machine ARN configured").
+    uploads_bucket: str = ""
+    state_machine_arn: str = ""
+    sms_configuration_set: str = ""
+    ses_configuration_set: str = ""
+    unsubscribe_url: str = ""
+    unsubscribe_secret_arn: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_names(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {**LOCAL_NAMES, **data}
+        return data

@@ -77,10 +77,10 @@ def _describe(value: Any) -> str:
     if isinstance(value, dict) and len(value) == 1:
         ((function, argument),) = value.items()
         if function == "Ref":
-            return "${" + argument + "}" if argument.startswith("AWS::") else readable(argument)
+            return f"${{{argument}}}" if argument.startswith("AWS::") else readable(argument)
         if function == "Fn::GetAtt":
             return f"{readable(argument[0])}.{argument[1]}"
         if function == "Fn::Join":
             separator, parts = argument
-            return separator.join(_describe(part) for part in parts)
+            return str(separator).join(_describe(part) for part in parts)
     return str(value)

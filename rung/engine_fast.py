@@ -35,6 +35,7 @@ from functions.core.ladder import LadderState
 from functions.core.lenders import load_lender
 from functions.core.models import Channel
 from functions.core.replies import load_reply_rules, read_reply
+from functions.observability import metrics
 from functions.optout import handler as optout
 from functions.schedule import handler as schedule
 from functions.send import handler as send
@@ -147,8 +148,7 @@ class FastEngine:
     def _discard_metrics() -> None:
         """Powertools keeps metrics it was told not to publish and prints them at 100 values;
         a preview publishes none, so drop them after every invocation."""
-        for module in (send, schedule, optout):
-            module.metrics.clear_metrics()
+        metrics.clear_metrics()
 
     def _step(self, name: str) -> None:
         state = self.pending.pop(name, None)

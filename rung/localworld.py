@@ -147,7 +147,7 @@ class SentEmail:
     body: str  # the text part (or the only body SES was given)
 
 
-ServicesFactory = Callable[[Settings, Clock], Services]
+ServicesFactory = Callable[[Settings, Clock], Services[Settings]]
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -189,7 +189,7 @@ class LocalWorld:
         self._services_factory = services_factory
         self._stack = ExitStack()
         self._lambdas = InProcessLambda(services=self._services)
-        self._services_cache: Services | None = None
+        self._services_cache: Services[Settings] | None = None
         self._services_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._world_resources: WorldResources | None = None
@@ -216,6 +216,9 @@ class LocalWorld:
             self._world_resources = self._create_resources(self._template)
             self._stack.enter_context(_environment(self._rung_environment(self._world_resources)))
             self._settings = Settings()
+            # Every variable of every function, spelled out as the stack spells it: each
+            # handler's own settings model reads the same environment a deployed one would.
+            self._stack.enter_context(_environment(environment_of(self._settings)))
             # End User Messaging answers at botocore's `before-send`, after the IAM check below
             # (which wraps `_make_api_call`), so a call the role refuses never reaches it.
             sms_voice.install(self._stack, self.sms_voice)
@@ -253,7 +256,7 @@ class LocalWorld:
     # --- what handlers and callers use --------------------------------------------------
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Services[Settings]:
         return self._services()
 
     @property
@@ -403,7 +406,7 @@ class LocalWorld:
             raise RuntimeError("LocalWorld is not entered: use `with LocalWorld(...) as world`")
         return self._settings
 
-    def _services(self) -> Services:
+    def _services(self) -> Services[Settings]:
         with self._services_lock:
             if self._services_cache is None:
                 self._services_cache = self._services_factory(self.settings, self.clock)
@@ -633,7 +636,6 @@ class LocalWorld:
         return {
             "RUNG_STATE_MACHINE_ARN": resources.state_machine_arn,
             "RUNG_UPLOADS_BUCKET": resources.bucket,
-            "RUNG_INBOUND_TOPIC_ARN": resources.inbound_topic_arn,
             "RUNG_SES_CONFIGURATION_SET": "rung-local",
             "RUNG_SMS_CONFIGURATION_SET": SMS_CONFIGURATION_SET,
             "RUNG_SMS_OPT_OUT_LIST": self._sms_opt_out_list,

@@ -127,7 +127,7 @@ class InProcessLambda:
         # Each function runs in containers of its own: what one cached (Powertools' parameter
         # cache holds the unsubscribe signing key) is never another's, so every invocation
         # fetches afresh and its role is checked for it.
-        parameters.clear_caches()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         context = InProcessContext(
             function_name=function.function_name,
             function_version=str(function.version),
@@ -190,7 +190,7 @@ def _resolve_handler(handler: str) -> Callable[..., Any]:
     module_name, _, attribute = handler.rpartition(".")
     if not module_name:
         raise ValueError(f"Lambda handler {handler!r} is not of the form module.function")
-    function = getattr(importlib.import_module(module_name), attribute)
+    function: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
     if "services" not in inspect.signature(function).parameters:
         raise TypeError(f"Lambda handler {handler!r} must accept a `services` argument")
     return function
@@ -263,8 +263,8 @@ def install(stack: ExitStack, clock: VirtualClock, lambdas: InProcessLambda) -> 
     #    `_execution_logic`, which runs the program on a second thread and joins it,
     #    program/program.py:78-83). Count the execution before its thread starts, uncount it
     #    when `_execution_logic` returns, and wake its sleep when it is stopped (:116).
-    original_start = ExecutionWorker.start
-    original_logic = ExecutionWorker._execution_logic
+    original_start: Callable[[ExecutionWorker], None] = ExecutionWorker.start
+    original_logic: Callable[[ExecutionWorker], None] = ExecutionWorker._execution_logic
     original_stop = ExecutionWorker.stop
 
     def start(self: ExecutionWorker) -> None:

@@ -8,15 +8,20 @@ the send errors the ladder ASL matches on (functions.core.errors):
 
 Any other ClientError (access denied, missing configuration set…) is re-raised unchanged:
 it says nothing about this message, and must fail loudly rather than pass for a verdict.
+
+Handlers never import botocore: they name SDK failures through `SDK_ERRORS` (an AWS dependency
+failing, not a defect of ours) and, in the send step, `transient_faults_deferred`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import NoReturn
 
 from botocore.config import Config
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -90,3 +95,20 @@ NETWORK_ERRORS = (
     ConnectTimeoutError,
     EndpointConnectionError,
 )
+
+
+# Everything the AWS SDK raises: a service's answer (ClientError) or no answer at all.
+SDK_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
+
+
+@contextmanager
+def transient_faults_deferred() -> Iterator[None]:
+    """Raise a throttled or failing AWS dependency (DynamoDB, Secrets Manager) as
+    TransientSendError, the name the ladder ASL retries and then defers on. Any other SDK
+    error goes on unchanged and fails the execution where it happened."""
+    try:
+        yield
+    except ClientError as exc:
+        if is_transient(exc):
+            raise TransientSendError(f"AWS dependency unavailable: {exc}") from exc
+        raise

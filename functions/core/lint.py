@@ -62,8 +62,8 @@ from functions.core.render import (
 )
 from functions.core.replies import plain_text
 from functions.core.segments import encoding_of
+from functions.core.shipped import SHIPPED_ROOT
 from functions.core.templates import FrontMatter, MessageTemplate
-from functions.settings import PROJECT_ROOT
 
 
 class Severity(StrEnum):
@@ -169,7 +169,7 @@ class LintRules(BaseModel):
     forbidden: list[ForbiddenRule]
 
 
-def load_lint_rules(config_root: Path = PROJECT_ROOT) -> LintRules:
+def load_lint_rules(config_root: Path = SHIPPED_ROOT) -> LintRules:
     return _load_lint_rules(config_root.resolve())
 
 

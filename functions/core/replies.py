@@ -104,7 +104,7 @@ def _latin_lookalike(char: str) -> str:
     found = confusables.is_confusable(char, greedy=True, preferred_aliases=["latin"]) or []
     for finding in found:
         for glyph in finding["homoglyphs"]:
-            candidate = glyph["c"]
+            candidate = str(glyph["c"])
             if candidate.isascii() and candidate.isalpha():
                 return candidate
     return char

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from functions.core.backoff import transient_retry_delay
@@ -66,8 +66,53 @@ from functions.core.templates import MessageTemplate, parse_template
 from functions.core.unsubscribe import make_unsubscribe_url
 from functions.core.zones import candidate_zones
 
-if TYPE_CHECKING:
-    from functions.bootstrap import Services
+
+class SendOptions(Protocol):
+    """The settings the send step reads; the send function's settings model provides them."""
+
+    @property
+    def config_root(self) -> Path: ...
+    @property
+    def ses_configuration_set(self) -> str: ...
+    @property
+    def unsubscribe_url(self) -> str: ...
+    @property
+    def channel_pause_recheck_hours(self) -> int: ...
+    @property
+    def sms_per_second(self) -> int | None: ...
+    @property
+    def email_per_second(self) -> int | None: ...
+
+
+class SendPorts(Protocol):
+    """What the send step needs from `functions.bootstrap.Services` (which satisfies it)."""
+
+    @property
+    def settings(self) -> SendOptions: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def accounts(self) -> AccountStore: ...
+    @property
+    def suppressions(self) -> SuppressionStore: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def templates(self) -> TemplateStore: ...
+    @property
+    def senders(self) -> Mapping[Channel, MessageSender]: ...
+    @property
+    def channels(self) -> ChannelSwitch: ...
+    @property
+    def slots(self) -> SendSlots: ...
+    @property
+    def leases(self) -> AddressLeases: ...
+    @property
+    def unsubscribe_key(self) -> Callable[[], bytes]:
+        """The HMAC key that signs one-click unsubscribe links (fetched only when used)."""
+        ...
 
 
 # While one send step talks to an address, no other account's send step may (per-address caps
@@ -111,7 +156,7 @@ class RungSender:
     unsubscribe_url: Callable[[Account], str] | None = None
 
     @classmethod
-    def from_services(cls, services: Services) -> RungSender:
+    def from_services(cls, services: SendPorts) -> RungSender:
         settings = services.settings
         return cls(
             accounts=services.accounts,
@@ -657,7 +702,7 @@ def _scheduling_zone(account: Account, lender: LenderConfig) -> ZoneInfo:
     return ZoneInfo(zones[0]) if zones else ZoneInfo("UTC")
 
 
-def _unsubscribe_links(services: Services) -> Callable[[Account], str]:
+def _unsubscribe_links(services: SendPorts) -> Callable[[Account], str]:
     """Signed one-click unsubscribe links (RFC 8058) for an account's email address."""
 
     def link(account: Account) -> str:

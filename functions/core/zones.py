@@ -32,9 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from functions.core.errors import ConfigError, RungError
 from functions.core.models import Account
+from functions.core.shipped import SHIPPED_ROOT
 
-# config/ ships beside functions/ (repository and Lambda asset alike).
-SHIPPED_ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers answers for non-geographic numbers
 
 

@@ -9,26 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from functions.bootstrap import Services, default_services
+from functions.adapters.aws_errors import SDK_ERRORS
+from functions.bootstrap import Services, optout_services
 from functions.core.errors import RungError
 from functions.core.feedback import Feedback, Outcome
 from functions.core.models import Channel
 from functions.core.replies import Intent, load_reply_rules
+from functions.observability import logger, metrics, tracer
 from functions.optout.aws_events import SnsEnvelope, describe, normalise, parse_sns_message
-
-logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
-metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
-tracer = Tracer()
+from functions.settings import OptoutSettings
 
 # The errors one record may end in without stopping the batch: ours (typed, incl. a record we
 # cannot read) and the AWS SDK's (a throttled table). Anything else is a bug and stops at once.
-RECORD_ERRORS = (RungError, ClientError, BotoCoreError)
+RECORD_ERRORS: tuple[type[Exception], ...] = (RungError, *SDK_ERRORS)
 
 
 class InboundBatchFailed(RungError):
@@ -44,7 +41,7 @@ class EventRejected(RungError):
     """The event is not an SNS Lambda event at all."""
 
 
-def feedback_for(services: Services) -> Feedback:
+def feedback_for(services: Services[OptoutSettings]) -> Feedback:
     settings = services.settings
     return Feedback(
         ports=services,
@@ -63,9 +60,11 @@ def feedback_for(services: Services) -> Feedback:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(
-    event: dict[str, Any], context: LambdaContext, services: Services | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    services: Services[OptoutSettings] | None = None,
 ) -> dict[str, int]:
-    services = services or default_services()
+    services = services or optout_services()
     try:
         envelope = SnsEnvelope.model_validate(event)
     except ValidationError as exc:

@@ -15,14 +15,13 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.adapters.secrets import signing_key
-from functions.bootstrap import Services, default_services
+from functions.bootstrap import Services, unsubscribe_services
 from functions.core.errors import ConfigError
+from functions.core.feedback import Feedback
 from functions.core.lenders import load_lender
 from functions.core.masking import mask_email
 from functions.core.replies import load_reply_rules
@@ -32,11 +31,9 @@ from functions.core.unsubscribe import (
     UnsubscribeClaims,
     verify_token,
 )
-from functions.optout.handler import feedback_for
+from functions.observability import logger, metrics, tracer
+from functions.settings import UnsubscribeSettings
 
-logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
-metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
-tracer = Tracer()
 app = LambdaFunctionUrlResolver()
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058 §3.1: the POST body
@@ -72,7 +69,7 @@ def _invalid() -> Response[str]:
 
 
 def _claims() -> UnsubscribeClaims | None:
-    services: Services = app.context["services"]
+    services: Services[UnsubscribeSettings] = app.context["services"]
     token = app.current_event.get_query_string_value(QUERY_PARAMETER, "") or ""
     rules = load_reply_rules(services.settings.config_root)
     try:
@@ -87,7 +84,7 @@ def _claims() -> UnsubscribeClaims | None:
         return None
 
 
-def _company(services: Services, claims: UnsubscribeClaims) -> str:
+def _company(services: Services[UnsubscribeSettings], claims: UnsubscribeClaims) -> str:
     try:
         return load_lender(services.settings.config_root, claims.lender_id).company_name
     except ConfigError:
@@ -118,7 +115,7 @@ def confirmation_page() -> Response[str]:
     if claims is None:
         return _invalid()
     metrics.add_metric(name="UnsubscribePageShown", unit=MetricUnit.Count, value=1)
-    services: Services = app.context["services"]
+    services: Services[UnsubscribeSettings] = app.context["services"]
     company = html.escape(_company(services, claims))
     token = html.escape(app.current_event.get_query_string_value(QUERY_PARAMETER, "") or "")
     return _page(
@@ -140,8 +137,11 @@ def one_click() -> Response[str]:
     if not _is_one_click():
         metrics.add_metric(name="UnsubscribeNotOneClick", unit=MetricUnit.Count, value=1)
         return _invalid()
-    services: Services = app.context["services"]
-    outcome = feedback_for(services).on_unsubscribe(claims, at=services.clock.now())
+    services: Services[UnsubscribeSettings] = app.context["services"]
+    config_root = services.settings.config_root
+    rules = load_reply_rules(config_root)
+    feedback = Feedback(ports=services, rules=rules, config_root=config_root)
+    outcome = feedback.on_unsubscribe(claims, at=services.clock.now())
     logger.info("unsubscribed", extra=outcome.model_dump(mode="json", exclude_defaults=True))
     for name in outcome.metrics:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
@@ -160,14 +160,12 @@ def one_click() -> Response[str]:
 def handler(
     event: dict[str, Any],
     context: LambdaContext,
-    services: Services | None = None,
-    key: bytes | None = None,
+    services: Services[UnsubscribeSettings] | None = None,
 ) -> dict[str, Any]:
-    services = services or default_services()
-    app.append_context(
-        services=services, key=key or signing_key(services.settings.unsubscribe_secret_arn)
-    )
+    services = services or unsubscribe_services()
+    # Powertools leaves Router.append_context and clear_context unannotated.
+    app.append_context(services=services, key=services.unsubscribe_key())  # type: ignore[no-untyped-call]
     try:
         return app.resolve(event, context)
     finally:
-        app.clear_context()
+        app.clear_context()  # type: ignore[no-untyped-call]

@@ -10,18 +10,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from functions.bootstrap import Services, default_services
+from functions.bootstrap import Services, schedule_services
 from functions.core.intake import Continuation, IntakeOutcome, ingest
-
-logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
-metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
-tracer = Tracer(service="rung-schedule")
+from functions.observability import logger, metrics, tracer
+from functions.settings import ScheduleSettings
 
 # Stop taking new batches with this much time left: a batch of 500 rows (reads, one
 # batch write, up to 500 StartExecution calls with back-off) must still fit, plus the
@@ -42,9 +39,11 @@ class ContinuationEvent(BaseModel):
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(
-    event: dict[str, Any], context: LambdaContext, services: Services | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    services: Services[ScheduleSettings] | None = None,
 ) -> dict[str, Any]:
-    services = services or default_services()
+    services = services or schedule_services()
     settings = services.settings
 
     def should_pause() -> bool:
@@ -116,7 +115,9 @@ def _observe(outcome: IntakeOutcome) -> None:
     )
 
 
-def _continue_later(services: Services, context: LambdaContext, continuation: Continuation) -> None:
+def _continue_later(
+    services: Services[ScheduleSettings], context: LambdaContext, continuation: Continuation
+) -> None:
     """Invoke this same function asynchronously (Lambda retries async invocations twice)."""
     payload = ContinuationEvent(rung_continuation=continuation).model_dump_json()
     services.continuations.continue_later(context.invoked_function_arn, payload)

@@ -13,22 +13,17 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from functions.adapters.aws_errors import is_transient
-from functions.bootstrap import Services, default_services
-from functions.core.errors import TransientSendError
+from functions.adapters.aws_errors import transient_faults_deferred
+from functions.bootstrap import Services, send_services
 from functions.core.ladder import LadderState
 from functions.core.models import Decision
 from functions.core.sending import TRANSIENT_REASONS, RungSender, Step
-
-logger = Logger()  # service: POWERTOOLS_SERVICE_NAME, set by the stack
-metrics = Metrics(namespace="Rung")  # the alarms match the stack's service dimension
-tracer = Tracer()
+from functions.observability import logger, metrics, tracer
+from functions.settings import SendSettings
 
 
 class TaskError(BaseModel):
@@ -42,27 +37,25 @@ class TaskError(BaseModel):
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(
-    event: dict[str, Any], context: LambdaContext, services: Services | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    services: Services[SendSettings] | None = None,
 ) -> dict[str, Any]:
     state = LadderState.model_validate(event)
-    sender = _sender(services or default_services())
-    try:
+    sender = _sender(services or send_services())
+    with transient_faults_deferred():
         if "transient" in event:
             fault = TaskError.model_validate(event["transient"])
             logger.warning("rung deferred after a transient fault", extra={"error": fault.Error})
             step = sender.defer(state, fault.Error)
         else:
             step = sender.step(state)
-    except ClientError as exc:
-        if is_transient(exc):
-            raise TransientSendError(f"AWS dependency unavailable: {exc}") from exc
-        raise
     _count(step)
     return step.state.model_dump(mode="json")
 
 
 @lru_cache(maxsize=4)
-def _sender(services: Services) -> RungSender:
+def _sender(services: Services[SendSettings]) -> RungSender:
     """One sender per warm container (profiles, lender and ladder files are read once)."""
     return RungSender.from_services(services)
 

@@ -17,6 +17,14 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk.aws_dynamodb import Table
 from constructs import Construct
 
+from functions.observability import METRICS_NAMESPACE
+from functions.settings import (
+    FunctionSettings,
+    OptoutSettings,
+    ScheduleSettings,
+    SendSettings,
+    UnsubscribeSettings,
+)
 from infra.bundling import lambda_code
 from infra.components.ladder import executions_arn, state_machine_arn, state_machine_name
 from infra.components.messaging import Messaging
@@ -24,11 +32,13 @@ from infra.components.nag import acknowledge
 from infra.components.storage import PAYMENTS_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX, Storage
 from infra.stack_config import RungStackConfig
 
-METRICS_NAMESPACE = "Rung"  # the namespace the alarms in observability.py watch
 # Public SSM parameters published by Powertools: one per (architecture, runtime, release),
 # valued with the exact layer version ARN of that release in the deploy region.
 POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python{python}/{version}"
 ASYNC_RETRIES = 2
+# A rung held back by a paused channel looks again this often (each look is one
+# Wait/Task/Choice loop): four a day, so a resumed channel sends within hours.
+CHANNEL_PAUSE_RECHECK_HOURS = 6
 # The singleton Lambda CDK adds to write an S3 bucket's notification configuration.
 BUCKET_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 XRAY_REASON = (
@@ -44,6 +54,7 @@ class _Spec:
     memory_mb: int
     timeout: Duration
     reserved_concurrency: int | None
+    settings: type[FunctionSettings]  # the RUNG_* variables the function reads, all of them
 
 
 class Functions(Construct):
@@ -103,6 +114,7 @@ class Functions(Construct):
                 256,
                 Duration.seconds(10),
                 config.reserved_concurrency.unsubscribe,
+                UnsubscribeSettings,
             ),
         )
         # Public by design: mail clients POST here without credentials (RFC 8058); every request
@@ -118,6 +130,7 @@ class Functions(Construct):
                 512,
                 Duration.seconds(30),
                 None,  # never capped: it carries SMS throughput (see README, Scaling)
+                SendSettings,
             ),
         )
         self.schedule = self._function(
@@ -128,6 +141,7 @@ class Functions(Construct):
                 1024,
                 Duration.minutes(15),
                 config.reserved_concurrency.schedule,
+                ScheduleSettings,
             ),
             on_failure=True,
             # A long file continues in a fresh invocation of this same function; a fixed name
@@ -142,11 +156,11 @@ class Functions(Construct):
                 256,
                 Duration.seconds(30),
                 config.reserved_concurrency.optout,
+                OptoutSettings,
             ),
             on_failure=True,
         )
-        for sender in (self.send, self.optout):
-            sender.add_environment("RUNG_UNSUBSCRIBE_URL", self.unsubscribe_url.url)
+        self.send.add_environment("RUNG_UNSUBSCRIBE_URL", self.unsubscribe_url.url)
         # Send is what the ladder invokes; it never starts or stops one.
         for controller in (self.schedule, self.optout, self.unsubscribe):
             controller.add_environment("RUNG_STATE_MACHINE_ARN", self._ladder_arn)
@@ -196,7 +210,7 @@ class Functions(Construct):
             layers=[self._layer],
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
-            environment=self._environment(),
+            environment=self._environment(spec.settings),
             on_failure=(
                 destinations.SqsDestination(self._messaging.dead_letters) if on_failure else None
             ),
@@ -220,10 +234,12 @@ class Functions(Construct):
         )
         return function
 
-    def _environment(self) -> dict[str, str]:
-        """The RUNG_* settings (functions/settings.py) and Powertools configuration."""
+    def _environment(self, settings: type[FunctionSettings]) -> dict[str, str]:
+        """The RUNG_* variables of the function's settings model (functions/settings.py) that
+        the stack knows at this point, and Powertools' configuration. The function URL, the
+        state machine and the alarms are added once they exist."""
         storage, messaging, config = self._storage, self._messaging, self._config
-        return {
+        variables = {
             "RUNG_ACCOUNTS_TABLE": storage.accounts.table_name,
             "RUNG_SUPPRESSIONS_TABLE": storage.suppressions.table_name,
             "RUNG_LEDGER_TABLE": storage.ledger.table_name,
@@ -238,7 +254,6 @@ class Functions(Construct):
             "RUNG_SMS_CONFIGURATION_SET": messaging.sms_configuration_set.ref,
             "RUNG_SMS_OPT_OUT_LIST": config.sms.opt_out_list,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self.unsubscribe_secret.secret_arn,
-            "RUNG_INBOUND_TOPIC_ARN": messaging.inbound_sms.topic_arn,
             # docs/compliance.md, Personal data: the audit TTL uses the same retention as the bucket
             # lifecycle.
             "RUNG_AUDIT_RETENTION_DAYS": str(config.retention.data_days),
@@ -246,6 +261,10 @@ class Functions(Construct):
             # Pacing defaults; a lender's `send_rates` overrides them.
             "RUNG_SMS_PER_SECOND": str(config.send_rates.sms_per_second),
             "RUNG_EMAIL_PER_SECOND": str(config.send_rates.email_per_second),
+            "RUNG_CHANNEL_PAUSE_RECHECK_HOURS": str(CHANNEL_PAUSE_RECHECK_HOURS),
+        }
+        return {
+            **{name: value for name, value in variables.items() if name in settings.variables()},
             "POWERTOOLS_SERVICE_NAME": config.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": config.log_level,

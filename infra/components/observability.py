@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.components.functions import METRICS_NAMESPACE
+from functions.observability import METRICS_NAMESPACE
 from infra.stack_config import AlarmConfig
 
 PERCENT = 100

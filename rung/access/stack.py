@@ -19,7 +19,7 @@ from typing import Any
 
 from moto.ses.models import ses_backends
 
-from functions.settings import PROJECT_ROOT, Settings
+from functions.settings import PROJECT_ROOT, Settings, variable_name
 from rung.access.enforcer import AccessEnforcer
 from rung.access.requests import Where
 from rung.access.roles import Principal, function_facts, principals
@@ -35,8 +35,13 @@ HANDLERS: Mapping[str, str] = {
 
 
 def environment_of(settings: Settings) -> dict[str, str]:
-    """The RUNG_* variables that produce `settings` (as the stack sets them)."""
-    return {f"RUNG_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+    """The RUNG_* variables that produce `settings` (as the stack sets them; a value that is
+    None is left unset, which is how it reads as None)."""
+    return {
+        variable_name(name): str(value)
+        for name, value in settings.model_dump().items()
+        if value is not None
+    }
 
 
 @functools.cache

@@ -149,7 +149,7 @@ class Resolver:
 
     def _sub(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else argument
-        result = text
+        result = str(text)
         for name, value in variables.items():
             result = result.replace("${" + name + "}", str(self(value)))
         for name in list(self._pseudo):

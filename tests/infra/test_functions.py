@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from importlib import metadata
 from typing import Any
 
 import pytest
 
-from functions.settings import Settings
+from functions.bootstrap import (
+    PORTS,
+    Unwired,
+    optout_services,
+    schedule_services,
+    send_services,
+    unsubscribe_services,
+)
+from functions.core.errors import ConfigError
+from functions.observability import METRICS_NAMESPACE
+from functions.settings import FUNCTION_SETTINGS, PROJECT_ROOT
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
 from tests.infra.conftest import (
     Synthesized,
@@ -283,32 +294,131 @@ def test_optout_queries_only_the_address_indexes_and_the_receipt_index(
 
 
 @pytest.mark.parametrize("name", sorted(HANDLERS))
-def test_function_environment_names_are_settings_fields(
-    synthesized: Synthesized, name: str
+def test_function_environment_satisfies_exactly_its_settings_model(
+    synthesized: Synthesized, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the environment of one function
+    # Given the environment the stack gives one function, as its cold start reads it (a
+    # CloudFormation reference resolves to a name or ARN at deploy time: one stands in here)
     variables = _function(synthesized, name)["Environment"]["Variables"]
-    rung = {key.removeprefix("RUNG_").lower() for key in variables if key.startswith("RUNG_")}
-    # Then every RUNG_* variable is a field of functions/settings.py, and Powertools is configured
-    assert rung <= set(Settings.model_fields)
-    assert {
-        "accounts_table",
-        "suppressions_table",
-        "ledger_table",
-        "audit_table",
-        "templates_table",
-        "uploads_table",
-        "inbound_table",
-        "uploads_bucket",
-        "ses_configuration_set",
-        "unsubscribe_secret_arn",
-        "inbound_topic_arn",
-    } <= rung
+    for key in [key for key in os.environ if key.startswith("RUNG_")]:
+        monkeypatch.delenv(key)
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value if isinstance(value, str) else f"resolved-{key.lower()}")
+    model = FUNCTION_SETTINGS[name]
+    # Then that function's settings model validates it: nothing missing, nothing malformed
+    settings = model.from_environment()
+    # ... and the stack sets every variable the model reads and no other (only config_root,
+    # the configuration shipped beside the code, is left to its meaning when unset)
+    rung = {key for key in variables if key.startswith("RUNG_")}
+    assert rung == model.variables() - {"RUNG_CONFIG_ROOT"}
+    assert settings.config_root == PROJECT_ROOT
     assert variables["POWERTOOLS_SERVICE_NAME"] == CONFIG.service_name
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Rung"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE == "Rung"
     assert variables["POWERTOOLS_LOG_LEVEL"] == CONFIG.log_level
-    assert variables["RUNG_AUDIT_RETENTION_DAYS"] == str(CONFIG.retention.data_days)
-    assert variables["RUNG_REPORTS_PREFIX"] == "rejects/"
+
+
+def test_function_environments_carry_the_stack_configuration(synthesized: Synthesized) -> None:
+    schedule = _function(synthesized, "schedule")["Environment"]["Variables"]
+    send = _function(synthesized, "send")["Environment"]["Variables"]
+    optout = _function(synthesized, "optout")["Environment"]["Variables"]
+    assert schedule["RUNG_REPORTS_PREFIX"] == "rejects/"
+    assert send["RUNG_AUDIT_RETENTION_DAYS"] == str(CONFIG.retention.data_days)
+    assert send["RUNG_SMS_PER_SECOND"] == str(CONFIG.send_rates.sms_per_second)
+    assert send["RUNG_EMAIL_PER_SECOND"] == str(CONFIG.send_rates.email_per_second)
+    assert optout["RUNG_SMS_OPT_OUT_LIST"] == CONFIG.sms.opt_out_list
+
+
+# The ports each function wires at its cold start; any other is unwired (its role has no grant
+# for it, and its settings name no resource for it).
+WIRED_PORTS = {
+    "schedule": {"accounts", "uploads", "objects", "ladders", "continuations"},
+    "send": {
+        "accounts",
+        "suppressions",
+        "channels",
+        "ledger",
+        "slots",
+        "leases",
+        "audit",
+        "templates",
+        "sms",
+        "email",
+        "push",
+        "unsubscribe_key",
+    },
+    "optout": {
+        "accounts",
+        "suppressions",
+        "channels",
+        "ledger",
+        "decisions",
+        "inbound",
+        "reviews",
+        "ladders",
+        "sms",
+        "email",
+    },
+    "unsubscribe": {
+        "accounts",
+        "suppressions",
+        "channels",
+        "decisions",
+        "ladders",
+        "unsubscribe_key",
+    },
+}
+COLD_STARTS = {
+    "schedule": schedule_services,
+    "send": send_services,
+    "optout": optout_services,
+    "unsubscribe": unsubscribe_services,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HANDLERS))
+def test_each_function_wires_only_the_ports_it_uses(
+    synthesized: Synthesized, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the function's environment from the template, as Lambda gives it
+    variables = _function(synthesized, name)["Environment"]["Variables"]
+    for key in [key for key in os.environ if key.startswith("RUNG_")]:
+        monkeypatch.delenv(key)
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value if isinstance(value, str) else "resolved")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    COLD_STARTS[name].cache_clear()
+    # When it starts cold
+    services = COLD_STARTS[name]()
+    COLD_STARTS[name].cache_clear()
+    # Then the ports it uses are boto3 adapters, and any other fails loudly when touched
+    wired = {port for port in PORTS if not isinstance(getattr(services, port), Unwired)}
+    assert wired == WIRED_PORTS[name]
+    unused = sorted(set(PORTS) - wired)[0]
+    with pytest.raises(ConfigError, match=f"the {name} function has no {unused} port"):
+        getattr(services, unused).anything()
+
+
+def test_a_missing_or_malformed_variable_fails_the_cold_start_naming_it(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the send function's environment without its ledger table and with a bad rate
+    variables = _function(synthesized, "send")["Environment"]["Variables"]
+    for key in [key for key in os.environ if key.startswith("RUNG_")]:
+        monkeypatch.delenv(key)
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value if isinstance(value, str) else "resolved")
+    monkeypatch.delenv("RUNG_LEDGER_TABLE")
+    monkeypatch.setenv("RUNG_SMS_PER_SECOND", "0")
+    send_services.cache_clear()
+    # When the function starts cold
+    with pytest.raises(ConfigError) as failed:
+        send_services()
+    send_services.cache_clear()
+    # Then the error names both variables and why, and nothing else
+    message = str(failed.value)
+    assert "RUNG_LEDGER_TABLE: Field required" in message
+    assert "RUNG_SMS_PER_SECOND: Input should be greater than or equal to 1" in message
+    assert message.count("RUNG_") == 2
 
 
 def _partitioned(service: str, resource: str) -> dict[str, Any]:
@@ -359,11 +469,13 @@ def test_schedule_may_continue_only_in_itself(synthesized: Synthesized) -> None:
     ]
 
 
-def test_senders_get_the_unsubscribe_function_url(synthesized: Synthesized) -> None:
+def test_the_send_function_gets_the_unsubscribe_function_url(synthesized: Synthesized) -> None:
+    # Every reminder email carries the link; nothing else builds one
     url = {"Fn::GetAtt": [logical_id(synthesized.stack.functions.unsubscribe_url), "FunctionUrl"]}
-    for name in ("send", "optout"):
+    assert _function(synthesized, "send")["Environment"]["Variables"]["RUNG_UNSUBSCRIBE_URL"] == url
+    for name in ("schedule", "optout", "unsubscribe"):
         assert (
-            _function(synthesized, name)["Environment"]["Variables"]["RUNG_UNSUBSCRIBE_URL"] == url
+            "RUNG_UNSUBSCRIBE_URL" not in _function(synthesized, name)["Environment"]["Variables"]
         )
 
 

@@ -80,7 +80,7 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
 def test_handlers_emit_metrics_where_the_alarms_look(synthesized: Synthesized) -> None:
     # Given each handler imported as the Lambda runtime imports it: a fresh interpreter with
     # the environment the stack gives that function (not whatever this test process holds)
-    from infra.components.functions import METRICS_NAMESPACE
+    from functions.observability import METRICS_NAMESPACE
 
     for resource in synthesized.resources("AWS::Lambda::Function").values():
         properties = resource["Properties"]

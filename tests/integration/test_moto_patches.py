@@ -22,7 +22,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 
 from functions.core.errors import ConfigError, PermanentSendError, TransientSendError
 from functions.core.ladder import to_sfn_timestamp
-from functions.settings import Settings
+from functions.settings import FUNCTION_SETTINGS, Settings
 from rung.ladder_retry import send_rung_policy
 from rung.localworld import LADDER_ASL, LocalWorld, substitute
 from rung.virtual_clock import NotAnExecutionThread, VirtualClock
@@ -411,7 +411,7 @@ def test_world_declares_the_stack_resources(world: LocalWorld) -> None:
     }
 
     subscriptions = world.client("sns").list_subscriptions_by_topic(
-        TopicArn=settings.inbound_topic_arn
+        TopicArn=world.resources.inbound_topic_arn
     )["Subscriptions"]
     assert [sub["Endpoint"] for sub in subscriptions] == [world.resources.function_arns["optout"]]
     identities = world.client("sesv2").list_email_identities()["EmailIdentities"]
@@ -423,6 +423,18 @@ def test_world_declares_the_stack_resources(world: LocalWorld) -> None:
         for function in world.client("lambda").list_functions()["Functions"]
     }
     assert handlers["rung-send"] == "functions.send.handler.handler"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_SETTINGS))
+def test_world_environment_satisfies_every_function_settings_model(
+    world: LocalWorld, function: str
+) -> None:
+    # Given the environment a local world gives its functions
+    model = FUNCTION_SETTINGS[function]
+    # When one function reads its settings at its cold start
+    settings = model.from_environment()
+    # Then they validate and name the world's own resources
+    assert settings.model_dump() == world.settings.model_dump(include=set(model.model_fields))
 
 
 def test_world_restores_moto_and_environment_on_exit() -> None:

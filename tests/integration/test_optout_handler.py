@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +29,7 @@ from functions.adapters.dynamo import (
     DynamoReviewQueue,
     DynamoSuppressionStore,
 )
+from functions.adapters.secrets import signing_key
 from functions.bootstrap import Services
 from functions.bootstrap import memory_services as bare_memory_services
 from functions.core.clock import FixedClock
@@ -47,6 +48,7 @@ from functions.core.models import (
 )
 from functions.core.policy import suppressed_by
 from functions.core.unsubscribe import make_unsubscribe_url
+from functions.observability import metrics
 from functions.optout import handler as optout
 from functions.optout import unsubscribe
 from functions.settings import PROJECT_ROOT, Settings
@@ -149,8 +151,9 @@ def ladder(services: Services, account_id: str = "A-1") -> bool:
 @pytest.fixture(autouse=True)
 def metrics_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
     # The stack sets POWERTOOLS_METRICS_NAMESPACE; here the handlers' Metrics get one directly.
-    monkeypatch.setattr(optout.metrics, "namespace", "RungTest")
-    monkeypatch.setattr(unsubscribe.metrics, "namespace", "RungTest")
+    monkeypatch.setattr(metrics, "namespace", "RungTest")
+    # `rung simulate` run in this process before turns metrics off for the process.
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
 
 
 # --- SMS replies ------------------------------------------------------------------------------
@@ -711,7 +714,9 @@ def token_for(address: str = EMAIL, issued: datetime = NOW) -> str:
 
 
 def click(services: Services, event: dict[str, Any], key: bytes = KEY) -> dict[str, Any]:
-    return unsubscribe.handler(event, Context(), services=services, key=key)
+    return unsubscribe.handler(
+        event, Context(), services=replace(services, unsubscribe_key=lambda: key)
+    )
 
 
 def test_unsubscribe_get_shows_a_form_and_does_not_unsubscribe() -> None:
@@ -808,6 +813,7 @@ def dynamo_services(settings: Settings, *accounts: Account) -> Services:
             "inbound": DynamoInboundLog(settings.inbound_table),
             "reviews": DynamoReviewQueue(settings.reviews_table, retention_days=400),
             "decisions": DynamoDecisionLog(settings.audit_table, retention_days=400),
+            "unsubscribe_key": lambda: signing_key(settings.unsubscribe_secret_arn),
         }
     )
 
