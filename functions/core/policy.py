@@ -15,8 +15,8 @@ Order of rules, and why:
 4. template approval — only approved content may go out; a rung with none is recorded as
    SUPPRESSED `template_not_approved` rather than deferred towards a send that cannot happen;
 5. zones — without any candidate zone no instant can be shown lawful: fail closed;
-6. blackout days / quiet hours (narrowed by the borrower's preferred hours, "not after 6pm"),
-   then 7. frequency caps — the time rules. They only ever
+6. blackout days (public holidays included) / quiet hours (narrowed by the borrower's
+   preferred hours, "not after 6pm"), then 7. frequency caps — the time rules. They only ever
    defer, and are solved together: the deferral instant is the earliest one that every time
    rule allows (iterated to a fixed point), so a deferred rung never lands in quiet hours
    or on a full cap. The reported rule is the first one that blocked `now`.
@@ -295,16 +295,25 @@ def _earliest_allowed(
         if blocked is not None:
             name, why = blocked
             if first is None:
-                rule = "blackout" if why == "blackout_day" else "quiet_hours"
-                wall = instant.astimezone(zone(name)).strftime("%a %H:%M")
-                allowed_hours = f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}"
-                if rule == "quiet_hours" and profile_window.in_hours(
-                    instant.astimezone(zone(name))
-                ):
-                    # Inside the law's window: only the borrower's own preference blocks.
-                    rule, why = "contact_preference", "preferred_hours"
-                    allowed_hours = f"{_hhmm(window.start)}-{_hhmm(window.end)} (borrower's)"
-                first = _Block(rule, why, name, f"{name} local {wall}; allowed {allowed_hours}")
+                local = instant.astimezone(zone(name))
+                wall = local.strftime("%a %H:%M")
+                blackout = window.blackout(local.date())
+                if blackout is not None:
+                    # `why` is holiday or blackout_day; the detail names the day.
+                    day = f"{local:%Y-%m-%d}"
+                    if why == "holiday" and profile.holidays is not None:
+                        day += f" {blackout[1]} ({profile.holidays.calendar} holiday)"
+                    else:
+                        day += f" ({blackout[1]})"
+                    first = _Block("blackout", why, name, f"{name} local {wall}; {day}")
+                else:
+                    rule = "quiet_hours"
+                    allowed_hours = f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}"
+                    if profile_window.in_hours(local):
+                        # Inside the law's window: only the borrower's own preference blocks.
+                        rule, why = "contact_preference", "preferred_hours"
+                        allowed_hours = f"{_hhmm(window.start)}-{_hhmm(window.end)} (borrower's)"
+                    first = _Block(rule, why, name, f"{name} local {wall}; allowed {allowed_hours}")
             allowed = next_allowed_in(instant, zones, window)
             if allowed is None:
                 return None, first
