@@ -1,6 +1,8 @@
 """`rung when` — may we contact this borrower now? Quiet hours and blackout days only.
 
-JSON: {"profile", "zones", "allowed", "next_allowed_at", "zone_sources", "notes"}:
+JSON: {"profile", "zones", "allowed", "next_allowed_at", "reason", "holiday", "zone_sources",
+"notes"}: `reason` says what blocks the instant (holiday, blackout_day, quiet_hours; null when
+allowed), `holiday` names the public holiday that does ({"name", "date", "zone", "calendar"}),
 `zone_sources` maps each candidate zone to the data that suggested it (lender timezone,
 US state, country, phone, a split area code); `notes` names location data set aside and why
 (a toll-free number beside an address). Frequency caps need contact history and are not
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 
 from functions.core.clock import SystemClock
 from functions.core.profiles import load_profiles
-from functions.core.quiet_hours import blocking_zone, next_allowed, zone
+from functions.core.quiet_hours import LocalWindow, blocking_zone, next_allowed, zone
 from functions.core.zones import InvalidLocation
 from functions.settings import Settings
 
@@ -52,12 +54,17 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     profile = book.profile_for_place(region, args.state)
     zones = evidence.zones
+    window = profile.local_window
     upcoming = next_allowed(at, zones, profile)
+    blocked = blocking_zone(at, zones, window)
+    holiday = _holiday(at, blocked, window)
     answer = {
         "profile": profile.name,
         "zones": list(zones),
         "allowed": bool(zones) and upcoming == at,
         "next_allowed_at": _utc_z(upcoming) if upcoming else None,
+        "reason": blocked[1] if blocked else None,  # holiday | blackout_day | quiet_hours
+        "holiday": holiday,
         "zone_sources": evidence.sources(),
         "notes": list(evidence.notes),
     }
@@ -76,11 +83,12 @@ def run(args: argparse.Namespace) -> int:
     for name in zones:
         why = "; ".join(sources[name])
         print(f"  {name:<32} {at.astimezone(zone(name)):%a %Y-%m-%d %H:%M %Z}  from {why}")
-    blocked = blocking_zone(at, zones, profile.local_window)
     if blocked is None:
         print("allowed   yes")
         return EXIT_OK
     print(f"allowed   no ({blocked[1].replace('_', ' ')} in {blocked[0]})")
+    if holiday:
+        print(f"holiday   {holiday['name']} ({holiday['date']}, {holiday['calendar']} calendar)")
     if upcoming is None:
         print("next      none: the windows of these zones never overlap")
         return EXIT_OK
@@ -88,6 +96,22 @@ def run(args: argparse.Namespace) -> int:
     for name in zones:
         print(f"  {name:<32} {upcoming.astimezone(zone(name)):%a %Y-%m-%d %H:%M %Z}")
     return EXIT_OK
+
+
+def _holiday(
+    at: datetime, blocked: tuple[str, str] | None, window: LocalWindow
+) -> dict[str, str] | None:
+    """The public holiday that blocks `at` in the blocking zone (its local date), if any."""
+    if blocked is None or blocked[1] != "holiday" or window.holidays is None:
+        return None
+    day = at.astimezone(zone(blocked[0])).date()
+    name = window.holidays.holiday(day) or ""
+    return {
+        "name": name,
+        "date": day.isoformat(),
+        "zone": blocked[0],
+        "calendar": window.holidays.label,
+    }
 
 
 def _instant(text: str) -> datetime:
