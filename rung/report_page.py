@@ -53,7 +53,8 @@ REASON_TEXT = {
     "missed_before_upload": "Reminder day had passed when the file arrived",
     "expired_after_deferral": "Held back until the next reminder replaced it",
     "quiet_hours": "Too early or too late for the borrower",
-    "blackout_day": "Day when no reminders are sent (e.g. holiday)",
+    "blackout_day": "Day when no reminders are sent (e.g. Sunday)",
+    "holiday": "Public holiday at the borrower's location",
     "no_timezone": "Borrower's time zone is unknown",
     "invalid_location": "Borrower's location in the file is invalid",
     "no_allowed_time": "No allowed time to contact the borrower",
@@ -73,6 +74,7 @@ DECISION_TEXT = {
 }
 INVARIANT_TEXT = {
     "sends_in_quiet_hours": "Messages sent at night (quiet hours)",
+    "sends_on_blackout_days": "Messages sent on a holiday or other blackout day",
     "sends_after_opt_out": "Messages sent after the borrower opted out",
     "double_sends": "Same reminder sent twice",
 }
