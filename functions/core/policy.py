@@ -42,6 +42,7 @@ from functions.core.models import (
     Suppression,
     SuppressionScope,
 )
+from functions.core.preferences import binding, describe
 from functions.core.profiles import Profile, ProfileBook
 from functions.core.quiet_hours import (
     HORIZON,
@@ -212,17 +213,15 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
             detail=f"{suppression.scope.value} suppression from "
             f"{suppression.source.value} at {since:%Y-%m-%dT%H:%M:%SZ}",
         )
-    # 3b. The borrower asked not to be contacted on this channel (1006.6(b)(1)).
-    excluded = next(
-        (p for p in account.contact_preferences if p.excluded and p.channel is gate.channel),
-        None,
-    )
+    # 3b. Not on this channel: the borrower asked, or the lender file says so (1006.14(h));
+    # the borrower's word wins where the two conflict (functions.core.preferences).
+    excluded = binding(account.contact_preferences, gate.channel).excluded_by
     if excluded is not None:
         return result(
             Verdict.SUPPRESS,
             "contact_preference",
             "channel_excluded",
-            detail=f"borrower asked for no {gate.channel.value} at {excluded.at:%Y-%m-%dT%H:%MZ}",
+            detail=describe(excluded),
         )
     # 4. Only approved content goes out (docs/design.md, Templates and approval).
     if gate.template_version is None:
@@ -279,12 +278,14 @@ def _earliest_allowed(
     """The earliest instant ≥ start that blackout days, quiet hours and every cap allow,
     and the first rule that blocked on the way (None if `start` itself is allowed)."""
     window = profile.local_window
+    hours: tuple[ContactPreference, ...] = ()
     if gate.is_reply:
         # Reg F comment 6(b)(1)-2: a reply the borrower asked for may go out in quiet
         # hours. Only the hours are waived; blackout days and caps still apply.
         window = window.whole_day()
     else:
-        narrowed = preferred_window(window, gate.account.contact_preferences, gate.channel)
+        hours = binding(gate.account.contact_preferences, gate.channel).hours
+        narrowed = preferred_window(window, hours, gate.channel)
         if narrowed is None:
             return None, _Block("contact_preference", "preferred_hours", None, "")
         window = narrowed
@@ -310,9 +311,13 @@ def _earliest_allowed(
                     rule = "quiet_hours"
                     allowed_hours = f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}"
                     if profile_window.in_hours(local):
-                        # Inside the law's window: only the borrower's own preference blocks.
+                        # Inside the law's window: only a contact preference blocks.
                         rule, why = "contact_preference", "preferred_hours"
-                        allowed_hours = f"{_hhmm(window.start)}-{_hhmm(window.end)} (borrower's)"
+                        allowed_hours = (
+                            f"{_hhmm(window.start)}-{_hhmm(window.end)} (contact preferences: "
+                            + ", ".join(sorted({describe(p) for p in hours}))
+                            + ")"
+                        )
                     first = _Block(rule, why, name, f"{name} local {wall}; allowed {allowed_hours}")
             allowed = next_allowed_in(instant, zones, window)
             if allowed is None:
