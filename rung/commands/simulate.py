@@ -29,6 +29,7 @@ from functions.core.ladder import load_ladder
 from functions.core.lender_file import FileReport, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account, AuditRecord, Channel, Decision
+from functions.core.preferences import describe
 from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
@@ -285,9 +286,11 @@ def _print_timeline(result: SimulationResult, out: TextIO, limit: int = 50) -> N
         if record.decision is Decision.SENT:
             by_account[record.account_id].append(record)
     accounts = sorted({a.account_id for a in result.accounts})
+    preferences = {a.account_id: a.contact_preferences for a in result.accounts}
     for account_id in accounts[:limit]:
         sent = by_account.get(account_id, [])
         lines = [f"{account_id}: {len(sent)} sent"]
+        lines.extend(f"    prefers {describe(p)}" for p in preferences[account_id])
         for record in sent:
             local = record.at_local[:16].replace("T", " ") or "?"
             lines.append(
