@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from functions.core.masking import mask_address
 from functions.core.models import Account, AuditRecord, Channel, Decision
+from functions.core.preferences import describe
 from rung.engine import SimulationResult
 
 TEMPLATE_NAME = "report_template.html.j2"
@@ -368,6 +369,7 @@ class AccountTimeline:
     status: str
     counts: dict[str, int]
     rows: list[TimelineRow]
+    preferences: tuple[str, ...] = ()  # contact preferences, with source and time
 
 
 def preview(body: str) -> str:
@@ -418,6 +420,7 @@ def timelines(result: SimulationResult, limit: int = TIMELINE_ACCOUNTS) -> list[
                 account.status.value,
                 _decision_counts(records),
                 rows,
+                tuple(describe(p) for p in account.contact_preferences),
             )
         )
     return shown

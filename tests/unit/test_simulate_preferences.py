@@ -48,6 +48,8 @@ def test_simulate_honours_and_shows_lender_file_preferences(
     assert "    prefers hours 18:00-20:00 — lender file, 2026-12-01T00:00Z" in text
     assert "    prefers no sms — lender file" in text
     assert "    prefers only sms — lender file" in text
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Contact preferences: hours 18:00-20:00 — lender file, 2026-12-01T00:00Z" in page
     # And P-1 hears only between 18:00 and 20:00 local, P-2 gets no text, P-3 no email
     p1 = [r["at_local"][11:16] for r in sent if r["account_id"] == "P-1"]
     assert p1 and all("18:00" <= hhmm < "20:00" for hhmm in p1)
