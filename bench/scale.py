@@ -48,7 +48,12 @@ def run(quick: bool = False) -> str:
         simulate_s = time.perf_counter() - began
 
     # Only the counts are read here; quiet hours are checked by the simulator's own tests.
-    summary = summarize(result, UnitPrices(), in_quiet_hours=lambda record, account: False)
+    summary = summarize(
+        result,
+        UnitPrices(),
+        in_quiet_hours=lambda record, account: False,
+        on_blackout_day=lambda record, account: None,
+    )
     deferred = Counter(r.reason for r in result.records if r.decision is Decision.DEFERRED)
     sent = summary["sent"]["by_channel"]
     lines = [

@@ -6,7 +6,9 @@ accounts and suppressions) and count what must never happen:
 
 - `double_sends`: more than one send for the same (lender, account, cycle, rung, channel);
 - `sends_after_opt_out`: a send at or after a suppression that covers its address/channel;
-- `sends_in_quiet_hours`: a send outside the allowed local window of its profile.
+- `sends_in_quiet_hours`: a send outside the allowed local hours of its profile;
+- `sends_on_blackout_days`: a send on a local date its profile blocks (a public holiday, a
+  blackout weekday or date), in any of the borrower's candidate zones.
 
 A "send" is a record whose provider call was made: SENT, and also UNCERTAIN — an uncertain
 attempt may have been delivered, so a second attempt after it is a double send
@@ -35,9 +37,13 @@ from functions.core.models import (
 DOUBLE_SENDS = "double_sends"
 SENDS_AFTER_OPT_OUT = "sends_after_opt_out"
 SENDS_IN_QUIET_HOURS = "sends_in_quiet_hours"
-INVARIANTS = (SENDS_IN_QUIET_HOURS, SENDS_AFTER_OPT_OUT, DOUBLE_SENDS)
+SENDS_ON_BLACKOUT_DAYS = "sends_on_blackout_days"
+INVARIANTS = (SENDS_IN_QUIET_HOURS, SENDS_ON_BLACKOUT_DAYS, SENDS_AFTER_OPT_OUT, DOUBLE_SENDS)
 
 QuietHoursCheck = Callable[[AuditRecord, Account], bool]
+# The blackout day a send fell on, in words ("2026-12-25 Christmas Day in America/New_York"),
+# or None when its local dates were all open.
+BlackoutCheck = Callable[[AuditRecord, Account], str | None]
 
 
 class UnknownAccountError(RungError):
@@ -168,16 +174,34 @@ def sends_in_quiet_hours(
     ]
 
 
+def sends_on_blackout_days(
+    records: Iterable[AuditRecord],
+    accounts: Iterable[Account],
+    on_blackout_day: BlackoutCheck,
+) -> list[Violation]:
+    """Sends for which `on_blackout_day(record, account)` names a day (the caller owns the
+    calendars)."""
+    index = _account_index(accounts)
+    violations: list[Violation] = []
+    for record in _sends(records):
+        day = on_blackout_day(record, _account_of(index, record))
+        if day is not None:
+            violations.append(Violation(SENDS_ON_BLACKOUT_DAYS, record, f"sent on {day}"))
+    return violations
+
+
 def check_all(
     records: list[AuditRecord],
     accounts: list[Account],
     suppressions: list[Suppression],
     in_quiet_hours: QuietHoursCheck,
+    on_blackout_day: BlackoutCheck,
 ) -> dict[str, list[Violation]]:
     """Every invariant's violations, keyed by invariant name (all empty in a correct run)."""
     records = _sends(records)  # each check filters again; this makes that pass cheap
     return {
         SENDS_IN_QUIET_HOURS: sends_in_quiet_hours(records, accounts, in_quiet_hours),
+        SENDS_ON_BLACKOUT_DAYS: sends_on_blackout_days(records, accounts, on_blackout_day),
         SENDS_AFTER_OPT_OUT: sends_after_opt_out(records, accounts, suppressions),
         DOUBLE_SENDS: double_sends(records),
     }

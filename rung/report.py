@@ -33,7 +33,7 @@ from functions.core.models import (
 )
 from functions.core.segments import encoding_of
 from rung.engine import SimulationResult
-from rung.invariants import INVARIANTS, QuietHoursCheck, Violation, check_all
+from rung.invariants import INVARIANTS, BlackoutCheck, QuietHoursCheck, Violation, check_all
 from rung.report_page import render_report, rung_number
 
 CSV_COLUMNS = (
@@ -156,7 +156,11 @@ def _per_channel(counts: Counter[Channel]) -> dict[str, int]:
 
 
 def summarize(
-    result: SimulationResult, prices: UnitPrices, *, in_quiet_hours: QuietHoursCheck
+    result: SimulationResult,
+    prices: UnitPrices,
+    *,
+    in_quiet_hours: QuietHoursCheck,
+    on_blackout_day: BlackoutCheck,
 ) -> dict[str, Any]:
     """Every number summary.json holds; the invariant counters are computed independently."""
     records = result.records
@@ -197,7 +201,9 @@ def summarize(
     email_cost = prices.email * sent_by_channel[Channel.EMAIL]
     push_cost = prices.push * sent_by_channel[Channel.PUSH]
     sfn_cost = prices.sfn_transition * transitions
-    violations = check_all(records, result.accounts, result.suppressions, in_quiet_hours)
+    violations = check_all(
+        records, result.accounts, result.suppressions, in_quiet_hours, on_blackout_day
+    )
     return {
         "engine": result.engine,
         "file_error": result.file_error,
@@ -267,6 +273,7 @@ def write_outputs(
     prices: UnitPrices,
     *,
     in_quiet_hours: QuietHoursCheck,
+    on_blackout_day: BlackoutCheck,
     start: datetime,
     days: int,
     allowed_window: tuple[time, time] | None = None,
@@ -278,11 +285,14 @@ def write_outputs(
     and drawn against the busiest minute of each day; unknown channels are null.
 
     `allowed_window` (local start, end) only shades the time-of-day chart: pass the window of
-    the profile in use (e.g. the `US` profile's) — the invariant itself uses `in_quiet_hours`.
+    the profile in use (e.g. the `US` profile's) — the invariants use `in_quiet_hours` and
+    `on_blackout_day`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     write_messages_csv(out_dir / MESSAGES_CSV, result.records)
-    summary = summarize(result, prices, in_quiet_hours=in_quiet_hours)
+    summary = summarize(
+        result, prices, in_quiet_hours=in_quiet_hours, on_blackout_day=on_blackout_day
+    )
     summary["period"] = {"start": utc_z(start), "days": days}
     summary["capacity_per_second"] = {
         channel.value: (capacity_per_second or {}).get(channel) for channel in Channel

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from functions.core.masking import mask_address
 from functions.core.models import Account, AuditRecord, Channel, Decision
+from functions.core.preferences import describe
 from rung.engine import SimulationResult
 
 TEMPLATE_NAME = "report_template.html.j2"
@@ -53,7 +54,8 @@ REASON_TEXT = {
     "missed_before_upload": "Reminder day had passed when the file arrived",
     "expired_after_deferral": "Held back until the next reminder replaced it",
     "quiet_hours": "Too early or too late for the borrower",
-    "blackout_day": "Day when no reminders are sent (e.g. holiday)",
+    "blackout_day": "Day when no reminders are sent (e.g. Sunday)",
+    "holiday": "Public holiday at the borrower's location",
     "no_timezone": "Borrower's time zone is unknown",
     "invalid_location": "Borrower's location in the file is invalid",
     "no_allowed_time": "No allowed time to contact the borrower",
@@ -73,6 +75,7 @@ DECISION_TEXT = {
 }
 INVARIANT_TEXT = {
     "sends_in_quiet_hours": "Messages sent at night (quiet hours)",
+    "sends_on_blackout_days": "Messages sent on a holiday or other blackout day",
     "sends_after_opt_out": "Messages sent after the borrower opted out",
     "double_sends": "Same reminder sent twice",
 }
@@ -366,6 +369,7 @@ class AccountTimeline:
     status: str
     counts: dict[str, int]
     rows: list[TimelineRow]
+    preferences: tuple[str, ...] = ()  # contact preferences, with source and time
 
 
 def preview(body: str) -> str:
@@ -416,6 +420,7 @@ def timelines(result: SimulationResult, limit: int = TIMELINE_ACCOUNTS) -> list[
                 account.status.value,
                 _decision_counts(records),
                 rows,
+                tuple(describe(p) for p in account.contact_preferences),
             )
         )
     return shown

@@ -56,6 +56,7 @@ from functions.core.models import (
 )
 from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.ports import AccountStore, LadderControl, ObjectStore, UploadStore
+from functions.core.preferences import LENDER_FILE
 
 BATCH_SIZE = 500  # accounts per put_many (DynamoDB BatchWriteItem takes 25; the adapter splits)
 REPORT_HEADER = ("row", "account_id", "field", "reason")
@@ -307,7 +308,10 @@ class _Run:
             return result.rejected_with(duplicate_error(first))
         replay = first == result.row  # a retried invocation meets its own earlier write
         incoming = row.to_account(self.lender).model_copy(
-            update={"upload_key": upload_mark(self.record, result.row)}
+            update={
+                "upload_key": upload_mark(self.record, result.row),
+                "contact_preferences": row.contact_preferences(self.now),
+            }
         )
         self.pending[row.account_id] = merge_account(
             existing, incoming, row.status, self.now, result.row, replay
@@ -416,8 +420,12 @@ def merge_account(
             "cycle": existing.cycle if same_cycle else incoming.cycle,
             "status_changed_at": (existing.status_changed_at if status == existing.status else now),
             "hold_until": existing.hold_until if status == existing.status else None,
-            # What the borrower asked for outlives the lender's re-upload.
-            "contact_preferences": existing.contact_preferences,
+            # What the borrower asked for outlives the lender's re-upload; the lender file's
+            # own preferences are replaced by this upload's.
+            "contact_preferences": (
+                *(p for p in existing.contact_preferences if p.source != LENDER_FILE),
+                *incoming.contact_preferences,
+            ),
         }
     )
     if not same_cycle:

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from itertools import islice
@@ -45,7 +45,8 @@ from functions.core.channels import CHANNELS
 from functions.core.csv_stream import CsvText, Cursor, HeaderMap, map_header
 from functions.core.errors import FileRejected
 from functions.core.lenders import LenderConfig
-from functions.core.models import Account, AccountStatus
+from functions.core.models import Account, AccountStatus, Channel, ContactPreference
+from functions.core.preferences import LENDER_FILE
 
 REQUIRED_COLUMNS = ("account_id", "amount_due", "currency", "due_date")
 # One address column per channel (functions.core.channels): at least one must be given.
@@ -59,6 +60,11 @@ OPTIONAL_COLUMNS = (
     "timezone",
     "status",
     "payment_link",
+    # Contact preferences the lender knows of (Reg F 1006.6(b)(1), 1006.14(h)); replaced by
+    # each upload, and set aside where the borrower's own replies conflict with them.
+    "contact_hours",
+    "do_not_contact_channels",
+    "preferred_channel",
 )
 # Field order matters: validators read fields validated before them (country before phone,
 # currency before amount_due, phone before email).
@@ -92,6 +98,7 @@ _PUSH_ENDPOINT = re.compile(
     r"^(?P<prefix>arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:)endpoint/"
     r"(?P<platform>[A-Z_]+)/(?P<name>[A-Za-z0-9_.-]{1,256})/[A-Za-z0-9-]{1,64}$"
 )
+_HOURS = re.compile(r"^(\d{2}:\d{2})\s*-\s*(\d{2}:\d{2})$")
 
 
 class LenderRow(BaseModel):
@@ -118,6 +125,9 @@ class LenderRow(BaseModel):
     timezone: str | None = None  # IANA
     status: AccountStatus | None = None
     payment_link: str | None = None
+    contact_hours: tuple[time, time] | None = None  # local [start, end), e.g. 18:00-20:00
+    do_not_contact_channels: tuple[Channel, ...] = ()
+    preferred_channel: Channel | None = None
 
     @field_validator("country")
     @classmethod
@@ -250,6 +260,54 @@ class LenderRow(BaseModel):
             raise ValueError(f"host {host} is not one of the lender's allowed_link_domains")
         return str(url)
 
+    @field_validator("contact_hours", mode="before")
+    @classmethod
+    def _contact_hours(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        found = _HOURS.match(value)
+        if not found:
+            raise ValueError(f"{value!r} is not local hours such as 18:00-20:00")
+        try:
+            start, end = (time.fromisoformat(part) for part in found.groups())
+        except ValueError as exc:
+            raise ValueError(f"{value!r} holds a time that does not exist ({exc})") from exc
+        if not start < end:
+            raise ValueError(f"{value!r}: the start must be before the end, within one day")
+        return start, end
+
+    @field_validator("do_not_contact_channels", mode="before")
+    @classmethod
+    def _do_not_contact(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        names = [name.strip().lower() for name in value.split(";") if name.strip()]
+        return tuple(_channel(name) for name in dict.fromkeys(names))
+
+    @field_validator("preferred_channel", mode="before")
+    @classmethod
+    def _preferred(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        channel = _channel(value.strip().lower())
+        if channel in info.data.get("do_not_contact_channels", ()):
+            raise ValueError(f"{channel.value} is also in do_not_contact_channels")
+        return channel
+
+    def contact_preferences(self, at: datetime) -> tuple[ContactPreference, ...]:
+        """This row's preference columns as the gate reads them, received at `at`."""
+        found: list[ContactPreference] = []
+        if self.contact_hours is not None:
+            start, end = self.contact_hours
+            found.append(_from_file("contact_hours", at, not_before=start, not_after=end))
+        for channel in self.do_not_contact_channels:
+            found.append(_from_file("do_not_contact_channels", at, channel=channel, excluded=True))
+        if self.preferred_channel is not None:
+            found.append(
+                _from_file("preferred_channel", at, channel=self.preferred_channel, preferred=True)
+            )
+        return tuple(found)
+
     def to_account(self, lender: LenderConfig) -> Account:
         """The stored account this row describes (cycle = due date; intake may keep an older)."""
         return Account(
@@ -271,6 +329,18 @@ class LenderRow(BaseModel):
             payment_link=self.payment_link,
             cycle=self.due_date.isoformat(),
         )
+
+
+def _channel(name: str) -> Channel:
+    try:
+        return Channel(name)
+    except ValueError:
+        known = ", ".join(sorted(channel.value for channel in Channel))
+        raise ValueError(f"{name!r} is not a channel ({known})") from None
+
+
+def _from_file(rule: str, at: datetime, **said: Any) -> ContactPreference:
+    return ContactPreference(source=LENDER_FILE, rule=rule, at=at, **said)
 
 
 @dataclass(frozen=True)

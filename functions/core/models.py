@@ -94,19 +94,22 @@ class SuppressionSource(StrEnum):
 class ContactPreference(BaseModel):
     """When or how a borrower does not want to be contacted (inconvenient time or medium).
 
-    `channel` None means every channel. `excluded`: never on that channel. `not_before` /
-    `not_after`: local wall-clock bounds of contact. `place` (e.g. "work") is recorded for
-    ops; Rung cannot see where a borrower is, so the gate does not act on it.
+    `channel` None means every channel. `excluded`: never on that channel. `preferred`: only
+    on that channel. `not_before` / `not_after`: local wall-clock bounds of contact. `place`
+    (e.g. "work") is recorded for ops; Rung cannot see where a borrower is, so the gate does
+    not act on it. `source`: `reply` or `review` (the borrower said it), `lender_file` (the
+    lender's file said it; replaced by each upload); `at`: when it was said or received.
     """
 
     model_config = ConfigDict(frozen=True)
 
     channel: Channel | None = None
     excluded: bool = False
+    preferred: bool = False
     not_before: time | None = None
     not_after: time | None = None
     place: str = ""
-    source: str = "reply"  # reply | review
+    source: str = "reply"  # reply | review | lender_file
     rule: str = ""
     at: datetime
 

@@ -15,8 +15,8 @@ Order of rules, and why:
 4. template approval — only approved content may go out; a rung with none is recorded as
    SUPPRESSED `template_not_approved` rather than deferred towards a send that cannot happen;
 5. zones — without any candidate zone no instant can be shown lawful: fail closed;
-6. blackout days / quiet hours (narrowed by the borrower's preferred hours, "not after 6pm"),
-   then 7. frequency caps — the time rules. They only ever
+6. blackout days (public holidays included) / quiet hours (narrowed by the borrower's
+   preferred hours, "not after 6pm"), then 7. frequency caps — the time rules. They only ever
    defer, and are solved together: the deferral instant is the earliest one that every time
    rule allows (iterated to a fixed point), so a deferred rung never lands in quiet hours
    or on a full cap. The reported rule is the first one that blocked `now`.
@@ -42,6 +42,7 @@ from functions.core.models import (
     Suppression,
     SuppressionScope,
 )
+from functions.core.preferences import binding, describe
 from functions.core.profiles import Profile, ProfileBook
 from functions.core.quiet_hours import (
     HORIZON,
@@ -212,17 +213,15 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
             detail=f"{suppression.scope.value} suppression from "
             f"{suppression.source.value} at {since:%Y-%m-%dT%H:%M:%SZ}",
         )
-    # 3b. The borrower asked not to be contacted on this channel (1006.6(b)(1)).
-    excluded = next(
-        (p for p in account.contact_preferences if p.excluded and p.channel is gate.channel),
-        None,
-    )
+    # 3b. Not on this channel: the borrower asked, or the lender file says so (1006.14(h));
+    # the borrower's word wins where the two conflict (functions.core.preferences).
+    excluded = binding(account.contact_preferences, gate.channel).excluded_by
     if excluded is not None:
         return result(
             Verdict.SUPPRESS,
             "contact_preference",
             "channel_excluded",
-            detail=f"borrower asked for no {gate.channel.value} at {excluded.at:%Y-%m-%dT%H:%MZ}",
+            detail=describe(excluded),
         )
     # 4. Only approved content goes out (docs/design.md, Templates and approval).
     if gate.template_version is None:
@@ -279,12 +278,14 @@ def _earliest_allowed(
     """The earliest instant ≥ start that blackout days, quiet hours and every cap allow,
     and the first rule that blocked on the way (None if `start` itself is allowed)."""
     window = profile.local_window
+    hours: tuple[ContactPreference, ...] = ()
     if gate.is_reply:
         # Reg F comment 6(b)(1)-2: a reply the borrower asked for may go out in quiet
         # hours. Only the hours are waived; blackout days and caps still apply.
         window = window.whole_day()
     else:
-        narrowed = preferred_window(window, gate.account.contact_preferences, gate.channel)
+        hours = binding(gate.account.contact_preferences, gate.channel).hours
+        narrowed = preferred_window(window, hours, gate.channel)
         if narrowed is None:
             return None, _Block("contact_preference", "preferred_hours", None, "")
         window = narrowed
@@ -295,16 +296,29 @@ def _earliest_allowed(
         if blocked is not None:
             name, why = blocked
             if first is None:
-                rule = "blackout" if why == "blackout_day" else "quiet_hours"
-                wall = instant.astimezone(zone(name)).strftime("%a %H:%M")
-                allowed_hours = f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}"
-                if rule == "quiet_hours" and profile_window.in_hours(
-                    instant.astimezone(zone(name))
-                ):
-                    # Inside the law's window: only the borrower's own preference blocks.
-                    rule, why = "contact_preference", "preferred_hours"
-                    allowed_hours = f"{_hhmm(window.start)}-{_hhmm(window.end)} (borrower's)"
-                first = _Block(rule, why, name, f"{name} local {wall}; allowed {allowed_hours}")
+                local = instant.astimezone(zone(name))
+                wall = local.strftime("%a %H:%M")
+                blackout = window.blackout(local.date())
+                if blackout is not None:
+                    # `why` is holiday or blackout_day; the detail names the day.
+                    day = f"{local:%Y-%m-%d}"
+                    if why == "holiday" and profile.holidays is not None:
+                        day += f" {blackout[1]} ({profile.holidays.calendar} holiday)"
+                    else:
+                        day += f" ({blackout[1]})"
+                    first = _Block("blackout", why, name, f"{name} local {wall}; {day}")
+                else:
+                    rule = "quiet_hours"
+                    allowed_hours = f"{profile.window.start:%H:%M}-{profile.window.end:%H:%M}"
+                    if profile_window.in_hours(local):
+                        # Inside the law's window: only a contact preference blocks.
+                        rule, why = "contact_preference", "preferred_hours"
+                        allowed_hours = (
+                            f"{_hhmm(window.start)}-{_hhmm(window.end)} (contact preferences: "
+                            + ", ".join(sorted({describe(p) for p in hours}))
+                            + ")"
+                        )
+                    first = _Block(rule, why, name, f"{name} local {wall}; allowed {allowed_hours}")
             allowed = next_allowed_in(instant, zones, window)
             if allowed is None:
                 return None, first

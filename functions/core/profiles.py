@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from functions.core.caps import Cap
 from functions.core.errors import ConfigError
+from functions.core.holiday_calendar import UnknownCalendar, holiday_calendar
 from functions.core.lenders import LenderConfig
 from functions.core.models import Account
 from functions.core.quiet_hours import LocalWindow, window_bounds
@@ -64,6 +65,28 @@ class Match(BaseModel):
     state: str | None = None
 
 
+class Holidays(BaseModel):
+    """A public-holiday calendar of the `holidays` library whose days are blackout days.
+
+    `required`: the law forbids contact on these days, so no lender may switch them off;
+    False marks our choice (a lender may opt out with `holidays: false`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    calendar: str = Field(pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2, as the library names it
+    subdivisions: tuple[str, ...] = ()  # e.g. [MA]; several ⇒ the union of their holidays
+    source: str = Field(min_length=1)
+    required: bool = False
+
+    @model_validator(mode="after")
+    def _known(self) -> Holidays:
+        try:
+            holiday_calendar(self.calendar, self.subdivisions)
+        except UnknownCalendar as exc:
+            raise ValueError(f"holidays: {exc}") from exc
+        return self
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -72,7 +95,8 @@ class Profile(BaseModel):
     match: tuple[Match, ...] = ()
     window: Window
     blackout_weekdays: tuple[Weekday, ...] = ()
-    blackout_dates: tuple[date, ...] = ()  # local dates, e.g. public holidays
+    blackout_dates: tuple[date, ...] = ()  # further local dates with no reminders
+    holidays: Holidays | None = None
     caps: tuple[Cap, ...] = ()
 
     @model_validator(mode="after")
@@ -92,6 +116,9 @@ class Profile(BaseModel):
             end=end,
             blackout_weekdays=frozenset(WEEKDAYS.index(day) for day in self.blackout_weekdays),
             blackout_dates=frozenset(self.blackout_dates),
+            holidays=holiday_calendar(self.holidays.calendar, self.holidays.subdivisions)
+            if self.holidays
+            else None,
         )
 
     def looser_than(self, base: Profile) -> list[str]:
@@ -106,6 +133,9 @@ class Profile(BaseModel):
             found.append(f"blackout_weekdays drops {sorted(missing)}")
         if missing_dates := set(base.blackout_dates) - set(self.blackout_dates):
             found.append(f"blackout_dates drops {sorted(str(day) for day in missing_dates)}")
+        if base.holidays is not None and base.holidays.required and self.holidays != base.holidays:
+            # Only a calendar the law requires binds; one marked our choice may be switched off.
+            found.append(f"holidays {base.holidays.calendar} are required ({base.holidays.source})")
         mine = {cap.name: cap for cap in self.caps}
         for cap in base.caps:
             other = mine.get(cap.name)
@@ -137,6 +167,8 @@ class _ProfileOverride(BaseModel):
     window: Window | None = None
     blackout_weekdays: tuple[Weekday, ...] = ()  # added to the profile's
     blackout_dates: tuple[date, ...] = ()  # added to the profile's
+    # False switches the profile's holiday calendar off (only one marked our choice).
+    holidays: bool = True
     caps: dict[str, _CapOverride] = Field(default_factory=dict)
 
 
@@ -241,6 +273,7 @@ def _apply(base: Profile, override: _ProfileOverride) -> Profile:
             "blackout_dates": tuple(
                 dict.fromkeys((*base.blackout_dates, *override.blackout_dates))
             ),
+            "holidays": base.holidays if override.holidays else None,
             "caps": caps,
         }
     )

@@ -17,6 +17,8 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from functions.core.holiday_calendar import HolidayCalendar
+
 if TYPE_CHECKING:
     from functions.core.profiles import Profile
 
@@ -41,13 +43,28 @@ class LocalWindow:
     end: int  # seconds after local midnight, exclusive (86 400 = end of day)
     blackout_weekdays: frozenset[int] = frozenset()  # date.weekday(): Monday = 0
     blackout_dates: frozenset[date] = frozenset()
+    holidays: HolidayCalendar | None = None  # public holidays, also blackout days
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end <= SECONDS_PER_DAY:
             raise ValueError(f"window must satisfy 0 <= start < end <= 24:00, got {self}")
 
+    def blackout(self, day: date) -> tuple[str, str] | None:
+        """Why local date `day` is a blackout day — ("holiday", its name) or ("blackout_day",
+        the weekday or "configured date") — or None. A weekend day that the holiday calendar
+        makes a working day (China's adjusted working days) is not blocked by its weekday."""
+        if self.holidays is not None and (name := self.holidays.holiday(day)):
+            return "holiday", name
+        if day in self.blackout_dates:
+            return "blackout_day", "configured blackout date"
+        if day.weekday() in self.blackout_weekdays and not (
+            self.holidays is not None and self.holidays.is_adjusted_working_day(day)
+        ):
+            return "blackout_day", f"{day:%A}s are blackout days"
+        return None
+
     def is_blackout(self, day: date) -> bool:
-        return day.weekday() in self.blackout_weekdays or day in self.blackout_dates
+        return self.blackout(day) is not None
 
     def in_hours(self, wall: datetime) -> bool:
         # Whole-second bounds: comparing the floored second is exact for [start, end).
@@ -78,11 +95,13 @@ def require_aware(instant: datetime) -> datetime:
 def blocking_zone(
     instant: datetime, zones: Sequence[str], window: LocalWindow
 ) -> tuple[str, str] | None:
-    """The first zone in which `instant` is not allowed, with why (`blackout_day`/`quiet_hours`)."""
+    """The first zone in which `instant` is not allowed, with why (`holiday`, `blackout_day`
+    or `quiet_hours`)."""
     for name in zones:
         wall = instant.astimezone(zone(name))
-        if window.is_blackout(wall.date()):
-            return name, "blackout_day"
+        blackout = window.blackout(wall.date())
+        if blackout is not None:
+            return name, blackout[0]
         if not window.in_hours(wall):
             return name, "quiet_hours"
     return None

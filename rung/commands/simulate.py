@@ -17,21 +17,26 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, time
+from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+import holidays
 
 from functions.core.errors import ConfigError, FileRejected
 from functions.core.ladder import load_ladder
 from functions.core.lender_file import FileReport, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account, AuditRecord, Channel, Decision
+from functions.core.preferences import describe
 from functions.core.profiles import ProfileBook, load_profiles
-from functions.core.quiet_hours import is_allowed
 from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
 from rung.commands.options import MAX_DAYS, days, instant
 from rung.commands.plan import plan_file, sending_rates
 from rung.engine import SimulationFailed, SimulationInput, SimulationResult, read_replies
+from rung.invariants import BlackoutCheck
 from rung.plan import plan
 from rung.progress import Progress
 from rung.provider_limits import Outage
@@ -155,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         result,
         lender.prices,
         in_quiet_hours=quiet_hours_check(book, lender),
+        on_blackout_day=blackout_day_check(book, lender),
         start=start,
         days=args.days,
         allowed_window=_default_window(book),
@@ -194,13 +200,55 @@ def _engine(name: str) -> Callable[..., SimulationResult]:
 def quiet_hours_check(
     book: ProfileBook, lender: LenderConfig
 ) -> Callable[[AuditRecord, Account], bool]:
-    """An independent re-check of every SENT record against the profile's quiet hours."""
+    """An independent re-check of every SENT record against the profile's local hours."""
 
     def in_quiet_hours(record: AuditRecord, account: Account) -> bool:
         zones = candidate_zones(account, default_region=lender.default_region, atlas=book.atlas)
-        return not zones or not is_allowed(record.at_utc, zones, book.profile_for(account))
+        window = book.profile_for(account).window
+        return not zones or any(
+            not window.start <= record.at_utc.astimezone(ZoneInfo(name)).time() < window.end
+            for name in zones
+        )
 
     return in_quiet_hours
+
+
+def blackout_day_check(book: ProfileBook, lender: LenderConfig) -> BlackoutCheck:
+    """An independent re-check of every SENT record against the profile's blackout days: the
+    `holidays` library asked directly, the configured weekdays and dates read as written."""
+
+    def on_blackout_day(record: AuditRecord, account: Account) -> str | None:
+        zones = candidate_zones(account, default_region=lender.default_region, atlas=book.atlas)
+        profile = book.profile_for(account)
+        calendars = (
+            _library_calendars(profile.holidays.calendar, profile.holidays.subdivisions)
+            if profile.holidays
+            else ()
+        )
+        for name in zones:
+            day = record.at_utc.astimezone(ZoneInfo(name)).date()
+            holiday = next((c[day] for c in calendars if day in c), None)
+            weekday = day.strftime("%A").lower()
+            worked = any(day in c.weekend_workdays for c in calendars)
+            if holiday is not None:
+                return f"{day} {holiday} in {name}"
+            if day in profile.blackout_dates or (
+                weekday in profile.blackout_weekdays and not worked
+            ):
+                return f"{day} ({weekday}, a blackout day) in {name}"
+        return None
+
+    return on_blackout_day
+
+
+@cache
+def _library_calendars(
+    country: str, subdivisions: tuple[str, ...]
+) -> tuple[holidays.HolidayBase, ...]:
+    return tuple(
+        holidays.country_holidays(country, subdiv=subdivision)
+        for subdivision in subdivisions or (None,)
+    )
 
 
 def _default_window(book: ProfileBook) -> tuple[time, time]:
@@ -238,9 +286,11 @@ def _print_timeline(result: SimulationResult, out: TextIO, limit: int = 50) -> N
         if record.decision is Decision.SENT:
             by_account[record.account_id].append(record)
     accounts = sorted({a.account_id for a in result.accounts})
+    preferences = {a.account_id: a.contact_preferences for a in result.accounts}
     for account_id in accounts[:limit]:
         sent = by_account.get(account_id, [])
         lines = [f"{account_id}: {len(sent)} sent"]
+        lines.extend(f"    prefers {describe(p)}" for p in preferences[account_id])
         for record in sent:
             local = record.at_local[:16].replace("T", " ") or "?"
             lines.append(

@@ -249,6 +249,40 @@ def test_schedule_file_cannot_lift_a_legal_status_and_keeps_preferences(aws: Aws
     assert account.contact_preferences == (evening,)
 
 
+def test_schedule_lender_file_preferences_are_stored_and_replaced_by_the_next_file(
+    aws: Aws,
+) -> None:
+    header = "account_id,phone,email,amount_due,currency,due_date,contact_hours,preferred_channel\n"
+    # Given a file saying "18:00-20:00, email preferred", and a borrower's reply "no texts"
+    aws.upload(
+        "uploads/demo/day1.csv",
+        (
+            header + "A1,+12065550134,a@example.com,100.00,USD,2026-11-25,18:00-20:00,email\n"
+        ).encode(),
+    )
+    said = ContactPreference(channel=Channel.SMS, excluded=True, at=NOW, rule="phrase:only")
+    aws.services.accounts.add_preference("demo", "A1", said)
+    stored = aws.services.accounts.get("demo", "A1")
+    assert stored is not None
+    from_file = [p for p in stored.contact_preferences if p.source == "lender_file"]
+    assert [(p.rule, p.at) for p in from_file] == [
+        ("contact_hours", NOW),
+        ("preferred_channel", NOW),
+    ]
+    assert (from_file[0].not_before, from_file[0].not_after) == (time(18), time(20))
+    # When the next file carries no preferences for the account
+    later = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+    aws.clock.set(later)
+    aws.upload(
+        "uploads/demo/day2.csv",
+        (header + "A1,+12065550134,a@example.com,60.00,USD,2026-11-25,,\n").encode(),
+    )
+    # Then the lender file's are gone and the borrower's stays
+    account = aws.services.accounts.get("demo", "A1")
+    assert account is not None
+    assert account.contact_preferences == (said,)
+
+
 def test_schedule_new_due_date_starts_a_new_cycle_and_stops_the_old(aws: Aws) -> None:
     header = "account_id,phone,amount_due,currency,due_date\n"
     aws.upload(

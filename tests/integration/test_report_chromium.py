@@ -27,6 +27,7 @@ from tests.unit.test_report import (
     account,
     build_result,
     never_quiet,
+    no_blackout,
     record,
     utc,
 )
@@ -209,6 +210,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         synthetic_result(),
         PRICES,
         in_quiet_hours=never_quiet,
+        on_blackout_day=no_blackout,
         start=START,
         days=DAYS,
         allowed_window=(time(8), time(21)),

@@ -141,3 +141,112 @@ def test_preferred_hours_are_never_broken_across_dst(
     wall = at.astimezone(NY)
     hour = wall.hour + wall.minute / 60
     assert max(8, not_before) <= hour < min(21, not_after)
+
+
+def from_file(**fields: object) -> ContactPreference:
+    return ContactPreference.model_validate(
+        {"at": SAID_AT, "source": "lender_file", "rule": "lender column", **fields}
+    )
+
+
+def test_lender_file_hours_narrow_the_window_and_the_detail_names_the_source() -> None:
+    # Given the lender file's contact_hours 18:00-20:00 and a rung at noon New York time
+    acct = account(contact_preferences=(from_file(not_before=time(18), not_after=time(20)),))
+    result = decide(gate(acct), BOOK)
+    # Then it waits for 18:00, and says the lender file asked for it
+    assert (result.verdict, result.reason) == (Verdict.DEFER, "preferred_hours")
+    assert result.until == datetime(2026, 6, 10, 22, 0, tzinfo=UTC)
+    assert "hours 18:00-20:00 — lender file" in result.detail
+
+
+def test_lender_file_channel_not_to_use_and_preferred_channel() -> None:
+    no_sms = account(contact_preferences=(from_file(channel=Channel.SMS, excluded=True),))
+    result = decide(gate(no_sms), BOOK)
+    assert (result.verdict, result.reason) == (Verdict.SUPPRESS, "channel_excluded")
+    assert result.detail.startswith("no sms — lender file")
+    email_only = account(contact_preferences=(from_file(channel=Channel.EMAIL, preferred=True),))
+    assert decide(gate(email_only), BOOK).verdict is Verdict.SUPPRESS
+    assert decide(gate(email_only, channel=Channel.EMAIL), BOOK).verdict is Verdict.SEND
+
+
+def test_borrower_hours_win_where_they_leave_no_hour_with_the_lender_file() -> None:
+    # Given the lender file's 18:00-20:00 and the borrower's later "not after 6pm"
+    acct = account(
+        contact_preferences=(
+            from_file(not_before=time(18), not_after=time(20)),
+            prefer(not_after=time(18)),
+        )
+    )
+    # Then the borrower's word wins: noon is fine, 19:00 is not
+    assert decide(gate(acct), BOOK).verdict is Verdict.SEND
+    evening = decide(gate(acct, now=datetime(2026, 6, 10, 23, 0, tzinfo=UTC)), BOOK)
+    assert (evening.verdict, evening.reason) == (Verdict.DEFER, "preferred_hours")
+
+
+def test_compatible_hours_from_both_sources_both_bind() -> None:
+    # Given the lender file's 09:00-20:00 and the borrower's "not after 5pm"
+    acct = account(
+        contact_preferences=(
+            from_file(not_before=time(9), not_after=time(20)),
+            prefer(not_after=time(17)),
+        )
+    )
+    six_pm = datetime(2026, 6, 10, 22, 0, tzinfo=UTC)
+    assert decide(gate(acct, now=six_pm), BOOK).verdict is Verdict.DEFER
+    eight_thirty = datetime(2026, 6, 10, 12, 30, tzinfo=UTC)
+    assert decide(gate(acct, now=eight_thirty), BOOK).verdict is Verdict.DEFER
+
+
+def test_borrower_channel_wins_where_the_lender_file_would_leave_no_channel() -> None:
+    # Given the lender file says "no sms", and the borrower later replied "text me only"
+    acct = account(
+        contact_preferences=(
+            from_file(channel=Channel.SMS, excluded=True),
+            prefer(channel=Channel.EMAIL, excluded=True),
+        )
+    )
+    # Then texts go out (the borrower's word) and emails do not
+    assert decide(gate(acct), BOOK).verdict is Verdict.SEND
+    assert decide(gate(acct, channel=Channel.EMAIL), BOOK).verdict is Verdict.SUPPRESS
+
+
+def test_lender_file_alone_may_rule_out_every_channel() -> None:
+    acct = account(
+        contact_preferences=(
+            from_file(channel=Channel.SMS, excluded=True),
+            from_file(channel=Channel.EMAIL, excluded=True),
+        )
+    )
+    for channel in Channel:
+        assert decide(gate(acct, channel=channel), BOOK).verdict is Verdict.SUPPRESS
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    instant=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)).map(
+        lambda d: d.replace(tzinfo=UTC)
+    ),
+    lender_hours=st.tuples(st.integers(0, 22), st.integers(1, 23)).filter(lambda h: h[0] < h[1]),
+    borrower_after=st.integers(1, 23),
+)
+def test_borrower_hours_always_bind_and_lender_hours_bind_unless_they_conflict(
+    instant: datetime, lender_hours: tuple[int, int], borrower_after: int
+) -> None:
+    # Given lender-file hours and a borrower's "not after H", at any instant across DST
+    start, end = lender_hours
+    acct = account(
+        contact_preferences=(
+            from_file(not_before=time(start), not_after=time(end)),
+            prefer(not_after=time(borrower_after)),
+        )
+    )
+    result = decide(gate(acct, now=instant), BOOK)
+    at = instant if result.verdict is Verdict.SEND else result.until
+    if at is None:
+        return  # nothing of the day is left within the law's window
+    hour = at.astimezone(NY).hour + at.astimezone(NY).minute / 60
+    # Then the law's and the borrower's hours always hold (read on New York's wall clock)
+    assert 8 <= hour < min(21, borrower_after)
+    # And the lender file's hours too, whenever they leave an hour with the borrower's
+    if start < borrower_after:
+        assert start <= hour < end

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
+import holidays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,14 +84,42 @@ def accounts(draw: st.DrawFn) -> Account:
     )
 
 
+def _library_calendars(profile: Profile) -> list[holidays.HolidayBase]:
+    if profile.holidays is None:
+        return []
+    return _calendars(profile.holidays.calendar, profile.holidays.subdivisions)
+
+
+@cache
+def _calendars(country: str, subdivisions: tuple[str, ...]) -> list[holidays.HolidayBase]:
+    return [
+        holidays.country_holidays(country, subdiv=sub, years=range(2019, 2032))
+        for sub in subdivisions or (None,)
+    ]
+
+
+def holiday_oracle(profile: Profile, day: date) -> str | None:
+    """The holiday on `day` as the `holidays` library lists it, read here directly."""
+    return next((c[day] for c in _library_calendars(profile) if day in c), None)
+
+
+def worked_weekend(profile: Profile, day: date) -> bool:
+    return any(day in c.weekend_workdays for c in _library_calendars(profile))
+
+
 def wall_allowed(
     instant: datetime, zones: tuple[str, ...], profile: Profile, reply: bool = False
 ) -> bool:
     for name in zones:
         wall = instant.astimezone(ZoneInfo(name))
-        if wall.strftime("%A").lower() in profile.blackout_weekdays:
+        day = wall.date()
+        if holiday_oracle(profile, day) is not None:
             return False
-        if wall.date() in profile.blackout_dates:
+        if wall.strftime("%A").lower() in profile.blackout_weekdays and not worked_weekend(
+            profile, day
+        ):
+            return False
+        if day in profile.blackout_dates:
             return False
         if not reply and not profile.window.start <= wall.time() < profile.window.end:
             return False

@@ -19,11 +19,13 @@ from rung.invariants import (
     DOUBLE_SENDS,
     SENDS_AFTER_OPT_OUT,
     SENDS_IN_QUIET_HOURS,
+    SENDS_ON_BLACKOUT_DAYS,
     UnknownAccountError,
     check_all,
     double_sends,
     sends_after_opt_out,
     sends_in_quiet_hours,
+    sends_on_blackout_days,
 )
 from tests.unit.test_report import account, record
 
@@ -204,7 +206,32 @@ def test_check_all_clean_run_has_no_violations() -> None:
     ]
 
     # When every invariant is checked
-    violations = check_all(records, [ANN], [opt_out()], lambda record, account: False)
+    violations = check_all(
+        records, [ANN], [opt_out()], lambda record, account: False, lambda record, account: None
+    )
 
     # Then every list is empty
-    assert violations == {SENDS_IN_QUIET_HOURS: [], SENDS_AFTER_OPT_OUT: [], DOUBLE_SENDS: []}
+    assert violations == {
+        SENDS_IN_QUIET_HOURS: [],
+        SENDS_ON_BLACKOUT_DAYS: [],
+        SENDS_AFTER_OPT_OUT: [],
+        DOUBLE_SENDS: [],
+    }
+
+
+def test_sends_on_blackout_days_counts_sends_only_and_says_which_day() -> None:
+    # Given a send and a deferral, and a check that calls every asked record a holiday
+    records = [send(at=T0), send(rung=1, at=T0, decision=Decision.DEFERRED)]
+    asked: list[Account] = []
+
+    def christmas(record: AuditRecord, account: Account) -> str | None:
+        asked.append(account)
+        return "2026-12-25 Christmas Day in America/New_York"
+
+    # When checked
+    violations = sends_on_blackout_days(records, [ANN], christmas)
+
+    # Then only the send is asked about and counted, and the violation names the day
+    assert [v.invariant for v in violations] == [SENDS_ON_BLACKOUT_DAYS]
+    assert violations[0].detail == "sent on 2026-12-25 Christmas Day in America/New_York"
+    assert asked == [ANN]

@@ -7,6 +7,7 @@ import codecs
 import io
 import threading
 import warnings
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,7 @@ from functions.core.csv_stream import CHUNK_BYTES
 from functions.core.errors import FileRejected
 from functions.core.lender_file import FileReport, LenderFile, RowResult, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
-from functions.core.models import AccountStatus
+from functions.core.models import AccountStatus, Channel
 from functions.settings import PROJECT_ROOT
 
 DEMO = load_lender(PROJECT_ROOT, "demo")
@@ -456,3 +457,55 @@ def test_row_with_a_push_endpoint_rung_cannot_publish_to_is_rejected_with_the_re
 ) -> None:
     errors = only_errors(f"{HEADER},push_endpoint\nA1,+12065550134,,10,USD,2026-11-25,{endpoint}\n")
     assert [e.split(" (")[0] for e in errors] == [reason]
+
+
+PREFS = f"{HEADER},contact_hours,do_not_contact_channels,preferred_channel"
+
+
+def test_row_contact_preferences_are_read_into_preferences_with_their_source() -> None:
+    # Given a row saying: contact 18:00-20:00 only, no texts, email preferred
+    (result,), _ = check(
+        f"{PREFS}\nA1,+12065550134,a@example.com,10,USD,2026-11-25,18:00-20:00,SMS,email\n"
+    )
+    assert result.value is not None
+    received = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    # Then they become lender-file preferences, stamped with the time the file was received
+    said = result.value.contact_preferences(received)
+    assert [(p.rule, p.source, p.at) for p in said] == [
+        ("contact_hours", "lender_file", received),
+        ("do_not_contact_channels", "lender_file", received),
+        ("preferred_channel", "lender_file", received),
+    ]
+    hours, no_sms, email = said
+    assert (hours.not_before, hours.not_after, hours.channel) == (time(18), time(20), None)
+    assert (no_sms.channel, no_sms.excluded) == (Channel.SMS, True)
+    assert (email.channel, email.preferred) == (Channel.EMAIL, True)
+
+
+def test_row_without_preference_columns_has_no_preferences() -> None:
+    (result,), _ = check(f"{HEADER}\nA1,+12065550134,,10,USD,2026-11-25\n")
+    assert result.value is not None
+    assert result.value.contact_preferences(datetime(2026, 12, 1, tzinfo=UTC)) == ()
+
+
+@pytest.mark.parametrize(
+    ("cells", "error"),
+    [
+        ("6pm-8pm,,", "contact_hours: '6pm-8pm' is not local hours such as 18:00-20:00"),
+        ("25:00-26:00,,", "contact_hours: '25:00-26:00' holds a time that does not exist"),
+        ("20:00-18:00,,", "contact_hours: '20:00-18:00': the start must be before the end"),
+        (",fax,", "do_not_contact_channels: 'fax' is not a channel (email, sms)"),
+        (",,pigeon", "preferred_channel: 'pigeon' is not a channel (email, sms)"),
+        (",sms,sms", "preferred_channel: sms is also in do_not_contact_channels"),
+    ],
+)
+def test_row_bad_contact_preference_is_rejected_naming_the_field(cells: str, error: str) -> None:
+    errors = only_errors(f"{PREFS}\nA1,+12065550134,,10,USD,2026-11-25,{cells}\n")
+    assert len(errors) == 1
+    assert errors[0].startswith(error)
+
+
+def test_row_several_channels_not_to_use_are_separated_by_semicolons() -> None:
+    (result,), _ = check(f"{PREFS}\nA1,+12065550134,,10,USD,2026-11-25,,sms; email,\n")
+    assert result.value is not None
+    assert result.value.do_not_contact_channels == (Channel.SMS, Channel.EMAIL)

@@ -116,8 +116,11 @@ def test_next_allowed_blackout_sunday_moves_to_monday() -> None:
 
 
 def test_next_allowed_blackout_date_in_local_calendar() -> None:
-    # Given 4 July blacked out: in Shanghai it is already 5 July while New York is on 4 July
-    strict = BOOK.with_overrides({"US": {"blackout_dates": ["2026-07-04"]}}).profiles["US"]
+    # Given 4 July blacked out (the holiday calendar off, so 3 July, the day it is observed
+    # in 2026, is not): in Shanghai it is already 5 July while New York is on 4 July
+    strict = BOOK.with_overrides(
+        {"US": {"blackout_dates": ["2026-07-04"], "holidays": False}}
+    ).profiles["US"]
     at = utc(2026, 7, 4, 0, 30)  # 3 Jul 20:30 EDT
     # Then New York may be contacted until 21:00 on 3 July, then only from 5 July 08:00
     assert is_allowed(at, [NY], strict)

@@ -206,6 +206,10 @@ def never_quiet(record: AuditRecord, account: Account) -> bool:
     return False
 
 
+def no_blackout(record: AuditRecord, account: Account) -> str | None:
+    return None
+
+
 def read_rows(path: Path) -> list[list[str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.reader(handle))
@@ -397,7 +401,7 @@ def test_summarize_counts_match_hand_computed_numbers() -> None:
     result = build_result()
 
     # When it is summarised
-    summary = summarize(result, PRICES, in_quiet_hours=never_quiet)
+    summary = summarize(result, PRICES, in_quiet_hours=never_quiet, on_blackout_day=no_blackout)
 
     # Then every number matches what the records say
     assert summary["accounts"] == 4
@@ -439,6 +443,7 @@ def test_summarize_counts_match_hand_computed_numbers() -> None:
     assert "every retry of a Task" in cost["formula"]
     assert summary["invariants"] == {
         "sends_in_quiet_hours": 0,
+        "sends_on_blackout_days": 0,
         "sends_after_opt_out": 0,
         "double_sends": 0,
     }
@@ -462,7 +467,7 @@ def test_summarize_double_send_listed_with_masked_address() -> None:
     )
 
     # When it is summarised
-    summary = summarize(result, PRICES, in_quiet_hours=never_quiet)
+    summary = summarize(result, PRICES, in_quiet_hours=never_quiet, on_blackout_day=no_blackout)
 
     # Then the counter is 1 and the violation is listed, with no full phone number
     assert summary["invariants"]["double_sends"] == 1
@@ -485,7 +490,7 @@ def test_summarize_violations_listed_at_most_twenty() -> None:
     )
 
     # When it is summarised
-    summary = summarize(result, PRICES, in_quiet_hours=never_quiet)
+    summary = summarize(result, PRICES, in_quiet_hours=never_quiet, on_blackout_day=no_blackout)
 
     # Then all 25 are counted and the first 20 listed
     assert summary["invariants"]["double_sends"] == 25
@@ -502,7 +507,9 @@ def test_summarize_quiet_hours_callable_decides_the_counter() -> None:
         return record.profile == "CN"
 
     # When it is summarised
-    summary = summarize(result, PRICES, in_quiet_hours=shanghai_ten_is_quiet)
+    summary = summarize(
+        result, PRICES, in_quiet_hours=shanghai_ten_is_quiet, on_blackout_day=no_blackout
+    )
 
     # Then only the CN send is counted, and only sends were asked about, each with its account
     assert summary["invariants"]["sends_in_quiet_hours"] == 1
@@ -521,6 +528,7 @@ def test_write_outputs_writes_three_files_and_returns_summary(tmp_path: Path) ->
         result,
         PRICES,
         in_quiet_hours=never_quiet,
+        on_blackout_day=no_blackout,
         start=START,
         days=10,
         allowed_window=(time(8), time(21)),
@@ -550,7 +558,7 @@ def test_report_html_escapes_lender_data() -> None:
             body='<script>alert("x")</script><img src=x>',
         )
     )
-    summary = summarize(result, PRICES, in_quiet_hours=never_quiet)
+    summary = summarize(result, PRICES, in_quiet_hours=never_quiet, on_blackout_day=no_blackout)
 
     # When the page is rendered
     page = render_report(summary, result, start=START, days=10)
@@ -566,7 +574,7 @@ def test_report_html_escapes_lender_data() -> None:
 def test_report_html_plain_reasons_and_quiet_shading() -> None:
     # Given the hand-built simulation and the US window 08:00–21:00
     result = build_result()
-    summary = summarize(result, PRICES, in_quiet_hours=never_quiet)
+    summary = summarize(result, PRICES, in_quiet_hours=never_quiet, on_blackout_day=no_blackout)
 
     # When the page is rendered
     page = render_report(summary, result, start=START, days=10, allowed_window=(time(8), time(21)))
@@ -585,7 +593,7 @@ def test_report_html_timeline_capped_for_large_runs() -> None:
     result = build_result()
     extra = TIMELINE_ACCOUNTS + 5 - len(result.accounts)
     result.accounts.extend(account(f"Z{n:04d}", phone="+14155550000") for n in range(extra))
-    summary = summarize(result, PRICES, in_quiet_hours=never_quiet)
+    summary = summarize(result, PRICES, in_quiet_hours=never_quiet, on_blackout_day=no_blackout)
 
     # When the page is rendered
     page = render_report(summary, result, start=START, days=10)

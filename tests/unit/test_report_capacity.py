@@ -8,7 +8,7 @@ from pathlib import Path
 from functions.core.models import AuditRecord, Channel, Decision
 from rung.report import write_outputs
 from rung.report_page import busiest_minute_chart
-from tests.unit.test_report import PRICES, build_result, never_quiet, record
+from tests.unit.test_report import PRICES, build_result, never_quiet, no_blackout, record
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -61,6 +61,7 @@ def test_summary_and_report_carry_the_capacity(tmp_path: Path) -> None:
         build_result(),
         PRICES,
         in_quiet_hours=never_quiet,
+        on_blackout_day=no_blackout,
         start=START,
         days=3,
         capacity_per_second={Channel.SMS: 3},

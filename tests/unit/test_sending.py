@@ -38,7 +38,8 @@ from functions.settings import PROJECT_ROOT, Settings
 from rung.events import LocalContext
 
 SEATTLE = ZoneInfo("America/Los_Angeles")
-DUE = date(2026, 11, 25)
+# No rung of the default ladder falls on a US holiday (day 1 of 25 November is Thanksgiving).
+DUE = date(2026, 11, 2)
 PHONE = "+12065550134"
 EMAIL = "jane.doe@example.com"
 LADDER = load_ladder(PROJECT_ROOT, "default")
@@ -313,12 +314,12 @@ def test_step_opted_out_channel_is_suppressed_and_the_ladder_moves_on(world: Wor
 
 
 def test_step_in_quiet_hours_defers_to_the_window_and_sends_then(world: World) -> None:
-    night = datetime(2026, 11, 26, 23, 30, tzinfo=SEATTLE)
+    night = datetime(2026, 11, 3, 23, 30, tzinfo=SEATTLE)
     world.clock.set(night)
 
     deferred = world.sender().step(world.state())
 
-    morning = datetime(2026, 11, 27, 8, 0, tzinfo=SEATTLE)
+    morning = datetime(2026, 11, 4, 8, 0, tzinfo=SEATTLE)
     assert deferred.records[0].decision is Decision.DEFERRED
     assert deferred.records[0].reason == "quiet_hours"
     assert deferred.state.next_instant == morning

@@ -49,6 +49,7 @@ def test_simulate_samples_writes_the_three_outputs_and_lists_bad_rows(
     assert (summary["rows"], summary["rows_rejected"], summary["accounts"]) == (15, 1, 14)
     assert summary["invariants"] == {
         "sends_in_quiet_hours": 0,
+        "sends_on_blackout_days": 0,
         "sends_after_opt_out": 0,
         "double_sends": 0,
     }

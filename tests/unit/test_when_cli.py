@@ -206,3 +206,37 @@ def test_when_invalid_input_exits_2_with_message(
     assert code == 2
     assert out == ""
     assert message in err and err.startswith("rung when: ")
+
+
+def test_when_names_the_holiday_that_defers(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given China's National Day, 10:00 in Shanghai
+    argv = ("--phone", "+8613800138000", "--country", "CN", "--at", "2026-10-01T02:00:00Z")
+    code, out, _ = run(capsys, *argv, "--json")
+    answer = json.loads(out)
+    # Then it is not allowed, and the answer names the holiday and the zone whose date it is
+    assert code == 0
+    assert (answer["allowed"], answer["reason"]) == (False, "holiday")
+    assert answer["holiday"] == {
+        "name": "National Day",
+        "date": "2026-10-01",
+        "zone": "Asia/Shanghai",
+        "calendar": "CN",
+    }
+    # And the human output says it too
+    _, text, _ = run(capsys, *argv)
+    assert "holiday   National Day (2026-10-01, CN calendar)" in text
+
+
+def test_when_holiday_is_judged_on_the_local_date(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given 26 December 02:00 UTC: still Christmas evening (18:00) in Los Angeles
+    _, out, _ = run(capsys, "--phone", "+14155550123", "--at", "2026-12-26T02:00:00Z", "--json")
+    answer = json.loads(out)
+    assert (answer["allowed"], answer["reason"]) == (False, "holiday")
+    assert answer["holiday"]["name"] == "Christmas Day"
+    assert answer["next_allowed_at"] == "2026-12-26T16:00:00Z"  # 08:00 PST on the 26th
+
+
+def test_when_allowed_names_no_holiday(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "--phone", "+14155550123", "--at", "2026-12-28T18:00:00Z", "--json")
+    answer = json.loads(out)
+    assert (answer["allowed"], answer["reason"], answer["holiday"]) == (True, None, None)
