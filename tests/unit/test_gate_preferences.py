@@ -202,11 +202,24 @@ def test_borrower_channel_wins_where_the_lender_file_would_leave_no_channel() ->
     acct = account(
         contact_preferences=(
             from_file(channel=Channel.SMS, excluded=True),
+            prefer(channel=Channel.SMS, preferred=True),
+        )
+    )
+    # Then texts go out (the borrower's word) and no other channel does
+    assert decide(gate(acct), BOOK).verdict is Verdict.SEND
+    for other in (Channel.EMAIL, Channel.PUSH):
+        assert decide(gate(acct, channel=other), BOOK).verdict is Verdict.SUPPRESS
+
+
+def test_lender_exclusion_holds_while_the_borrower_leaves_another_channel_open() -> None:
+    # Given the lender file says "no sms" and the borrower said "no email": push remains
+    acct = account(
+        contact_preferences=(
+            from_file(channel=Channel.SMS, excluded=True),
             prefer(channel=Channel.EMAIL, excluded=True),
         )
     )
-    # Then texts go out (the borrower's word) and emails do not
-    assert decide(gate(acct), BOOK).verdict is Verdict.SEND
+    assert decide(gate(acct), BOOK).verdict is Verdict.SUPPRESS
     assert decide(gate(acct, channel=Channel.EMAIL), BOOK).verdict is Verdict.SUPPRESS
 
 

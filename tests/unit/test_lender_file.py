@@ -494,8 +494,8 @@ def test_row_without_preference_columns_has_no_preferences() -> None:
         ("6pm-8pm,,", "contact_hours: '6pm-8pm' is not local hours such as 18:00-20:00"),
         ("25:00-26:00,,", "contact_hours: '25:00-26:00' holds a time that does not exist"),
         ("20:00-18:00,,", "contact_hours: '20:00-18:00': the start must be before the end"),
-        (",fax,", "do_not_contact_channels: 'fax' is not a channel (email, sms)"),
-        (",,pigeon", "preferred_channel: 'pigeon' is not a channel (email, sms)"),
+        (",fax,", "do_not_contact_channels: 'fax' is not a channel (email, push, sms)"),
+        (",,pigeon", "preferred_channel: 'pigeon' is not a channel (email, push, sms)"),
         (",sms,sms", "preferred_channel: sms is also in do_not_contact_channels"),
     ],
 )
