@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, datetime
 
 from functions.core.clock import SystemClock
@@ -19,6 +18,7 @@ from functions.core.profiles import load_profiles
 from functions.core.quiet_hours import blocking_zone, next_allowed, zone
 from functions.core.zones import InvalidLocation
 from functions.settings import Settings
+from rung.commands.failure import CommandError
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -48,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
         evidence = book.atlas.evidence(args.phone, args.country, args.state, args.postal, args.tz)
         region = book.atlas.region_of(args.phone, args.country, args.state)
     except (InvalidLocation, ValueError) as exc:
-        print(f"rung when: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc)) from exc
     profile = book.profile_for_place(region, args.state)
     zones = evidence.zones
     upcoming = next_allowed(at, zones, profile)
