@@ -20,7 +20,11 @@ from functions.adapters.dynamo import DynamoChannelSwitch
 from functions.core.models import Channel, ChannelPause
 from functions.settings import Settings
 from rung.commands.failure import CommandError
-from rung.commands.local_table import create_local_table, missing_table_hint
+from rung.commands.local_table import (
+    create_local_table,
+    missing_table_hint,
+    require_local_endpoint,
+)
 
 EXIT_OK = 0
 
@@ -62,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.action} needs the channel (email or sms)")
     if args.action == "pause" and not args.by:
         raise CommandError("say who pauses it (--by NAME)")
-    client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url)
     if args.create_table:
-        create_local_table(client, args.table, endpoint_url=args.endpoint_url)
-    switch = DynamoChannelSwitch(args.table, client=client)
+        require_local_endpoint(args.table, args.endpoint_url)
     channels = [Channel(args.channel)] if args.channel else list(Channel)
     try:
+        client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url)
+        if args.create_table:
+            create_local_table(client, args.table)
+        switch = DynamoChannelSwitch(args.table, client=client)
         if args.action == "pause":
             switch.pause(
                 ChannelPause(

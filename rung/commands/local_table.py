@@ -8,16 +8,18 @@ from typing import Any
 from rung.commands.failure import CommandError
 
 
-def create_local_table(
-    client: Any, table_name: str, *, endpoint_url: str | None, range_key: str | None = None
-) -> None:
-    """Create `table_name` (hash key `pk`, optional range key) unless it exists already, so
-    running the same command twice works."""
+def require_local_endpoint(table_name: str, endpoint_url: str | None) -> None:
+    """`--create-table` without `--endpoint-url` is refused before any AWS call."""
     if not endpoint_url:
         raise CommandError(
             "--create-table is for local endpoints (--endpoint-url); on AWS the stack owns "
             f"the table {table_name}"
         )
+
+
+def create_local_table(client: Any, table_name: str, *, range_key: str | None = None) -> None:
+    """Create `table_name` (hash key `pk`, optional range key) unless it exists already, so
+    running the same command twice works."""
     keys = [("pk", "HASH"), *([(range_key, "RANGE")] if range_key else [])]
     try:
         client.create_table(
@@ -33,6 +35,8 @@ def create_local_table(
 
 def missing_table_hint(error: Exception, table_name: str, *, endpoint_url: str | None) -> str:
     """An AWS error in words that name the table, with the way out when it does not exist."""
+    if type(error).__name__ == "NoRegionError":
+        return "no AWS region: pass --region or set AWS_DEFAULT_REGION"
     text = f"table {table_name}: {error}"
     if "ResourceNotFoundException" in type(error).__name__ or "ResourceNotFound" in str(error):
         where = f" at {endpoint_url}" if endpoint_url else ""

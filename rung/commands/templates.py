@@ -50,7 +50,11 @@ from functions.core.templates import (
 )
 from functions.settings import PROJECT_ROOT, Settings
 from rung.commands.failure import CommandError
-from rung.commands.local_table import create_local_table, missing_table_hint
+from rung.commands.local_table import (
+    create_local_table,
+    missing_table_hint,
+    require_local_endpoint,
+)
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -353,9 +357,11 @@ def _store(args: argparse.Namespace) -> Any:
     from functions.adapters.template_store import DynamoTemplateStore
 
     table = args.table or Settings().templates_table
+    if args.create_table:
+        require_local_endpoint(table, args.endpoint_url)
     client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url)
     if args.create_table:
-        create_local_table(client, table, endpoint_url=args.endpoint_url, range_key="sk")
+        create_local_table(client, table, range_key="sk")
     return DynamoTemplateStore(table, client=client)
 
 
