@@ -32,6 +32,7 @@ from functions.core.models import (
     Decision,
     SuppressionSource,
 )
+from functions.core.payments_file import PaymentRow
 from functions.core.segments import encoding_of
 from rung.engine import SimulationResult
 from rung.invariants import INVARIANTS, QuietHoursCheck, Violation, check_all
@@ -283,6 +284,7 @@ def write_outputs(
     allowed_window: tuple[time, time] | None = None,
     capacity_per_second: Mapping[Channel, int] | None = None,
     rejected_rows: Sequence[RejectedRow] = (),
+    payments: Sequence[PaymentRow] = (),
 ) -> dict[str, Any]:
     """Write messages.csv, summary.json and report.html into `out_dir`; return the summary.
 
@@ -292,7 +294,8 @@ def write_outputs(
     `allowed_window` (local start, end) only shades the time-of-day chart: pass the window of
     the profile in use (e.g. the `US` profile's) — the invariant itself uses `in_quiet_hours`.
     `rejected_rows`: the input rows the run did not take (the first `REJECTED_LISTED` are
-    listed in summary.json and on the page).
+    listed in summary.json and on the page). `payments`: the payments file's accepted rows,
+    listed on the page.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     write_messages_csv(out_dir / MESSAGES_CSV, result.records)
@@ -310,6 +313,13 @@ def write_outputs(
     (out_dir / SUMMARY_JSON).write_text(
         json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    page = render_report(summary, result, start=start, days=days, allowed_window=allowed_window)
+    page = render_report(
+        summary,
+        result,
+        start=start,
+        days=days,
+        allowed_window=allowed_window,
+        payments=payments,
+    )
     (out_dir / REPORT_HTML).write_text(page, encoding="utf-8")
     return summary

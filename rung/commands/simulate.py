@@ -25,7 +25,7 @@ from functions.core.ladder import load_ladder
 from functions.core.lender_file import FileReport, RowResult, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account, AuditRecord, Channel, Decision
-from functions.core.payments_file import PaymentsFile
+from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.quiet_hours import is_allowed
 from functions.core.zones import candidate_zones
@@ -117,8 +117,11 @@ def run(args: argparse.Namespace) -> int:
         lender = load_lender(PROJECT_ROOT, args.lender)
         report, rejected = _validate(existing_file(args.file), lender, out, quiet=args.json)
         replies = read_replies(existing_file(args.replies)) if args.replies else ()
+        payments: list[PaymentRow] = []
         if args.payments is not None:
-            rejected += _validate_payments(existing_file(args.payments), lender, out, args.json)
+            rejected += _validate_payments(
+                existing_file(args.payments), lender, out, payments, quiet=args.json
+            )
     except CommandError:
         raise
     except (ConfigError, FileRejected, OSError, ValueError) as exc:
@@ -163,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         allowed_window=_default_window(book),
         capacity_per_second=_capacity(lender, sim),
         rejected_rows=rejected,
+        payments=payments,
     )
     if args.json:
         json.dump(summary, out, ensure_ascii=False, indent=2)
@@ -240,12 +244,15 @@ def _validate(
 
 
 def _validate_payments(
-    path: Path, lender: LenderConfig, out: TextIO, quiet: bool
+    path: Path, lender: LenderConfig, out: TextIO, accepted: list[PaymentRow], *, quiet: bool
 ) -> list[RejectedRow]:
-    """The payments file's bad rows, named as intake will reject them (they pay nothing)."""
+    """The payments file's bad rows, named as intake will reject them (they pay nothing);
+    the good ones are added to `accepted`, for the report."""
     rejected: list[RejectedRow] = []
     with path.open("rb") as stream:
         for row in PaymentsFile(stream, lender).results():
+            if row.value is not None:
+                accepted.append(row.value)
             if not row.accepted:
                 rejected.append(_rejected(path, row))
                 if not quiet:
