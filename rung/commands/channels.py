@@ -4,7 +4,8 @@ The SES reputation alarms pause email by themselves (docs/compliance.md, Email r
 person resumes it, after finding why bounces or complaints rose. While a channel is paused its rungs
 are deferred (never dropped) and looked at again every `RUNG_CHANNEL_PAUSE_RECHECK_HOURS`.
 Talks to the suppressions table: real AWS with boto3's default credentials, or a local
-endpoint (`--endpoint-url`). Exit 0 ok, 2 unusable input or AWS unreachable.
+endpoint (`--endpoint-url`, with `--create-table` to create the table there if it is missing).
+Errors name the table. Exit 0 ok, 2 unusable input or AWS unreachable.
 """
 
 from __future__ import annotations

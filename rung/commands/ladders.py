@@ -26,7 +26,7 @@ from functions.core.errors import ConfigError
 from functions.settings import Settings
 from rung.commands.failure import CommandError
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REFUSED = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

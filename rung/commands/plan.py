@@ -33,7 +33,7 @@ from rung.commands.failure import CommandError
 from rung.commands.options import days, existing_file, instant
 from rung.plan import Demand, Plan, lay_out, plan
 
-EXIT_FITS, EXIT_SPILLS, EXIT_USAGE = 0, 1, 2
+EXIT_FITS, EXIT_SPILLS = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

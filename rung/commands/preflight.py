@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 from rung.commands.failure import CommandError
 
-EXIT_OK, EXIT_MISSING, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_MISSING = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

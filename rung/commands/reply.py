@@ -21,7 +21,6 @@ from functions.settings import Settings
 from rung.commands.failure import CommandError
 
 EXIT_OK = 0
-EXIT_CONFIG = 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,7 +19,7 @@ from rung.commands.preflight import UsageError, boto3_clients, deployment_config
 from rung.preflight import AWS_ERRORS
 from rung.smoke import Deployment, Smoke, stack_outputs
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -2,8 +2,11 @@
 
 lint and preview are local (files + lender configuration). push, approve and list talk to the
 `templates` DynamoDB table: real AWS with boto3's default credentials, or a local endpoint
-(`--endpoint-url http://localhost:5000`, e.g. `moto_server`). Exit codes: 0 ok, 1 lint errors
-or an approval refused, 2 unusable input (bad path, unknown lender, AWS unreachable).
+(`--endpoint-url http://localhost:5000`, e.g. `moto_server`; `--create-table` creates the table
+there if it is missing). push lints every file first and stores nothing if one fails. approve
+takes the id as list prints it (`reminder_day1/sms.en-US.txt@V`). Exit codes: 0 ok, 1 lint
+errors, a push of a failing file or an approval refused, 2 unusable input (bad path, a folder
+without templates, unknown template or lender, AWS unreachable).
 """
 
 from __future__ import annotations
@@ -58,7 +61,6 @@ from rung.commands.local_table import (
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
-EXIT_USAGE = 2
 DEFAULT_ROOT = PROJECT_ROOT / "templates" / "messages"
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from rung.cli import main
 
@@ -82,9 +82,9 @@ def phone(browser: Browser, report: Path) -> Iterator[tuple[Page, list[str]]]:
     context = browser.new_context(viewport=PHONE, accept_downloads=True)
     fetched: list[str] = []
 
-    def refuse(route: object) -> None:
-        fetched.append(route.request.url)  # type: ignore[attr-defined]
-        route.abort()  # type: ignore[attr-defined]
+    def refuse(route: Route) -> None:
+        fetched.append(route.request.url)
+        route.abort()
 
     context.route("http*://**/*", refuse)
     page = context.new_page()
