@@ -414,23 +414,6 @@ class AccountTimeline:
     def reasons(self) -> list[str]:
         return sorted({row.reason.split(":", 1)[0] for row in self.rows if row.reason})
 
-    def export(self) -> list[dict[str, object]]:
-        """The rows the page's "Download CSV" writes for this account."""
-        return [
-            {
-                "account_id": self.account_id,
-                "local_time": row.when,
-                "utc_offset": row.offset,
-                "rung": row.rung,
-                "channel": row.channel,
-                "decision": row.decision,
-                "reason": row.reason,
-                "reason_text": row.reason_text,
-                "message": row.preview,
-            }
-            for row in self.rows
-        ]
-
 
 @dataclass(frozen=True)
 class ReplyRow:

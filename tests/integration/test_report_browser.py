@@ -201,8 +201,10 @@ def test_report_filters_narrow_the_timeline(phone: tuple[Page, list[str]]) -> No
     assert visible.count() > filtered
 
 
-def test_report_exports_one_accounts_timeline(phone: tuple[Page, list[str]]) -> None:
+def test_report_exports_one_accounts_timeline(phone: tuple[Page, list[str]], report: Path) -> None:
     page, fetched = phone
+    # Given a filter that hides some of the account's rows (the export still takes them all)
+    page.select_option("#filter-channel", "SMS")
     account = page.locator("#timeline details[data-account='D-1003']")
     account.locator("summary").click()
     rows_shown = account.locator("tr").count() - 1
@@ -221,4 +223,11 @@ def test_report_exports_one_accounts_timeline(phone: tuple[Page, list[str]]) -> 
     assert {row["account_id"] for row in rows} == {"D-1003"}
     assert [row["decision"] for row in rows].count("SUPPRESSED") == 2
     assert any(row["reason"] == "opted_out" for row in rows)
+    # ... the same decisions, in the same order, as messages.csv holds for that account
+    with (report.parent / "messages.csv").open(encoding="utf-8-sig", newline="") as handle:
+        recorded = [r for r in csv.DictReader(handle) if r["account_id"] == "D-1003"]
+    recorded.sort(key=lambda r: r["at_utc"])
+    assert [(r["rung"], r["channel"].upper(), r["decision"], r["reason"]) for r in rows] == [
+        (r["rung"], r["channel"].upper(), r["decision"], r["reason"]) for r in recorded
+    ]
     assert fetched == []
