@@ -54,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.state_machine:
         raise CommandError("name the state machine (--state-machine ARN)")
     if args.action == "redrive" and bool(args.name) == bool(args.all):
-        raise CommandError("redrive needs one execution NAME or --all")
+        raise CommandError("redrive: give one execution NAME or --all")
     if args.action == "failed" and (args.name or args.all):
-        raise CommandError("failed takes no NAME or --all")
+        raise CommandError("failed: takes no NAME or --all")
     try:
         # A named execution's ARN is checked before any AWS call.
         named = [execution_arn(args.state_machine, args.name)] if args.name else []
