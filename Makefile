@@ -29,9 +29,10 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install chromium (or RUNG_SKIP_BROWSER=1)"; exit 1; fi; }
 
-# Two workers: the machines this runs on (CI included) have two cores.
+# Two workers: the machines this runs on (CI included) have two cores. Each line of dots ends
+# with how many tests have run of how many ("[ 480/2210]").
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 -o console_output_style=count
 
 # Regenerates docs/aws-calls.md from a recorded local-world run (review the difference).
 aws-calls: $(STAMP)

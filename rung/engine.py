@@ -10,13 +10,28 @@ Both return a SimulationResult; a test proves their decisions are identical.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from functions.core.errors import RungError
 from functions.core.models import Account, AuditRecord, Channel, Suppression
 from rung.provider_limits import Outage, ProviderLimits
+
+# The handlers' own log lines and warnings during a simulation (rung.lambda_logs): errors only,
+# on stderr. A preview prints its own account of every decision.
+SIMULATION_LOG_LEVEL = "ERROR"
+
+
+class ProgressListener(Protocol):
+    """Told each virtual instant a run reaches, and how to count the gate decisions made so far
+    (called only when a progress bar redraws: counting may cost a table scan)."""
+
+    def __call__(
+        self, virtual_now: datetime, /, decisions: Callable[[], int] | None = None
+    ) -> None: ...
 
 
 class SimulationFailed(RungError):

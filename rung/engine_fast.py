@@ -40,7 +40,13 @@ from functions.optout import handler as optout
 from functions.schedule import handler as schedule
 from functions.send import handler as send
 from functions.settings import Settings
-from rung.engine import ScriptedReply, SimulationInput, SimulationResult
+from rung.engine import (
+    SIMULATION_LOG_LEVEL,
+    ProgressListener,
+    ScriptedReply,
+    SimulationInput,
+    SimulationResult,
+)
 from rung.events import (
     UNSUBSCRIBE_URL,
     LocalContext,
@@ -52,9 +58,11 @@ from rung.events import (
     split_payments,
 )
 from rung.ladder_retry import send_rung_policy
+from rung.lambda_logs import lambda_logs
 from rung.provider_limits import LimitedEmail, LimitedPush, LimitedSms
 
 BUCKET = "rung-simulator"
+HANDLER_MODULES = (optout.__name__, schedule.__name__, send.__name__)
 INBOUND_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-sms"
 EMAIL_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-email"
 
@@ -219,7 +227,7 @@ class FastEngine:
 
     # -- the run -------------------------------------------------------------------------
 
-    def run(self, progress: Callable[[datetime], None] | None = None) -> SimulationResult:
+    def run(self, progress: ProgressListener | None = None) -> SimulationResult:
         approve_lint_clean(
             self.templates,
             self.settings.config_root / "templates" / "messages",
@@ -243,8 +251,11 @@ class FastEngine:
             self.clock.set(event.at)
             event.action()
             if progress is not None:
-                progress(event.at)
+                progress(event.at, decisions=self._decisions)
         return self._result(accounts_key, body)
+
+    def _decisions(self) -> int:
+        return len(self.audit.records)
 
     def _result(self, accounts_key: str, body: bytes) -> SimulationResult:
         upload = next((u for u in self.uploads.records.values() if u.key == accounts_key), None)
@@ -272,7 +283,6 @@ def record_order(record: Any) -> tuple[Any, ...]:
     )
 
 
-def run_fast(
-    sim: SimulationInput, progress: Callable[[datetime], None] | None = None
-) -> SimulationResult:
-    return FastEngine(sim).run(progress)
+def run_fast(sim: SimulationInput, progress: ProgressListener | None = None) -> SimulationResult:
+    with lambda_logs(HANDLER_MODULES, level=SIMULATION_LOG_LEVEL):
+        return FastEngine(sim).run(progress)

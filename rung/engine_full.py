@@ -32,7 +32,14 @@ from functions.core.models import Account, Channel, Suppression, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import PROJECT_ROOT
 from rung.access.enforcer import Denial
-from rung.engine import ScriptedReply, SimulationFailed, SimulationInput, SimulationResult
+from rung.engine import (
+    SIMULATION_LOG_LEVEL,
+    ProgressListener,
+    ScriptedReply,
+    SimulationFailed,
+    SimulationInput,
+    SimulationResult,
+)
 from rung.events import (
     UNSUBSCRIBE_URL,
     inbound_email_message,
@@ -83,9 +90,7 @@ class _Scripted:
     action: Callable[[], object]
 
 
-def run_full(
-    sim: SimulationInput, progress: Callable[[datetime], None] | None = None
-) -> SimulationResult:
+def run_full(sim: SimulationInput, progress: ProgressListener | None = None) -> SimulationResult:
     """Run `sim` on the local world; `progress` is told each virtual instant reached."""
     with simulation_world(sim) as world:
         return run_in(world, sim, progress)
@@ -100,13 +105,15 @@ def simulation_world(sim: SimulationInput) -> LocalWorld:
         unsubscribe_url=UNSUBSCRIBE_URL,
         unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
         environment=sim.pacing_environment(),
+        log_level=SIMULATION_LOG_LEVEL,
     )
 
 
 def run_in(
-    world: LocalWorld, sim: SimulationInput, progress: Callable[[datetime], None] | None = None
+    world: LocalWorld, sim: SimulationInput, progress: ProgressListener | None = None
 ) -> SimulationResult:
     """Run `sim` in an entered world, which stays open for the caller to look into."""
+    tick = None if progress is None else partial(progress, decisions=world.decision_count)
     lender = load_lender(PROJECT_ROOT, sim.lender_id)
     end = sim.start + timedelta(days=sim.days)
     settings = world.services.settings
@@ -123,11 +130,11 @@ def run_in(
         for event in sorted(script, key=lambda item: (item.at, item.order, item.seq)):
             if event.at > end:
                 break
-            world.clock.run_until(event.at, progress=progress)
+            world.clock.run_until(event.at, progress=tick)
             event.action()
-            if progress is not None:
-                progress(event.at)
-        world.clock.run_until(end, inclusive=True, progress=progress)
+            if tick is not None:
+                tick(event.at)
+        world.clock.run_until(end, inclusive=True, progress=tick)
         world.stop_running(cause=END_OF_RUN)
     if world.denials:
         raise AccessRefused(world.denials)

@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 from unittest import mock
 
 import boto3
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 from moto.moto_api._internal import mock_random
 from moto.ses.models import RawMessage, ses_backends
 from moto.sns.models import sns_backends
@@ -65,6 +66,7 @@ from rung.access.stack import (
     stack_name,
 )
 from rung.access.template import Physical, Template, synthesized_template
+from rung.lambda_logs import lambda_logs
 from rung.moto_patches import HandlerError, InProcessLambda
 from rung.sms_voice import EventDestination, SmsVoiceBackend
 from rung.virtual_clock import VirtualClock
@@ -169,12 +171,15 @@ class LocalWorld:
         enforce_access: bool = True,
         template: Template | None = None,
         environment: Mapping[str, str] | None = None,
+        log_stream: TextIO | None = None,
     ) -> None:
         """`enforce_access`: check every call a handler makes against its function's role in
         the synthesized stack (rung.access); a refused call fails the world on exit.
         `template`: the stack's template to take roles and names from (default: synthesized
         from this checkout). `environment`: more RUNG_* settings, as the stack would set them
-        (e.g. pacing defaults)."""
+        (e.g. pacing defaults). `log_level`, `log_stream`: where the handlers' Powertools log
+        lines and Python warnings go (rung.lambda_logs; default stderr), as CloudWatch would
+        take them on AWS."""
         self._enforce_access = enforce_access
         self._access: AccessEnforcer | None = None
         self._template = template
@@ -183,6 +188,7 @@ class LocalWorld:
         self._unsubscribe_key = unsubscribe_key
         self._seed = seed
         self._log_level = log_level
+        self._log_stream = log_stream
         self.clock = VirtualClock(start, stall_timeout=stall_timeout)
         self._lender_ids = lender_ids
         self._config_root = config_root
@@ -219,6 +225,13 @@ class LocalWorld:
             # Every variable of every function, spelled out as the stack spells it: each
             # handler's own settings model reads the same environment a deployed one would.
             self._stack.enter_context(_environment(environment_of(self._settings)))
+            self._stack.enter_context(
+                lambda_logs(
+                    {handler.rpartition(".")[0] for handler in HANDLERS.values()},
+                    level=self._log_level,
+                    stream=self._log_stream,
+                )
+            )
             # End User Messaging answers at botocore's `before-send`, after the IAM check below
             # (which wraps `_make_api_call`), so a call the role refuses never reaches it.
             sms_voice.install(self._stack, self.sms_voice)
@@ -328,6 +341,16 @@ class LocalWorld:
     def gate_records(self) -> list[AuditRecord]:
         """The gate's audit records; the audit table also holds inbound decisions (`inbound#…`)."""
         return self.scan(self.settings.audit_table, AuditRecord, skip_prefix=INBOUND_PREFIX)
+
+    def decision_count(self) -> int:
+        """How many gate decisions the audit table holds, counted in moto without reading them
+        (a progress bar asks often)."""
+        table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(self.settings.audit_table)
+        return sum(
+            len(items)
+            for key, items in list(table.items.items())
+            if not str(key.value).startswith(INBOUND_PREFIX)
+        )
 
     def ledger_entries(self) -> list[LedgerEntry]:
         """The ledger's send attempts; the ledger table also holds send-slot counters (`slot#…`)

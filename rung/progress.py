@@ -1,7 +1,9 @@
-"""A one-line progress bar on stderr for long simulations: virtual day x/N, decisions, elapsed.
+"""One-line progress on stderr: a bar for long simulations (virtual day x/N, decisions,
+elapsed) and a row count for long validations.
 
-It draws only when the stream is a terminal, so piped output, `--json` consumers and CI logs
-stay clean; redraws are throttled so a fast engine spends its time simulating, not printing.
+It draws only when the stream is a terminal (or when asked, `force`), so piped output, `--json`
+consumers and CI logs stay clean; redraws are throttled so the work, not the printing, takes
+the time.
 """
 
 from __future__ import annotations
@@ -36,15 +38,21 @@ class Progress:
         self.last_drawn: float | None = None
         self.day = 0
         self.decisions = 0
+        self._count: Callable[[], int] | None = None
         self.width = 0  # of the last line drawn, to clear it on close
 
-    def update(self, virtual_now: datetime, decisions: int | None = None) -> None:
-        """Record progress; `decisions` is the running total of gate decisions, if known."""
+    def update(
+        self, virtual_now: datetime, /, decisions: int | Callable[[], int] | None = None
+    ) -> None:
+        """Record progress; `decisions` is the running total of gate decisions, or how to count
+        it (counted only when the bar is drawn)."""
         if self.start is None:
             self.start = virtual_now
         self.day = min(self.total_days, (virtual_now - self.start).days + 1)
-        if decisions is not None:
+        if isinstance(decisions, int):
             self.decisions = decisions
+        elif decisions is not None:
+            self._count = decisions
         now = self.clock()
         if self.enabled and (
             self.last_drawn is None or now - self.last_drawn >= REDRAW_EVERY_SECONDS
@@ -61,6 +69,8 @@ class Progress:
         )
 
     def _draw(self, now: float) -> None:
+        if self._count is not None:
+            self.decisions = self._count()
         text = self.line(now)
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()
@@ -79,3 +89,33 @@ class Progress:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class RowProgress(Progress):
+    """`row()` per row checked: "validating · 120,000 rows · 0:07"."""
+
+    def __init__(
+        self,
+        *,
+        force: bool = False,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(1, stream=stream, clock=clock)
+        self.enabled = self.enabled or force
+        self.rows = 0
+
+    def __enter__(self) -> RowProgress:
+        return self
+
+    def row(self) -> None:
+        self.rows += 1
+        now = self.clock()
+        if self.enabled and (
+            self.last_drawn is None or now - self.last_drawn >= REDRAW_EVERY_SECONDS
+        ):
+            self._draw(now)
+
+    def line(self, now: float) -> str:
+        elapsed = int(now - self.began)
+        return f"validating · {self.rows:,} rows · {elapsed // 60:d}:{elapsed % 60:02d}"

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,7 @@ from functions.core.models import (
     Decision,
     SuppressionSource,
 )
+from functions.core.payments_file import PaymentRow
 from functions.core.segments import encoding_of
 from rung.engine import SimulationResult
 from rung.invariants import INVARIANTS, BlackoutCheck, QuietHoursCheck, Violation, check_all
@@ -67,9 +69,22 @@ COST_FORMULA = (
 )
 MONEY_PLACES = Decimal("0.000001")
 
+# Rejected input rows listed in summary.json and on the page (all are counted).
+REJECTED_LISTED = 200
+
 MESSAGES_CSV = "messages.csv"
 SUMMARY_JSON = "summary.json"
 REPORT_HTML = "report.html"
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row of an input file (accounts or payments) the run did not take, and why."""
+
+    file: str
+    row: int
+    account_id: str
+    errors: tuple[str, ...]
 
 
 def utc_z(instant: datetime) -> str:
@@ -278,6 +293,8 @@ def write_outputs(
     days: int,
     allowed_window: tuple[time, time] | None = None,
     capacity_per_second: Mapping[Channel, int] | None = None,
+    rejected_rows: Sequence[RejectedRow] = (),
+    payments: Sequence[PaymentRow] = (),
 ) -> dict[str, Any]:
     """Write messages.csv, summary.json and report.html into `out_dir`; return the summary.
 
@@ -286,7 +303,9 @@ def write_outputs(
 
     `allowed_window` (local start, end) only shades the time-of-day chart: pass the window of
     the profile in use (e.g. the `US` profile's) — the invariants use `in_quiet_hours` and
-    `on_blackout_day`.
+    `on_blackout_day`. `rejected_rows`: the input rows the run did not take (the first
+    `REJECTED_LISTED` are listed in summary.json and on the page). `payments`: the payments
+    file's accepted rows, listed on the page.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     write_messages_csv(out_dir / MESSAGES_CSV, result.records)
@@ -297,9 +316,22 @@ def write_outputs(
     summary["capacity_per_second"] = {
         channel.value: (capacity_per_second or {}).get(channel) for channel in Channel
     }
+    summary["rejected_rows"] = {
+        "total": len(rejected_rows),
+        "listed": [
+            {**asdict(row), "errors": list(row.errors)} for row in rejected_rows[:REJECTED_LISTED]
+        ],
+    }
     (out_dir / SUMMARY_JSON).write_text(
         json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    page = render_report(summary, result, start=start, days=days, allowed_window=allowed_window)
+    page = render_report(
+        summary,
+        result,
+        start=start,
+        days=days,
+        allowed_window=allowed_window,
+        payments=payments,
+    )
     (out_dir / REPORT_HTML).write_text(page, encoding="utf-8")
     return summary

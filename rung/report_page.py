@@ -5,13 +5,18 @@ No network: inline CSS, SVG charts whose geometry is computed here and drawn by 
 template (autoescaped — bodies and names come from lender files), and a Content-Security-Policy
 that forbids loading anything at all. The per-account timeline is capped so the page stays
 small for large files; messages.csv holds every decision.
+
+It reads on a phone (390 px: nothing cut off, no sideways scroll), says why reminders were held
+back and not sent, lists the input rows not taken, the replies and the payments, explains a
+legal status, and filters the timeline by account, status, reason, channel and state with a
+small inline script that also exports one account's timeline as CSV (no network either).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -21,8 +26,10 @@ from typing import Any
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from functions.core.feedback import redact
 from functions.core.masking import mask_address
 from functions.core.models import Account, AuditRecord, Channel, Decision
+from functions.core.payments_file import PaymentRow as Payment
 from functions.core.preferences import describe
 from rung.engine import SimulationResult
 
@@ -72,6 +79,36 @@ DECISION_TEXT = {
     Decision.DEFERRED.value: "Held back for later",
     Decision.SUPPRESSED.value: "Not sent",
     Decision.UNCERTAIN.value: "Delivery unknown",
+}
+# What an account's status means for its reminders, for the statuses that stop or hold them.
+STATUS_TEXT = {
+    "DISPUTED": "The borrower disputes the debt. Every reminder is held back until the lender "
+    "records that the debt was verified (ops: rung replies resolve … --as lift).",
+    "CEASE": "The borrower asked for no contact at all: no reminder goes out on any channel.",
+    "BANKRUPTCY": "The borrower is in bankruptcy: collection reminders stop.",
+    "ATTORNEY": "The borrower is represented by a lawyer: reminders to the borrower stop.",
+    "DECEASED": "The borrower has died: reminders stop.",
+    "PAID": "The account is paid: reminders stop.",
+    "PAYMENT_CLAIMED": "The borrower says they paid: reminders are on hold for the lender's "
+    "hold days while the payment is checked.",
+    "PROMISE_TO_PAY": "The borrower promised to pay on a day: reminders are on hold until "
+    "then, plus a grace period.",
+}
+# How each reply was read, in words.
+INTENT_TEXT = {
+    "opt_out": "Asked us to stop",
+    "opt_in": "Asked to receive reminders again",
+    "help": "Asked for help",
+    "payment_claim": "Says they paid",
+    "promise_to_pay": "Promised to pay",
+    "attorney": "Has a lawyer",
+    "bankruptcy": "In bankruptcy",
+    "dispute": "Disputes the debt",
+    "cease": "Asked for no contact at all",
+    "deceased": "Borrower has died",
+    "complaint": "Complaint",
+    "contact_preference": "Said when or how to contact them",
+    "other": "Not understood: for ops to read",
 }
 INVARIANT_TEXT = {
     "sends_in_quiet_hours": "Messages sent at night (quiet hours)",
@@ -370,6 +407,34 @@ class AccountTimeline:
     counts: dict[str, int]
     rows: list[TimelineRow]
     preferences: tuple[str, ...] = ()  # contact preferences, with source and time
+    status_text: str = ""
+    state: str = ""  # where the borrower lives: US state, else country ("" unknown)
+
+    @property
+    def channels(self) -> list[str]:
+        return sorted({row.channel for row in self.rows})
+
+    @property
+    def reasons(self) -> list[str]:
+        return sorted({row.reason.split(":", 1)[0] for row in self.rows if row.reason})
+
+
+@dataclass(frozen=True)
+class ReplyRow:
+    at: str
+    channel: str
+    sender: str  # masked
+    intent: str
+    intent_text: str
+    text: str  # phone numbers and emails in it masked
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    account_id: str
+    paid_at: str
+    amount: str
+    status: str  # the account's status at the end of the run ("" unknown account)
 
 
 def preview(body: str) -> str:
@@ -421,9 +486,52 @@ def timelines(result: SimulationResult, limit: int = TIMELINE_ACCOUNTS) -> list[
                 _decision_counts(records),
                 rows,
                 tuple(describe(p) for p in account.contact_preferences),
+                STATUS_TEXT.get(account.status.value, ""),
+                account.state or account.country or "",
             )
         )
     return shown
+
+
+def reply_rows(result: SimulationResult) -> list[ReplyRow]:
+    """Every scripted reply, when it arrived and how it was read; addresses masked."""
+    return [
+        ReplyRow(
+            utc_z_minutes(reply.at),
+            reply.channel.value.upper(),
+            mask_address(reply.sender) or "",
+            intent,
+            INTENT_TEXT.get(intent, intent.replace("_", " ").capitalize()),
+            preview(redact(reply.text)),
+        )
+        for reply, intent in result.replies
+    ]
+
+
+def payment_rows(result: SimulationResult, payments: Sequence[Payment]) -> list[PaymentRow]:
+    status = {account.account_id: account.status.value for account in result.accounts}
+    return [
+        PaymentRow(
+            payment.account_id,
+            utc_z_minutes(payment.paid_at),
+            str(payment.amount),
+            status.get(payment.account_id, ""),
+        )
+        for payment in payments
+    ]
+
+
+def utc_z_minutes(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def held_back_summary(by_reason: Mapping[str, int], shown: int = 2) -> str:
+    """The card's line under "Held back for later": the commonest reasons, in words."""
+    ranked = sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
+    words = [f"{reason_text(code).lower()} ({count})" for code, count in ranked[:shown]]
+    if len(ranked) > shown:
+        words.append(f"{len(ranked) - shown} more reason(s) below")
+    return "; ".join(words) or "none"
 
 
 def _decision_counts(records: list[AuditRecord]) -> dict[str, int]:
@@ -437,6 +545,18 @@ def _contacts(account: Account) -> str:
     return " · ".join(
         masked for channel in Channel if (masked := mask_address(account.address(channel)))
     )
+
+
+def _filter_options(shown: list[AccountTimeline]) -> dict[str, list[tuple[str, str]]]:
+    """(value, label) choices for the timeline's filters, from what the shown accounts hold."""
+    return {
+        "status": [(v, v.replace("_", " ").lower()) for v in sorted({a.status for a in shown})],
+        "reason": [
+            (code, reason_text(code)) for code in sorted({r for a in shown for r in a.reasons})
+        ],
+        "channel": [(c, c) for c in sorted({c for a in shown for c in a.channels})],
+        "state": [(v, v) for v in sorted({a.state for a in shown if a.state})],
+    }
 
 
 def money(amount: float | str, currency: str) -> str:
@@ -484,8 +604,10 @@ def render_report(
     start: datetime,
     days: int,
     allowed_window: tuple[time, time] | None = None,
+    payments: Sequence[Payment] = (),
 ) -> str:
-    """The whole page as a string (UTF-8 when written)."""
+    """The whole page as a string (UTF-8 when written). `payments`: the payments file's
+    accepted rows, listed with each account's final status."""
     shown = timelines(result)
     return (
         _environment()
@@ -502,6 +624,12 @@ def render_report(
             hours=hour_chart(result.records, allowed_window),
             allowed_window=allowed_window,
             reasons=reason_bars(summary["suppressed"]["by_reason"]),
+            deferral_reasons=reason_bars(summary["deferred"]["by_reason"]),
+            held_back=held_back_summary(summary["deferred"]["by_reason"]),
+            rejected=summary.get("rejected_rows", {"total": 0, "listed": []}),
+            replies=reply_rows(result),
+            payments=payment_rows(result, payments),
+            filters=_filter_options(shown),
             invariant_text=INVARIANT_TEXT,
             timelines=shown,
             accounts_total=len(result.accounts),

@@ -57,6 +57,22 @@ class HeaderMap:
     ignored: tuple[str, ...]
 
 
+# Separators a spreadsheet may save instead of a comma (Excel in much of Europe uses `;`).
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _hint(cells: list[str]) -> str:
+    """When the header reads as one column holding another separator, say so."""
+    named = [cell for cell in cells if cell.strip()]
+    for separator, name in OTHER_SEPARATORS.items():
+        if len(named) == 1 and separator in named[0]:
+            return (
+                f" (the header is one column separated by {name}: save the file as "
+                "comma-separated CSV)"
+            )
+    return ""
+
+
 def map_header(
     cells: list[str],
     contract: Iterable[str],
@@ -86,7 +102,7 @@ def map_header(
         columns[target] = index
     missing = [name for name in required if name not in columns]
     if missing:
-        raise FileRejected(f"missing required column(s): {', '.join(missing)}")
+        raise FileRejected(f"missing required column(s): {', '.join(missing)}{_hint(cells)}")
     return HeaderMap(columns=columns, ignored=tuple(ignored))
 
 

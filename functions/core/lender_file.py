@@ -565,6 +565,7 @@ def to_e164(raw: str, region: str) -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
+        _refuse_scientific_notation(raw)
         reason = _PARSE_ERRORS.get(exc.error_type, "unreadable")
         raise ValueError(f"not a phone number ({reason})") from exc
     # Valid for the expected region settles it at half the cost of asking every region
@@ -573,9 +574,22 @@ def to_e164(raw: str, region: str) -> str:
     if not (expected and phonenumbers.is_valid_number_for_region(number, region)) and not (
         phonenumbers.is_valid_number(number)
     ):
+        _refuse_scientific_notation(raw)
         where = "" if raw.lstrip().startswith("+") else f" in region {region}"
         raise ValueError(f"not a valid phone number{where}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# 2.06555E+10: a spreadsheet showed a long number in scientific notation and saved it so.
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?E[+-]\d+")
+
+
+def _refuse_scientific_notation(raw: str) -> None:
+    if _SCIENTIFIC.fullmatch(raw.strip()):
+        raise ValueError(
+            f"{raw.strip()!r} is in scientific notation, as a spreadsheet shows long numbers: "
+            "digits may be lost; format the column as text and export the file again"
+        )
 
 
 _PARSE_ERRORS = {
@@ -594,6 +608,7 @@ def parse_amount(text: str, currency: str | None) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation as exc:
         raise ValueError(f"{text!r} is not a decimal number such as 1234.50") from exc
+    _refuse_scientific_notation(text)
     if not amount.is_finite() or "e" in text.lower():
         raise ValueError(f"{text!r} is not a decimal number such as 1234.50")
     if amount <= 0:

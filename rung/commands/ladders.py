@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 import boto3
@@ -25,8 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.adapters.step_functions import execution_arn
 from functions.core.errors import ConfigError
 from functions.settings import Settings
+from rung.commands.failure import CommandError
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REFUSED = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,14 +52,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     if not args.state_machine:
-        print("rung ladders: name the state machine (--state-machine ARN)", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError("name the state machine (--state-machine ARN)")
     if args.action == "redrive" and bool(args.name) == bool(args.all):
-        print("rung ladders redrive: give one execution NAME or --all", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError("redrive: give one execution NAME or --all")
     if args.action == "failed" and (args.name or args.all):
-        print("rung ladders failed: takes no NAME or --all", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError("failed: takes no NAME or --all")
     try:
         # A named execution's ARN is checked before any AWS call.
         named = [execution_arn(args.state_machine, args.name)] if args.name else []
@@ -73,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
             for execution in failed_executions(client, args.state_machine)
         ]
     except (ClientError, BotoCoreError, ConfigError) as exc:
-        print(f"rung ladders: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc)) from exc
     return _redrive(client, arns, args.json)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,10 +30,11 @@ from functions.core.models import Account, Channel
 from functions.core.profiles import load_profiles
 from functions.settings import PROJECT_ROOT
 from infra.paths import CDK_JSON
-from rung.commands.options import days, instant
+from rung.commands.failure import CommandError
+from rung.commands.options import days, existing_file, instant
 from rung.plan import Demand, Plan, lay_out, plan
 
-EXIT_FITS, EXIT_SPILLS, EXIT_USAGE = 0, 1, 2
+EXIT_FITS, EXIT_SPILLS = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,13 +58,11 @@ def run(args: argparse.Namespace) -> int:
     start = args.start or datetime.now(UTC).replace(second=0, microsecond=0)
     try:
         lender = load_lender(PROJECT_ROOT, args.lender)
-        report, demand = plan_file(args.file, lender, start, args.days)
+        report, demand = plan_file(existing_file(args.file), lender, start, args.days)
     except (ConfigError, FileRejected, OSError) as exc:
-        print(f"rung plan: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc)) from exc
     if report.file_error:
-        print(f"rung plan: file rejected: {report.file_error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(f"file rejected: {report.file_error}")
     result = plan(demand, load_ladder(PROJECT_ROOT, lender.ladder), sending_rates(lender))
     summary = plan_summary(result, report, lender)
     if args.json:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,9 @@ from rung.preflight import Check, Clients, Expectations, run_checks
 if TYPE_CHECKING:
     from infra.stack_config import RungStackConfig
 
-EXIT_OK, EXIT_MISSING, EXIT_USAGE = 0, 1, 2
+from rung.commands.failure import CommandError
+
+EXIT_OK, EXIT_MISSING = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
         expected = expectations(args.stack, Settings().config_root)
         checks = run_checks(boto3_clients(args.region, args.endpoint_url), expected)
     except (UsageError, ConfigError, ValueError, BotoCoreError) as exc:
-        print(f"rung preflight: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc)) from exc
     print_checks(checks, as_json=args.json)
     return EXIT_OK if all(check.ok for check in checks) else EXIT_MISSING
 

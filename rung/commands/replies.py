@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +33,7 @@ from functions.core.masking import mask_address
 from functions.core.models import ReviewItem
 from functions.core.review import RESOLUTIONS, resolve
 from functions.settings import Settings
+from rung.commands.failure import CommandError
 
 EXIT_OK, EXIT_REFUSED = 0, 2
 
@@ -103,8 +103,7 @@ def shown(item: ReviewItem) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "resolve" and not (args.review_id and args.resolved_as):
-        print("rung replies resolve: give the item and --as INTENT", file=sys.stderr)
-        return EXIT_REFUSED
+        raise CommandError("give the item and --as INTENT", exit_code=EXIT_REFUSED)
     try:
         ports = _ports(args)
         if args.action == "review":
@@ -115,11 +114,9 @@ def run(args: argparse.Namespace) -> int:
             )
             answer = shown(done.item) | {"changed": list(done.changed)}
     except RungError as exc:
-        print(f"rung replies: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        raise CommandError(str(exc), exit_code=EXIT_REFUSED) from exc
     except (ClientError, BotoCoreError) as exc:
-        print(f"rung replies: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        raise CommandError(str(exc), exit_code=EXIT_REFUSED) from exc
     if args.json:
         print(json.dumps(answer, ensure_ascii=False))
     elif args.action == "review":

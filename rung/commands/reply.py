@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, date, datetime
 
 from functions.core.errors import ConfigError
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import Settings
+from rung.commands.failure import CommandError
 
 EXIT_OK = 0
-EXIT_CONFIG = 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         rules = load_reply_rules(Settings().config_root)
     except ConfigError as exc:
-        print(f"rung reply: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise CommandError(str(exc)) from exc
     now = datetime.now(UTC)
     reading = read_reply(
         args.text, rules, opted_out=args.opted_out, today=args.today or now.date(), at=now

@@ -26,23 +26,26 @@ import holidays
 
 from functions.core.errors import ConfigError, FileRejected
 from functions.core.ladder import load_ladder
-from functions.core.lender_file import FileReport, validate_lender_file
+from functions.core.lender_file import FileReport, RowResult, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account, AuditRecord, Channel, Decision
+from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.preferences import describe
 from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
-from rung.commands.options import MAX_DAYS, days, instant
+from rung.commands.failure import CommandError
+from rung.commands.options import MAX_DAYS, days, existing_file, instant
 from rung.commands.plan import plan_file, sending_rates
 from rung.engine import SimulationFailed, SimulationInput, SimulationResult, read_replies
 from rung.invariants import BlackoutCheck
 from rung.plan import plan
 from rung.progress import Progress
 from rung.provider_limits import Outage
-from rung.report import write_outputs
+from rung.report import RejectedRow, write_outputs
 
-EXIT_OK, EXIT_USAGE, EXIT_INVARIANT, EXIT_FAILED = 0, 2, 3, 4
+EXIT_OK, EXIT_INVARIANT, EXIT_FAILED = 0, 3, 4
+COMMAND = "rung simulate"
 # Above this many rows the full engine (moto + ASL, ≈ 5 ladders/s) would take minutes.
 FULL_ENGINE_MAX_ROWS = 300
 
@@ -115,17 +118,21 @@ def _outage(text: str) -> Outage:
 def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     try:
+        _refuse_output_folder(args.out)
         lender = load_lender(PROJECT_ROOT, args.lender)
-        report = _validate(args.file, lender, out, quiet=args.json)
-        replies = read_replies(args.replies) if args.replies else ()
-        if args.payments is not None and not args.payments.is_file():
-            raise FileNotFoundError(f"payments file not found: {args.payments}")
+        report, rejected = _validate(existing_file(args.file), lender, out, quiet=args.json)
+        replies = read_replies(existing_file(args.replies)) if args.replies else ()
+        payments: list[PaymentRow] = []
+        if args.payments is not None:
+            rejected += _validate_payments(
+                existing_file(args.payments), lender, out, payments, quiet=args.json
+            )
+    except CommandError:
+        raise
     except (ConfigError, FileRejected, OSError, ValueError) as exc:
-        print(f"rung simulate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc), command=COMMAND) from exc
     if report.file_error:
-        print(f"rung simulate: file rejected: {report.file_error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(f"file rejected: {report.file_error}", command=COMMAND)
 
     start = args.start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     sim = SimulationInput(
@@ -151,8 +158,7 @@ def run(args: argparse.Namespace) -> int:
             result = _engine(engine)(sim, progress.update)
     except SimulationFailed as exc:
         # What would fail in AWS fails here: a defect to fix, not a result to report.
-        print(f"rung simulate: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        raise CommandError(str(exc), command=COMMAND, exit_code=EXIT_FAILED) from exc
 
     book = load_profiles(PROJECT_ROOT).for_lender(lender)
     summary = write_outputs(
@@ -165,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         days=args.days,
         allowed_window=_default_window(book),
         capacity_per_second=_capacity(lender, sim),
+        rejected_rows=rejected,
+        payments=payments,
     )
     if args.json:
         json.dump(summary, out, ensure_ascii=False, indent=2)
@@ -184,9 +192,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _engine(name: str) -> Callable[..., SimulationResult]:
-    # The handlers log and emit metrics for CloudWatch; a preview prints its own summary.
+    # The handlers emit metrics for CloudWatch (printed to stdout when enabled); a preview
+    # prints its own summary. Their logs go to stderr (rung.lambda_logs).
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     # Imported on demand: the full engine pulls in moto, which the fast path never needs.
     if name == "full":
         from rung.engine_full import run_full
@@ -256,15 +264,59 @@ def _default_window(book: ProfileBook) -> tuple[time, time]:
     return (window.start, window.end)
 
 
-def _validate(path: Path, lender: LenderConfig, out: TextIO, *, quiet: bool) -> FileReport:
+def _refuse_output_folder(out: Path) -> None:
+    """`--out` names a folder; a file there would only fail once the whole run is done."""
+    if out.exists() and not out.is_dir():
+        raise CommandError(
+            f"--out {out} is a file, not a folder: name a folder (it is created if missing)",
+            command=COMMAND,
+        )
+
+
+def _validate(
+    path: Path, lender: LenderConfig, out: TextIO, *, quiet: bool
+) -> tuple[FileReport, list[RejectedRow]]:
     """List the rows the schedule handler will reject, before spending time on the run."""
     report = FileReport()
+    rejected: list[RejectedRow] = []
     with path.open("rb") as stream:
         for row in validate_lender_file(stream, lender, report):
-            if not row.accepted and not quiet:
-                errors = "; ".join(str(error) for error in row.errors)
-                print(f"rejected row {row.row} [{row.account_id or '-'}]: {errors}", file=out)
-    return report
+            if not row.accepted:
+                rejected.append(_rejected(path, row))
+                if not quiet:
+                    print(
+                        f"rejected row {row.row} [{row.account_id or '-'}]: {_errors(row)}",
+                        file=out,
+                    )
+    return report, rejected
+
+
+def _validate_payments(
+    path: Path, lender: LenderConfig, out: TextIO, accepted: list[PaymentRow], *, quiet: bool
+) -> list[RejectedRow]:
+    """The payments file's bad rows, named as intake will reject them (they pay nothing);
+    the good ones are added to `accepted`, for the report."""
+    rejected: list[RejectedRow] = []
+    with path.open("rb") as stream:
+        for row in PaymentsFile(stream, lender).results():
+            if row.value is not None:
+                accepted.append(row.value)
+            if not row.accepted:
+                rejected.append(_rejected(path, row))
+                if not quiet:
+                    print(
+                        f"rejected payment row {row.row} [{row.account_id or '-'}]: {_errors(row)}",
+                        file=out,
+                    )
+    return rejected
+
+
+def _errors(row: RowResult[Any]) -> str:
+    return "; ".join(str(error) for error in row.errors)
+
+
+def _rejected(path: Path, row: RowResult[Any]) -> RejectedRow:
+    return RejectedRow(path.name, row.row, row.account_id, tuple(str(e) for e in row.errors))
 
 
 def _capacity(lender: LenderConfig, sim: SimulationInput) -> dict[Channel, int]:

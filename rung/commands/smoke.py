@@ -11,15 +11,15 @@ Exit 0 every step passed, 1 a step failed, 2 bad options, no credentials or no s
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+from rung.commands.failure import CommandError
 from rung.commands.preflight import UsageError, boto3_clients, deployment_config, print_checks
 from rung.preflight import AWS_ERRORS
 from rung.smoke import Deployment, Smoke, stack_outputs
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,22 +41,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     if args.timeout < 0:
-        print("rung smoke: --timeout must be 0 or more minutes", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError("--timeout must be 0 or more minutes")
     stack = args.stack or deployment_config().stack_name
     try:
         clients = boto3_clients(args.region, args.endpoint_url)
         deployment = Deployment.from_outputs(stack_outputs(clients, stack))
     except UsageError as exc:
-        print(f"rung smoke: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc)) from exc
     except (*AWS_ERRORS, KeyError) as exc:
-        print(
-            f"rung smoke: stack {stack} is not deployed with this version's outputs "
-            f"({exc}); run rung preflight",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        raise CommandError(
+            f"stack {stack} is not deployed with this version's outputs ({exc}); run rung preflight"
+        ) from exc
     smoke = Smoke(clients, deployment, now=lambda: datetime.now(UTC), sleep=time.sleep)
     checks = smoke.run(timeout=timedelta(minutes=args.timeout), interval=timedelta(seconds=20))
     print_checks(checks, as_json=args.json)

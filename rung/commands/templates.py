@@ -2,8 +2,11 @@
 
 lint and preview are local (files + lender configuration). push, approve and list talk to the
 `templates` DynamoDB table: real AWS with boto3's default credentials, or a local endpoint
-(`--endpoint-url http://localhost:5000`, e.g. `moto_server`). Exit codes: 0 ok, 1 lint errors
-or an approval refused, 2 unusable input (bad path, unknown lender, AWS unreachable).
+(`--endpoint-url http://localhost:5000`, e.g. `moto_server`; `--create-table` creates the table
+there if it is missing). push lints every file first and stores nothing if one fails. approve
+takes the id as list prints it (`reminder_day1/sms.en-US.txt@V`). Exit codes: 0 ok, 1 lint
+errors, a push of a failing file or an approval refused, 2 unusable input (bad path, a folder
+without templates, unknown template or lender, AWS unreachable).
 """
 
 from __future__ import annotations
@@ -41,17 +44,29 @@ from functions.core.lint import (
 from functions.core.models import Account, Channel, TemplateVersion
 from functions.core.render import RenderError, build_variables, render_message
 from functions.core.segments import sms_segments
-from functions.core.templates import TemplateError, discover, file_name, load, template_file
+from functions.core.templates import (
+    TemplateError,
+    TemplateFile,
+    discover,
+    file_name,
+    load,
+    template_file,
+)
 from functions.settings import PROJECT_ROOT, Settings
+from rung.commands.failure import CommandError
+from rung.commands.local_table import (
+    create_local_table,
+    missing_table_hint,
+    require_local_endpoint,
+)
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
-EXIT_USAGE = 2
 DEFAULT_ROOT = PROJECT_ROOT / "templates" / "messages"
 
 
 class UsageError(Exception):
-    """Bad command-line input; printed without a traceback, exit 2."""
+    """Bad command-line input: a CommandError (exit 2) once it leaves the command."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +78,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     commands = parser.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
 
-    lint = commands.add_parser("lint", help="lint template files (exit 1 on any error)")
+    lint = commands.add_parser(
+        "lint",
+        help="lint template files (exit 1 on any error)",
+        description="Check template files against the content rules (disclosures, opt-out "
+        "wording, links, length) for a lender. Exit 0 clean, 1 any error, 2 nothing to lint.",
+    )
     lint.add_argument(
         "path",
         nargs="?",
@@ -74,7 +94,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _lender_arg(lint)
     lint.set_defaults(handler=_guarded(_lint))
 
-    preview = commands.add_parser("preview", help="render one template for an account")
+    preview = commands.add_parser(
+        "preview",
+        help="render one template for an account",
+        description="Render one template file for the sample account (or --account) and show "
+        "the text, SMS encoding, segments and estimated cost.",
+    )
     preview.add_argument("template", help="template id, e.g. reminder_day1")
     preview.add_argument("--channel", required=True, choices=[c.value for c in Channel])
     preview.add_argument("--locale", required=True, help="e.g. en-US, es-US, zh-CN")
@@ -92,25 +117,52 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _lender_arg(preview)
     preview.set_defaults(handler=_guarded(_preview))
 
-    push_cmd = commands.add_parser("push", help="store changed files as DRAFT versions")
-    push_cmd.add_argument("path", nargs="?", type=Path, default=DEFAULT_ROOT)
+    push_cmd = commands.add_parser(
+        "push",
+        help="store changed files as DRAFT versions (refused if any fails lint)",
+        description="Store each changed template file as a DRAFT version in the templates "
+        "table. Every file is linted first: if any has an error nothing is stored (exit 1).",
+    )
+    push_cmd.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_ROOT,
+        help="templates root, one template folder or one file",
+    )
     push_cmd.add_argument("--author", required=True, help="who wrote these versions")
+    _lender_arg(push_cmd)
     _store_args(push_cmd)
     push_cmd.set_defaults(handler=_guarded(_push))
 
     approve_cmd = commands.add_parser(
-        "approve", help="approve TEMPLATE@VERSION (needs clean lint and a second person)"
+        "approve",
+        help="approve a stored version (needs clean lint and a second person)",
+        description="Approve one stored DRAFT version. Name it as `templates list` prints it "
+        "(reminder_day1/sms.en-US.txt@VERSION), or as TEMPLATE@VERSION with --channel and "
+        "--locale. The approver may not be the author; the version must lint clean.",
     )
-    approve_cmd.add_argument("ref", metavar="TEMPLATE@VERSION")
-    approve_cmd.add_argument("--channel", required=True, choices=[c.value for c in Channel])
-    approve_cmd.add_argument("--locale", required=True)
+    approve_cmd.add_argument(
+        "ref",
+        metavar="FILE@VERSION",
+        help="as `templates list` prints it, or TEMPLATE@VERSION with --channel and --locale",
+    )
+    approve_cmd.add_argument(
+        "--channel", choices=[c.value for c in Channel], help="when the id names no file"
+    )
+    approve_cmd.add_argument("--locale", help="when the id names no file, e.g. en-US")
     approve_cmd.add_argument("--by", required=True, help="approver (not the author)")
     _lender_arg(approve_cmd)
     _store_args(approve_cmd)
     approve_cmd.set_defaults(handler=_guarded(_approve))
 
-    list_cmd = commands.add_parser("list", help="stored versions, newest approved marked")
-    list_cmd.add_argument("template", nargs="?", help="only this template id")
+    list_cmd = commands.add_parser(
+        "list",
+        help="stored versions, newest approved marked",
+        description="Every stored version with its status, author and approver; * marks the "
+        "version in use (the newest approved) for each template, channel and locale.",
+    )
+    list_cmd.add_argument("template", nargs="?", help="only this template id, e.g. reminder_day1")
     _store_args(list_cmd)
     list_cmd.set_defaults(handler=_guarded(_list))
 
@@ -131,7 +183,7 @@ def _store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--create-table",
         action="store_true",
-        help="create the table first (only with --endpoint-url)",
+        help="create the table first if it is missing (only with --endpoint-url)",
     )
     if not any(action.dest == "json" for action in parser._actions):
         parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -147,11 +199,12 @@ def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
         try:
             return run(args)
         except (UsageError, TemplateError, ConfigError, RenderError) as exc:
-            print(f"rung templates {args.templates_command}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            raise CommandError(str(exc)) from exc
         except (ClientError, BotoCoreError) as exc:
-            print(f"rung templates {args.templates_command}: AWS: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            table = args.table or Settings().templates_table
+            raise CommandError(
+                f"AWS: {missing_table_hint(exc, table, endpoint_url=args.endpoint_url)}"
+            ) from exc
 
     return handler
 
@@ -162,7 +215,7 @@ def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
 def _lint(args: argparse.Namespace) -> int:
     lender = load_lender(Settings().config_root, args.lender)
     results: list[tuple[str, str, LintResult]] = []
-    for found in discover(args.path):
+    for found in _template_files(args.path):
         template = load(found)
         result = lint_template(template, lender=lender, profile_name=profile_for(template))
         results.append((template.file, template.version, result))
@@ -193,6 +246,17 @@ def _lint(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if errors else EXIT_OK
 
 
+def _template_files(path: Path) -> list[TemplateFile]:
+    """The template files under `path`; none at all is a mistake, not a clean result."""
+    files = discover(path)
+    if not files:
+        raise UsageError(
+            f"{path}: no template files here (a templates root holds one folder per template, "
+            f"e.g. reminder_day1/sms.en-US.txt; the shipped root is {DEFAULT_ROOT})"
+        )
+    return files
+
+
 # -- preview ---------------------------------------------------------------------------------
 
 
@@ -200,6 +264,8 @@ def _preview(args: argparse.Namespace) -> int:
     lender = load_lender(Settings().config_root, args.lender)
     channel = Channel(args.channel)
     path = args.root / file_name(args.template, channel, args.locale)
+    if not path.is_file():
+        raise UsageError(_no_such_template(args.root, args.template, channel, args.locale))
     template = load(template_file(path))
     account = _account(args.account, lender, args.locale)
     now = _instant(args.at) if args.at else (SystemClock().now() if args.account else SAMPLE_NOW)
@@ -241,6 +307,21 @@ def _preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _no_such_template(root: Path, template_id: str, channel: Channel, locale: str) -> str:
+    """Name what exists instead: the template's files, or the templates there are."""
+    folder = root / template_id
+    if folder.is_dir():
+        have = sorted(
+            p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+        return (
+            f"template {template_id} has no {channel.value} text in {locale} "
+            f"(it has: {', '.join(have) or 'no files'})"
+        )
+    known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return f"no template {template_id} under {root} (there are: {', '.join(known) or 'none'})"
+
+
 def _account(raw: str | None, lender: LenderConfig, locale: str) -> Account:
     sample = sample_account(lender, locale).model_dump()
     if raw is None:
@@ -280,17 +361,31 @@ def _store(args: argparse.Namespace) -> Any:
 
     from functions.adapters.template_store import DynamoTemplateStore
 
-    if args.create_table and not args.endpoint_url:
-        raise UsageError("--create-table is for local endpoints; on AWS the stack owns the table")
-    client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url)
-    store = DynamoTemplateStore(args.table or Settings().templates_table, client=client)
+    table = args.table or Settings().templates_table
     if args.create_table:
-        store.create_table()
-    return store
+        require_local_endpoint(table, args.endpoint_url)
+    client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url)
+    if args.create_table:
+        create_local_table(client, table, range_key="sk")
+    return DynamoTemplateStore(table, client=client)
 
 
 def _push(args: argparse.Namespace) -> int:
-    files = discover(args.path)
+    files = _template_files(args.path)
+    lender = load_lender(Settings().config_root, args.lender)
+    failing = []
+    for file in files:
+        template = load(file)
+        result = lint_template(template, lender=lender, profile_name=profile_for(template))
+        failing += [(template.file, finding) for finding in result.errors]
+    if failing:
+        # A version that cannot be approved is not stored: fix the words, then push.
+        lines = "\n".join(f"  {name}: {f.rule}: {f.message}" for name, f in failing)
+        raise CommandError(
+            f"nothing pushed: {len(failing)} lint error(s) (rung templates lint shows them)\n"
+            + lines,
+            exit_code=EXIT_REFUSED,
+        )
     results = push(_store(args), files, author=args.author, at=SystemClock().now())
     if args.json:
         print(json.dumps([{**asdict(r), "channel": r.channel.value} for r in results]))
@@ -303,16 +398,14 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    template_id, sep, version = args.ref.partition("@")
-    if not sep or not template_id or not version:
-        raise UsageError(f"expected TEMPLATE@VERSION, got {args.ref!r}")
+    template_id, channel, locale, version = _reference(args.ref, args.channel, args.locale)
     lender = load_lender(Settings().config_root, args.lender)
     try:
         approved = approve(
             _store(args),
             template_id,
-            Channel(args.channel),
-            args.locale,
+            channel,
+            locale,
             version,
             by=args.by,
             at=SystemClock().now(),
@@ -334,6 +427,31 @@ def _approve(args: argparse.Namespace) -> int:
             f"by {approved.approver} (author {approved.author}) at {approved.approved_at}"
         )
     return EXIT_OK
+
+
+def _reference(ref: str, channel: str | None, locale: str | None) -> tuple[str, Channel, str, str]:
+    """`reminder_day1/sms.en-US.txt@V` (as `list` prints it) or `reminder_day1@V` with the
+    channel and locale given apart; both given must agree."""
+    name, sep, version = ref.partition("@")
+    if not sep or not name or not version:
+        raise UsageError(
+            f"expected FILE@VERSION (as templates list prints it) or TEMPLATE@VERSION, got {ref!r}"
+        )
+    if "/" not in name:
+        if channel is None or locale is None:
+            raise UsageError(f"{ref}: TEMPLATE@VERSION needs --channel and --locale")
+        return name, Channel(channel), locale, version
+    template_id, _, rest = name.partition("/")
+    channel_name, _, rest = rest.partition(".")
+    named_locale = rest.rpartition(".")[0]
+    if channel_name not in {c.value for c in Channel} or not named_locale:
+        raise UsageError(f"{ref}: {name!r} is not TEMPLATE/CHANNEL.LOCALE.EXT")
+    named_channel = Channel(channel_name)
+    if file_name(template_id, named_channel, named_locale) != name:
+        raise UsageError(f"{ref}: {name!r} is not TEMPLATE/CHANNEL.LOCALE.EXT")
+    if (channel and Channel(channel) is not named_channel) or (locale and locale != named_locale):
+        raise UsageError(f"{ref}: --channel/--locale disagree with the file named")
+    return template_id, named_channel, named_locale, version
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""`rung validate FILE [--lender ID] [--json]` — check a lender file without AWS.
+"""`rung validate FILE [--lender ID] [--json] [--progress]` — check a lender file or a payments
+file without AWS.
 
 The same row rules as the schedule Lambda (functions.core.lender_file), streamed: rows are
 printed as they are judged, so a million-row file needs no more memory than a small one.
@@ -7,6 +8,10 @@ JSON (docs/design.md, Command line): {"rows", "accepted", "rejected": [{"row", "
 "errors"}], "file_error"} plus "blank_lines", "ignored_columns" and "encoding".
 Last, the capacity planner's one-line verdict for the accepted rows if the file arrived now
 (`rung plan` has the details); JSON: "plan".
+A payments file (`account_id, paid_at, amount`) is recognised by its header and checked with
+the payments rules (no plan line); JSON says which in "kind" ("accounts" or "payments").
+A file with a header and no rows is unusable ("file_error"). On a terminal (or with
+`--progress`) a count of rows checked is drawn on stderr.
 Exit 0: every row accepted; 1: some rows rejected; 2: the file (or the lender) is unusable.
 """
 
@@ -17,18 +22,24 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from functions.core.errors import ConfigError, FileRejected
 from functions.core.lender_file import FileReport, LenderRow, RowResult, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account
+from functions.core.payments_file import PaymentsFile
 from functions.settings import Settings
+from rung.commands.failure import CommandError
+from rung.commands.options import existing_file, positive
 from rung.commands.plan import plan_verdict
+from rung.progress import RowProgress
 
 EXIT_OK = 0
 EXIT_REJECTED_ROWS = 1
 EXIT_UNUSABLE = 2
+ACCOUNTS, PAYMENTS = "accounts", "payments"
+Row = TypeVar("Row", bound=RowResult[Any])
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,38 +49,95 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Validate a lender file row by row with the rules the schedule Lambda "
         "applies. Rows are numbered by the line they start on (the header is line 1).",
     )
-    parser.add_argument("file", type=Path, help="the lender CSV (UTF-8, UTF-8 BOM or GBK)")
+    parser.add_argument(
+        "file",
+        type=Path,
+        help="the lender CSV (UTF-8, UTF-8 BOM or GBK), or a payments CSV (account_id, paid_at, "
+        "amount)",
+    )
     parser.add_argument("--lender", default="demo", help="lender id (config/lenders/ID.yaml)")
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive,
         default=1,
         help="processes validating rows (default 1; more helps only on idle cores)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="draw a count of rows checked on stderr even when it is not a terminal",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return validate(args.file, args.lender, args.json, sys.stdout, args.workers)
+    with RowProgress(force=args.progress) as progress:
+        return validate(args.file, args.lender, args.json, sys.stdout, args.workers, progress)
 
 
-def validate(path: Path, lender_id: str, as_json: bool, out: TextIO, workers: int = 1) -> int:
+def validate(
+    path: Path,
+    lender_id: str,
+    as_json: bool,
+    out: TextIO,
+    workers: int = 1,
+    progress: RowProgress | None = None,
+) -> int:
     output = _JsonOutput(out) if as_json else _TextOutput(out)
     verdict = None
+    kind = ACCOUNTS
     try:
         lender = load_lender(Settings().config_root, lender_id)
         report = FileReport()
+        kind = _kind(existing_file(path), lender)
         with path.open("rb") as stream:
-            results = validate_lender_file(stream, lender, report, workers)
-            # One pass: rejected rows are reported, accepted ones laid out for the planner.
-            verdict = plan_verdict(_accepted_reporting(results, output, lender), lender)
-    except (ConfigError, FileRejected, OSError) as exc:
+            if kind == PAYMENTS:
+                _report_payments(PaymentsFile(stream, lender), report, output, progress)
+            else:
+                results = _counted(validate_lender_file(stream, lender, report, workers), progress)
+                # One pass: rejected rows are reported, accepted ones laid out for the planner.
+                verdict = plan_verdict(_accepted_reporting(results, output, lender), lender)
+        if not report.rows and not report.file_error:
+            report.file_error = "the file has a header but no rows"
+    except (ConfigError, FileRejected, OSError, CommandError) as exc:
         report = FileReport(file_error=str(exc))
-    output.summary(report, None if report.file_error else verdict)
+    output.summary(report, None if report.file_error else verdict, kind)
     if report.file_error:
         return EXIT_UNUSABLE
     return EXIT_REJECTED_ROWS if report.rejected else EXIT_OK
+
+
+def _kind(path: Path, lender: LenderConfig) -> str:
+    """A payments file is told by its header (`account_id, paid_at, amount`)."""
+    with path.open("rb") as stream:
+        try:
+            PaymentsFile(stream, lender)
+        except FileRejected:
+            return ACCOUNTS
+    return PAYMENTS
+
+
+def _report_payments(
+    payments: PaymentsFile, report: FileReport, output: _Output, progress: RowProgress | None
+) -> None:
+    report.encoding = payments.encoding
+    report.ignored_columns = payments.header.ignored
+    try:
+        for result in _counted(payments.results(), progress):
+            report.add(result)
+            if not result.accepted:
+                output.rejected(result)
+    except FileRejected as exc:
+        report.file_error = str(exc)
+    report.blank_lines = payments.blank_lines
+
+
+def _counted(results: Iterable[Row], progress: RowProgress | None) -> Iterator[Row]:
+    for result in results:
+        if progress is not None:
+            progress.row()
+        yield result
 
 
 def _accepted_reporting(
@@ -84,7 +152,7 @@ def _accepted_reporting(
 
 class _Output:
     def rejected(self, result: RowResult[Any]) -> None: ...
-    def summary(self, report: FileReport, verdict: str | None) -> None: ...
+    def summary(self, report: FileReport, verdict: str | None, kind: str) -> None: ...
 
 
 class _TextOutput(_Output):
@@ -95,7 +163,7 @@ class _TextOutput(_Output):
         errors = "; ".join(str(error) for error in result.errors)
         print(f"row {result.row} [{result.account_id or '-'}]: {errors}", file=self.out)
 
-    def summary(self, report: FileReport, verdict: str | None) -> None:
+    def summary(self, report: FileReport, verdict: str | None, kind: str) -> None:
         if report.file_error:
             print(f"file rejected: {report.file_error}", file=self.out)
             if not report.rows:
@@ -103,8 +171,9 @@ class _TextOutput(_Output):
         if report.ignored_columns:
             print(f"ignored columns: {', '.join(report.ignored_columns)}", file=self.out)
         blank = f", {report.blank_lines} blank lines skipped" if report.blank_lines else ""
+        what = "payment rows" if kind == PAYMENTS else "rows"
         print(
-            f"{report.rows} rows: {report.accepted} accepted, {report.rejected} rejected"
+            f"{report.rows} {what}: {report.accepted} accepted, {report.rejected} rejected"
             f" ({report.encoding}{blank})",
             file=self.out,
         )
@@ -135,9 +204,10 @@ class _JsonOutput(_Output):
         self.out.write(("" if self.first else ", ") + json.dumps(entry, ensure_ascii=False))
         self.first = False
 
-    def summary(self, report: FileReport, verdict: str | None) -> None:
+    def summary(self, report: FileReport, verdict: str | None, kind: str) -> None:
         self._open()
         self._write_rest(
+            kind=kind,
             rows=report.rows,
             accepted=report.accepted,
             file_error=report.file_error or None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, datetime
 
 import boto3
@@ -30,9 +29,9 @@ from functions.core.profiles import load_profiles
 from functions.core.quiet_hours import LocalWindow, blocking_zone, next_allowed, zone
 from functions.core.zones import InvalidLocation
 from functions.settings import Settings
+from rung.commands.failure import CommandError
 
 EXIT_OK = 0
-EXIT_USAGE = 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
         evidence = book.atlas.evidence(args.phone, args.country, args.state, args.postal, args.tz)
         region = book.atlas.region_of(args.phone, args.country, args.state)
     except (InvalidLocation, ValueError) as exc:
-        print(f"rung when: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc)) from exc
     profile = book.profile_for_place(region, args.state)
     zones = evidence.zones
     window = profile.local_window
@@ -152,16 +150,11 @@ def _for_account(args: argparse.Namespace) -> int:
             lender.lender_id, args.account
         )
     except (ValueError, ConfigError) as exc:
-        print(f"rung when: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc)) from exc
     except (BotoCoreError, ClientError) as exc:
-        print(f"rung when: cannot read table {args.accounts_table}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(f"cannot read table {args.accounts_table}: {exc}") from exc
     if account is None:
-        print(
-            f"rung when: no account {args.account!r} of lender {lender.lender_id}", file=sys.stderr
-        )
-        return EXIT_USAGE
+        raise CommandError(f"no account {args.account!r} of lender {lender.lender_id}")
     book = load_profiles(root).for_lender(lender)
     channel = Channel(args.channel)
     gate = GateInput(account=account, channel=channel, now=at, template_version="any")

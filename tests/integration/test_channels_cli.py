@@ -69,3 +69,33 @@ def test_channels_pause_and_resume_email(endpoint: str, capsys: pytest.CaptureFi
 def test_channels_pause_needs_a_name(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["channels", "pause", "email", "--table", TABLE, "--endpoint-url", endpoint]) == 2
     assert "--by NAME" in capsys.readouterr().err
+
+
+def test_channels_names_a_missing_table_and_how_to_create_it(
+    moto_endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a local endpoint without the table
+    where = ["--table", TABLE, "--endpoint-url", moto_endpoint]
+
+    # When status is asked / Then the error names the table and the way out
+    assert main(["channels", "status", *where]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rung channels: table {TABLE} does not exist at {moto_endpoint}")
+    assert "--create-table" in err
+
+
+def test_channels_create_table_twice_is_fine(
+    moto_endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--table", TABLE, "--endpoint-url", moto_endpoint, "--create-table"]
+    # When the table is created with the first command, and the same command runs again
+    assert main(["channels", "pause", "sms", "--by", "ana", *where]) == 0
+    assert main(["channels", "status", "--json", *where]) == 0
+    # Then the second found the table (and the pause) instead of failing
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert json.loads(out)["sms"]["by"] == "ana"
+
+
+def test_channels_create_table_is_for_local_endpoints(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["channels", "status", "--table", TABLE, "--create-table"]) == 2
+    assert "on AWS the stack owns the table rung-suppressions" in capsys.readouterr().err

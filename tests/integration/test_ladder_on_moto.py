@@ -7,7 +7,7 @@ What AWS would deliver is read from moto's own SNS and SES backends, never from 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -206,13 +206,23 @@ def test_run_full_is_deterministic_and_honours_replies_and_payments(tmp_path: Pa
 
     # When the full engine runs it twice
     seen: list[datetime] = []
-    first = run_full(sim, progress=seen.append)
+    counts: list[int] = []
+
+    def progress(at: datetime, decisions: Callable[[], int] | None = None) -> None:
+        seen.append(at)
+        if decisions is not None:
+            counts.append(decisions())
+
+    first = run_full(sim, progress=progress)
     second = run_full(sim)
 
     # Then both runs decided exactly the same things, at the same instants
     assert first.records == second.records
     # ... and virtual time only ever moved forward, within the simulated period
     assert seen == sorted(seen)
+    # ... and the progress bar's count of gate decisions only grew, never past the run's total
+    assert counts == sorted(counts)
+    assert 0 < counts[-1] <= len(first.records)
     assert seen[0] >= START and seen[-1] <= START + timedelta(days=35)
     assert {record.at_utc for record in first.records} <= set(seen)
     assert first.engine == "full" and (first.rows, first.rows_rejected) == (3, 0)

@@ -74,3 +74,12 @@ def test_templates_four_eyes_flow_over_an_endpoint(
     assert [(v["locale"], v["version"], v["author"], v["approver"]) for v in approved] == [
         ("en-US", version, "ana", "bo")
     ]
+
+
+def test_templates_create_table_twice_is_fine(
+    moto_endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--endpoint-url", moto_endpoint, "--table", "rung-templates", "--create-table"]
+    assert _cli(capsys, "templates", "list", *where)[0] == 0
+    code, out = _cli(capsys, "templates", "list", *where)
+    assert code == 0 and "0 version(s)" in out

@@ -71,3 +71,25 @@ def test_progress_redraws_throttled_and_cleared_on_close() -> None:
     assert "day 3/10" in output
     assert output.endswith("\r")
     assert output.rstrip("\r").split("\r")[-1].strip() == ""
+
+
+def test_progress_counts_decisions_only_when_it_draws() -> None:
+    # Given a terminal bar told how to count decisions (a table scan on the full engine)
+    stream = Terminal()
+    clock = FakeClock()
+    progress = Progress(10, start=START, stream=stream, clock=clock)
+    counted: list[int] = []
+
+    def count() -> int:
+        counted.append(len(counted) + 1)
+        return 40 * len(counted)
+
+    # When time moves on three times, only two of them far enough apart to redraw
+    progress.update(START, decisions=count)
+    progress.update(START + timedelta(hours=1), decisions=count)
+    clock.now += 1
+    progress.update(START + timedelta(days=1), decisions=count)
+
+    # Then it counted once per drawing and shows the latest count
+    assert len(counted) == 2
+    assert "80 decisions" in stream.getvalue().rsplit("\r", 1)[-1]

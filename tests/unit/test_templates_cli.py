@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from collections.abc import Iterator
@@ -14,17 +13,14 @@ from moto import mock_aws
 
 from functions.adapters.template_store import DynamoTemplateStore
 from functions.settings import PROJECT_ROOT
-from rung.commands import templates
+from rung.cli import main
 
 SHIPPED_ROOT = PROJECT_ROOT / "templates" / "messages"
 STORE_ARGS = ["--table", "rung-templates", "--region", "us-east-1"]
 
 
 def rung(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rung")
-    templates.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return main(argv)
 
 
 @pytest.fixture
@@ -226,3 +222,88 @@ def test_templates_create_table_only_for_local_endpoints(
 ) -> None:
     assert rung(["templates", "list", "--create-table", *STORE_ARGS]) == 2
     assert "local endpoints" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("template", "locale", "said"),
+    [
+        ("reminder_day99", "en-US", "no template reminder_day99 under"),
+        ("reminder_day1", "fr-FR", "template reminder_day1 has no sms text in fr-FR (it has: "),
+    ],
+)
+def test_templates_preview_of_an_unknown_template_or_locale_names_what_exists(
+    template: str, locale: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = rung(["templates", "preview", template, "--channel", "sms", "--locale", locale])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"rung templates preview: {said}")
+    assert "reminder_day1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("where", ["empty", "parent"])
+def test_templates_lint_of_a_folder_without_templates_fails(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an empty folder, or the folder above the templates root (one level too high)
+    folder = tmp_path if where == "empty" else SHIPPED_ROOT.parent
+    # When linted / Then it is not a clean result but a mistake, said as one
+    assert rung(["templates", "lint", str(folder)]) == 2
+    assert "no template files here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action", ["lint", "preview", "push", "approve", "list"])
+def test_every_templates_action_explains_itself(
+    action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        rung(["templates", action, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    # The usage line, then a paragraph saying what the action does, before the arguments
+    description = out.split("\n\n")[1]
+    assert not description.startswith(("positional arguments", "options")), out
+    assert len(description.split()) >= 12, out
+
+
+def test_templates_push_refuses_a_version_that_fails_lint(
+    table: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Chinese SMS that lost its opt-out wording beside a clean one
+    folder = tmp_path / "reminder_day7"
+    folder.mkdir()
+    source = (SHIPPED_ROOT / "reminder_day7" / "sms.zh-CN.txt").read_text(encoding="utf-8")
+    (folder / "sms.zh-CN.txt").write_text(
+        source.replace("{{ optout_instruction }}", ""), encoding="utf-8"
+    )
+    shutil.copy(SHIPPED_ROOT / "reminder_day7" / "sms.en-US.txt", folder / "sms.en-US.txt")
+
+    # When it is pushed / Then it is refused with exit 1, naming file and rule
+    assert rung(["templates", "push", str(tmp_path), "--author", "olivia", *STORE_ARGS]) == 1
+    err = capsys.readouterr().err
+    assert "nothing pushed: 1 lint error(s)" in err
+    assert "reminder_day7/sms.zh-CN.txt: optout:" in err
+    # ... and nothing was stored, not even the clean file
+    assert rung(["templates", "list", "--json", *STORE_ARGS]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_templates_approve_takes_the_id_as_list_prints_it(
+    table: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given olivia pushed the day-1 templates and list shows them
+    root = tmp_path / "messages"
+    shutil.copytree(SHIPPED_ROOT / "reminder_day1", root / "reminder_day1")
+    assert rung(["templates", "push", str(root), "--author", "olivia", *STORE_ARGS]) == 0
+    capsys.readouterr()
+    assert rung(["templates", "list", *STORE_ARGS]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "sms.zh-CN.txt@" in x)
+    printed = line.split()[0]  # e.g. reminder_day1/sms.zh-CN.txt@0123456789ab
+
+    # When priya approves exactly what list printed, with no --channel or --locale
+    assert rung(["templates", "approve", printed, "--by", "priya", "--json", *STORE_ARGS]) == 0
+
+    # Then that version is approved
+    approved = json.loads(capsys.readouterr().out)
+    assert (approved["file"], approved["status"]) == ("reminder_day1/sms.zh-CN.txt", "APPROVED")
+    assert printed.endswith("@" + approved["version"])

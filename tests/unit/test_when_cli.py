@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from rung.commands import when
+from rung.cli import main
 
 CONTRACT = ("profile", "zones", "allowed", "next_allowed_at")
 
@@ -19,10 +18,7 @@ def contract(out: str) -> dict[str, object]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="rung")
-    when.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["when", *argv])
-    code = args.handler(args)
+    code = main(["when", *argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -202,10 +198,16 @@ def test_when_human_output_says_why_each_zone(capsys: pytest.CaptureFixture[str]
 def test_when_invalid_input_exits_2_with_message(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    code, out, err = run(capsys, *argv, "--json")
+    # In words on stderr
+    code, out, err = run(capsys, *argv)
     assert code == 2
     assert out == ""
     assert message in err and err.startswith("rung when: ")
+    # ... and with --json, the same error as one JSON object on stdout
+    code, out, _ = run(capsys, *argv, "--json")
+    assert code == 2
+    answer = json.loads(out)
+    assert answer["command"] == "rung when" and message in answer["error"]
 
 
 def test_when_names_the_holiday_that_defers(capsys: pytest.CaptureFixture[str]) -> None:
