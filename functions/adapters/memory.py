@@ -421,6 +421,13 @@ class MemoryUploadStore:
     def finish(self, record: UploadRecord) -> None:
         self.records[record.pk] = record
 
+    def reopen(self, seen: UploadRecord, record: UploadRecord) -> UploadRecord | None:
+        if not seen.rejected_whole or self.records.get(record.pk) != seen:
+            return None
+        reopened = record.model_copy(update={"attempt": seen.attempt + 1})
+        self.records[record.pk] = reopened
+        return reopened
+
 
 class MemoryObjectStore:
     """A dict of bytes, or a folder on disk when `root` is given (the simulator's --out)."""

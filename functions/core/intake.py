@@ -168,7 +168,10 @@ def ingest(
         )
         seen = ports.uploads.begin(record)
         if seen is not None and seen.finished:
-            return IntakeOutcome(record=seen, duplicate=True)
+            reopened = ports.uploads.reopen(seen, record)
+            if reopened is None:
+                return IntakeOutcome(record=seen, duplicate=True)
+            record = reopened
     else:
         record = resume.record
     report = RejectReport(ports.objects, upload.report_key(reports_prefix), record.report_key)

@@ -278,10 +278,16 @@ class UploadRecord(BaseModel):
     rejected: int = 0
     file_error: str = ""
     report_key: str = ""  # rejects/{lender}/… CSV, when anything was rejected
+    attempt: int = 1  # a file rejected whole is taken up again when delivered again
 
     @property
     def pk(self) -> str:
         return f"{self.key}#{self.etag}"
+
+    @property
+    def rejected_whole(self) -> bool:
+        """Finished with a whole-file error: nothing of it took effect, it may be tried again."""
+        return self.finished and bool(self.file_error)
 
 
 class ReviewState(StrEnum):

@@ -239,6 +239,12 @@ class UploadStore(Protocol):
 
     def finish(self, record: UploadRecord) -> None: ...
 
+    def reopen(self, seen: UploadRecord, record: UploadRecord) -> UploadRecord | None:
+        """Take up again a file `seen` rejected whole (its lender was not configured, say),
+        as `record` with the next attempt number. None if `seen` did not end in a whole-file
+        error, or another delivery of the same file took it up first (conditional write)."""
+        ...
+
 
 class ObjectStore(Protocol):
     """S3 (or a local folder): lender files in, reject reports out."""
