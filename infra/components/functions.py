@@ -20,7 +20,7 @@ from constructs import Construct
 from infra.bundling import lambda_code
 from infra.components.ladder import executions_arn, state_machine_arn, state_machine_name
 from infra.components.messaging import Messaging
-from infra.components.nag import acknowledge
+from infra.components.nag import acknowledge, logical_id
 from infra.components.storage import PAYMENTS_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX, Storage
 from infra.stack_config import RungStackConfig
 
@@ -291,7 +291,7 @@ class Functions(Construct):
         for prefix in readable:
             acknowledge(
                 self.roles["Schedule"],
-                f"AwsSolutions-IAM5[Resource::<{_logical_id(bucket)}.Arn>/{prefix}*]",
+                f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}*]",
                 f"Object-level access is limited to the {prefix} prefix, the narrowest scope "
                 "for files whose names the lender chooses.",
             )
@@ -422,12 +422,6 @@ def _allow(fn: lambda_.Function, actions: list[str], resources: list[str]) -> No
 
 def _index_arn(table: Table, index: str) -> str:
     return f"{table.table_arn}/index/{index}"
-
-
-def _logical_id(construct: Construct) -> str:
-    stack = Stack.of(construct)
-    default_child = construct.node.default_child
-    return str(stack.resolve(stack.get_logical_id(default_child)))  # type: ignore[arg-type]
 
 
 def _origination_arn(stack: Stack, resource: str) -> str:
