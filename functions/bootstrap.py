@@ -19,6 +19,7 @@ from functions.core.ports import (
     Continuations,
     DecisionLog,
     EmailSender,
+    FileDecryption,
     InboundLog,
     LadderControl,
     Ledger,
@@ -47,6 +48,7 @@ class Services:
     ladders: LadderControl
     uploads: UploadStore
     objects: ObjectStore
+    decryption: FileDecryption  # OpenPGP-encrypted lender files
     inbound: InboundLog
     continuations: Continuations
     channels: ChannelSwitch
@@ -81,7 +83,8 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         SfnLadderControl,
         SmsVoiceSender,
     )
-    from functions.adapters.secrets import signing_key
+    from functions.adapters.openpgp import OpenPgpDecryption
+    from functions.adapters.secrets import pgp_secret_key, signing_key
     from functions.adapters.template_store import DynamoTemplateStore
 
     return Services(
@@ -99,6 +102,7 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services:
         ladders=SfnLadderControl(settings.state_machine_arn),
         uploads=DynamoUploadStore(settings.uploads_table),
         objects=S3ObjectStore(settings.uploads_bucket),
+        decryption=OpenPgpDecryption(lambda: pgp_secret_key(settings.pgp_secret_arn)),
         inbound=DynamoInboundLog(settings.inbound_table),
         continuations=LambdaContinuations(),
         channels=DynamoChannelSwitch(settings.suppressions_table),
@@ -140,6 +144,7 @@ def memory_services(
         MemorySuppressionStore,
         MemoryUploadStore,
     )
+    from functions.adapters.openpgp import OpenPgpDecryption
     from functions.adapters.template_store import MemoryTemplateStore
 
     services = Services(
@@ -155,6 +160,7 @@ def memory_services(
         ladders=MemoryLadderControl(),
         uploads=MemoryUploadStore(),
         objects=MemoryObjectStore(),
+        decryption=OpenPgpDecryption(lambda: ""),  # no key: encrypted files are rejected
         inbound=MemoryInboundLog(),
         continuations=MemoryContinuations(),
         channels=MemoryChannelSwitch(),

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     sms_opt_out_list: str = "Default"
     unsubscribe_url: str = ""  # https base URL of the one-click unsubscribe endpoint
     unsubscribe_secret_arn: str = ""  # Secrets Manager secret holding the HMAC signing key
+    pgp_secret_arn: str = ""  # Secrets Manager secret holding our OpenPGP secret key (schedule)
     inbound_topic_arn: str = ""
     audit_retention_days: int = 400
     account_retention_days: int = 400  # after the account closes (PAID, COMPLETED)

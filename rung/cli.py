@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from rung.commands import (
     channels,
     ladders,
+    pgp_key,
     plan,
     preflight,
     replies,
@@ -30,6 +31,7 @@ COMMANDS = (
     templates,
     channels,
     ladders,
+    pgp_key,
     preflight,
     smoke,
 )

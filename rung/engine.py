@@ -45,6 +45,7 @@ class SimulationInput:
     # Messages per second SNS SMS / SES accept (None: no limit), and provider outages.
     rates: tuple[tuple[Channel, int | None], ...] = ()
     outages: tuple[Outage, ...] = ()
+    pgp_key: str = ""  # our OpenPGP secret key, for an encrypted accounts file
 
     def provider_limits(self) -> ProviderLimits:
         """Fresh limits for one run (they count what the providers accepted)."""

@@ -26,6 +26,7 @@ from functions.adapters.memory import (
     MemorySuppressionStore,
     MemoryUploadStore,
 )
+from functions.adapters.openpgp import OpenPgpDecryption
 from functions.adapters.template_store import MemoryTemplateStore
 from functions.bootstrap import memory_services
 from functions.core.approval import approve_lint_clean
@@ -120,6 +121,7 @@ class FastEngine:
             uploads=self.uploads,
             objects=self.objects,
             templates=self.templates,
+            decryption=OpenPgpDecryption(lambda: sim.pgp_key),
             sms=LimitedSms(self.limits, self.clock),
             email=LimitedEmail(self.limits, self.clock),
         )

@@ -100,6 +100,7 @@ def simulation_world(sim: SimulationInput) -> LocalWorld:
         unsubscribe_url=UNSUBSCRIBE_URL,
         unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
         environment=sim.pacing_environment(),
+        pgp_key=sim.pgp_key,
     )
 
 

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 import zipfile
@@ -168,12 +169,17 @@ class LocalWorld:
         enforce_access: bool = True,
         template: Template | None = None,
         environment: Mapping[str, str] | None = None,
+        pgp_key: str = "",
     ) -> None:
         """`enforce_access`: check every call a handler makes against its function's role in
         the synthesized stack (rung.access); a refused call fails the world on exit.
         `template`: the stack's template to take roles and names from (default: synthesized
         from this checkout). `environment`: more RUNG_* settings, as the stack would set them
-        (e.g. pacing defaults)."""
+        (e.g. pacing defaults). `pgp_key`: our ASCII-armored OpenPGP secret key, installed as
+        `rung pgp-key install` does (otherwise the stack's random placeholder stays and
+        encrypted files are rejected)."""
+        self._pgp_key = pgp_key or secrets.token_urlsafe(24)
+        self._pgp_secret_arn = ""
         self._enforce_access = enforce_access
         self._access: AccessEnforcer | None = None
         self._template = template
@@ -438,6 +444,9 @@ class LocalWorld:
         secret_arn = self.client("secretsmanager").create_secret(
             Name="rung-unsubscribe-key", SecretString=self._unsubscribe_key.decode("utf-8")
         )["ARN"]
+        self._pgp_secret_arn = self.client("secretsmanager").create_secret(
+            Name="rung-pgp-key", SecretString=self._pgp_key
+        )["ARN"]
         function_arns = {
             role: self.create_function(fixed.functions.get(handler, f"rung-{role}"), handler)
             for role, handler in HANDLERS.items()
@@ -632,6 +641,7 @@ class LocalWorld:
             "RUNG_SMS_OPT_OUT_LIST": self._sms_opt_out_list,
             "RUNG_UNSUBSCRIBE_URL": self._unsubscribe_url,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
+            "RUNG_PGP_SECRET_ARN": self._pgp_secret_arn,
             "RUNG_CONFIG_ROOT": str(self._config_root),
             **self._environment,
         }

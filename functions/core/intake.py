@@ -25,11 +25,12 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,7 +56,13 @@ from functions.core.models import (
     UploadRecord,
 )
 from functions.core.payments_file import PaymentRow, PaymentsFile
-from functions.core.ports import AccountStore, LadderControl, ObjectStore, UploadStore
+from functions.core.ports import (
+    AccountStore,
+    FileDecryption,
+    LadderControl,
+    ObjectStore,
+    UploadStore,
+)
 
 BATCH_SIZE = 500  # accounts per put_many (DynamoDB BatchWriteItem takes 25; the adapter splits)
 REPORT_HEADER = ("row", "account_id", "field", "reason")
@@ -72,6 +79,7 @@ PER_CYCLE_STATUSES = frozenset(
     }
 )
 _PREFIXES = {"uploads": UploadKind.ACCOUNTS, "payments": UploadKind.PAYMENTS}
+ENCRYPTED_SUFFIXES = (".pgp", ".gpg", ".asc")  # OpenPGP, binary or ASCII-armored
 
 
 class IntakePorts(Protocol):
@@ -85,6 +93,8 @@ class IntakePorts(Protocol):
     def uploads(self) -> UploadStore: ...
     @property
     def objects(self) -> ObjectStore: ...
+    @property
+    def decryption(self) -> FileDecryption: ...
 
 
 class Continuation(BaseModel):
@@ -111,20 +121,24 @@ class IntakeOutcome:
 
 @dataclass(frozen=True)
 class UploadKey:
-    """`uploads/{lender_id}/{name}.csv` or `payments/{lender_id}/{name}.csv`."""
+    """`uploads/{lender_id}/{name}.csv` or `payments/{lender_id}/{name}.csv`, optionally
+    OpenPGP-encrypted: `{name}.csv.pgp` (or `.gpg`, `.asc`)."""
 
     key: str
     kind: UploadKind
     lender_id: str
     name: str
+    encrypted: bool = False
 
     @classmethod
     def parse(cls, key: str) -> UploadKey:
         prefix, _, rest = key.partition("/")
         lender_id, _, name = rest.partition("/")
         kind = _PREFIXES.get(prefix, UploadKind.ACCOUNTS)
-        stem = name[:-4] if name.lower().endswith(".csv") else name
-        return cls(key=key, kind=kind, lender_id=lender_id, name=stem)
+        encrypted = name.lower().endswith(ENCRYPTED_SUFFIXES)
+        stem = name.rsplit(".", 1)[0] if encrypted else name
+        stem = stem[:-4] if stem.lower().endswith(".csv") else stem
+        return cls(key=key, kind=kind, lender_id=lender_id, name=stem, encrypted=encrypted)
 
     def report_key(self, reports_prefix: str) -> str:
         kind = "" if self.kind is UploadKind.ACCOUNTS else ".payments"
@@ -236,11 +250,20 @@ class _Run:
         self.counts = _Counts()
         self.pending: dict[str, _Merge] = {}
 
+    @contextmanager
+    def _plaintext(self, upload: UploadKey) -> Iterator[BinaryIO]:
+        with self.ports.objects.open(upload.key) as stored:
+            if not upload.encrypted:
+                yield stored
+                return
+            with self.ports.decryption.open(stored, self.lender.pgp_signing_key) as plain:
+                yield plain
+
     def process(
         self, upload: UploadKey, resume: Continuation | None, should_pause: Callable[[], bool]
     ) -> IntakeOutcome:
         start = resume.cursor if resume else None
-        with self.ports.objects.open(upload.key) as stream:
+        with self._plaintext(upload) as stream:
             reader: LenderFile | PaymentsFile
             if upload.kind is UploadKind.ACCOUNTS:
                 reader = LenderFile(stream, self.lender, start)

@@ -60,6 +60,9 @@ class LenderConfig(BaseModel):
     allowed_link_domains: list[str] = Field(default_factory=list)
     prices: UnitPrices = Field(default_factory=UnitPrices)
     send_rates: SendRates = Field(default_factory=SendRates)
+    # The lender's OpenPGP public key (ASCII-armored). When set, every encrypted file from this
+    # lender must carry a valid signature by it, or the file is rejected whole.
+    pgp_signing_key: str | None = Field(default=None, pattern=r"^-----BEGIN PGP PUBLIC KEY BLOCK")
 
     @property
     def support_contact(self) -> str:

@@ -7,6 +7,7 @@ Each has a boto3 adapter (`functions.adapters.aws`) and an in-memory adapter
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
@@ -254,6 +255,17 @@ class ObjectStore(Protocol):
         ...
 
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+
+class FileDecryption(Protocol):
+    """OpenPGP-encrypted lender files (`….csv.pgp`, `.gpg`, `.asc`) to their plaintext."""
+
+    def open(self, encrypted: BinaryIO, signed_by: str | None) -> AbstractContextManager[BinaryIO]:
+        """The decrypted file, seekable, for the duration of the `with`. When `signed_by` (an
+        armored public key) is given, the file must carry a valid signature by that key.
+        Raises FileRejected naming the reason (no key installed, not for our key, tampered,
+        not signed by the lender)."""
+        ...
 
 
 class Continuations(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -29,6 +29,9 @@ METRICS_NAMESPACE = "Rung"  # the namespace the alarms in observability.py watch
 # valued with the exact layer version ARN of that release in the deploy region.
 POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python{python}/{version}"
 ASYNC_RETRIES = 2
+# /tmp of the schedule function: an encrypted file plus its plaintext (a 1,000,000-row file is
+# ~92 MiB), with room to spare.
+SCHEDULE_TMP_MB = 2048
 # The singleton Lambda CDK adds to write an S3 bucket's notification configuration.
 BUCKET_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 XRAY_REASON = (
@@ -44,6 +47,7 @@ class _Spec:
     memory_mb: int
     timeout: Duration
     reserved_concurrency: int | None
+    ephemeral_storage_mb: int = 512  # /tmp; Lambda's default
 
 
 class Functions(Construct):
@@ -95,6 +99,24 @@ class Functions(Construct):
             "Opt-out and consent).",
         )
 
+        # Our OpenPGP key for encrypted lender files: created with a random placeholder, which
+        # `rung pgp-key install` replaces with a real key (encrypted files are refused until then).
+        self.pgp_secret = secretsmanager.Secret(
+            self,
+            "PgpKey",
+            description="Rung: OpenPGP secret key that decrypts lender files",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=32, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.pgp_secret,
+            "AwsSolutions-SMG4",
+            "An OpenPGP key cannot be rotated by Secrets Manager: lenders encrypt to its public "
+            "half, so a new key is issued to them deliberately with `rung pgp-key`.",
+        )
+
         self.unsubscribe = self._function(
             "Unsubscribe",
             _Spec(
@@ -128,6 +150,8 @@ class Functions(Construct):
                 1024,
                 Duration.minutes(15),
                 config.reserved_concurrency.schedule,
+                # An encrypted lender file and its plaintext both sit in /tmp while it is read.
+                ephemeral_storage_mb=SCHEDULE_TMP_MB,
             ),
             on_failure=True,
             # A long file continues in a fresh invocation of this same function; a fixed name
@@ -190,6 +214,7 @@ class Functions(Construct):
             handler=spec.handler,
             description=spec.description,
             memory_size=spec.memory_mb,
+            ephemeral_storage_size=Size.mebibytes(spec.ephemeral_storage_mb),
             timeout=spec.timeout,
             reserved_concurrent_executions=spec.reserved_concurrency,
             role=role,
@@ -238,6 +263,7 @@ class Functions(Construct):
             "RUNG_SMS_CONFIGURATION_SET": messaging.sms_configuration_set.ref,
             "RUNG_SMS_OPT_OUT_LIST": config.sms.opt_out_list,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self.unsubscribe_secret.secret_arn,
+            "RUNG_PGP_SECRET_ARN": self.pgp_secret.secret_arn,
             "RUNG_INBOUND_TOPIC_ARN": messaging.inbound_sms.topic_arn,
             # docs/compliance.md, Personal data: the audit TTL uses the same retention as the bucket
             # lifecycle.
@@ -268,6 +294,7 @@ class Functions(Construct):
         _allow(fn, ["s3:GetObject"], [bucket.arn_for_objects(f"{p}*") for p in readable])
         _allow(fn, ["s3:PutObject"], [bucket.arn_for_objects(f"{REJECTS_PREFIX}*")])
         _allow(fn, ["kms:Decrypt", "kms:GenerateDataKey"], [storage.key.key_arn])
+        _allow(fn, ["secretsmanager:GetSecretValue"], [self.pgp_secret.secret_arn])
         _allow(
             fn,
             ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"],

@@ -31,6 +31,7 @@ from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
 from rung.commands.options import MAX_DAYS, days, instant
 from rung.commands.plan import plan_file, sending_rates
+from rung.encrypted_files import plaintext_path, read_key
 from rung.engine import SimulationFailed, SimulationInput, SimulationResult, read_replies
 from rung.plan import plan
 from rung.progress import Progress
@@ -84,6 +85,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the provider of CHANNEL fails from START for DURATION, ISO 8601 "
         "(e.g. sms:2026-12-02T14:00:00Z/PT2H); may repeat",
     )
+    parser.add_argument(
+        "--pgp-key",
+        type=Path,
+        help="our OpenPGP secret key, installed in the local world, for an encrypted FILE",
+    )
     parser.add_argument("--json", action="store_true", help="print summary.json to stdout")
     parser.set_defaults(handler=run)
 
@@ -108,10 +114,23 @@ def _outage(text: str) -> Outage:
 
 
 def run(args: argparse.Namespace) -> int:
+    """An encrypted file is uploaded as it is (the schedule function decrypts it with the key
+    installed in the local world); this command reads a private plaintext copy beforehand."""
+    try:
+        lender = load_lender(PROJECT_ROOT, args.lender)
+        key = read_key(args.pgp_key)
+        with plaintext_path(args.file, lender, key) as readable:
+            return _run(args, readable, key)
+    except (ConfigError, FileRejected, OSError, ValueError) as exc:
+        print(f"rung simulate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace, readable: Path, pgp_key: str) -> int:
     out = sys.stdout
     try:
         lender = load_lender(PROJECT_ROOT, args.lender)
-        report = _validate(args.file, lender, out, quiet=args.json)
+        report = _validate(readable, lender, out, quiet=args.json)
         replies = read_replies(args.replies) if args.replies else ()
         if args.payments is not None and not args.payments.is_file():
             raise FileNotFoundError(f"payments file not found: {args.payments}")
@@ -135,9 +154,10 @@ def run(args: argparse.Namespace) -> int:
             (Channel.EMAIL, args.email_rate or lender.send_rates.email_per_second),
         ),
         outages=tuple(args.provider_outage),
+        pgp_key=pgp_key,
     )
     if not args.json:
-        print(_plan_verdict(sim, lender), file=out)
+        print(_plan_verdict(sim, readable, lender), file=out)
     engine = args.engine
     if engine == "auto":
         engine = "full" if report.rows <= FULL_ENGINE_MAX_ROWS else "fast"
@@ -225,10 +245,10 @@ def _capacity(lender: LenderConfig, sim: SimulationInput) -> dict[Channel, int]:
     return sending_rates(lender) | {channel: r for channel, r in sim.rates if r is not None}
 
 
-def _plan_verdict(sim: SimulationInput, lender: LenderConfig) -> str:
+def _plan_verdict(sim: SimulationInput, readable: Path, lender: LenderConfig) -> str:
     """The capacity planner's one line for this run (`rung plan` has the details)."""
     rates = _capacity(lender, sim)
-    _, demand = plan_file(sim.accounts_file, lender, sim.start, sim.days)
+    _, demand = plan_file(readable, lender, sim.start, sim.days)
     return plan(demand, load_ladder(PROJECT_ROOT, lender.ladder), rates).verdict()
 
 

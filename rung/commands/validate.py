@@ -1,4 +1,4 @@
-"""`rung validate FILE [--lender ID] [--json]` — check a lender file without AWS.
+"""`rung validate FILE [--lender ID] [--pgp-key KEY] [--json]` — check a lender file without AWS.
 
 The same row rules as the schedule Lambda (functions.core.lender_file), streamed: rows are
 printed as they are judged, so a million-row file needs no more memory than a small one.
@@ -25,6 +25,7 @@ from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account
 from functions.settings import Settings
 from rung.commands.plan import plan_verdict
+from rung.encrypted_files import plaintext, read_key
 
 EXIT_OK = 0
 EXIT_REJECTED_ROWS = 1
@@ -46,21 +47,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=1,
         help="processes validating rows (default 1; more helps only on idle cores)",
     )
+    parser.add_argument(
+        "--pgp-key",
+        type=Path,
+        help="our OpenPGP secret key (ASCII-armored) to decrypt FILE.csv.pgp/.gpg/.asc",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return validate(args.file, args.lender, args.json, sys.stdout, args.workers)
+    return validate(args.file, args.lender, args.json, sys.stdout, args.workers, args.pgp_key)
 
 
-def validate(path: Path, lender_id: str, as_json: bool, out: TextIO, workers: int = 1) -> int:
+def validate(
+    path: Path,
+    lender_id: str,
+    as_json: bool,
+    out: TextIO,
+    workers: int = 1,
+    pgp_key: Path | None = None,
+) -> int:
     output = _JsonOutput(out) if as_json else _TextOutput(out)
     verdict = None
     try:
         lender = load_lender(Settings().config_root, lender_id)
         report = FileReport()
-        with path.open("rb") as stream:
+        with plaintext(path, lender, read_key(pgp_key)) as stream:
             results = validate_lender_file(stream, lender, report, workers)
             # One pass: rejected rows are reported, accepted ones laid out for the planner.
             verdict = plan_verdict(_accepted_reporting(results, output, lender), lender)

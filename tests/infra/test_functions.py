@@ -57,6 +57,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem",
         "states:StartExecution",
         "lambda:InvokeFunction",
+        "secretsmanager:GetSecretValue",  # the OpenPGP key of encrypted lender files
     },
     "send": ALWAYS
     | {

@@ -137,6 +137,9 @@ def recording() -> Recording:
             patch.setattr(intake, "BATCH_SIZE", 5)
             patch.setattr(moto_patches, "_LAMBDA_TIMEOUT_MS", 1_000)
             world.put_object("uploads/demo/continued.csv", (SAMPLES / "accounts.csv").read_bytes())
+        # An OpenPGP-encrypted file: the schedule function reads the key's secret (none is
+        # installed in this world, so the file is rejected whole, naming why).
+        world.put_object("uploads/demo/sealed.csv.pgp", (SAMPLES / "accounts.csv.pgp").read_bytes())
         # Failed asynchronous invocations go to the on-failure destination: an inbound message
         # that is not one, and an upload whose processing crashes.
         world.publish_inbound_sms("this is not a two-way SMS message")
