@@ -40,7 +40,7 @@ from functions.optout import handler as optout
 from functions.schedule import handler as schedule
 from functions.send import handler as send
 from functions.settings import Settings
-from rung.engine import ScriptedReply, SimulationInput, SimulationResult
+from rung.engine import ScriptedReply, SimulationInput, SimulationResult, receipt_of
 from rung.events import (
     UNSUBSCRIBE_URL,
     LocalContext,
@@ -256,6 +256,7 @@ class FastEngine:
             rows=upload.rows if upload else 0,
             rows_rejected=upload.rejected if upload else 0,
             file_error=upload.file_error if upload else "",
+            receipt=receipt_of(upload),
             replies=self.replies,
             engine="fast",
             ladders_failed=len(self.failed),

@@ -32,7 +32,13 @@ from functions.core.models import Account, Channel, Suppression, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.settings import PROJECT_ROOT
 from rung.access.enforcer import Denial
-from rung.engine import ScriptedReply, SimulationFailed, SimulationInput, SimulationResult
+from rung.engine import (
+    ScriptedReply,
+    SimulationFailed,
+    SimulationInput,
+    SimulationResult,
+    receipt_of,
+)
 from rung.events import (
     UNSUBSCRIBE_URL,
     inbound_email_message,
@@ -253,6 +259,7 @@ def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> Simul
         rows=upload.rows if upload else 0,
         rows_rejected=upload.rejected if upload else 0,
         file_error=upload.file_error if upload else "",
+        receipt=receipt_of(upload),
         replies=[(reply, read_reply(reply.text, rules).intent.value) for reply in sim.replies],
         engine="full",
         ladders_failed=sum(1 for e in world.executions() if e["status"] == "FAILED"),

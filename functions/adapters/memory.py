@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -463,6 +463,10 @@ class MemoryObjectStore:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
+
+    def link(self, key: str, valid_for: timedelta) -> str:
+        """The file itself when kept in a folder, else a `memory:` name (nothing expires here)."""
+        return self._path(key).as_uri() if self._root is not None else f"memory:{key}"
 
 
 class MemoryContinuations:

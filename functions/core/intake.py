@@ -25,9 +25,10 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -58,11 +59,13 @@ from functions.core.models import (
 from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.ports import (
     AccountStore,
+    EmailSender,
     FileDecryption,
     LadderControl,
     ObjectStore,
     UploadStore,
 )
+from functions.core.receipts import add_reasons, reason_kind, send_receipt
 
 BATCH_SIZE = 500  # accounts per put_many (DynamoDB BatchWriteItem takes 25; the adapter splits)
 REPORT_HEADER = ("row", "account_id", "field", "reason")
@@ -95,6 +98,8 @@ class IntakePorts(Protocol):
     def objects(self) -> ObjectStore: ...
     @property
     def decryption(self) -> FileDecryption: ...
+    @property
+    def email(self) -> EmailSender: ...  # receipts to the lender
 
 
 class Continuation(BaseModel):
@@ -172,6 +177,7 @@ def ingest(
     reports_prefix: str = "rejects/",
     resume: Continuation | None = None,
     should_pause: Callable[[], bool] = never,
+    configuration_set: str | None = None,
 ) -> IntakeOutcome:
     """Process one lender file (or resume one) and record the upload. Never raises for a bad file:
     an unreadable file, a bad key or an unknown lender ends as `record.file_error` + report."""
@@ -189,6 +195,7 @@ def ingest(
     else:
         record = resume.record
     report = RejectReport(ports.objects, upload.report_key(reports_prefix), record.report_key)
+    lender: LenderConfig | None = None
     try:
         lender = _lender_for(upload, config_root)
         run = _Run(ports, lender, record, now, report)
@@ -199,8 +206,13 @@ def ingest(
         record = record.model_copy(
             update={"finished": True, "file_error": str(exc), "report_key": report.key}
         )
-        ports.uploads.finish(record)
-        return IntakeOutcome(record=record)
+        outcome = IntakeOutcome(record=record)
+    if lender is not None and outcome.record.finished:
+        # An unknown lender has no one to send a receipt to: its file is in the reject report.
+        receipted = send_receipt(
+            ports.email, ports.objects, lender, outcome.record, upload.name, configuration_set
+        )
+        outcome = replace(outcome, record=receipted)
     ports.uploads.finish(outcome.record)
     return outcome
 
@@ -221,6 +233,7 @@ class _Counts:
     accepted: int = 0
     rejected: int = 0
     ladders_started: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -296,6 +309,8 @@ class _Run:
                 "rows": self.record.rows + self.counts.accepted + self.counts.rejected,
                 "accepted": self.record.accepted + self.counts.accepted,
                 "rejected": self.record.rejected + self.counts.rejected,
+                "ladders_started": self.record.ladders_started + self.counts.ladders_started,
+                "reasons": add_reasons(self.record.reasons, self.counts.reasons),
                 "report_key": self.report.saved_key,
                 "finished": not paused,
                 "file_error": file_error,
@@ -319,6 +334,7 @@ class _Run:
             self.counts.accepted += 1
         else:
             self.counts.rejected += 1
+            self.counts.reasons.update(reason_kind(e.field, e.reason) for e in result.errors)
             self.report.add(result)
 
     # -- accounts ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
 from functions.core.models import (
@@ -255,6 +255,10 @@ class ObjectStore(Protocol):
         ...
 
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+    def link(self, key: str, valid_for: timedelta) -> str:
+        """A link that lets its holder download `key` until it expires (S3: presigned)."""
+        ...
 
 
 class FileDecryption(Protocol):

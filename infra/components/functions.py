@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import yaml
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -22,6 +24,7 @@ from infra.components.ladder import executions_arn, state_machine_arn, state_mac
 from infra.components.messaging import Messaging
 from infra.components.nag import acknowledge, logical_id
 from infra.components.storage import PAYMENTS_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX, Storage
+from infra.paths import PROJECT_ROOT
 from infra.stack_config import RungStackConfig
 
 METRICS_NAMESPACE = "Rung"  # the namespace the alarms in observability.py watch
@@ -295,6 +298,7 @@ class Functions(Construct):
         _allow(fn, ["s3:PutObject"], [bucket.arn_for_objects(f"{REJECTS_PREFIX}*")])
         _allow(fn, ["kms:Decrypt", "kms:GenerateDataKey"], [storage.key.key_arn])
         _allow(fn, ["secretsmanager:GetSecretValue"], [self.pgp_secret.secret_arn])
+        self._allow_receipts(fn)
         _allow(
             fn,
             ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"],
@@ -398,10 +402,37 @@ class Functions(Construct):
         _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn])
         _allow(fn, _STOP_LADDER, [self._executions_arn])
 
-    def _allow_messages(self, fn: lambda_.Function) -> None:
-        """SMS through End User Messaging and email through SES v2, each from the configured
-        identities and with Rung's configuration set (both services authorise a send on the
-        identity and on the configuration set)."""
+    def _allow_receipts(self, fn: lambda_.Function) -> None:
+        """A receipt to the lender for every file: email through SES, to the lenders' receipt
+        addresses only (ses:Recipients), so this role can never write to a borrower."""
+        recipients = receipt_recipients(PROJECT_ROOT / "config" / "lenders")
+        if not recipients:
+            return
+        stack = Stack.of(self)
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                resources=[
+                    *(
+                        stack.format_arn(service="ses", resource="identity", resource_name=i)
+                        for i in self._config.email.identities
+                    ),
+                    stack.format_arn(
+                        service="ses",
+                        resource="configuration-set",
+                        resource_name=self._messaging.configuration_set.configuration_set_name,
+                    ),
+                ],
+                conditions={
+                    "ForAllValues:StringEqualsIgnoreCase": {"ses:Recipients": recipients},
+                    "Null": {"ses:Recipients": "false"},
+                },
+            )
+        )
+
+    def _allow_email(self, fn: lambda_.Function) -> None:
+        """Email through SES v2 from the configured identities with Rung's configuration set
+        (SES authorises a send on the identity and on the configuration set)."""
         stack = Stack.of(self)
         identities = [
             stack.format_arn(service="ses", resource="identity", resource_name=identity)
@@ -413,6 +444,12 @@ class Functions(Construct):
             resource_name=self._messaging.configuration_set.configuration_set_name,
         )
         _allow(fn, ["ses:SendEmail"], [*identities, configuration_set])
+
+    def _allow_messages(self, fn: lambda_.Function) -> None:
+        """SMS through End User Messaging (from the configured identities, with Rung's
+        configuration set) and email through SES v2."""
+        stack = Stack.of(self)
+        self._allow_email(fn)
         originations = [
             _origination_arn(stack, resource)
             for resource in self._config.sms.origination_identities.values()
@@ -457,3 +494,12 @@ def _origination_arn(stack: Stack, resource: str) -> str:
         return resource
     resource_type = "phone-number" if resource.startswith("phone-") else "pool"
     return stack.format_arn(service="sms-voice", resource=resource_type, resource_name=resource)
+
+
+def receipt_recipients(lenders_folder: Path) -> list[str]:
+    """Every receipt address of every configured lender (config/lenders/*.yaml)."""
+    addresses: set[str] = set()
+    for path in sorted(lenders_folder.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        addresses.update(str(address) for address in raw.get("receipt_emails") or [])
+    return sorted(addresses)

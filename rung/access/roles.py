@@ -34,9 +34,16 @@ class Principal:
     role_logical_id: str
     grants: tuple[Grant, ...]
 
-    def allows(self, action: str, resource: str, *, without: str = "") -> bool:
+    def allows(
+        self,
+        action: str,
+        resource: str,
+        *,
+        without: str = "",
+        context: Mapping[str, str | tuple[str, ...]] | None = None,
+    ) -> bool:
         statements = [grant.resolved for grant in self.grants if grant.origin != without]
-        return evaluate(statements, Request(action, resource)).allowed
+        return evaluate(statements, Request(action, resource, context=context or {})).allowed
 
 
 @dataclass(frozen=True)

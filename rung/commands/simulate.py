@@ -280,4 +280,7 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, engine: str, out: Tex
         + f"; invariants {summary['invariants']}, ladders failed {summary['ladders_failed']}",
         file=out,
     )
+    receipt = summary.get("receipt") or {}
+    if receipt.get("to"):
+        print(f"receipt to {', '.join(receipt['to'])}: {receipt['subject']}", file=out)
     print(f"wrote {out_dir / 'messages.csv'}, summary.json, report.html", file=out)

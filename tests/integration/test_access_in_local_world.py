@@ -172,7 +172,9 @@ def test_every_grant_of_every_role_is_needed(recording: Recording) -> None:
                     unneeded.append(f"{name}: Deny {grant.origin} refuses nothing extra")
                 continue
             if not any(
-                not principal.allows(call.action, call.resource, without=grant.origin)
+                not principal.allows(
+                    call.action, call.resource, without=grant.origin, context=dict(call.context)
+                )
                 for call in calls
             ):
                 unneeded.append(f"{name}: {grant.origin} {grant.written.get('Action')}")

@@ -29,6 +29,7 @@ from moto import mock_aws
 
 from functions.adapters.memory import (
     MemoryAccountStore,
+    MemoryEmail,
     MemoryLadderControl,
     MemoryObjectStore,
     MemoryUploadStore,
@@ -351,6 +352,7 @@ class MemoryPorts:
         self.ladders = MemoryLadderControl()
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
+        self.email = MemoryEmail()  # receipts to the lender
 
 
 def generated_lines(rows: int, bad_every: int = 0, duplicate_every: int = 0) -> Iterator[str]:
@@ -488,6 +490,7 @@ class CountingPorts:
         self.ladders = CountingLadders()
         self.uploads = MemoryUploadStore()
         self.objects = objects
+        self.email = MemoryEmail()  # receipts to the lender
 
 
 def ingest_generated(folder: str, rows: int) -> str:
