@@ -23,6 +23,7 @@ from functions.core.ports import (
     ChannelSwitch,
     Continuations,
     DecisionLog,
+    FileDecryption,
     InboundLog,
     LadderControl,
     Ledger,
@@ -70,6 +71,7 @@ class Services(Generic[SettingsT]):
     ladders: LadderControl
     uploads: UploadStore
     objects: ObjectStore
+    decryption: FileDecryption  # OpenPGP-encrypted lender files
     inbound: InboundLog
     continuations: Continuations
     channels: ChannelSwitch
@@ -118,7 +120,10 @@ def _wired(
 def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
     from functions.adapters.dynamo import DynamoAccountStore, DynamoUploadStore
     from functions.adapters.lambda_invoke import LambdaContinuations
+    from functions.adapters.openpgp import OpenPgpDecryption
     from functions.adapters.s3_objects import S3ObjectStore
+    from functions.adapters.secrets import pgp_secret_key
+    from functions.adapters.ses_email import SesEmailSender
     from functions.adapters.step_functions import SfnLadderControl
 
     return {
@@ -127,6 +132,8 @@ def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
         ),
         "uploads": DynamoUploadStore(settings.uploads_table),
         "objects": S3ObjectStore(settings.uploads_bucket),
+        "decryption": OpenPgpDecryption(lambda: pgp_secret_key(settings.pgp_secret_arn)),
+        "email": SesEmailSender(),  # receipts to the lender
         "ladders": SfnLadderControl(settings.state_machine_arn),
         "continuations": LambdaContinuations(),
     }
@@ -292,6 +299,7 @@ def memory_services(
         MemorySuppressionStore,
         MemoryUploadStore,
     )
+    from functions.adapters.openpgp import OpenPgpDecryption
     from functions.adapters.template_store import MemoryTemplateStore
 
     services = Services(
@@ -308,6 +316,7 @@ def memory_services(
         ladders=MemoryLadderControl(),
         uploads=MemoryUploadStore(),
         objects=MemoryObjectStore(),
+        decryption=OpenPgpDecryption(lambda: ""),  # no key: encrypted files are rejected
         inbound=MemoryInboundLog(),
         continuations=MemoryContinuations(),
         channels=MemoryChannelSwitch(),

@@ -69,6 +69,8 @@ class ScheduleSettings(FunctionSettings):
     uploads_bucket: Name
     reports_prefix: Name  # where reject reports go in the uploads bucket
     state_machine_arn: Name
+    ses_configuration_set: Name  # receipts to lenders name it
+    pgp_secret_arn: Name  # Secrets Manager secret holding our OpenPGP key (encrypted files)
 
 
 class SendSettings(FunctionSettings):
@@ -165,6 +167,7 @@ class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettin
     ses_configuration_set: str = ""
     unsubscribe_url: str = ""
     unsubscribe_secret_arn: str = ""
+    pgp_secret_arn: str = ""
 
     @model_validator(mode="before")
     @classmethod

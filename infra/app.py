@@ -19,17 +19,21 @@ CLI_OUTDIR = "CDK_OUTDIR"
 
 
 def build_app(
-    outdir: Path | None = None, *, cloudformation_validation: bool = True
+    outdir: Path | None = None,
+    *,
+    cloudformation_validation: bool = True,
+    context: Mapping[str, object] | None = None,
 ) -> tuple[App, RungStack]:
     """The app with cdk-nag attached: any unacknowledged finding fails synthesis.
 
     `cloudformation_validation` is CDK's built-in template validator (about 15 s per synth);
-    the test suite turns it off and runs cfn-lint on the template instead.
+    the test suite turns it off and runs cfn-lint on the template instead. `context` replaces
+    cdk.json's (tests synthesize other deployments, e.g. with SFTP on).
     """
     # cdk.json's context is the default; the CLI's context (e.g. `-c`) overrides it.
     app = App(
         outdir=str(outdir) if outdir else default_outdir(os.environ),
-        context=cdk_json_context(),
+        context=dict(context) if context is not None else cdk_json_context(),
         builtin_cloud_formation_validation=cloudformation_validation,
     )
     config = RungStackConfig.from_context(app.node.try_get_context(CONTEXT_KEY))

@@ -8,6 +8,7 @@ from constructs import Construct
 
 from infra.components.functions import Functions
 from infra.components.ladder import Ladder
+from infra.components.lender_access import LenderAccess
 from infra.components.messaging import Messaging
 from infra.components.observability import Observability
 from infra.components.storage import Storage
@@ -23,6 +24,14 @@ class RungStack(Stack):
         self.messaging = Messaging(self, "Messaging", email=config.email)
         self.functions = Functions(
             self, "Functions", config=config, storage=self.storage, messaging=self.messaging
+        )
+        self.lender_access = LenderAccess(
+            self,
+            "LenderAccess",
+            lenders=config.lender_access,
+            sftp=config.sftp,
+            storage=self.storage,
+            retention=config.retention,
         )
         self.ladder = Ladder(self, "Ladder", config=config, send=self.functions.send)
         self.observability = Observability(
@@ -56,6 +65,11 @@ class RungStack(Stack):
             self, "InboundMailRuleSetName", value=self.messaging.receipt_rules.receipt_rule_set_name
         )
         CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)
+        # What to give each lender: the role to assume (with its external id) and the SFTP host.
+        for lender_id, role in self.lender_access.upload_roles.items():
+            CfnOutput(self, f"UploadRoleArn{_pascal(lender_id)}", value=role.role_arn)
+        if self.lender_access.server is not None:
+            CfnOutput(self, "SftpServerId", value=self.lender_access.server.attr_server_id)
         for name, table in (
             ("Accounts", self.storage.accounts),
             ("Ledger", self.storage.ledger),
@@ -63,3 +77,8 @@ class RungStack(Stack):
             ("Suppressions", self.storage.suppressions),
         ):
             CfnOutput(self, f"{name}TableName", value=table.table_name)
+
+
+def _pascal(lender_id: str) -> str:
+    """`acme-finance` → `AcmeFinance` (output names are alphanumeric)."""
+    return "".join(part.capitalize() for part in lender_id.split("-"))

@@ -14,10 +14,18 @@ from typing import Any, Literal
 from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from functions.core.lenders import LENDER_ID
 from infra.paths import CDK_JSON
 
 CONTEXT_KEY = "rung"
 COMMENT_PREFIX = "//"
+SSH_KEY_TYPES = (
+    "ssh-ed25519 ",
+    "ssh-rsa ",
+    "ecdsa-sha2-nistp256 ",
+    "ecdsa-sha2-nistp384 ",
+    "ecdsa-sha2-nistp521 ",
+)
 
 
 class _Section(BaseModel):
@@ -126,6 +134,36 @@ class SendRatesConfig(_Section):
     email_per_second: int = Field(ge=1)
 
 
+class LenderAccessConfig(_Section):
+    """How one lender delivers files: the AWS account that may assume its upload role (with the
+    external id agreed with the lender), and the SSH keys of its SFTP user when SFTP is on."""
+
+    account_id: str = Field(pattern=r"^[0-9]{12}$")
+    # The lender's own secret-ish handshake against the confused-deputy problem: the role can be
+    # assumed only when the caller passes it (sts:ExternalId). At least 16 characters.
+    external_id: str = Field(pattern=r"^[A-Za-z0-9+=,.@:/_-]{16,1224}$")
+    sftp_public_keys: list[str] = Field(default_factory=list)
+
+    @field_validator("sftp_public_keys")
+    @classmethod
+    def _ssh_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not key.startswith(SSH_KEY_TYPES):
+                raise ValueError(
+                    f"{key[:30]!r}… is not an SSH public key ({', '.join(SSH_KEY_TYPES)})"
+                )
+        return keys
+
+
+class SftpConfig(_Section):
+    """An AWS Transfer Family SFTP server in front of the uploads bucket. It bills by the hour
+    while it exists, so it is off unless a deployer turns it on."""
+
+    enabled: bool
+    # Transfer Family security policies name the SSH algorithms the server accepts.
+    security_policy: str = Field(pattern=r"^TransferSecurityPolicy-[A-Za-z0-9-]+$")
+
+
 class RungStackConfig(_Section):
     stack_name: str
     lambda_python: Literal["3.12", "3.13"]
@@ -140,6 +178,19 @@ class RungStackConfig(_Section):
     sms: SmsConfig
     push: PushConfig = Field(default_factory=PushConfig)
     send_rates: SendRatesConfig
+    lender_access: dict[str, LenderAccessConfig]
+    sftp: SftpConfig
+
+    @field_validator("lender_access")
+    @classmethod
+    def _lender_ids(cls, lenders: dict[str, LenderAccessConfig]) -> dict[str, LenderAccessConfig]:
+        for lender_id in lenders:
+            if not LENDER_ID.match(lender_id):
+                raise ValueError(
+                    f"lender_access[{lender_id!r}]: a lender id is lower-case letters, digits "
+                    "and hyphens (as in uploads/{lender_id}/)"
+                )
+        return lenders
 
     @classmethod
     def from_context(cls, raw: Any) -> RungStackConfig:

@@ -17,6 +17,7 @@ from typing import NoReturn
 from rung.commands import (
     channels,
     ladders,
+    pgp_key,
     plan,
     preflight,
     replies,
@@ -39,6 +40,7 @@ COMMANDS = (
     templates,
     channels,
     ladders,
+    pgp_key,
     preflight,
     smoke,
 )

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from functions.core.errors import RungError
-from functions.core.models import Account, AuditRecord, Channel, Suppression
+from functions.core.intake import UploadKey
+from functions.core.models import Account, AuditRecord, Channel, Suppression, UploadRecord
+from functions.core.receipts import subject as receipt_subject
 from rung.provider_limits import Outage, ProviderLimits
 
 # The handlers' own log lines and warnings during a simulation (rung.lambda_logs): errors only,
@@ -60,6 +62,7 @@ class SimulationInput:
     # Messages per second SNS SMS / SES accept (None: no limit), and provider outages.
     rates: tuple[tuple[Channel, int | None], ...] = ()
     outages: tuple[Outage, ...] = ()
+    pgp_key: str = ""  # our OpenPGP secret key, for an encrypted accounts file
 
     def provider_limits(self) -> ProviderLimits:
         """Fresh limits for one run (they count what the providers accepted)."""
@@ -80,6 +83,7 @@ class SimulationResult:
     rows: int = 0
     rows_rejected: int = 0
     file_error: str = ""
+    receipt: dict[str, Any] = field(default_factory=dict)  # to, subject (functions.core.receipts)
     replies: list[tuple[ScriptedReply, str]] = field(default_factory=list)  # (reply, intent)
     engine: str = ""
     ladders_failed: int = 0  # executions a defect failed
@@ -107,3 +111,15 @@ def read_replies(path: Path) -> tuple[ScriptedReply, ...]:
                 ScriptedReply(at=at, sender=row["from"].strip(), channel=channel, text=row["text"])
             )
     return tuple(sorted(replies, key=lambda reply: reply.at))
+
+
+def receipt_of(upload: UploadRecord | None) -> dict[str, Any]:
+    """What the lender was sent about the accounts file, as summary.json shows it."""
+    if upload is None:
+        return {}
+    name = UploadKey.parse(upload.key).name
+    return {
+        "to": list(upload.receipt_to),
+        "subject": receipt_subject(upload, name),
+        "error": upload.receipt_error,
+    }

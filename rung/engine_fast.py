@@ -26,6 +26,7 @@ from functions.adapters.memory import (
     MemorySuppressionStore,
     MemoryUploadStore,
 )
+from functions.adapters.openpgp import OpenPgpDecryption
 from functions.adapters.template_store import MemoryTemplateStore
 from functions.bootstrap import memory_services
 from functions.core.approval import approve_lint_clean
@@ -46,6 +47,7 @@ from rung.engine import (
     ScriptedReply,
     SimulationInput,
     SimulationResult,
+    receipt_of,
 )
 from rung.events import (
     UNSUBSCRIBE_URL,
@@ -129,6 +131,7 @@ class FastEngine:
             uploads=self.uploads,
             objects=self.objects,
             templates=self.templates,
+            decryption=OpenPgpDecryption(lambda: sim.pgp_key),
             sms=LimitedSms(self.limits, self.clock),
             email=LimitedEmail(self.limits, self.clock),
             push=LimitedPush(self.limits, self.clock),
@@ -266,6 +269,7 @@ class FastEngine:
             rows=upload.rows if upload else 0,
             rows_rejected=upload.rejected if upload else 0,
             file_error=upload.file_error if upload else "",
+            receipt=receipt_of(upload),
             replies=self.replies,
             engine="fast",
             ladders_failed=len(self.failed),

@@ -39,6 +39,7 @@ from rung.engine import (
     SimulationFailed,
     SimulationInput,
     SimulationResult,
+    receipt_of,
 )
 from rung.events import (
     UNSUBSCRIBE_URL,
@@ -106,6 +107,7 @@ def simulation_world(sim: SimulationInput) -> LocalWorld:
         unsubscribe_key=LOCAL_UNSUBSCRIBE_KEY,
         environment=sim.pacing_environment(),
         log_level=SIMULATION_LOG_LEVEL,
+        pgp_key=sim.pgp_key,
     )
 
 
@@ -259,6 +261,7 @@ def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> Simul
         rows=upload.rows if upload else 0,
         rows_rejected=upload.rejected if upload else 0,
         file_error=upload.file_error if upload else "",
+        receipt=receipt_of(upload),
         replies=[(reply, read_reply(reply.text, rules).intent.value) for reply in sim.replies],
         engine="full",
         ladders_failed=sum(1 for e in world.executions() if e["status"] == "FAILED"),

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 import zipfile
@@ -172,6 +173,7 @@ class LocalWorld:
         template: Template | None = None,
         environment: Mapping[str, str] | None = None,
         log_stream: TextIO | None = None,
+        pgp_key: str = "",
     ) -> None:
         """`enforce_access`: check every call a handler makes against its function's role in
         the synthesized stack (rung.access); a refused call fails the world on exit.
@@ -179,7 +181,11 @@ class LocalWorld:
         from this checkout). `environment`: more RUNG_* settings, as the stack would set them
         (e.g. pacing defaults). `log_level`, `log_stream`: where the handlers' Powertools log
         lines and Python warnings go (rung.lambda_logs; default stderr), as CloudWatch would
-        take them on AWS."""
+        take them on AWS. `pgp_key`: our ASCII-armored OpenPGP secret key, installed as
+        `rung pgp-key install` does (otherwise the stack's random placeholder stays and
+        encrypted files are rejected)."""
+        self._pgp_key = pgp_key or secrets.token_urlsafe(24)
+        self._pgp_secret_arn = ""
         self._enforce_access = enforce_access
         self._access: AccessEnforcer | None = None
         self._template = template
@@ -465,6 +471,9 @@ class LocalWorld:
         secret_arn = self.client("secretsmanager").create_secret(
             Name="rung-unsubscribe-key", SecretString=self._unsubscribe_key.decode("utf-8")
         )["ARN"]
+        self._pgp_secret_arn = self.client("secretsmanager").create_secret(
+            Name="rung-pgp-key", SecretString=self._pgp_key
+        )["ARN"]
         function_arns = {
             role: self.create_function(fixed.functions.get(handler, f"rung-{role}"), handler)
             for role, handler in HANDLERS.items()
@@ -664,6 +673,7 @@ class LocalWorld:
             "RUNG_SMS_OPT_OUT_LIST": self._sms_opt_out_list,
             "RUNG_UNSUBSCRIBE_URL": self._unsubscribe_url,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
+            "RUNG_PGP_SECRET_ARN": self._pgp_secret_arn,
             "RUNG_CONFIG_ROOT": str(self._config_root),
             **self._environment,
         }

@@ -225,6 +225,7 @@ def summarize(
         "accounts": len(result.accounts),
         "rows": result.rows,
         "rows_rejected": result.rows_rejected,
+        "receipt": result.receipt,
         "decisions": {decision.value: decisions[decision] for decision in Decision},
         "sent": {
             "total": decisions[Decision.SENT],

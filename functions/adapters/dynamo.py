@@ -597,6 +597,26 @@ class DynamoUploadStore(Table):
             TableName=self.table_name, Item=to_wire(model_item(record, pk=record.pk))
         )
 
+    def reopen(self, seen: UploadRecord, record: UploadRecord) -> UploadRecord | None:
+        if not seen.rejected_whole:
+            return None
+        reopened = record.model_copy(update={"attempt": seen.attempt + 1})
+        # Records written before attempts were counted have none: they are the first attempt.
+        first = " OR attribute_not_exists(#attempt)" if seen.attempt == 1 else ""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_wire(model_item(reopened, pk=reopened.pk)),
+                ConditionExpression=f"#error = :error AND (#attempt = :attempt{first})",
+                ExpressionAttributeNames={"#error": "file_error", "#attempt": "attempt"},
+                ExpressionAttributeValues=to_wire(
+                    {":error": seen.file_error, ":attempt": seen.attempt}
+                ),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return reopened
+
 
 class DynamoInboundLog(Table):
     def __init__(self, table_name: str, *, ttl_days: int = 30, client: Any | None = None) -> None:

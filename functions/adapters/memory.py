@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -444,6 +444,13 @@ class MemoryUploadStore:
     def finish(self, record: UploadRecord) -> None:
         self.records[record.pk] = record
 
+    def reopen(self, seen: UploadRecord, record: UploadRecord) -> UploadRecord | None:
+        if not seen.rejected_whole or self.records.get(record.pk) != seen:
+            return None
+        reopened = record.model_copy(update={"attempt": seen.attempt + 1})
+        self.records[record.pk] = reopened
+        return reopened
+
 
 class MemoryObjectStore:
     """A dict of bytes, or a folder on disk when `root` is given (the simulator's --out)."""
@@ -479,6 +486,10 @@ class MemoryObjectStore:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
+
+    def link(self, key: str, valid_for: timedelta) -> str:
+        """The file itself when kept in a folder, else a `memory:` name (nothing expires here)."""
+        return self._path(key).as_uri() if self._root is not None else f"memory:{key}"
 
 
 class MemoryContinuations:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, BinaryIO
 
@@ -45,3 +46,13 @@ class S3ObjectStore:
         self.client.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **self._encryption
         )
+
+    def link(self, key: str, valid_for: timedelta) -> str:
+        """A presigned GET (SigV4). It stops working when `valid_for` ends — or earlier, when
+        the temporary credentials that signed it expire (a Lambda role's last hours)."""
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": key},
+            ExpiresIn=int(valid_for.total_seconds()),
+        )
+        return url

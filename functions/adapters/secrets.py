@@ -1,4 +1,5 @@
-"""The unsubscribe-link signing key, read from Secrets Manager (never from code or env)."""
+"""Keys read from Secrets Manager (never from code or env): the unsubscribe-link signing key,
+the OpenPGP key that decrypts lender files."""
 
 from __future__ import annotations
 
@@ -15,3 +16,12 @@ def signing_key(secret_arn: str) -> bytes:
         raise ConfigError("RUNG_UNSUBSCRIBE_SECRET_ARN is not set")
     secret = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_S)
     return secret if isinstance(secret, bytes) else secret.encode("utf-8")
+
+
+def pgp_secret_key(secret_arn: str) -> str:
+    """Our ASCII-armored OpenPGP secret key (Powertools parameters, cached); `rung pgp-key`
+    installs it. The stack creates the secret with a random placeholder until then."""
+    if not secret_arn:
+        raise ConfigError("RUNG_PGP_SECRET_ARN is not set")
+    secret = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_S)
+    return secret.decode("utf-8") if isinstance(secret, bytes) else secret

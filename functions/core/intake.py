@@ -25,11 +25,13 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,8 +57,16 @@ from functions.core.models import (
     UploadRecord,
 )
 from functions.core.payments_file import PaymentRow, PaymentsFile
-from functions.core.ports import AccountStore, LadderControl, ObjectStore, UploadStore
+from functions.core.ports import (
+    AccountStore,
+    FileDecryption,
+    LadderControl,
+    MessageSender,
+    ObjectStore,
+    UploadStore,
+)
 from functions.core.preferences import LENDER_FILE
+from functions.core.receipts import add_reasons, reason_kind, send_receipt
 
 BATCH_SIZE = 500  # accounts per put_many (DynamoDB BatchWriteItem takes 25; the adapter splits)
 REPORT_HEADER = ("row", "account_id", "field", "reason")
@@ -73,6 +83,7 @@ PER_CYCLE_STATUSES = frozenset(
     }
 )
 _PREFIXES = {"uploads": UploadKind.ACCOUNTS, "payments": UploadKind.PAYMENTS}
+ENCRYPTED_SUFFIXES = (".pgp", ".gpg", ".asc")  # OpenPGP, binary or ASCII-armored
 
 
 class IntakePorts(Protocol):
@@ -86,6 +97,10 @@ class IntakePorts(Protocol):
     def uploads(self) -> UploadStore: ...
     @property
     def objects(self) -> ObjectStore: ...
+    @property
+    def decryption(self) -> FileDecryption: ...
+    @property
+    def email(self) -> MessageSender: ...  # receipts to the lender
 
 
 class Continuation(BaseModel):
@@ -112,20 +127,24 @@ class IntakeOutcome:
 
 @dataclass(frozen=True)
 class UploadKey:
-    """`uploads/{lender_id}/{name}.csv` or `payments/{lender_id}/{name}.csv`."""
+    """`uploads/{lender_id}/{name}.csv` or `payments/{lender_id}/{name}.csv`, optionally
+    OpenPGP-encrypted: `{name}.csv.pgp` (or `.gpg`, `.asc`)."""
 
     key: str
     kind: UploadKind
     lender_id: str
     name: str
+    encrypted: bool = False
 
     @classmethod
     def parse(cls, key: str) -> UploadKey:
         prefix, _, rest = key.partition("/")
         lender_id, _, name = rest.partition("/")
         kind = _PREFIXES.get(prefix, UploadKind.ACCOUNTS)
-        stem = name[:-4] if name.lower().endswith(".csv") else name
-        return cls(key=key, kind=kind, lender_id=lender_id, name=stem)
+        encrypted = name.lower().endswith(ENCRYPTED_SUFFIXES)
+        stem = name.rsplit(".", 1)[0] if encrypted else name
+        stem = stem[:-4] if stem.lower().endswith(".csv") else stem
+        return cls(key=key, kind=kind, lender_id=lender_id, name=stem, encrypted=encrypted)
 
     def report_key(self, reports_prefix: str) -> str:
         kind = "" if self.kind is UploadKind.ACCOUNTS else ".payments"
@@ -159,6 +178,7 @@ def ingest(
     reports_prefix: str = "rejects/",
     resume: Continuation | None = None,
     should_pause: Callable[[], bool] = never,
+    configuration_set: str | None = None,
 ) -> IntakeOutcome:
     """Process one lender file (or resume one) and record the upload. Never raises for a bad file:
     an unreadable file, a bad key or an unknown lender ends as `record.file_error` + report."""
@@ -169,10 +189,14 @@ def ingest(
         )
         seen = ports.uploads.begin(record)
         if seen is not None and seen.finished:
-            return IntakeOutcome(record=seen, duplicate=True)
+            reopened = ports.uploads.reopen(seen, record)
+            if reopened is None:
+                return IntakeOutcome(record=seen, duplicate=True)
+            record = reopened
     else:
         record = resume.record
     report = RejectReport(ports.objects, upload.report_key(reports_prefix), record.report_key)
+    lender: LenderConfig | None = None
     try:
         lender = _lender_for(upload, config_root)
         run = _Run(ports, lender, record, now, report)
@@ -183,8 +207,13 @@ def ingest(
         record = record.model_copy(
             update={"finished": True, "file_error": str(exc), "report_key": report.key}
         )
-        ports.uploads.finish(record)
-        return IntakeOutcome(record=record)
+        outcome = IntakeOutcome(record=record)
+    if lender is not None and outcome.record.finished:
+        # An unknown lender has no one to send a receipt to: its file is in the reject report.
+        receipted = send_receipt(
+            ports.email, ports.objects, lender, outcome.record, upload.name, configuration_set
+        )
+        outcome = replace(outcome, record=receipted)
     ports.uploads.finish(outcome.record)
     return outcome
 
@@ -205,6 +234,7 @@ class _Counts:
     accepted: int = 0
     rejected: int = 0
     ladders_started: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -234,11 +264,20 @@ class _Run:
         self.counts = _Counts()
         self.pending: dict[str, _Merge] = {}
 
+    @contextmanager
+    def _plaintext(self, upload: UploadKey) -> Iterator[BinaryIO]:
+        with self.ports.objects.open(upload.key) as stored:
+            if not upload.encrypted:
+                yield stored
+                return
+            with self.ports.decryption.open(stored, self.lender.pgp_signing_key) as plain:
+                yield plain
+
     def process(
         self, upload: UploadKey, resume: Continuation | None, should_pause: Callable[[], bool]
     ) -> IntakeOutcome:
         start = resume.cursor if resume else None
-        with self.ports.objects.open(upload.key) as stream:
+        with self._plaintext(upload) as stream:
             reader: LenderFile | PaymentsFile
             if upload.kind is UploadKind.ACCOUNTS:
                 reader = LenderFile(stream, self.lender, start)
@@ -271,6 +310,8 @@ class _Run:
                 "rows": self.record.rows + self.counts.accepted + self.counts.rejected,
                 "accepted": self.record.accepted + self.counts.accepted,
                 "rejected": self.record.rejected + self.counts.rejected,
+                "ladders_started": self.record.ladders_started + self.counts.ladders_started,
+                "reasons": add_reasons(self.record.reasons, self.counts.reasons),
                 "report_key": self.report.saved_key,
                 "finished": not paused,
                 "file_error": file_error,
@@ -294,6 +335,7 @@ class _Run:
             self.counts.accepted += 1
         else:
             self.counts.rejected += 1
+            self.counts.reasons.update(reason_kind(e.field, e.reason) for e in result.errors)
             self.report.add(result)
 
     # -- accounts ------------------------------------------------------------------------

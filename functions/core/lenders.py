@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from functions.core.errors import ConfigError
 
@@ -64,6 +64,11 @@ class LenderConfig(BaseModel):
     allowed_link_domains: list[str] = Field(default_factory=list)
     prices: UnitPrices = Field(default_factory=UnitPrices)
     send_rates: SendRates = Field(default_factory=SendRates)
+    # The lender's OpenPGP public key (ASCII-armored). When set, every encrypted file from this
+    # lender must carry a valid signature by it, or the file is rejected whole.
+    pgp_signing_key: str | None = Field(default=None, pattern=r"^-----BEGIN PGP PUBLIC KEY BLOCK")
+    # Who receives a receipt for every file this lender delivers (functions/core/receipts.py).
+    receipt_emails: list[EmailStr] = Field(default_factory=list)
 
     @property
     def support_contact(self) -> str:

@@ -283,10 +283,20 @@ class UploadRecord(BaseModel):
     rejected: int = 0
     file_error: str = ""
     report_key: str = ""  # rejects/{lender}/… CSV, when anything was rejected
+    attempt: int = 1  # a file rejected whole is taken up again when delivered again
+    ladders_started: int = 0
+    reasons: dict[str, int] = Field(default_factory=dict)  # rejected rows per kind of reason
+    receipt_to: tuple[str, ...] = ()  # who the receipt went to (functions.core.receipts)
+    receipt_error: str = ""  # why it did not reach someone
 
     @property
     def pk(self) -> str:
         return f"{self.key}#{self.etag}"
+
+    @property
+    def rejected_whole(self) -> bool:
+        """Finished with a whole-file error: nothing of it took effect, it may be tried again."""
+        return self.finished and bool(self.file_error) and self.rows == 0
 
 
 class ReviewState(StrEnum):

@@ -7,8 +7,9 @@ Each has a boto3 adapter (`functions.adapters.aws`) and an in-memory adapter
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
 from functions.core.models import (
@@ -236,6 +237,12 @@ class UploadStore(Protocol):
 
     def finish(self, record: UploadRecord) -> None: ...
 
+    def reopen(self, seen: UploadRecord, record: UploadRecord) -> UploadRecord | None:
+        """Take up again a file `seen` rejected whole (its lender was not configured, say),
+        as `record` with the next attempt number. None if `seen` did not end in a whole-file
+        error, or another delivery of the same file took it up first (conditional write)."""
+        ...
+
 
 class ObjectStore(Protocol):
     """S3 (or a local folder): lender files in, reject reports out."""
@@ -245,6 +252,21 @@ class ObjectStore(Protocol):
         ...
 
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+    def link(self, key: str, valid_for: timedelta) -> str:
+        """A link that lets its holder download `key` until it expires (S3: presigned)."""
+        ...
+
+
+class FileDecryption(Protocol):
+    """OpenPGP-encrypted lender files (`….csv.pgp`, `.gpg`, `.asc`) to their plaintext."""
+
+    def open(self, encrypted: BinaryIO, signed_by: str | None) -> AbstractContextManager[BinaryIO]:
+        """The decrypted file, seekable, for the duration of the `with`. When `signed_by` (an
+        armored public key) is given, the file must carry a valid signature by that key.
+        Raises FileRejected naming the reason (no key installed, not for our key, tampered,
+        not signed by the lender)."""
+        ...
 
 
 class Continuations(Protocol):

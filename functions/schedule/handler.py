@@ -61,6 +61,7 @@ def handler(
                 services.clock.now(),
                 settings.config_root,
                 settings.reports_prefix,
+                configuration_set=settings.ses_configuration_set or None,
                 resume=resume,
                 should_pause=should_pause,
             )
@@ -81,6 +82,7 @@ def handler(
                     services.clock.now(),
                     settings.config_root,
                     settings.reports_prefix,
+                    configuration_set=settings.ses_configuration_set or None,
                     should_pause=should_pause,
                 )
             )

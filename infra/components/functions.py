@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+import yaml
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -28,8 +30,9 @@ from functions.settings import (
 from infra.bundling import lambda_code
 from infra.components.ladder import executions_arn, state_machine_arn, state_machine_name
 from infra.components.messaging import Messaging
-from infra.components.nag import acknowledge
+from infra.components.nag import acknowledge, logical_id
 from infra.components.storage import PAYMENTS_PREFIX, REJECTS_PREFIX, UPLOADS_PREFIX, Storage
+from infra.paths import PROJECT_ROOT
 from infra.stack_config import RungStackConfig
 
 # Public SSM parameters published by Powertools: one per (architecture, runtime, release),
@@ -39,6 +42,9 @@ ASYNC_RETRIES = 2
 # A rung held back by a paused channel looks again this often (each look is one
 # Wait/Task/Choice loop): four a day, so a resumed channel sends within hours.
 CHANNEL_PAUSE_RECHECK_HOURS = 6
+# /tmp of the schedule function: an encrypted file plus its plaintext (a 1,000,000-row file is
+# ~92 MiB), with room to spare.
+SCHEDULE_TMP_MB = 2048
 # The singleton Lambda CDK adds to write an S3 bucket's notification configuration.
 BUCKET_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 XRAY_REASON = (
@@ -55,6 +61,7 @@ class _Spec:
     timeout: Duration
     reserved_concurrency: int | None
     settings: type[FunctionSettings]  # the RUNG_* variables the function reads, all of them
+    ephemeral_storage_mb: int = 512  # /tmp; Lambda's default
 
 
 class Functions(Construct):
@@ -106,6 +113,24 @@ class Functions(Construct):
             "Opt-out and consent).",
         )
 
+        # Our OpenPGP key for encrypted lender files: created with a random placeholder, which
+        # `rung pgp-key install` replaces with a real key (encrypted files are refused until then).
+        self.pgp_secret = secretsmanager.Secret(
+            self,
+            "PgpKey",
+            description="Rung: OpenPGP secret key that decrypts lender files",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=32, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.pgp_secret,
+            "AwsSolutions-SMG4",
+            "An OpenPGP key cannot be rotated by Secrets Manager: lenders encrypt to its public "
+            "half, so a new key is issued to them deliberately with `rung pgp-key`.",
+        )
+
         self.unsubscribe = self._function(
             "Unsubscribe",
             _Spec(
@@ -142,6 +167,8 @@ class Functions(Construct):
                 Duration.minutes(15),
                 config.reserved_concurrency.schedule,
                 ScheduleSettings,
+                # An encrypted lender file and its plaintext both sit in /tmp while it is read.
+                ephemeral_storage_mb=SCHEDULE_TMP_MB,
             ),
             on_failure=True,
             # A long file continues in a fresh invocation of this same function; a fixed name
@@ -204,6 +231,7 @@ class Functions(Construct):
             handler=spec.handler,
             description=spec.description,
             memory_size=spec.memory_mb,
+            ephemeral_storage_size=Size.mebibytes(spec.ephemeral_storage_mb),
             timeout=spec.timeout,
             reserved_concurrent_executions=spec.reserved_concurrency,
             role=role,
@@ -254,6 +282,7 @@ class Functions(Construct):
             "RUNG_SMS_CONFIGURATION_SET": messaging.sms_configuration_set.ref,
             "RUNG_SMS_OPT_OUT_LIST": config.sms.opt_out_list,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self.unsubscribe_secret.secret_arn,
+            "RUNG_PGP_SECRET_ARN": self.pgp_secret.secret_arn,
             # docs/compliance.md, Personal data: the audit TTL uses the same retention as the bucket
             # lifecycle.
             "RUNG_AUDIT_RETENTION_DAYS": str(config.retention.data_days),
@@ -287,6 +316,8 @@ class Functions(Construct):
         _allow(fn, ["s3:GetObject"], [bucket.arn_for_objects(f"{p}*") for p in readable])
         _allow(fn, ["s3:PutObject"], [bucket.arn_for_objects(f"{REJECTS_PREFIX}*")])
         _allow(fn, ["kms:Decrypt", "kms:GenerateDataKey"], [storage.key.key_arn])
+        _allow(fn, ["secretsmanager:GetSecretValue"], [self.pgp_secret.secret_arn])
+        self._allow_receipts(fn)
         _allow(
             fn,
             ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"],
@@ -310,7 +341,7 @@ class Functions(Construct):
         for prefix in readable:
             acknowledge(
                 self.roles["Schedule"],
-                f"AwsSolutions-IAM5[Resource::<{_logical_id(bucket)}.Arn>/{prefix}*]",
+                f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}*]",
                 f"Object-level access is limited to the {prefix} prefix, the narrowest scope "
                 "for files whose names the lender chooses.",
             )
@@ -408,10 +439,37 @@ class Functions(Construct):
         _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn])
         _allow(fn, _STOP_LADDER, [self._executions_arn])
 
-    def _allow_messages(self, fn: lambda_.Function) -> None:
-        """SMS through End User Messaging and email through SES v2, each from the configured
-        identities and with Rung's configuration set (both services authorise a send on the
-        identity and on the configuration set)."""
+    def _allow_receipts(self, fn: lambda_.Function) -> None:
+        """A receipt to the lender for every file: email through SES, to the lenders' receipt
+        addresses only (ses:Recipients), so this role can never write to a borrower."""
+        recipients = receipt_recipients(PROJECT_ROOT / "config" / "lenders")
+        if not recipients:
+            return
+        stack = Stack.of(self)
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                resources=[
+                    *(
+                        stack.format_arn(service="ses", resource="identity", resource_name=i)
+                        for i in self._config.email.identities
+                    ),
+                    stack.format_arn(
+                        service="ses",
+                        resource="configuration-set",
+                        resource_name=self._messaging.configuration_set.configuration_set_name,
+                    ),
+                ],
+                conditions={
+                    "ForAllValues:StringEqualsIgnoreCase": {"ses:Recipients": recipients},
+                    "Null": {"ses:Recipients": "false"},
+                },
+            )
+        )
+
+    def _allow_email(self, fn: lambda_.Function) -> None:
+        """Email through SES v2 from the configured identities with Rung's configuration set
+        (SES authorises a send on the identity and on the configuration set)."""
         stack = Stack.of(self)
         identities = [
             stack.format_arn(service="ses", resource="identity", resource_name=identity)
@@ -423,6 +481,12 @@ class Functions(Construct):
             resource_name=self._messaging.configuration_set.configuration_set_name,
         )
         _allow(fn, ["ses:SendEmail"], [*identities, configuration_set])
+
+    def _allow_messages(self, fn: lambda_.Function) -> None:
+        """SMS through End User Messaging (from the configured identities, with Rung's
+        configuration set) and email through SES v2."""
+        stack = Stack.of(self)
+        self._allow_email(fn)
         originations = [
             _origination_arn(stack, resource)
             for resource in self._config.sms.origination_identities.values()
@@ -461,15 +525,18 @@ def _index_arn(table: Table, index: str) -> str:
     return f"{table.table_arn}/index/{index}"
 
 
-def _logical_id(construct: Construct) -> str:
-    stack = Stack.of(construct)
-    default_child = construct.node.default_child
-    return str(stack.resolve(stack.get_logical_id(default_child)))  # type: ignore[arg-type]
-
-
 def _origination_arn(stack: Stack, resource: str) -> str:
     """An origination identity's ARN from cdk.json: a phone number id, a pool id or an ARN."""
     if resource.startswith("arn:"):
         return resource
     resource_type = "phone-number" if resource.startswith("phone-") else "pool"
     return stack.format_arn(service="sms-voice", resource=resource_type, resource_name=resource)
+
+
+def receipt_recipients(lenders_folder: Path) -> list[str]:
+    """Every receipt address of every configured lender (config/lenders/*.yaml)."""
+    addresses: set[str] = set()
+    for path in sorted(lenders_folder.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        addresses.update(str(address) for address in raw.get("receipt_emails") or [])
+    return sorted(addresses)

@@ -56,6 +56,7 @@ class Recorded:
     principal: str
     action: str
     resource: str
+    context: tuple[tuple[str, str | tuple[str, ...]], ...] = ()  # the request's condition keys
 
 
 @dataclass
@@ -155,7 +156,7 @@ class AccessEnforcer:
                 return
             self._traced(LADDER)
         for call in calls_for(service, operation, params, self.where):
-            if not self._check(principal, call.action, call.resource):
+            if not self._check(principal, call.action, call.resource, dict(call.context)):
                 raise _access_denied(service, operation, principal, call)
             for implied in self._implied(call):
                 if not self._check(principal, implied.action, implied.resource):
@@ -176,11 +177,18 @@ class AccessEnforcer:
         for action in ("xray:PutTraceSegments", "xray:PutTelemetryRecords"):
             self._check(principal, action, "*")
 
-    def _check(self, principal: str, action: str, resource: str) -> bool:
-        allowed = self.principals[principal].allows(action, resource)
+    def _check(
+        self,
+        principal: str,
+        action: str,
+        resource: str,
+        context: Mapping[str, str | tuple[str, ...]] | None = None,
+    ) -> bool:
+        allowed = self.principals[principal].allows(action, resource, context=context)
         with self._lock:
             if allowed:
-                self.calls.add(Recorded(principal, action, resource))
+                keys = tuple(sorted((context or {}).items()))
+                self.calls.add(Recorded(principal, action, resource, keys))
             else:
                 self.denials.append(Denial(principal, action, resource))
         return allowed

@@ -42,7 +42,8 @@ class Request:
     action: str
     resource: str
     principal: str = ""
-    context: Mapping[str, str] = field(default_factory=dict)
+    # Multi-valued keys (e.g. ses:Recipients) are tuples, judged by ForAllValues/ForAnyValue.
+    context: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,23 +118,53 @@ def _matches_principal(statement: Mapping[str, Any], principal: str) -> bool:
     return False
 
 
-def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+def _conditions_hold(
+    conditions: Mapping[str, Any], context: Mapping[str, str | tuple[str, ...]]
+) -> bool:
     # Condition keys are case-insensitive; values are compared as the operator says.
     lowered = {key.lower(): value for key, value in context.items()}
     for operator, clauses in conditions.items():
+        qualifier, _, _ = operator.rpartition(":")
         test, if_exists = _operator(operator)
         for key, expected in clauses.items():
             actual = lowered.get(key.lower())
+            if operator == "Null":  # "true": the key must be absent; "false": present
+                if (actual is None) != (str(expected).lower() == "true"):
+                    return False
+                continue
+            if qualifier == "ForAllValues":  # every value matches (true when there are none)
+                if not all(_any(test, expected, value) for value in _values(actual)):
+                    return False
+                continue
+            if qualifier == "ForAnyValue":
+                if not any(_any(test, expected, value) for value in _values(actual)):
+                    return False
+                continue
             if actual is None:
                 if if_exists:
                     continue
                 return False
-            if not any(test(str(value), actual) for value in _as_list(expected)):
+            if isinstance(actual, tuple):
+                raise UnsupportedPolicy(f"{key} has several values: use ForAllValues/ForAnyValue")
+            if not _any(test, expected, actual):
                 return False
     return True
 
 
+def _any(test: Any, expected: Any, actual: str) -> bool:
+    return any(test(str(value), actual) for value in _as_list(expected))
+
+
+def _values(actual: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if actual is None:
+        return ()
+    return actual if isinstance(actual, tuple) else (actual,)
+
+
 def _operator(name: str) -> tuple[Any, bool]:
+    name = name.removeprefix("ForAllValues:").removeprefix("ForAnyValue:")
+    if name == "Null":
+        return None, False
     base, if_exists = (
         (name[: -len("IfExists")], True) if name.endswith("IfExists") else (name, False)
     )

@@ -21,6 +21,8 @@ class UnmodelledCall(LookupError):
 class Call:
     action: str  # e.g. "dynamodb:Query"
     resource: str  # an ARN, or "*" for actions without resource-level permissions
+    # Condition keys the service sets on the request, e.g. ses:Recipients (multi-valued).
+    context: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,13 +124,21 @@ def _send_email(params: Mapping[str, Any], where: Where) -> list[Call]:
         f"arn:aws:ses:{where.region}:{where.account}:identity/"
         f"{where.email_identity(params['FromEmailAddress'])}"
     )
-    calls = [Call("ses:SendEmail", identity)]
+    destination = params.get("Destination", {})
+    recipients = tuple(
+        address
+        for field in ("ToAddresses", "CcAddresses", "BccAddresses")
+        for address in destination.get(field, [])
+    )
+    context = (("ses:Recipients", recipients),)
+    calls = [Call("ses:SendEmail", identity, context)]
     if params.get("ConfigurationSetName"):
         calls.append(
             Call(
                 "ses:SendEmail",
                 f"arn:aws:ses:{where.region}:{where.account}:configuration-set/"
                 f"{params['ConfigurationSetName']}",
+                context,
             )
         )
     return calls

@@ -34,9 +34,16 @@ class Principal:
     role_logical_id: str
     grants: tuple[Grant, ...]
 
-    def allows(self, action: str, resource: str, *, without: str = "") -> bool:
+    def allows(
+        self,
+        action: str,
+        resource: str,
+        *,
+        without: str = "",
+        context: Mapping[str, str | tuple[str, ...]] | None = None,
+    ) -> bool:
         statements = [grant.resolved for grant in self.grants if grant.origin != without]
-        return evaluate(statements, Request(action, resource)).allowed
+        return evaluate(statements, Request(action, resource, context=context or {})).allowed
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,13 @@ def function_facts(
     )
 
 
+def role_grants(
+    template: Template, role_logical_id: str, resolve: Callable[[Any], Any]
+) -> tuple[Grant, ...]:
+    """Every statement of the role's inline, attached and customer-managed policies."""
+    return _grants(template["Resources"], role_logical_id, resolve)
+
+
 def readable(logical_id: str) -> str:
     """A logical id without CDK's hash suffix: `StorageAccounts58C1F889` → `StorageAccounts`."""
     return _LOGICAL_SUFFIX.sub("", logical_id)
@@ -100,12 +114,16 @@ def _grants(
     resources: Mapping[str, Any], role: str, resolve: Callable[[Any], Any]
 ) -> tuple[Grant, ...]:
     role_properties = resources[role]["Properties"]
-    if role_properties.get("ManagedPolicyArns"):
-        raise ConfigError(f"role {role} has managed policies, which the local world cannot read")
     documents: list[tuple[str, Mapping[str, Any]]] = [
         (f"{role}.{policy['PolicyName']}", policy["PolicyDocument"])
         for policy in role_properties.get("Policies", [])
     ]
+    for attached in role_properties.get("ManagedPolicyArns", []):
+        # Customer-managed policies of the stack are read; AWS-managed ones (ARNs) cannot be.
+        policy = resources.get(attached.get("Ref", "")) if isinstance(attached, dict) else None
+        if policy is None or policy["Type"] != "AWS::IAM::ManagedPolicy":
+            raise ConfigError(f"role {role} has managed policy {attached!r}, which is not readable")
+        documents.append((attached["Ref"], policy["Properties"]["PolicyDocument"]))
     for logical_id, resource in resources.items():
         if (
             resource["Type"] == "AWS::IAM::Policy"

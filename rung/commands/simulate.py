@@ -16,6 +16,7 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime, time
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,7 @@ from functions.settings import PROJECT_ROOT
 from rung.commands.failure import CommandError
 from rung.commands.options import MAX_DAYS, days, existing_file, instant
 from rung.commands.plan import plan_file, sending_rates
+from rung.encrypted_files import plaintext_path, read_key
 from rung.engine import SimulationFailed, SimulationInput, SimulationResult, read_replies
 from rung.invariants import BlackoutCheck
 from rung.plan import plan
@@ -92,6 +94,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the provider of CHANNEL fails from START for DURATION, ISO 8601 "
         "(e.g. sms:2026-12-02T14:00:00Z/PT2H); may repeat",
     )
+    parser.add_argument(
+        "--pgp-key",
+        type=Path,
+        help="our OpenPGP secret key, installed in the local world, for an encrypted FILE",
+    )
     parser.add_argument("--json", action="store_true", help="print summary.json to stdout")
     parser.set_defaults(handler=run)
 
@@ -116,11 +123,27 @@ def _outage(text: str) -> Outage:
 
 
 def run(args: argparse.Namespace) -> int:
+    """An encrypted file is uploaded as it is (the schedule function decrypts it with the key
+    installed in the local world); this command reads a private plaintext copy beforehand."""
+    with ExitStack() as stack:
+        try:
+            lender = load_lender(PROJECT_ROOT, args.lender)
+            key = read_key(args.pgp_key)
+            plain = plaintext_path(existing_file(args.file), lender, key)
+            readable = stack.enter_context(plain)
+        except CommandError:
+            raise
+        except (ConfigError, FileRejected, OSError, ValueError) as exc:
+            raise CommandError(str(exc), command=COMMAND) from exc
+        return _run(args, readable, key)
+
+
+def _run(args: argparse.Namespace, readable: Path, pgp_key: str) -> int:
     out = sys.stdout
     try:
         _refuse_output_folder(args.out)
         lender = load_lender(PROJECT_ROOT, args.lender)
-        report, rejected = _validate(existing_file(args.file), lender, out, quiet=args.json)
+        report, rejected = _validate(readable, lender, out, quiet=args.json)
         replies = read_replies(existing_file(args.replies)) if args.replies else ()
         payments: list[PaymentRow] = []
         if args.payments is not None:
@@ -147,9 +170,10 @@ def run(args: argparse.Namespace) -> int:
             (Channel.EMAIL, args.email_rate or lender.send_rates.email_per_second),
         ),
         outages=tuple(args.provider_outage),
+        pgp_key=pgp_key,
     )
     if not args.json:
-        print(_plan_verdict(sim, lender), file=out)
+        print(_plan_verdict(sim, readable, lender), file=out)
     engine = args.engine
     if engine == "auto":
         engine = "full" if report.rows <= FULL_ENGINE_MAX_ROWS else "fast"
@@ -325,10 +349,10 @@ def _capacity(lender: LenderConfig, sim: SimulationInput) -> dict[Channel, int]:
     return sending_rates(lender) | {channel: r for channel, r in sim.rates if r is not None}
 
 
-def _plan_verdict(sim: SimulationInput, lender: LenderConfig) -> str:
+def _plan_verdict(sim: SimulationInput, readable: Path, lender: LenderConfig) -> str:
     """The capacity planner's one line for this run (`rung plan` has the details)."""
     rates = _capacity(lender, sim)
-    _, demand = plan_file(sim.accounts_file, lender, sim.start, sim.days)
+    _, demand = plan_file(readable, lender, sim.start, sim.days)
     return plan(demand, load_ladder(PROJECT_ROOT, lender.ladder), rates).verdict()
 
 
@@ -362,4 +386,7 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, engine: str, out: Tex
         + f"; invariants {summary['invariants']}, ladders failed {summary['ladders_failed']}",
         file=out,
     )
+    receipt = summary.get("receipt") or {}
+    if receipt.get("to"):
+        print(f"receipt to {', '.join(receipt['to'])}: {receipt['subject']}", file=out)
     print(f"wrote {out_dir / 'messages.csv'}, summary.json, report.html", file=out)

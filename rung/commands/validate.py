@@ -1,5 +1,5 @@
-"""`rung validate FILE [--lender ID] [--json] [--progress]` — check a lender file or a payments
-file without AWS.
+"""`rung validate FILE [--lender ID] [--pgp-key KEY] [--json] [--progress]` — check a lender
+file or a payments file (either may be OpenPGP-encrypted) without AWS.
 
 The same row rules as the schedule Lambda (functions.core.lender_file), streamed: rows are
 printed as they are judged, so a million-row file needs no more memory than a small one.
@@ -33,6 +33,7 @@ from functions.settings import Settings
 from rung.commands.failure import CommandError
 from rung.commands.options import existing_file, positive
 from rung.commands.plan import plan_verdict
+from rung.encrypted_files import plaintext_path, read_key
 from rung.progress import RowProgress
 
 EXIT_OK = 0
@@ -62,6 +63,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=1,
         help="processes validating rows (default 1; more helps only on idle cores)",
     )
+    parser.add_argument(
+        "--pgp-key",
+        type=Path,
+        help="our OpenPGP secret key (ASCII-armored) to decrypt FILE.csv.pgp/.gpg/.asc",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
         "--progress",
@@ -73,7 +79,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     with RowProgress(force=args.progress) as progress:
-        return validate(args.file, args.lender, args.json, sys.stdout, args.workers, progress)
+        return validate(
+            args.file, args.lender, args.json, sys.stdout, args.workers, progress, args.pgp_key
+        )
 
 
 def validate(
@@ -83,6 +91,7 @@ def validate(
     out: TextIO,
     workers: int = 1,
     progress: RowProgress | None = None,
+    pgp_key: Path | None = None,
 ) -> int:
     output = _JsonOutput(out) if as_json else _TextOutput(out)
     verdict = None
@@ -90,14 +99,17 @@ def validate(
     try:
         lender = load_lender(Settings().config_root, lender_id)
         report = FileReport()
-        kind = _kind(existing_file(path), lender)
-        with path.open("rb") as stream:
-            if kind == PAYMENTS:
-                _report_payments(PaymentsFile(stream, lender), report, output, progress)
-            else:
-                results = _counted(validate_lender_file(stream, lender, report, workers), progress)
-                # One pass: rejected rows are reported, accepted ones laid out for the planner.
-                verdict = plan_verdict(_accepted_reporting(results, output, lender), lender)
+        key = read_key(pgp_key)
+        with plaintext_path(existing_file(path), lender, key) as readable:
+            kind = _kind(readable, lender)
+            with readable.open("rb") as stream:
+                if kind == PAYMENTS:
+                    _report_payments(PaymentsFile(stream, lender), report, output, progress)
+                else:
+                    results = validate_lender_file(stream, lender, report, workers)
+                    # One pass: rejected rows are reported, accepted ones laid out for the planner.
+                    accepted = _accepted_reporting(_counted(results, progress), output, lender)
+                    verdict = plan_verdict(accepted, lender)
         if not report.rows and not report.file_error:
             report.file_error = "the file has a header but no rows"
     except (ConfigError, FileRejected, OSError, CommandError) as exc:

@@ -19,7 +19,9 @@ from functions.bootstrap import (
 from functions.core.errors import ConfigError
 from functions.observability import METRICS_NAMESPACE
 from functions.settings import FUNCTION_SETTINGS, PROJECT_ROOT
+from infra.components.functions import receipt_recipients
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
+from rung.access.policy import Request, evaluate
 from tests.infra.conftest import (
     Synthesized,
     arn_of,
@@ -68,6 +70,8 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem",
         "states:StartExecution",
         "lambda:InvokeFunction",
+        "secretsmanager:GetSecretValue",  # the OpenPGP key of encrypted lender files
+        "ses:SendEmail",  # the lender's receipt for every file
     },
     "send": ALWAYS
     | {
@@ -244,9 +248,31 @@ def test_send_reads_only_the_unsubscribe_signing_key(synthesized: Synthesized) -
     assert resources_for(synthesized, role, "secretsmanager:GetSecretValue") == [secret]
 
 
-def test_schedule_role_cannot_send_messages(synthesized: Synthesized) -> None:
-    actions = role_actions(synthesized, synthesized.stack.functions.roles["Schedule"])
-    assert not {a for a in actions if a.startswith(("sns:", "ses:", "sms-voice:"))}
+def test_schedule_role_emails_only_the_lenders_receipt_addresses(
+    synthesized: Synthesized,
+) -> None:
+    role = synthesized.stack.functions.roles["Schedule"]
+    actions = role_actions(synthesized, role)
+    assert not {a for a in actions if a.startswith(("sns:", "sms-voice:"))}
+    # Its one email grant: receipts, to the addresses the lenders configured, never a borrower
+    (statement,) = [s for s in role_statements(synthesized, role) if s["Action"] == "ses:SendEmail"]
+    recipients = receipt_recipients(PROJECT_ROOT / "config" / "lenders")
+    assert recipients == ["files@demo-finance.example"]
+    assert statement["Condition"] == {
+        "ForAllValues:StringEqualsIgnoreCase": {"ses:Recipients": recipients},
+        "Null": {"ses:Recipients": "false"},
+    }
+    resource = "arn:aws:ses:us-east-1:123456789012:identity/demo-finance.example"
+    plain = {**statement, "Resource": resource}
+
+    def may_send(*to: str) -> bool:
+        request = Request("ses:SendEmail", resource, context={"ses:Recipients": to})
+        return evaluate([plain], request).allowed
+
+    assert may_send("files@demo-finance.example") and may_send("FILES@demo-finance.example")
+    assert not may_send("borrower@example.com")
+    assert not may_send("files@demo-finance.example", "borrower@example.com")
+    assert not evaluate([plain], Request("ses:SendEmail", resource)).allowed
 
 
 def test_schedule_reads_its_prefixes_and_writes_only_rejects(

@@ -170,6 +170,9 @@ def recording() -> Recording:
             patch.setattr(moto_patches, "_LAMBDA_TIMEOUT_MS", 1_000)
             world.put_object("uploads/demo/continued.csv", (SAMPLES / "accounts.csv").read_bytes())
         _push_to_app_users(world)
+        # An OpenPGP-encrypted file: the schedule function reads the key's secret (none is
+        # installed in this world, so the file is rejected whole, naming why).
+        world.put_object("uploads/demo/sealed.csv.pgp", (SAMPLES / "accounts.csv.pgp").read_bytes())
         # Failed asynchronous invocations go to the on-failure destination: an inbound message
         # that is not one, and an upload whose processing crashes.
         world.publish_inbound_sms("this is not a two-way SMS message")
@@ -202,7 +205,9 @@ def test_every_grant_of_every_role_is_needed(recording: Recording) -> None:
                     unneeded.append(f"{name}: Deny {grant.origin} refuses nothing extra")
                 continue
             if not any(
-                not principal.allows(call.action, call.resource, without=grant.origin)
+                not principal.allows(
+                    call.action, call.resource, without=grant.origin, context=dict(call.context)
+                )
                 for call in calls
             ):
                 unneeded.append(f"{name}: {grant.origin} {grant.written.get('Action')}")

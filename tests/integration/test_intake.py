@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from moto import mock_aws
 
 from functions.adapters.memory import (
     MemoryAccountStore,
+    MemoryEmail,
     MemoryLadderControl,
     MemoryObjectStore,
     MemoryUploadStore,
@@ -322,6 +324,35 @@ def test_schedule_unknown_lender_rejects_the_whole_file(aws: Aws) -> None:
     assert aws.executions() == {}
 
 
+def test_schedule_whole_rejected_file_is_processed_when_delivered_again(
+    aws: Aws, tmp_path: Path
+) -> None:
+    # Given a file rejected whole because its lender was not configured yet
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", config)
+    aws.services = replace(
+        aws.services, settings=aws.services.settings.model_copy(update={"config_root": tmp_path})
+    )
+    key, body = "uploads/acme/file.csv", (SAMPLES / "accounts.csv").read_bytes()
+    (first,) = aws.upload(key, body)["uploads"]
+    assert first["file_error"].startswith("unknown lender 'acme'")
+    # When the lender is configured and the identical file (same key and ETag) is delivered again
+    demo = (config / "lenders" / "demo.yaml").read_text(encoding="utf-8")
+    (config / "lenders" / "acme.yaml").write_text(
+        demo.replace("lender_id: demo", "lender_id: acme"), encoding="utf-8"
+    )
+    aws.clock.set(datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    (second,) = aws.upload(key, body)["uploads"]
+    # Then it is processed as a second attempt, with its own report
+    assert (second["attempt"], second["file_error"]) == (2, "")
+    assert (second["rows"], second["accepted"], second["rejected"]) == (15, 14, 1)
+    assert len(aws.executions()) == 13
+    assert aws.report("rejects/acme/file.rejects.csv").splitlines()[1].startswith("8,D-1007,phone")
+    # And a third delivery of the now-processed file is a duplicate: nothing more is done
+    (third,) = aws.upload(key, body)["uploads"]
+    assert third == second and len(aws.executions()) == 13
+
+
 def test_schedule_report_neutralises_formula_injection(aws: Aws) -> None:
     body = 'account_id,phone,amount_due,currency,due_date\n=HYPERLINK("x"),bad,1,USD,2026-12-01\n'
     answer = aws.upload("uploads/demo/evil.csv", body.encode())
@@ -355,6 +386,7 @@ class MemoryPorts:
         self.ladders = MemoryLadderControl()
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
+        self.email = MemoryEmail()  # receipts to the lender
 
 
 def generated_lines(rows: int, bad_every: int = 0, duplicate_every: int = 0) -> Iterator[str]:
@@ -492,6 +524,7 @@ class CountingPorts:
         self.ladders = CountingLadders()
         self.uploads = MemoryUploadStore()
         self.objects = objects
+        self.email = MemoryEmail()  # receipts to the lender
 
 
 def ingest_generated(folder: str, rows: int) -> str:

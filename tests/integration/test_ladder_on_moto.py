@@ -101,9 +101,11 @@ def test_upload_walks_three_ladders_through_every_rung_in_time_order(world: Loca
         (ACCOUNTS[record.account_id][1], record.body) for record in sms_sent
     ]
     assert [record.rung for record in sms_sent] == [0, 0, 0, 2, 2, 2, 4, 4, 4]
-    # ... SES likewise, from the lender's verified identity
+    # ... SES likewise, from the lender's verified identity — after the lender's receipt
     email_sent = [record for record in sent if record.channel is Channel.EMAIL]
-    emails = world.sent_emails()
+    receipt, *emails = world.sent_emails()
+    assert receipt.to == tuple(LENDER.receipt_emails)
+    assert receipt.subject == "Rung receipt: march: 3 accepted, 0 rejected"
     assert [message.to for message in emails] == [
         (ACCOUNTS[record.account_id][2],) for record in email_sent
     ]

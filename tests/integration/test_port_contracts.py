@@ -882,6 +882,32 @@ def test_upload_store_begin_returns_the_first_record_on_duplicate(world: World) 
     assert world.uploads.begin(upload.model_copy(update={"etag": "e2"})) is None
 
 
+def test_upload_store_reopens_a_whole_rejected_file_once(world: World) -> None:
+    upload = UploadRecord(
+        key="uploads/acme/march.csv",
+        etag="e1",
+        lender_id="acme",
+        kind=UploadKind.ACCOUNTS,
+        received_at=T0,
+    )
+    assert world.uploads.begin(upload) is None
+    rejected = upload.model_copy(update={"finished": True, "file_error": "unknown lender 'acme'"})
+    world.uploads.finish(rejected)
+    # When the same file (same key and ETag) is delivered again, twice at once
+    again = upload.model_copy(update={"received_at": T0 + timedelta(hours=1)})
+    seen = world.uploads.begin(again)
+    assert seen == rejected
+    reopened = world.uploads.reopen(seen, again)
+    # Then one delivery takes the file up again, as its second attempt; the other does nothing
+    assert reopened is not None and reopened.attempt == 2 and not reopened.finished
+    assert world.uploads.reopen(seen, again) is None
+    # And a file that finished without a whole-file error is never reopened
+    done = reopened.model_copy(update={"finished": True, "rows": 3, "accepted": 3})
+    world.uploads.finish(done)
+    assert world.uploads.reopen(done, again) is None
+    assert world.uploads.begin(again) == done
+
+
 def test_inbound_log_first_time_only_once(world: World) -> None:
     assert world.inbound.first_time("inbound-1", T0) is True
     assert world.inbound.first_time("inbound-1", T0 + timedelta(minutes=1)) is False

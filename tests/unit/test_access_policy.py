@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from rung.access.policy import Decision, Request, UnsupportedPolicy, evaluate
@@ -149,3 +151,26 @@ def test_resource_policies_match_service_principals() -> None:
 def test_what_is_not_modelled_is_refused_loudly(statement: dict[str, object]) -> None:
     with pytest.raises(UnsupportedPolicy):
         evaluate([statement], Request("a:b", "r", context={"x": "0"}))
+
+
+def test_multi_valued_keys_follow_for_all_and_for_any_values() -> None:
+    def allowed(operator: str, *values: str, null: bool = False) -> bool:
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Action": "ses:SendEmail",
+            "Resource": "*",
+            "Condition": {operator: {"ses:Recipients": ["a@x.example", "b@x.example"]}},
+        }
+        if null:
+            statement["Condition"]["Null"] = {"ses:Recipients": "false"}
+        context = {"ses:Recipients": values} if values else {}
+        return evaluate([statement], Request("ses:SendEmail", "r", context=context)).allowed
+
+    assert allowed("ForAllValues:StringEquals", "a@x.example", "b@x.example")
+    assert not allowed("ForAllValues:StringEquals", "a@x.example", "c@x.example")
+    assert allowed("ForAllValues:StringEquals")  # AWS: true when the key is absent ...
+    assert not allowed("ForAllValues:StringEquals", null=True)  # ... hence the Null check
+    assert allowed("ForAnyValue:StringEquals", "c@x.example", "b@x.example")
+    assert not allowed("ForAnyValue:StringEquals", "c@x.example")
+    with pytest.raises(UnsupportedPolicy, match="several values"):
+        allowed("StringEquals", "a@x.example", "b@x.example")

@@ -11,6 +11,7 @@ import pytest
 
 from functions.adapters.memory import (
     MemoryAccountStore,
+    MemoryEmail,
     MemoryLadderControl,
     MemoryObjectStore,
     MemoryUploadStore,
@@ -39,6 +40,7 @@ class Ports:
         self.ladders = MemoryLadderControl()
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
+        self.email = MemoryEmail()  # receipts to the lender
 
     def upload(self, key: str, body: str, etag: str = "e1") -> IntakeOutcome:
         self.objects.put(key, body.encode(), "text/csv")

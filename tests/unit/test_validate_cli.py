@@ -68,7 +68,12 @@ def test_validate_human_output_lists_bad_rows_and_counts(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     args = argparse.Namespace(
-        file=SAMPLES / "accounts.csv", lender="demo", json=False, workers=1, progress=False
+        file=SAMPLES / "accounts.csv",
+        lender="demo",
+        json=False,
+        workers=1,
+        progress=False,
+        pgp_key=None,
     )
     assert command.run(args) == EXIT_REJECTED_ROWS
     lines = capsys.readouterr().out.splitlines()
@@ -99,7 +104,9 @@ def test_validate_human_output_names_the_file_error(
 ) -> None:
     path = tmp_path / "short.csv"
     path.write_text("account_id,phone\nA1,+12065550134\n")
-    args = argparse.Namespace(file=path, lender="demo", json=False, workers=1, progress=False)
+    args = argparse.Namespace(
+        file=path, lender="demo", json=False, workers=1, progress=False, pgp_key=None
+    )
     assert command.run(args) == EXIT_UNUSABLE
     assert capsys.readouterr().out.splitlines() == [
         "file rejected: missing required column(s): amount_due, currency, due_date"
