@@ -40,17 +40,14 @@ aws-calls: $(STAMP)
 		tests/integration/test_access_in_local_world.py -k docs_list
 
 # The suite again on the Lambda runtime's Python (the stack deploys python3.13), in its own
-# virtualenv. python3.13 is taken from PATH, else from pyenv.
+# virtualenv. python3.13 is taken from PATH, else from pyenv (infra/runtime_python.py, the same
+# lookup that precompiles the Lambda asset's bytecode).
 RUNTIME_PYTHON_VERSION := 3.13
 RUNTIME_VENV := .venv-$(RUNTIME_PYTHON_VERSION)
 RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
 
 $(RUNTIME_STAMP): pyproject.toml
-	@py=""; for candidate in $$(command -v python$(RUNTIME_PYTHON_VERSION)) \
-	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(RUNTIME_PYTHON_VERSION).*/bin/python$(RUNTIME_PYTHON_VERSION) 2>/dev/null); do \
-	  if "$$candidate" -c pass >/dev/null 2>&1; then py=$$candidate; break; fi; done; \
-	if [ -z "$$py" ]; then \
-	  echo "python$(RUNTIME_PYTHON_VERSION) is missing: install it (pyenv install $(RUNTIME_PYTHON_VERSION), or your OS package python$(RUNTIME_PYTHON_VERSION) with its venv module)"; exit 1; fi; \
+	@py=$$($(PYTHON) -m infra.runtime_python $(RUNTIME_PYTHON_VERSION)) || exit 1; \
 	test -x $(RUNTIME_VENV)/bin/python || "$$py" -m venv $(RUNTIME_VENV)
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet -e ".[dev]"

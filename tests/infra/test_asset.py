@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import PROVIDED_BY_LAMBDA, dependency_key, runtime_pins
+from infra.bundling import PROVIDED_BY_LAMBDA, TRIMMED, dependency_key, runtime_pins
+from infra.paths import PROJECT_ROOT
+from infra.runtime_python import runtime_python
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
 from tests.infra.conftest import Synthesized
 
@@ -35,10 +37,57 @@ def test_asset_holds_functions_config_and_ladders(asset_dir: Path) -> None:
         assert (asset_dir / relative).is_file(), relative
 
 
-def test_asset_ships_no_tests_or_bytecode(asset_dir: Path) -> None:
+def test_asset_ships_no_tests(asset_dir: Path) -> None:
     shipped = [p.relative_to(asset_dir) for p in asset_dir.rglob("*")]
     assert not [p for p in shipped if "tests" in p.parts and p.parts[0] == "functions"]
-    assert not [p for p in shipped if "__pycache__" in p.parts or p.suffix == ".pyc"]
+
+
+@pytest.mark.skipif(
+    runtime_python(CONFIG.lambda_python) is None,
+    reason=f"python{CONFIG.lambda_python} is not installed: the asset is built without bytecode",
+)
+def test_every_shipped_module_has_unchecked_bytecode_for_the_runtime(asset_dir: Path) -> None:
+    # Given the asset built where the runtime's Python is installed
+    tag = f"cpython-{CONFIG.lambda_python.replace('.', '')}"
+    sources = sorted(asset_dir.rglob("*.py"))
+    assert len(sources) > 500  # the walk found the dependencies too
+    # Then every .py has its .pyc, and nothing else is compiled
+    missing = [
+        p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file()
+    ]
+    assert missing == []
+    compiled = sorted(asset_dir.rglob("*.pyc"))
+    assert len(compiled) == len(sources)
+    # And /var/task being read-only, the pyc is used without checking the source (PEP 552
+    # flags: hash-based, check_source off)
+    for pyc in compiled:
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, pyc
+
+
+def test_asset_leaves_out_phone_geocoding_and_carrier_data(asset_dir: Path) -> None:
+    # Given the dependencies in the asset / Then the data no code path reads is gone
+    for relative in TRIMMED:
+        assert not (asset_dir / relative).exists(), relative
+    # And phone numbers' parsing, validation and time zones are all there
+    for relative in ("phonenumbers/data", "phonenumbers/tzdata", "phonenumbers/timezone.py"):
+        assert (asset_dir / relative).exists(), relative
+
+
+def test_nothing_shipped_reads_the_trimmed_phone_data() -> None:
+    # Given every module of the functions package
+    trimmed = ("phonenumbers.geocoder", "phonenumbers.carrier", "phonenumbers.geodata")
+    sources = [p for p in (PROJECT_ROOT / "functions").rglob("*.py") if "tests" not in p.parts]
+    # Then none names a module left out of the asset
+    found = [(p.name, name) for p in sources for name in trimmed if name in p.read_text()]
+    assert found == []
+    found = [
+        (p.name, line)
+        for p in sources
+        for line in p.read_text().splitlines()
+        if line.lstrip().startswith(("from phonenumbers import", "import phonenumbers."))
+        and any(word in line for word in ("geocoder", "carrier"))
+    ]
+    assert found == []
 
 
 def test_asset_bundles_dependencies_for_the_lambda_runtime(asset_dir: Path) -> None:
@@ -76,3 +125,4 @@ def test_dependency_cache_key_changes_with_any_pin_or_runtime() -> None:
     assert dependency_key("3.13", pins) == dependency_key("3.13", tuple(pins))
     assert dependency_key("3.13", pins) != dependency_key("3.13", bumped)
     assert dependency_key("3.13", pins) != dependency_key("3.12", pins)
+    assert dependency_key("3.13", pins) != dependency_key("3.13", pins, bytecode=True)

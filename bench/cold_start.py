@@ -1,0 +1,213 @@
+"""Cold-start benchmark: each Lambda handler's import against `import boto3` alone.
+
+Builds the Lambda asset as a synth does (infra/bundling.py) and a virtualenv of the runtime's
+Python holding what the Lambda runtime and the Powertools layer provide (boto3,
+aws-lambda-powertools[tracer]). Then, in fresh interpreters with the asset first on the path
+and the environment the stack gives each function, it alternates the baseline (`import boto3`)
+and a subject (import the handler module and validate its settings model, as the first
+invocation does), and measures each process's CPU time (user + system, from
+`resource.getrusage(RUSAGE_CHILDREN)` deltas): CPU time, not wall time, so other work on the
+machine does not skew the ratio. `python -m bench.cold_start [--quick]` prints the section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.gate import _top_imports
+from functions.settings import FUNCTION_SETTINGS, Settings
+from infra.bundling import build_asset, bytecode_compiler, runtime_pins
+from infra.paths import BUNDLE_CACHE, PROJECT_ROOT
+from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
+from rung.access.stack import environment_of
+
+TARGET_RATIO = 1.5
+BASELINE = "import boto3"
+# Handler module → its settings model (functions/settings.py), validated at cold start.
+HANDLERS = {
+    "functions.send.handler": "SendSettings",
+    "functions.schedule.handler": "ScheduleSettings",
+    "functions.optout.handler": "OptoutSettings",
+    "functions.optout.unsubscribe": "UnsubscribeSettings",
+}
+
+
+def runtime_venv(python_version: str) -> Path:
+    """A virtualenv of the runtime's Python with boto3 and the Powertools layer's package."""
+    compiler = bytecode_compiler(python_version)
+    if compiler is None:
+        raise SystemExit(f"the cold-start benchmark needs python{python_version}")
+    declared = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    provided = [
+        text
+        for text in declared["project"]["dependencies"]
+        if text.startswith(("boto3", "aws-lambda-powertools"))
+    ]
+    venv = BUNDLE_CACHE / f"cold-start-{python_version}"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([compiler, "-m", "venv", venv], check=True)  # noqa: S603
+        subprocess.run(  # noqa: S603
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *provided],
+            check=True,
+        )
+    return python
+
+
+def lambda_environment(settings_model: str) -> dict[str, str]:
+    """What the stack sets for a function with this settings model, plus Lambda's own
+    variables (with AWS_LAMBDA_FUNCTION_NAME set, Powertools' Tracer is active, as deployed)."""
+    (model,) = (m for m in FUNCTION_SETTINGS.values() if m.__name__ == settings_model)
+    # The stack leaves RUNG_CONFIG_ROOT unset (the configuration beside the code) and fills
+    # ARNs, URLs and configuration set names in at deploy time: a placeholder stands in.
+    stack = {
+        name: value or f"rung-{name.lower()}"
+        for name, value in environment_of(Settings()).items()
+        if name in model.variables() and name != "RUNG_CONFIG_ROOT"
+    }
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "TZ": "UTC",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "rung-cold-start",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "POWERTOOLS_SERVICE_NAME": "rung",
+        "POWERTOOLS_METRICS_NAMESPACE": "Rung",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        **stack,
+    }
+
+
+def subject_code(module: str, settings_model: str) -> str:
+    return f"import {module}; from functions.settings import {settings_model} as S; S.from_environment()"
+
+
+def cpu_seconds(command: Sequence[str | Path], cwd: Path, env: dict[str, str]) -> float:
+    """User + system CPU time of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)  # noqa: S603
+    if done.returncode:
+        raise SystemExit(f"{command} failed:\n{done.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(python: Path, asset: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Median CPU ms of the baseline, of each subject and of a bare interpreter, alternating
+    baseline and subject run by run."""
+    results: dict[str, dict[str, float]] = {}
+    for module, model in HANDLERS.items():
+        env = {**lambda_environment(model), "PYTHONPATH": str(asset)}
+        bare, baseline, subject = [], [], []
+        for _ in range(runs):
+            bare.append(cpu_seconds([python, "-c", "pass"], asset, env))
+            baseline.append(cpu_seconds([python, "-c", BASELINE], asset, env))
+            subject.append(cpu_seconds([python, "-c", subject_code(module, model)], asset, env))
+        results[module] = {
+            "bare_ms": statistics.median(bare) * 1000,
+            "baseline_ms": statistics.median(baseline) * 1000,
+            "subject_ms": statistics.median(subject) * 1000,
+        }
+    return results
+
+
+def import_profile(python: Path, asset: Path) -> list[tuple[str, float]]:
+    module, model = next(iter(HANDLERS.items()))
+    env = {**lambda_environment(model), "PYTHONPATH": str(asset)}
+    done = subprocess.run(  # noqa: S603
+        [python, "-X", "importtime", "-c", subject_code(module, model)],
+        cwd=asset,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return _top_imports(done.stderr, count=10)
+
+
+def asset_size(asset: Path) -> tuple[int, int, int]:
+    """Bytes on disk unzipped, bytes of the zip Lambda downloads, and the number of files."""
+    files = [path for path in asset.rglob("*") if path.is_file()]
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = shutil.make_archive(str(Path(scratch) / "asset"), "zip", asset)
+        zipped = Path(archive).stat().st_size
+    return sum(path.stat().st_size for path in files), zipped, len(files)
+
+
+def run(quick: bool = False, asset: Path | None = None) -> str:
+    python_version = RungStackConfig.from_context(cdk_json_context()[CONTEXT_KEY]).lambda_python
+    python = runtime_venv(python_version)
+    with tempfile.TemporaryDirectory() as scratch:
+        if asset is None:
+            asset = Path(scratch) / "asset"
+            build_asset(asset, python_version, runtime_pins(), bytecode_compiler(python_version))
+        results = measure(python, asset, 5 if quick else 15)
+        top = import_profile(python, asset)
+        size, zipped, files = asset_size(asset)
+        compiled = sum(1 for _ in asset.rglob("*.pyc"))
+    rows = []
+    for module, figures in results.items():
+        ratio = figures["subject_ms"] / figures["baseline_ms"]
+        bare = figures["bare_ms"]
+        import_ratio = (figures["subject_ms"] - bare) / (figures["baseline_ms"] - bare)
+        rows.append(
+            f"| `{module}` | {figures['baseline_ms']:.0f} | {figures['subject_ms']:.0f} | "
+            f"{ratio:.2f}× | {import_ratio:.2f}× | "
+            f"{'meets' if ratio <= TARGET_RATIO else '**not met**'} |"
+        )
+    bare_ms = statistics.median(figures["bare_ms"] for figures in results.values())
+    table = "\n".join(rows)
+    profile = "\n".join(f"| `{name}` | {ms:.0f} |" for name, ms in top)
+    return f"""## Lambda cold start (`bench/cold_start.py`)
+
+Python {python_version} (the runtime's), the asset as a synth builds it, boto3 and
+aws-lambda-powertools[tracer] in the interpreter's site-packages (what the runtime and the
+Powertools layer provide), the environment the stack gives each function and
+`AWS_LAMBDA_FUNCTION_NAME` set (so Powertools behaves as deployed). Each figure is the median
+CPU time (user + system) of {5 if quick else 15} fresh interpreters; baseline and subject
+alternate run by run. Subject: import the handler module and validate its settings model.
+A bare interpreter (`python -c pass`) takes {bare_ms:.0f} ms of it.
+
+| handler | `import boto3`, ms | handler, ms | ratio | ratio without the bare interpreter | target ≤ {TARGET_RATIO}× |
+| --- | ---: | ---: | ---: | ---: | --- |
+{table}
+
+Asset: {size / 2**20:.1f} MiB unzipped, {zipped / 2**20:.1f} MiB zipped, {files:,} files
+({compiled:,} of them `.pyc`).
+
+Import of `functions.send.handler` by top-level package (sum of self times, `-X importtime`,
+one run):
+
+| package | ms |
+| --- | ---: |
+{profile}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer runs")
+    parser.add_argument(
+        "--asset", type=Path, help="measure this built asset directory instead of building one"
+    )
+    args = parser.parse_args(argv)
+    print(run(quick=args.quick, asset=args.asset))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
