@@ -19,7 +19,7 @@ from functions.core.errors import RungError
 from functions.core.feedback import Feedback, Outcome
 from functions.core.models import Channel
 from functions.core.replies import Intent, load_reply_rules
-from functions.observability import logger, metrics, tracer
+from functions.observability import logger, metrics
 from functions.optout.aws_events import SnsEnvelope, describe, normalise, parse_sns_message
 from functions.settings import OptoutSettings
 
@@ -58,7 +58,6 @@ def feedback_for(services: Services[OptoutSettings]) -> Feedback:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(
     event: dict[str, Any],
     context: LambdaContext,

@@ -31,7 +31,7 @@ from functions.core.unsubscribe import (
     UnsubscribeClaims,
     verify_token,
 )
-from functions.observability import logger, metrics, tracer
+from functions.observability import logger, metrics
 from functions.settings import UnsubscribeSettings
 
 app = LambdaFunctionUrlResolver()
@@ -156,7 +156,6 @@ def one_click() -> Response[str]:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(
     event: dict[str, Any],
     context: LambdaContext,

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.bootstrap import Services, schedule_services
 from functions.core.intake import Continuation, IntakeOutcome, ingest
-from functions.observability import logger, metrics, tracer
+from functions.observability import logger, metrics
 from functions.settings import ScheduleSettings
 
 # Stop taking new batches with this much time left: a batch of 500 rows (reads, one
@@ -37,7 +37,6 @@ class ContinuationEvent(BaseModel):
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(
     event: dict[str, Any],
     context: LambdaContext,

@@ -22,7 +22,7 @@ from functions.bootstrap import Services, send_services
 from functions.core.ladder import LadderState
 from functions.core.models import Decision
 from functions.core.sending import TRANSIENT_REASONS, RungSender, Step
-from functions.observability import logger, metrics, tracer
+from functions.observability import logger, metrics
 from functions.settings import SendSettings
 
 
@@ -35,7 +35,6 @@ class TaskError(BaseModel):
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(
     event: dict[str, Any],
     context: LambdaContext,
