@@ -13,7 +13,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SECTIONS = ("bench.ingest", "bench.gate", "bench.simulate", "bench.scale", "bench.plan")
+SECTIONS = (
+    "bench.ingest",
+    "bench.gate",
+    "bench.cold_start",
+    "bench.simulate",
+    "bench.scale",
+    "bench.plan",
+)
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
