@@ -28,10 +28,12 @@ from typing import Any
 
 from functions.adapters.memory import (
     MemoryAccountStore,
+    MemoryEmail,
     MemoryLadderControl,
     MemoryObjectStore,
     MemoryUploadStore,
 )
+from functions.adapters.openpgp import OpenPgpDecryption
 from functions.core.intake import ingest
 from functions.core.lender_file import FileReport, validate_lender_file
 from functions.core.lenders import load_lender
@@ -118,6 +120,8 @@ class Ports:
         self.ladders: Any = CountingLadders() if sinks else MemoryLadderControl()
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore(root)
+        self.email = MemoryEmail()  # receipts to the lender
+        self.decryption = OpenPgpDecryption(lambda: "")  # plain files only
 
 
 def child(mode: str, root: Path) -> dict[str, Any]:

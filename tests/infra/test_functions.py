@@ -357,7 +357,15 @@ def test_function_environments_carry_the_stack_configuration(synthesized: Synthe
 # The ports each function wires at its cold start; any other is unwired (its role has no grant
 # for it, and its settings name no resource for it).
 WIRED_PORTS = {
-    "schedule": {"accounts", "uploads", "objects", "ladders", "continuations"},
+    "schedule": {
+        "accounts",
+        "uploads",
+        "objects",
+        "decryption",
+        "email",
+        "ladders",
+        "continuations",
+    },
     "send": {
         "accounts",
         "suppressions",

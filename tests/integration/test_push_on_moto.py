@@ -150,6 +150,10 @@ def test_push_rungs_go_through_the_gate_and_a_disabled_endpoint_suppresses(
     assert len(others) == 3 * (len(LADDER.rungs) - len(PUSH_RUNGS))
 
 
+def _no_blackout(record: AuditRecord, account: Account) -> str | None:
+    return None
+
+
 def _never_quiet(record: AuditRecord, account: Account) -> bool:
     return False
 
@@ -166,7 +170,7 @@ def test_the_simulators_summary_counts_push_like_the_other_channels(world: Local
     account = world.services.accounts.get("demo", "P1")
     assert account is not None
     result = SimulationResult(records=records, accounts=[account], suppressions=[], engine="full")
-    summary = summarize(result, PRICES, in_quiet_hours=_never_quiet)
+    summary = summarize(result, PRICES, in_quiet_hours=_never_quiet, on_blackout_day=_no_blackout)
 
     # Then push is counted per channel, per day and in the cost, like SMS and email
     sms_rungs = sum(1 for rung in LADDER.rungs if rung.channel is Channel.SMS)

@@ -62,13 +62,13 @@ def test_processed_file_sends_one_receipt_per_address_with_counts_reasons_and_li
     message = sent[0][1]
     assert message.subject == "Rung receipt: march: 3 accepted, 3 rejected"
     assert message.configuration_set == "cs"
-    assert "Reminder ladders started: 3" in message.text
-    lines = message.text.splitlines()
+    assert "Reminder ladders started: 3" in message.body
+    lines = message.body.splitlines()
     top = lines[
         lines.index("Most frequent reasons:") + 1 : lines.index("Most frequent reasons:") + 3
     ]
     assert top[0].startswith("  2 × phone: ") and top[1].startswith("  1 × amount_due: ")
-    assert "memory:rejects/demo/march.rejects.csv" in message.text
+    assert "memory:rejects/demo/march.rejects.csv" in message.body
     # And the upload record says who got it
     assert record.receipt_to == ("files@demo-finance.example", "ops@demo-finance.example")
     assert services.uploads.records[record.pk] == record  # type: ignore[attr-defined]
@@ -80,7 +80,7 @@ def test_file_rejected_whole_gets_a_receipt_too(root: Path) -> None:
     record = ingest(services, "uploads/demo/empty.csv", "e1", NOW, root).record
     (_, message), _ = services.email.sent  # type: ignore[attr-defined]
     assert message.subject == "Rung receipt: empty was rejected whole"
-    assert f"Rejected whole: {record.file_error}" in message.text
+    assert f"Rejected whole: {record.file_error}" in message.body
 
 
 def test_unknown_lender_has_no_one_to_receive_a_receipt(root: Path) -> None:
