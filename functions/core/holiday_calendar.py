@@ -13,6 +13,8 @@ from functools import cache
 
 import holidays
 
+NAMES_LANGUAGE = "en_US"
+
 
 class UnknownCalendar(ValueError):
     """The `holidays` library has no calendar for this country or subdivision."""
@@ -32,7 +34,8 @@ class HolidayCalendar:
         self.subdivisions = subdivisions
         try:
             self._calendars = tuple(
-                holidays.country_holidays(country, subdiv=subdivision)
+                # Names in English whatever the machine's locale (China's default is zh_CN).
+                holidays.country_holidays(country, subdiv=subdivision, language=NAMES_LANGUAGE)
                 for subdivision in (subdivisions or (None,))
             )
         except NotImplementedError as exc:
