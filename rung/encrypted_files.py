@@ -9,7 +9,6 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 from functions.adapters.openpgp import OpenPgpDecryption
 from functions.core.intake import ENCRYPTED_SUFFIXES
@@ -26,24 +25,19 @@ def read_key(path: Path | None) -> str:
 
 
 @contextmanager
-def plaintext(path: Path, lender: LenderConfig, key: str) -> Iterator[BinaryIO]:
-    """The file's bytes, decrypted first when it is encrypted. FileRejected names the reason."""
-    with path.open("rb") as stored:
-        if not is_encrypted(path):
-            yield stored
-            return
-        with OpenPgpDecryption(lambda: key).open(stored, lender.pgp_signing_key) as plain:
-            yield plain
-
-
-@contextmanager
 def plaintext_path(path: Path, lender: LenderConfig, key: str) -> Iterator[Path]:
-    """A path to the plaintext: `path` itself, or a private temporary copy while in use."""
+    """A path to the file's plaintext: `path` itself, or a private temporary decrypted copy
+    while in use. FileRejected names why an encrypted file cannot be read."""
     if not is_encrypted(path):
         yield path
         return
+    decryption = OpenPgpDecryption(lambda: key)
     with tempfile.TemporaryDirectory(prefix="rung-") as folder:
         copy = Path(folder) / path.name.rsplit(".", 1)[0]
-        with plaintext(path, lender, key) as plain, copy.open("wb") as out:
+        with (
+            path.open("rb") as stored,
+            decryption.open(stored, lender.pgp_signing_key) as plain,
+            copy.open("wb") as out,
+        ):
             shutil.copyfileobj(plain, out)
         yield copy

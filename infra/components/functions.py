@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +18,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk.aws_dynamodb import Table
 from constructs import Construct
 
+from functions.core.lenders import load_lender
 from functions.observability import METRICS_NAMESPACE
 from functions.settings import (
     FunctionSettings,
@@ -442,7 +442,7 @@ class Functions(Construct):
     def _allow_receipts(self, fn: lambda_.Function) -> None:
         """A receipt to the lender for every file: email through SES, to the lenders' receipt
         addresses only (ses:Recipients), so this role can never write to a borrower."""
-        recipients = receipt_recipients(PROJECT_ROOT / "config" / "lenders")
+        recipients = receipt_recipients(PROJECT_ROOT)
         if not recipients:
             return
         stack = Stack.of(self)
@@ -533,10 +533,13 @@ def _origination_arn(stack: Stack, resource: str) -> str:
     return stack.format_arn(service="sms-voice", resource=resource_type, resource_name=resource)
 
 
-def receipt_recipients(lenders_folder: Path) -> list[str]:
-    """Every receipt address of every configured lender (config/lenders/*.yaml)."""
-    addresses: set[str] = set()
-    for path in sorted(lenders_folder.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        addresses.update(str(address) for address in raw.get("receipt_emails") or [])
-    return sorted(addresses)
+def receipt_recipients(config_root: Path) -> list[str]:
+    """Every receipt address of every configured lender (config/lenders/*.yaml, validated)."""
+    folder = config_root / "config" / "lenders"
+    return sorted(
+        {
+            str(address)
+            for path in folder.glob("*.yaml")
+            for address in load_lender(config_root, path.stem).receipt_emails
+        }
+    )

@@ -135,14 +135,13 @@ def run(args: argparse.Namespace) -> int:
             raise
         except (ConfigError, FileRejected, OSError, ValueError) as exc:
             raise CommandError(str(exc), command=COMMAND) from exc
-        return _run(args, readable, key)
+        return _run(args, lender, readable, key)
 
 
-def _run(args: argparse.Namespace, readable: Path, pgp_key: str) -> int:
+def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key: str) -> int:
     out = sys.stdout
     try:
         _refuse_output_folder(args.out)
-        lender = load_lender(PROJECT_ROOT, args.lender)
         report, rejected = _validate(readable, lender, out, quiet=args.json)
         replies = read_replies(existing_file(args.replies)) if args.replies else ()
         payments: list[PaymentRow] = []

@@ -256,7 +256,7 @@ def test_schedule_role_emails_only_the_lenders_receipt_addresses(
     assert not {a for a in actions if a.startswith(("sns:", "sms-voice:"))}
     # Its one email grant: receipts, to the addresses the lenders configured, never a borrower
     (statement,) = [s for s in role_statements(synthesized, role) if s["Action"] == "ses:SendEmail"]
-    recipients = receipt_recipients(PROJECT_ROOT / "config" / "lenders")
+    recipients = receipt_recipients(PROJECT_ROOT)
     assert recipients == ["files@demo-finance.example"]
     assert statement["Condition"] == {
         "ForAllValues:StringEqualsIgnoreCase": {"ses:Recipients": recipients},
