@@ -16,6 +16,8 @@ faithful; each names the moto source it replaces:
 6. A new boto3 client per Step Functions Lambda task: cache one per (region, service).
 7. The ASL is parsed again for every execution: parse each definition once.
 8. Retry's `JitterStrategy: FULL` draws at random: draw it reproducibly.
+9. DynamoDB's conditional writes are atomic; moto's read the item, evaluate the condition and
+   write without a lock, so two threads may both win one conditional put: serialise writes.
 
 All patches are `unittest.mock.patch.object` on an ExitStack: leaving the world restores moto.
 """
@@ -42,6 +44,7 @@ import jsonpath_ng.ext
 from aws_lambda_powertools.utilities import parameters
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.dynamodb.models import DynamoDBBackend
 from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEventException,
@@ -364,3 +367,20 @@ def install(stack: ExitStack, clock: VirtualClock, lambdas: InProcessLambda) -> 
         return parsed(self._evaluation_details.state_machine_details.definition)
 
     patch(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
+
+    # 9. `Table.put_item` (dynamodb/models/table.py:668-691) reads the current item, evaluates
+    #    the condition and stores the new one with no lock; `update_item` and `delete_item` do the
+    #    same. DynamoDB applies each conditional write atomically, and the address leases and the
+    #    ledger's claims rely on that: one lock over every write restores it.
+    writes = threading.RLock()
+
+    def serialised(write: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(write)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with writes:
+                return write(*args, **kwargs)
+
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        patch(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import jsonpath_ng.ext
 import pytest
@@ -508,3 +509,50 @@ def test_virtual_clock_orders_same_instant_sleepers_by_name() -> None:
     # Then they woke one at a time in name order, and time stood at their instant
     assert woken == ["a", "b", "c"]
     assert clock.now() == due + timedelta(seconds=1)
+
+
+def test_conditional_writes_are_atomic_as_in_dynamodb(world: LocalWorld) -> None:
+    # Given two writers racing for one key with `attribute_not_exists`, where the first has read
+    # the (empty) item and pauses before writing, giving the second every chance to read it too
+    from moto.dynamodb.models import table as moto_table
+
+    dynamodb = world.client("dynamodb")
+    table = world.settings.ledger_table
+    first_read, second_arrived = threading.Event(), threading.Event()
+    read_item = moto_table.Table.get_item
+
+    def get_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        current = read_item(self, *args, **kwargs)
+        if threading.current_thread().name == "first" and not first_read.is_set():
+            first_read.set()
+            # Real DynamoDB serialises the second writer behind this one; if the local world
+            # does not, the second reads the empty item meanwhile. The wait ends either way.
+            second_arrived.wait(timeout=2)
+        elif threading.current_thread().name == "second":
+            second_arrived.set()
+        return current
+
+    won: dict[str, bool] = {}
+
+    def put(owner: str) -> None:
+        try:
+            dynamodb.put_item(
+                TableName=table,
+                Item={"pk": {"S": "lease#race"}, "sk": {"S": "lease"}, "owner": {"S": owner}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            won[owner] = True
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            won[owner] = False
+
+    with mock.patch.object(moto_table.Table, "get_item", get_item):
+        first = threading.Thread(target=put, args=("first",), name="first")
+        first.start()
+        assert first_read.wait(timeout=10)
+        second = threading.Thread(target=put, args=("second",), name="second")
+        second.start()
+        first.join()
+        second.join()
+
+    # Then exactly one conditional write succeeded
+    assert won == {"first": True, "second": False}
