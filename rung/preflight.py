@@ -186,11 +186,16 @@ def sms_sandbox(clients: Clients) -> Check:
         "destination numbers receive texts"
     )
     try:
-        status = clients("sns").get_sms_sandbox_account_status()
+        attributes = clients("pinpoint-sms-voice-v2").describe_account_attributes()
     except AWS_ERRORS as exc:
         return _unreadable(name, exc, fix)
-    in_sandbox = bool(status.get("IsInSandbox"))
-    return Check(name, not in_sandbox, f"in sandbox: {in_sandbox}", fix if in_sandbox else "")
+    # End User Messaging SMS sends the texts, so its account tier is the sandbox that binds.
+    tier = next(
+        (a["Value"] for a in attributes["AccountAttributes"] if a["Name"] == "ACCOUNT_TIER"),
+        "not reported",
+    )
+    ok = tier == "PRODUCTION"
+    return Check(name, ok, f"account tier: {tier}", "" if ok else fix)
 
 
 def sms_spend_limit(clients: Clients) -> Check:

@@ -1,6 +1,6 @@
 """`rung preflight`: each check against moto where moto models the API, and against a fake
 client at the port boundary where it does not (moto 5.2.5 has no `sesv2.get_account`, no
-`sns.get_sms_sandbox_account_status`, no `pinpoint-sms-voice-v2`, reports every SES DKIM
+`pinpoint-sms-voice-v2`, reports every SES DKIM
 status as NOT_STARTED, and refuses to hold an `/aws/service/…` SSM parameter)."""
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ READY_NUMBER = {
     "NumberCapabilities": ["SMS"],
     "TwoWayEnabled": True,
 }
+PRODUCTION_TIER = {"AccountAttributes": [{"Name": "ACCOUNT_TIER", "Value": "PRODUCTION"}]}
 READY_SPEND = {
     "SpendLimits": [
         {"Name": "TEXT_MESSAGE_MONTHLY_SPEND_LIMIT", "EnforcedLimit": 500, "MaxLimit": 500}
@@ -107,9 +108,10 @@ def ready_clients(overrides: dict[str, Any] | None = None) -> checks.Clients:
                 "DkimAttributes": {"Status": "SUCCESS"},
             },
         ),
-        "sns": Patched(boto3.client("sns"), get_sms_sandbox_account_status={"IsInSandbox": False}),
         "pinpoint-sms-voice-v2": Unmodelled(
-            describe_spend_limits=READY_SPEND, describe_phone_numbers={"PhoneNumbers": []}
+            describe_account_attributes=PRODUCTION_TIER,
+            describe_spend_limits=READY_SPEND,
+            describe_phone_numbers={"PhoneNumbers": []},
         ),
         "ssm": Patched(boto3.client("ssm"), get_parameter={"Parameter": {"Value": "arn:layer"}}),
     }
@@ -132,7 +134,9 @@ def expected(**changes: Any) -> checks.Expectations:
 def numbers(aws: dict[str, str], **changes: Any) -> Unmodelled:
     number = READY_NUMBER | {"TwoWayChannelArn": aws["InboundSmsTopicArn"]} | changes
     return Unmodelled(
-        describe_spend_limits=READY_SPEND, describe_phone_numbers={"PhoneNumbers": [number]}
+        describe_account_attributes=PRODUCTION_TIER,
+        describe_spend_limits=READY_SPEND,
+        describe_phone_numbers={"PhoneNumbers": [number]},
     )
 
 
@@ -260,18 +264,22 @@ def test_preflight_inactive_rule_set_fails_with_the_activation_command(aws: dict
 
 
 def test_preflight_sms_sandbox_and_spend_limit(aws: dict[str, str]) -> None:
-    sns = Patched(boto3.client("sns"), get_sms_sandbox_account_status={"IsInSandbox": True})
+    # End User Messaging SMS sends the texts: its account tier is the sandbox that matters
     sms = Unmodelled(
+        describe_account_attributes={
+            "AccountAttributes": [{"Name": "ACCOUNT_TIER", "Value": "SANDBOXED"}]
+        },
         describe_spend_limits={
             "SpendLimits": [
                 {"Name": "TEXT_MESSAGE_MONTHLY_SPEND_LIMIT", "EnforcedLimit": 1, "MaxLimit": 1}
             ]
-        }
+        },
     )
-    clients = {"sns": sns, "pinpoint-sms-voice-v2": sms}
+    clients = {"pinpoint-sms-voice-v2": sms}
     sandbox = checks.sms_sandbox(clients.__getitem__)
     spend = checks.sms_spend_limit(clients.__getitem__)
     assert not sandbox.ok and "Move to production" in sandbox.fix
+    assert sandbox.detail == "account tier: SANDBOXED"
     assert not spend.ok and spend.detail.startswith("US$1 a month")
     assert "set-text-message-spend-limit-override" in spend.fix
 
