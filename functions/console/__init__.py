@@ -1,0 +1,1 @@
+"""The ops console: one application served by a Lambda behind Cognito in AWS and by `rung console` locally."""
