@@ -278,8 +278,10 @@ class DynamoAccountStore(Table):
 class DynamoSuppressionStore(Table):
     """`pk` = suppression_key(): email addresses are matched whatever their case."""
 
-    def get(self, channel: Channel, address: str) -> Suppression | None:
-        item = self._get({"pk": suppression_key(channel, address)})
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None:
+        item = self._get({"pk": suppression_key(channel, address, lender_id)})
         return Suppression.model_validate(item) if item is not None else None
 
     def put(self, suppression: Suppression) -> None:
@@ -287,9 +289,10 @@ class DynamoSuppressionStore(Table):
             TableName=self.table_name, Item=to_wire(model_item(suppression, pk=suppression.key))
         )
 
-    def delete(self, channel: Channel, address: str) -> None:
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None:
         self.client.delete_item(
-            TableName=self.table_name, Key=to_wire({"pk": suppression_key(channel, address)})
+            TableName=self.table_name,
+            Key=to_wire({"pk": suppression_key(channel, address, lender_id)}),
         )
 
 
@@ -451,17 +454,22 @@ class DynamoLedger(Table):
         values = {f":attempt{i}": state.value for i, state in enumerate(sorted(ATTEMPT_STATES))}
         return f"#state IN ({', '.join(values)})", values
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
-        """Frequency caps across every account sharing an address: GSI by_address."""
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
+        """Frequency caps across every account sharing an address (or only one lender's
+        accounts: their ladder keys begin `{lender_id}#`): GSI by_address."""
         state_filter, state_values = self._attempt_filter()
+        values = {":address": address, ":since": utc_iso(since), **state_values}
+        if lender_id:
+            state_filter = f"{state_filter} AND begins_with(pk, :lender)"
+            values[":lender"] = f"{lender_id}#"
         items = self._query(
             IndexName="by_address",
             KeyConditionExpression="address = :address AND attempted_at >= :since",
             FilterExpression=state_filter,
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues=to_wire(
-                {":address": address, ":since": utc_iso(since), **state_values}
-            ),
+            ExpressionAttributeValues=to_wire(values),
         )
         return sorted(datetime.fromisoformat(item["attempted_at"]) for item in items)
 

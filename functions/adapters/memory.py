@@ -105,15 +105,17 @@ class MemorySuppressionStore:
     def __init__(self) -> None:
         self._suppressions: dict[str, Suppression] = {}
 
-    def get(self, channel: Channel, address: str) -> Suppression | None:
-        return self._suppressions.get(suppression_key(channel, address))
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None:
+        return self._suppressions.get(suppression_key(channel, address, lender_id))
 
     def put(self, suppression: Suppression) -> None:
         utc_iso(suppression.at)
         self._suppressions[suppression.key] = suppression
 
-    def delete(self, channel: Channel, address: str) -> None:
-        self._suppressions.pop(suppression_key(channel, address), None)
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None:
+        self._suppressions.pop(suppression_key(channel, address, lender_id), None)
 
     def all(self) -> list[Suppression]:
         """Every suppression held (simulator reports)."""
@@ -207,10 +209,17 @@ class MemoryLedger:
         self._by_ladder[ladder_key].discard(key)
         self._by_address.get(entry.address, set()).discard(key)
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
         entries = (self._entries[key] for key in self._by_address.get(address, ()))
+        prefix = f"{lender_id}#" if lender_id else ""
         return sorted(
-            e.attempted_at for e in entries if e.state in ATTEMPT_STATES and e.attempted_at >= since
+            e.attempted_at
+            for e in entries
+            if e.state in ATTEMPT_STATES
+            and e.attempted_at >= since
+            and e.ladder_key.startswith(prefix)
         )
 
     def sent_for_ladder_since(

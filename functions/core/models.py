@@ -165,17 +165,23 @@ class Suppression(BaseModel):
     source: SuppressionSource
     at: datetime
     detail: str = ""
+    # None: binds every lender of the deployment (the collector). A lender id: binds only that
+    # lender's messages (`scope: lender` in config/collector.yaml; functions.core.lender_scope).
+    lender_id: str | None = None
 
     @property
     def key(self) -> str:
-        return suppression_key(self.channel, self.address)
+        return suppression_key(self.channel, self.address, self.lender_id)
 
     def key_matches(self, address: str) -> bool:
-        return self.key == suppression_key(self.channel, address)
+        return self.key == suppression_key(self.channel, address, self.lender_id)
 
 
-def suppression_key(channel: Channel, address: str) -> str:
-    return f"{channel.value}#{spec(channel).fold(address)}"
+def suppression_key(channel: Channel, address: str, lender_id: str | None = None) -> str:
+    """The one place suppression keys are made: `sms#+E164`, `email#address` bind the whole
+    deployment; `lender#{lender_id}#sms#+E164` binds one lender's messages only."""
+    own = f"{channel.value}#{spec(channel).fold(address)}"
+    return f"lender#{lender_id}#{own}" if lender_id else own
 
 
 class ChannelPause(BaseModel):

@@ -58,11 +58,16 @@ class AccountStore(Protocol):
 
 
 class SuppressionStore(Protocol):
-    def get(self, channel: Channel, address: str) -> Suppression | None: ...
+    """`lender_id` None: the deployment-wide suppression of the address; a lender id: the one
+    binding only that lender (functions.core.lender_scope)."""
+
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None: ...
 
     def put(self, suppression: Suppression) -> None: ...
 
-    def delete(self, channel: Channel, address: str) -> None: ...
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None: ...
 
 
 class SendSlots(Protocol):
@@ -110,8 +115,11 @@ class Ledger(Protocol):
         """Delete a claim whose provider call certainly did not happen (throttled, 5xx)."""
         ...
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
-        """Instants of attempts (SENT or UNCERTAIN) to `address` at or after `since`."""
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
+        """Instants of attempts (SENT or UNCERTAIN) to `address` at or after `since`; only
+        those for `lender_id`'s accounts when given (caps per lender)."""
         ...
 
     def sent_for_ladder_since(

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from functions.core.channels import spec
 from functions.core.inbound_effects import Effects, Outcome
+from functions.core.lender_scope import load_collector
 from functions.core.masking import mask_address
 from functions.core.models import (
     Channel,
@@ -135,6 +136,8 @@ class ProviderEvents(Effects):
         at: datetime,
         detail: str,
         message_id: str = "",
+        *,
+        lender_id: str | None = None,
     ) -> tuple[list[str], list[str]]:
         written: list[str] = []
         stopped: list[str] = []
@@ -149,6 +152,7 @@ class ProviderEvents(Effects):
                 source=source,
                 at=at,
                 detail=detail,
+                lender_id=lender_id,
             )
             if self._suppress(new, log):
                 written.append(mask_address(address))
@@ -179,13 +183,19 @@ class ProviderEvents(Effects):
         return ("ReceiptUnmatched",)  # not ours, or a confirmation reply (no ledger entry)
 
     def on_unsubscribe(self, claims: UnsubscribeClaims, *, at: datetime) -> Outcome:
-        """RFC 8058 one-click: idempotent — a second click changes nothing and still succeeds."""
+        """RFC 8058 one-click: idempotent — a second click changes nothing and still succeeds.
+        The signed link names its lender: under `scope: lender` it unsubscribes from that
+        lender's emails only (functions.core.lender_scope)."""
+        lender = load_collector(self.config_root).opt_out_lender(
+            claims.lender_id, SuppressionScope.ADDRESS, SuppressionSource.UNSUBSCRIBE
+        )
         written, stopped = self._suppress_addresses(
             Channel(claims.channel),
             [claims.address],
             SuppressionSource.UNSUBSCRIBE,
             at,
             f"lender={claims.lender_id} account={claims.account_id}",
+            lender_id=lender,
         )
         return Outcome(
             event="unsubscribe",

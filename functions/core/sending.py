@@ -26,6 +26,7 @@ from functions.core.channels import CHANNELS, PacingScope, spec
 from functions.core.clock import Clock
 from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
+from functions.core.lender_scope import binding_suppressions, load_collector
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.masking import mask_address
 from functions.core.models import (
@@ -496,26 +497,24 @@ class RungSender:
         return None
 
     def _suppressions(self, account: Account) -> tuple[Suppression, ...]:
-        found = []
-        for channel in Channel:
-            address = account.address(channel)
-            if address:
-                suppression = self.suppressions.get(channel, address)
-                if suppression is not None:
-                    found.append(suppression)
-        return tuple(found)
+        return binding_suppressions(self.suppressions, account)
 
     def _history(
         self, account: Account, channel: Channel, now: datetime, window: timedelta
     ) -> ContactHistory:
         since = now - window
         address = account.address(channel)
+        # Per-address caps count every lender's attempts, or only this lender's under
+        # `scope: lender` (functions.core.lender_scope).
+        lender = load_collector(self.config_root).cap_lender(account)
         return ContactHistory(
             ladder_channel=tuple(
                 self.ledger.sent_for_ladder_since(account.ladder_key, channel, since)
             ),
             ladder_all=tuple(self.ledger.sent_for_ladder_since(account.ladder_key, None, since)),
-            address=tuple(self.ledger.sent_to_address_since(address, since)) if address else (),
+            address=tuple(self.ledger.sent_to_address_since(address, since, lender_id=lender))
+            if address
+            else (),
         )
 
     # -- recording -----------------------------------------------------------------------
