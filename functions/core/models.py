@@ -89,6 +89,7 @@ class SuppressionSource(StrEnum):
     LENDER = "lender"
     WRONG_NUMBER = "wrong_number"
     PROVIDER = "provider"  # the provider says the address is gone (a disabled push endpoint)
+    ERASURE = "erasure"  # the borrower's data was erased; a keyed hash still blocks the address
 
 
 class ContactPreference(BaseModel):
@@ -364,3 +365,29 @@ class InboundDecision(BaseModel):
     @property
     def key(self) -> str:
         return f"{INBOUND_PREFIX}{suppression_key(self.channel, self.address)}"
+
+
+class ErasedAddress(BaseModel):
+    """The hashed suppression an erasure leaves (suppressions table, `erased#…`): no raw
+    address, and it never expires, so an erased address is never contacted again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pseudonym: str  # functions.core.erasure.address_pseudonym
+    at: datetime
+    erasure_id: str
+
+
+class ErasureRecord(BaseModel):
+    """The audit's record of one erasure (audit table, `erasure#…`): pseudonymous only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    erasure_id: str
+    at: datetime
+    by: str
+    accounts: tuple[str, ...]  # account pseudonyms
+    addresses: tuple[str, ...]  # address pseudonyms
+    removed: dict[str, int] = Field(default_factory=dict)  # deleted, per kind of record
+    pseudonymised: dict[str, int] = Field(default_factory=dict)  # kept, with pseudonyms
+    kept: dict[str, str] = Field(default_factory=dict)  # kept as they were, and why

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from functions.core.backoff import transient_retry_delay
 from functions.core.channels import CHANNELS, PacingScope, spec
 from functions.core.clock import Clock
+from functions.core.erasure import address_pseudonym, erased_suppression
 from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
 from functions.core.lender_scope import binding_suppressions, load_collector
@@ -54,6 +55,7 @@ from functions.core.ports import (
     AddressLeases,
     AuditLog,
     ChannelSwitch,
+    ErasedAddresses,
     Ledger,
     MessageSender,
     OutboundMessage,
@@ -115,6 +117,9 @@ class SendPorts(Protocol):
         """The HMAC key that signs one-click unsubscribe links (fetched only when used)."""
         ...
 
+    @property
+    def erased(self) -> ErasedAddresses: ...
+
 
 # While one send step talks to an address, no other account's send step may (per-address caps
 # read the address's history through an eventually consistent index): long enough for the
@@ -151,6 +156,10 @@ class RungSender:
     leases: AddressLeases
     # Messages per second per channel where a lender configures none (stack configuration).
     default_rates: Mapping[Channel, int | None]
+    # Hashed suppressions of erased borrowers, and the key their pseudonyms are made with
+    # (the unsubscribe-link key: functions.core.erasure).
+    erased: ErasedAddresses
+    pseudonym_key: Callable[[], bytes]
     # The stack's provider configuration set, for channels whose messages name one (SES).
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
@@ -178,6 +187,8 @@ class RungSender:
             default_rates={
                 c: getattr(settings, s.rate_field) for c, s in CHANNELS.items() if s.rate_field
             },
+            erased=services.erased,
+            pseudonym_key=services.unsubscribe_key,
         )
 
     def step(self, state: LadderState) -> Step:
@@ -497,7 +508,17 @@ class RungSender:
         return None
 
     def _suppressions(self, account: Account) -> tuple[Suppression, ...]:
-        return binding_suppressions(self.suppressions, account)
+        found = list(binding_suppressions(self.suppressions, account))
+        for channel in Channel:
+            address = account.address(channel)
+            if address:
+                # An erased borrower's address is known only by its keyed hash; sent again by
+                # a lender, it is still never contacted (docs/compliance.md, Records and erasure).
+                pseudonym = address_pseudonym(self.pseudonym_key(), channel, address)
+                mark = self.erased.get(pseudonym)
+                if mark is not None:
+                    found.append(erased_suppression(mark, channel, address))
+        return tuple(found)
 
     def _history(
         self, account: Account, channel: Channel, now: datetime, window: timedelta
