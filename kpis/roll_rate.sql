@@ -26,7 +26,12 @@ FROM (
         l.*,
         date_diff('day', l.due_date, CAST(o.last_at AS DATE)) AS observed_dpd
     FROM ladder_accounts AS l
-    JOIN (SELECT lender, max(at_utc) AS last_at FROM events GROUP BY lender) AS o
+    JOIN (
+        SELECT lender, max(at_utc) AS last_at
+        FROM events
+        WHERE event_type IN ('decision', 'payment')
+        GROUP BY lender
+    ) AS o
         ON o.lender = l.lender
 ) AS a
 JOIN (VALUES $dpd_buckets) AS b (first_day, last_day)
