@@ -23,6 +23,7 @@ from functions.core.ports import (
     ChannelSwitch,
     Continuations,
     DecisionLog,
+    ExperimentTally,
     FileDecryption,
     InboundLog,
     LadderControl,
@@ -81,6 +82,8 @@ class Services(Generic[SettingsT]):
     leases: AddressLeases  # one send at a time per address (functions.core.sending)
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     unsubscribe_key: Callable[[], bytes]
+    # Champion/challenger tallies and guardrail stops (functions.core.experiments).
+    experiments: ExperimentTally
 
     @property
     def senders(self) -> Mapping[Channel, MessageSender]:
@@ -118,7 +121,11 @@ def _wired(
 
 
 def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
-    from functions.adapters.dynamo import DynamoAccountStore, DynamoUploadStore
+    from functions.adapters.dynamo import (
+        DynamoAccountStore,
+        DynamoExperimentTally,
+        DynamoUploadStore,
+    )
     from functions.adapters.lambda_invoke import LambdaContinuations
     from functions.adapters.openpgp import OpenPgpDecryption
     from functions.adapters.s3_objects import S3ObjectStore
@@ -136,6 +143,7 @@ def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
         "email": SesEmailSender(),  # receipts to the lender
         "ladders": SfnLadderControl(settings.state_machine_arn),
         "continuations": LambdaContinuations(),
+        "experiments": DynamoExperimentTally(settings.accounts_table),
     }
 
 
@@ -178,6 +186,7 @@ def _optout_ports(settings: OptoutSettings) -> dict[str, Any]:
         DynamoAccountStore,
         DynamoChannelSwitch,
         DynamoDecisionLog,
+        DynamoExperimentTally,
         DynamoInboundLog,
         DynamoLedger,
         DynamoReviewQueue,
@@ -206,6 +215,7 @@ def _optout_ports(settings: OptoutSettings) -> dict[str, Any]:
             settings.sms_configuration_set, opt_out_list=settings.sms_opt_out_list
         ),
         "email": SesEmailSender(),
+        "experiments": DynamoExperimentTally(settings.accounts_table),
     }
 
 
@@ -288,6 +298,7 @@ def memory_services(
         MemoryContinuations,
         MemoryDecisionLog,
         MemoryEmail,
+        MemoryExperimentTally,
         MemoryInboundLog,
         MemoryLadderControl,
         MemoryLedger,
@@ -325,5 +336,6 @@ def memory_services(
         slots=MemorySendSlots(),
         leases=MemoryAddressLeases(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
+        experiments=MemoryExperimentTally(),
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

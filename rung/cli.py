@@ -28,6 +28,7 @@ from rung.commands import (
     validate,
     when,
 )
+from rung.commands import experiments as experiments_command
 from rung.commands.failure import CommandError
 
 COMMANDS = (
@@ -43,6 +44,7 @@ COMMANDS = (
     pgp_key,
     preflight,
     smoke,
+    experiments_command,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141

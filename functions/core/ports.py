@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
+from functions.core.experiments import VariantTally
 from functions.core.models import (
     Account,
     AccountStatus,
@@ -278,4 +279,19 @@ class Continuations(Protocol):
 class InboundLog(Protocol):
     def first_time(self, message_id: str, at: datetime) -> bool:
         """Conditional put of an inbound message id; False if seen before (SNS redelivers)."""
+        ...
+
+
+class ExperimentTally(Protocol):
+    """Per experiment variant (functions.core.experiments): accounts assigned, opt-outs and
+    complaints counted as they happen, and the guardrail stop. Counters only grow."""
+
+    def get(self, lender_id: str, experiment: str, variant: str) -> VariantTally: ...
+
+    def add(self, lender_id: str, experiment: str, variant: str, counter: str) -> VariantTally:
+        """Add one to `counter` (accounts, opt_outs or complaints) atomically; the new tally."""
+        ...
+
+    def stop(self, lender_id: str, experiment: str, variant: str, reason: str) -> bool:
+        """Stop the variant taking new accounts; True only for the call that stopped it."""
         ...
