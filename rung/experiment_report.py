@@ -19,6 +19,7 @@ from typing import Any
 
 from functions.core.csv_safety import SafeCsvWriter
 from functions.core.experiments import Experiment
+from functions.core.models import Account, AccountStatus, Channel, Suppression, SuppressionSource
 from rung.experiment_stats import (
     CONFIDENCE,
     POWER,
@@ -164,3 +165,32 @@ def report(
             }
         )
     return results
+
+
+def outcomes_of(
+    accounts: Iterable[Account], suppressions: Iterable[Suppression], synthetic: bool
+) -> list[Outcome]:
+    """Each account of an experiment at the end of a run: cured (PAID), opted out (a reply or
+    an unsubscribe suppresses one of its addresses)."""
+    opted_out = {
+        (s.channel, s.address.casefold())
+        for s in suppressions
+        if s.source in (SuppressionSource.REPLY, SuppressionSource.UNSUBSCRIBE)
+    }
+    return [
+        Outcome(
+            account_id=account.account_id,
+            experiment=account.experiment,
+            variant=account.variant,
+            assignment=account.assignment,
+            cured=account.status is AccountStatus.PAID,
+            opted_out=any(
+                (channel, address.casefold()) in opted_out
+                for channel in Channel
+                if (address := account.address(channel))
+            ),
+            synthetic=synthetic,
+        )
+        for account in accounts
+        if account.experiment
+    ]
