@@ -376,7 +376,7 @@ def test_messages_csv_columns_and_rows_exact(tmp_path: Path) -> None:
         ],
     ]
     # None of these accounts is in an experiment: experiment and variant are empty.
-    expected = [row + ["", ""] for row in expected]
+    expected = [[*row, "", ""] for row in expected]
     for actual_row, raw_row in zip(rows[1:], expected, strict=True):
         assert len(actual_row) == len(raw_row)
         for actual, raw in zip(actual_row, raw_row, strict=True):
