@@ -29,6 +29,7 @@ from rung.commands import (
     validate,
     when,
 )
+from rung.commands import experiments as experiments_command
 from rung.commands.failure import CommandError
 
 COMMANDS = (
@@ -45,6 +46,7 @@ COMMANDS = (
     preflight,
     smoke,
     kpis,
+    experiments_command,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141

@@ -34,6 +34,7 @@ from functions.adapters.records import (
     utc_iso,
 )
 from functions.core.errors import RungError
+from functions.core.experiments import TALLY_COUNTERS, VariantTally
 from functions.core.models import (
     CLOSED_STATUSES,
     INBOUND_PREFIX,
@@ -666,3 +667,51 @@ class DynamoInboundLog(Table):
             TTL_ATTRIBUTE: int((at + self.ttl).timestamp()),
         }
         return self._put_new(item) is None
+
+
+class DynamoExperimentTally(Table):
+    """Experiment tallies (functions.core.experiments) in the accounts table, one item per
+    variant under `~experiment#{lender}#{experiment}#{variant}`: no account key can start with
+    `~` (a lender id starts with a letter or digit), and the item carries neither phone nor
+    email, so it stays out of the address indexes."""
+
+    PREFIX = "~experiment#"
+
+    def _key(self, lender_id: str, experiment: str, variant: str) -> dict[str, str]:
+        return {"pk": f"{self.PREFIX}{lender_id}#{experiment}#{variant}"}
+
+    @staticmethod
+    def _tally(item: Item | None) -> VariantTally:
+        if item is None:
+            return VariantTally()
+        return VariantTally.model_validate({k: v for k, v in item.items() if k != "pk"})
+
+    def get(self, lender_id: str, experiment: str, variant: str) -> VariantTally:
+        return self._tally(self._get(self._key(lender_id, experiment, variant)))
+
+    def add(self, lender_id: str, experiment: str, variant: str, counter: str) -> VariantTally:
+        if counter not in TALLY_COUNTERS:
+            raise ValueError(f"no experiment counter {counter!r}")
+        # ADD is atomic and creates the item at 0: concurrent invocations never lose a count.
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key=to_wire(self._key(lender_id, experiment, variant)),
+            UpdateExpression="ADD #c :one",
+            ExpressionAttributeNames={"#c": counter},
+            ExpressionAttributeValues=to_wire({":one": 1}),
+            ReturnValues="ALL_NEW",
+        )
+        return self._tally(from_wire(response["Attributes"]))
+
+    def stop(self, lender_id: str, experiment: str, variant: str, reason: str) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_wire(self._key(lender_id, experiment, variant)),
+                UpdateExpression="SET stopped = :reason",
+                ConditionExpression="attribute_not_exists(stopped)",
+                ExpressionAttributeValues=to_wire({":reason": reason}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

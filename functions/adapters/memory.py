@@ -36,6 +36,7 @@ from functions.core.erasure import (
     scrub_value,
 )
 from functions.core.errors import PermanentSendError
+from functions.core.experiments import TALLY_COUNTERS, VariantTally
 from functions.core.models import (
     INBOUND_PREFIX,
     Account,
@@ -654,3 +655,26 @@ class MemoryBorrowerRecords:
         utc_iso(erasure.at)
         if all(e.erasure_id != erasure.erasure_id for e in self.erasures):
             self.erasures.append(erasure)
+class MemoryExperimentTally:
+    def __init__(self) -> None:
+        self._tallies: dict[tuple[str, str, str], VariantTally] = {}
+
+    def get(self, lender_id: str, experiment: str, variant: str) -> VariantTally:
+        return self._tallies.get((lender_id, experiment, variant), VariantTally())
+
+    def add(self, lender_id: str, experiment: str, variant: str, counter: str) -> VariantTally:
+        if counter not in TALLY_COUNTERS:
+            raise ValueError(f"no experiment counter {counter!r}")
+        tally = self.get(lender_id, experiment, variant)
+        tally = tally.model_copy(update={counter: getattr(tally, counter) + 1})
+        self._tallies[(lender_id, experiment, variant)] = tally
+        return tally
+
+    def stop(self, lender_id: str, experiment: str, variant: str, reason: str) -> bool:
+        tally = self.get(lender_id, experiment, variant)
+        if tally.stopped:
+            return False
+        self._tallies[(lender_id, experiment, variant)] = tally.model_copy(
+            update={"stopped": reason}
+        )
+        return True

@@ -180,9 +180,12 @@ class BorrowerReplies(Effects):
                         statuses.append(f"{account.key}:{status.value}")
                 if intent in STOPPING:
                     stopped += self._stop_all(accounts, cause=intent.value)
+        guardrails: tuple[str, ...] = ()
         if reading.says(Intent.OPT_OUT):
             suppressed = self._opt_out(reply, reading, accounts, at, log, attributed)
             stopped += self._stop_uncontactable(accounts, cause="opt_out")
+            if suppressed and not reading.wrong_number:
+                guardrails += self._tally(accounts, "opt_outs")
             if suppressed:
                 confirm = (
                     ConfirmationKind.WRONG_NUMBER
@@ -222,6 +225,8 @@ class BorrowerReplies(Effects):
             state = ReplyState.DUPLICATE
         elif confirm is not None:
             state = self._confirm(reply, confirm, accounts)
+        if first and reading.says(Intent.COMPLAINT):
+            guardrails += self._tally(accounts, "complaints")
 
         return Outcome(
             event=f"{reply.channel.value}_reply",
@@ -242,8 +247,10 @@ class BorrowerReplies(Effects):
             text_redacted=redact(reply.text or reply.subject)
             if reading.intent is Intent.OTHER
             else "",
+            experiments_stopped=guardrails,
             metrics=_reply_metrics(reply.channel, reading, state, stopped, first, review)
-            + provider_refused,
+            + provider_refused
+            + ("ExperimentGuardrailBreached",) * len(guardrails),
         )
 
     def _review(

@@ -44,6 +44,7 @@ from pydantic import (
 from functions.core.channels import CHANNELS
 from functions.core.csv_stream import CsvText, Cursor, HeaderMap, map_header
 from functions.core.errors import FileRejected
+from functions.core.experiments import SEGMENT
 from functions.core.lenders import LenderConfig
 from functions.core.models import Account, AccountStatus, Channel, ContactPreference
 from functions.core.preferences import LENDER_FILE
@@ -65,6 +66,8 @@ OPTIONAL_COLUMNS = (
     "contact_hours",
     "do_not_contact_channels",
     "preferred_channel",
+    # The lender's own label for experiments to target (functions.core.experiments).
+    "segment",
 )
 # Field order matters: validators read fields validated before them (country before phone,
 # currency before amount_due, phone before email).
@@ -128,6 +131,7 @@ class LenderRow(BaseModel):
     contact_hours: tuple[time, time] | None = None  # local [start, end), e.g. 18:00-20:00
     do_not_contact_channels: tuple[Channel, ...] = ()
     preferred_channel: Channel | None = None
+    segment: str | None = None
 
     @field_validator("country")
     @classmethod
@@ -294,6 +298,16 @@ class LenderRow(BaseModel):
             raise ValueError(f"{channel.value} is also in do_not_contact_channels")
         return channel
 
+    @field_validator("segment")
+    @classmethod
+    def _segment(cls, value: str | None) -> str | None:
+        if value is not None and not SEGMENT.match(value):
+            raise ValueError(
+                f"{value!r} is not a segment label: up to 40 letters, digits, _ . - "
+                "(a label of the lender's, e.g. pilot or early-stage)"
+            )
+        return value
+
     def contact_preferences(self, at: datetime) -> tuple[ContactPreference, ...]:
         """This row's preference columns as the gate reads them, received at `at`."""
         found: list[ContactPreference] = []
@@ -328,6 +342,7 @@ class LenderRow(BaseModel):
             status=self.status or AccountStatus.ACTIVE,
             payment_link=self.payment_link,
             cycle=self.due_date.isoformat(),
+            segment=self.segment,
         )
 
 

@@ -141,6 +141,12 @@ class Account(BaseModel):
     hold_until: datetime | None = None  # PROMISE_TO_PAY: the promised date plus the grace
     contact_preferences: tuple[ContactPreference, ...] = ()
     upload_key: str | None = None  # the upload that last touched this account
+    # The lender's own label for targeting experiments (never a protected characteristic),
+    # and the champion/challenger arm the account joined (functions.core.experiments).
+    segment: str | None = None
+    experiment: str = ""
+    variant: str = ""
+    assignment: str = ""  # why that variant: `hash`, or `guardrail:{stopped variant}`
 
     @property
     def key(self) -> str:
@@ -221,6 +227,9 @@ class AuditRecord(BaseModel):
     body: str = ""
     provider_message_id: str = ""
     deferred_until: datetime | None = None
+    # The account's experiment and variant when the decision was taken ("" outside any).
+    experiment: str = ""
+    variant: str = ""
 
 
 class LedgerEntry(BaseModel):

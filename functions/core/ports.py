@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
+from functions.core.experiments import VariantTally
 from functions.core.models import (
     Account,
     AccountStatus,
@@ -327,4 +328,16 @@ class BorrowerRecords(Protocol):
 
     def record(self, erasure: ErasureRecord) -> None:
         """Append the erasure to the audit (kept for the records retention)."""
+class ExperimentTally(Protocol):
+    """Per experiment variant (functions.core.experiments): accounts assigned, opt-outs and
+    complaints counted as they happen, and the guardrail stop. Counters only grow."""
+
+    def get(self, lender_id: str, experiment: str, variant: str) -> VariantTally: ...
+
+    def add(self, lender_id: str, experiment: str, variant: str, counter: str) -> VariantTally:
+        """Add one to `counter` (accounts, opt_outs or complaints) atomically; the new tally."""
+        ...
+
+    def stop(self, lender_id: str, experiment: str, variant: str, reason: str) -> bool:
+        """Stop the variant taking new accounts; True only for the call that stopped it."""
         ...
