@@ -123,7 +123,7 @@ def create_app(
         token = cookies.get(cookie_name, "")
         fresh = not csrf_valid(csrf_secret, user.username, token)
         if method not in ("GET", "HEAD"):
-            sent = form_fields(event).get(CSRF_FIELD) or event.get_header_value(CSRF_HEADER) or ""
+            sent = form_fields(event).get(CSRF_FIELD) or event.headers.get(CSRF_HEADER) or ""
             if fresh or not hmac.compare_digest(sent, token):
                 return _secured(
                     _plain(403, "This form has expired: reload the page and try again.")
@@ -181,17 +181,16 @@ def create_app(
 
     @app.exception_handler(Forbidden)  # type: ignore[untyped-decorator]
     def forbidden(exc: Forbidden) -> Response[str]:
-        return render("error.html", 403, title="Not allowed", message=str(exc))
+        return _secured(render("error.html", 403, title="Not allowed", message=str(exc)))
 
     @app.exception_handler(BadRequest)  # type: ignore[untyped-decorator]
     def bad_request(exc: BadRequest) -> Response[str]:
-        return render("error.html", 400, title="Cannot do that", message=str(exc))
+        return _secured(render("error.html", 400, title="Cannot do that", message=str(exc)))
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:
-        if "user" not in app.context:
-            return _plain(404, "Not found.")
-        return render("error.html", 404, title="Not found", message="There is no such page.")
+        # Unknown paths never reach the middleware: nothing about the user is shown.
+        return _secured(_plain(404, "There is no such page."))
 
     @app.get("/static/<name>")
     def static(name: str) -> Response[str]:
