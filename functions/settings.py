@@ -175,3 +175,23 @@ class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettin
         if isinstance(data, dict):
             return {**LOCAL_NAMES, **data}
         return data
+
+
+class ConsoleSettings(FunctionSettings):
+    """The ops console (functions/console): the tables and bucket its pages read and act on."""
+
+    accounts_table: Name
+    account_retention_days: Days  # a review resolution may close an account
+    suppressions_table: Name  # suppressions and channel pauses
+    ledger_table: Name  # send attempts and their delivery receipts
+    audit_table: Name  # gate decisions, inbound decisions and console actions
+    audit_retention_days: Days
+    templates_table: Name
+    uploads_table: Name
+    uploads_bucket: Name  # reject reports are downloaded from here
+    reviews_table: Name
+    lender_ids: Name  # comma-separated lenders whose configuration the pages use
+
+    @property
+    def lenders(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.lender_ids.split(",") if name.strip())
