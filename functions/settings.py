@@ -195,3 +195,14 @@ class ConsoleSettings(FunctionSettings):
     @property
     def lenders(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.lender_ids.split(",") if name.strip())
+
+
+class ConsoleLambdaSettings(ConsoleSettings):
+    """The console Lambda in AWS: its pages' settings and how people sign in (Cognito's
+    managed login, functions/console/cognito.py). `rung console` signs nobody in."""
+
+    user_pool_id: Name  # e.g. eu-west-1_AbC123: the region is its prefix
+    user_pool_client_id: Name
+    user_pool_domain: Name  # managed login's host: <prefix>.auth.<region>.amazoncognito.com
+    console_url: Name  # https base URL of the console (the HTTP API), ending in /
+    session_secret_arn: Name  # Secrets Manager secret: HMAC key of sign-in state and CSRF

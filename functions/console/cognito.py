@@ -34,7 +34,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from functions.console.app import Identify, request_cookies
 from functions.console.identity import ConsoleUser
+from functions.observability import logger
 
 SESSION_COOKIE = "__Host-rung_session"
 LOGIN_COOKIE = "__Host-rung_login"
@@ -60,8 +62,6 @@ ID_TOKEN_USE = "id"  # noqa: S105
 TOKEN_TIMEOUT_SECONDS = 10
 HTTP_TIMEOUT_SECONDS = 5  # fetching the pool's JWKS, once per cold start
 
-Identify = Callable[[APIGatewayProxyEventV2], ConsoleUser | None]
-
 
 class SignInError(Exception):
     """A sign-in could not complete (refused by Cognito, tampered or expired login state)."""
@@ -75,11 +75,14 @@ class InvalidSession(Exception):
 class CognitoConfig:
     """Where the pool, its managed login and the console are."""
 
-    region: str
-    user_pool_id: str
+    user_pool_id: str  # <region>_<id>
     client_id: str
     domain: str  # the managed login's host, e.g. rung-123.auth.eu-west-1.amazoncognito.com
     console_url: str  # the console's base URL, e.g. https://abc.execute-api.…/ (ends with /)
+
+    @property
+    def region(self) -> str:
+        return self.user_pool_id.split("_", 1)[0]
 
     @property
     def issuer(self) -> str:
@@ -176,7 +179,7 @@ def session_identity(verifier: IdTokenVerifier) -> Identify:
     """The console's `identify`: the user of the request's valid session cookie, else None."""
 
     def identify(event: APIGatewayProxyEventV2) -> ConsoleUser | None:
-        token = request_cookie(event, SESSION_COOKIE)
+        token = request_cookies(event).get(SESSION_COOKIE)
         if token is None:
             return None
         try:
@@ -185,15 +188,6 @@ def session_identity(verifier: IdTokenVerifier) -> Identify:
             return None
 
     return identify
-
-
-def request_cookie(event: APIGatewayProxyEventV2, name: str) -> str | None:
-    """A cookie of an HTTP API (payload 2.0) request; the first one wins if sent twice."""
-    for pair in event.cookies:
-        key, _, value = pair.partition("=")
-        if key.strip() == name:
-            return value.strip()
-    return None
 
 
 # ------------------------------------------------------------------------- code exchange
@@ -303,7 +297,7 @@ def add_auth_routes(
     @app.get(CALLBACK_PATH)
     def callback() -> Response[str]:
         query = app.current_event.query_string_parameters or {}
-        sealed = request_cookie(app.current_event, LOGIN_COOKIE)
+        sealed = request_cookies(app.current_event).get(LOGIN_COOKIE)
         try:
             if "error" in query:
                 raise SignInError(f"Cognito refused the sign-in: {query['error']}")
@@ -330,6 +324,7 @@ def add_auth_routes(
                 raise SignInError("Cognito's answer holds no ID token")
             claims = verifier.claims(id_token)
         except (SignInError, InvalidSession) as failed:
+            logger.warning("console sign-in refused", extra={"reason": str(failed)})
             return _sign_in_failed(str(failed))
         lifetime = int(claims["exp"] - clock())
         return _redirect(

@@ -37,7 +37,6 @@ from functions.console.cognito import (
 from functions.console.identity import Action, Group
 
 CONFIG = CognitoConfig(
-    region="eu-west-1",
     user_pool_id="eu-west-1_Abc123",
     client_id="console-client",
     domain="rung-test.auth.eu-west-1.amazoncognito.com",
