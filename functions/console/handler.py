@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from jwt import PyJWKClient
 
 from functions.adapters.secrets import console_session_key
 from functions.console.app import create_app
@@ -29,7 +30,14 @@ from functions.settings import ConsoleLambdaSettings
 
 @cache
 def console_app() -> APIGatewayHttpResolver:
-    settings = ConsoleLambdaSettings.from_environment()
+    return build_console(ConsoleLambdaSettings.from_environment())
+
+
+def build_console(
+    settings: ConsoleLambdaSettings, jwks: PyJWKClient | None = None
+) -> APIGatewayHttpResolver:
+    """The console over the real adapters; `jwks`: where the pool's signing keys are read
+    (unset: the pool's own JWKS URL)."""
     key = console_session_key(settings.session_secret_arn)
     cognito = CognitoConfig(
         user_pool_id=settings.user_pool_id,
@@ -37,7 +45,7 @@ def console_app() -> APIGatewayHttpResolver:
         domain=settings.user_pool_domain,
         console_url=settings.console_url,
     )
-    verifier = IdTokenVerifier(cognito)
+    verifier = IdTokenVerifier(cognito, jwks)
     app = create_app(aws_services(settings), session_identity(verifier), csrf_secret=key)
     add_auth_routes(app, config=cognito, verifier=verifier, signing_key=key)
     return app
