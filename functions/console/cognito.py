@@ -5,7 +5,7 @@ flow with PKCE (RFC 7636), and a session cookie holding the verified ID token.
                                         the verifier, state and next wait in a signed cookie)
     GET /auth/callback?code&state    → the code is exchanged for tokens at /oauth2/token with the
                                         verifier; the ID token is verified and becomes the session
-    GET /auth/logout                 → the session cookie is cleared, then Cognito's /logout
+    POST /auth/logout (CSRF token)   → the session cookie is cleared, then Cognito's /logout
 
 Every request is identified by verifying the ID token in the `__Host-rung_session` cookie
 (RS256 against the pool's JSON Web Key Set: issuer, audience, expiry, `token_use` = id), so a
@@ -34,7 +34,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from functions.console.app import Identify, request_cookies
+from functions.console.app import (
+    CSRF_FIELD,
+    Identify,
+    csrf_cookie_name,
+    csrf_valid,
+    form_fields,
+    request_cookies,
+)
 from functions.console.identity import ConsoleUser
 from functions.observability import logger
 
@@ -332,8 +339,25 @@ def add_auth_routes(
             [_cookie(SESSION_COOKIE, id_token, lifetime), _cookie(LOGIN_COOKIE, "", 0)],
         )
 
-    @app.get(LOGOUT_PATH)
+    @app.post(LOGOUT_PATH)
     def logout() -> Response[str]:
+        # A form of the console's pages posts here with its CSRF token (another site must not
+        # be able to sign people out); without a valid session there is nothing to protect.
+        event = app.current_event
+        token = request_cookies(event).get(SESSION_COOKIE)
+        try:
+            user = verifier.user(token) if token else None
+        except InvalidSession:
+            user = None
+        if user is not None:
+            sent = form_fields(event).get(CSRF_FIELD, "")
+            kept = request_cookies(event).get(csrf_cookie_name(secure_cookies=True), "")
+            if not (
+                csrf_valid(signing_key, user.username, sent) and hmac.compare_digest(sent, kept)
+            ):
+                return _plain_page(
+                    403, "Not signed out", "This form has expired: reload the page.", []
+                )
         cognito_logout = (
             config.endpoint("/logout")
             + "?"
@@ -366,17 +390,21 @@ def _redirect(location: str, cookies: list[Cookie]) -> Response[str]:
 
 
 def _sign_in_failed(reason: str) -> Response[str]:
+    return _plain_page(400, "Sign-in failed", reason, [_cookie(LOGIN_COOKIE, "", 0)])
+
+
+def _plain_page(status: int, title: str, reason: str, cookies: list[Cookie]) -> Response[str]:
     """A plain page (no personal data) saying why, with a way to start again."""
     body = (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Sign-in failed</title>"
-        "<h1>Sign-in failed</h1><p>"
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+        f"<h1>{title}</h1><p>"
         + html.escape(reason)
         + f'</p><p><a href="{LOGIN_PATH}">Sign in again</a></p></html>'
     )
     return Response(
-        status_code=400,
+        status_code=status,
         content_type="text/html; charset=utf-8",
         headers={"Cache-Control": "no-store"},
-        cookies=[_cookie(LOGIN_COOKIE, "", 0)],
+        cookies=cookies,
         body=body,
     )

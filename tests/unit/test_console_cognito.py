@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from functions.console.app import CSRF_FIELD, csrf_token
 from functions.console.cognito import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -488,10 +489,21 @@ def test_callback_reports_cognito_errors_escaped(verifier: IdTokenVerifier) -> N
     assert "&lt;script&gt;" in answer["body"]
 
 
+def logout_event(cookies: dict[str, str], form: dict[str, str]) -> dict[str, Any]:
+    raw = raw_event("/auth/logout", cookies=cookies, method="POST")
+    raw["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    raw["body"] = urllib.parse.urlencode(form)
+    return raw
+
+
 def test_logout_ends_the_session_here_and_at_cognito(verifier: IdTokenVerifier) -> None:
     app = app_with_auth(verifier, FakeCognito(id_token()))
+    token = csrf_token(SIGNING_KEY, "ana")
 
-    answer = call(app, raw_event("/auth/logout", cookies={SESSION_COOKIE: id_token()}))
+    answer = call(
+        app,
+        logout_event({SESSION_COOKIE: id_token(), "__Host-rung_csrf": token}, {CSRF_FIELD: token}),
+    )
 
     assert answer["statusCode"] == 302
     location = urllib.parse.urlsplit(answer["headers"]["Location"])
@@ -501,3 +513,19 @@ def test_logout_ends_the_session_here_and_at_cognito(verifier: IdTokenVerifier) 
         "logout_uri": CONFIG.console_url,
     }
     assert "Max-Age=0" in set_cookies(answer)[SESSION_COOKIE]
+
+
+def test_logout_from_another_site_without_the_form_token_is_refused(
+    verifier: IdTokenVerifier,
+) -> None:
+    app = app_with_auth(verifier, FakeCognito(id_token()))
+    someone_elses = csrf_token(SIGNING_KEY, "mallory")
+
+    for form in ({}, {CSRF_FIELD: someone_elses}):
+        answer = call(
+            app,
+            logout_event({SESSION_COOKIE: id_token(), "__Host-rung_csrf": someone_elses}, form),
+        )
+
+        assert answer["statusCode"] == 403
+        assert SESSION_COOKIE not in set_cookies(answer)
