@@ -149,6 +149,57 @@ def test_console_role_names_exact_actions_on_data(synthesized: Synthesized, cons
             assert set(actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
+def test_console_role_allows_exactly_what_its_pages_call(
+    synthesized: Synthesized, console: Any
+) -> None:
+    # Least privilege spelled out from the console's adapters (functions/console/wiring.py):
+    # a new permission must be added here on purpose.
+    storage = synthesized.stack.storage
+    expected = {
+        "dynamodb:GetItem": [
+            storage.accounts,
+            storage.suppressions,
+            storage.templates,
+            storage.reviews,
+        ],
+        "dynamodb:UpdateItem": [storage.accounts, storage.templates],
+        "dynamodb:PutItem": [
+            storage.suppressions,
+            storage.audit,
+            storage.templates,
+            storage.reviews,
+        ],
+        "dynamodb:DeleteItem": [storage.suppressions],
+        "dynamodb:Query": [storage.audit, storage.templates],
+        "dynamodb:Scan": [
+            storage.suppressions,
+            storage.ledger,
+            storage.uploads,
+            storage.audit,
+            storage.templates,
+            storage.reviews,
+        ],
+    }
+    actions = role_actions(synthesized, console.role)
+    assert {a for a in actions if a.startswith("dynamodb:")} == set(expected)
+    for action, tables in expected.items():
+        granted = [r for r in resources_for(synthesized, console.role, action) if "Fn::GetAtt" in r]
+        assert sorted(map(str, granted)) == sorted(str(arn_of(t)) for t in tables), action
+    indexes = [
+        r for r in resources_for(synthesized, console.role, "dynamodb:Query") if "Fn::Join" in r
+    ]
+    assert sorted(r["Fn::Join"][1][-1] for r in indexes) == ["/index/by_email", "/index/by_phone"]
+    assert actions - {a for a in actions if a.startswith("dynamodb:")} == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "s3:GetObject",
+        "kms:Decrypt",
+        "secretsmanager:GetSecretValue",
+    }
+
+
 def test_console_role_reads_only_reject_reports_and_writes_no_objects(
     synthesized: Synthesized, console: Any
 ) -> None:
