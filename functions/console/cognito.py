@@ -42,7 +42,7 @@ from functions.console.app import (
     form_fields,
     request_cookies,
 )
-from functions.console.identity import ConsoleUser
+from functions.console.identity import Action, ConsoleUser
 from functions.observability import logger
 
 SESSION_COOKIE = "__Host-rung_session"
@@ -190,9 +190,11 @@ def session_identity(verifier: IdTokenVerifier) -> Identify:
         if token is None:
             return None
         try:
-            return verifier.user(token)
+            user = verifier.user(token)
         except InvalidSession:
             return None
+        # A person in no console group has no session (the callback opens none for them).
+        return user if user.may(Action.VIEW) else None
 
     return identify
 
@@ -330,9 +332,19 @@ def add_auth_routes(
             if not isinstance(id_token, str):
                 raise SignInError("Cognito's answer holds no ID token")
             claims = verifier.claims(id_token)
+            user = verifier.user(id_token)
         except (SignInError, InvalidSession) as failed:
             logger.warning("console sign-in refused", extra={"reason": str(failed)})
             return _sign_in_failed(str(failed))
+        if not user.may(Action.VIEW):
+            logger.warning("console sign-in without a console group")
+            return _plain_page(
+                403,
+                "No access yet",
+                "You are signed in, but in no console group: ask an administrator to add you "
+                "to one (viewer, author, approver or admin), then sign in again.",
+                [_cookie(LOGIN_COOKIE, "", 0)],
+            )
         lifetime = int(claims["exp"] - clock())
         return _redirect(
             started.next,

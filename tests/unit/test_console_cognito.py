@@ -183,12 +183,17 @@ def test_signing_keys_are_fetched_once_and_kept(jwks: JwksServer) -> None:
     assert jwks.fetches - before == 1
 
 
-def test_user_in_no_known_group_may_do_nothing(verifier: IdTokenVerifier) -> None:
+def test_user_in_no_known_group_may_do_nothing_and_has_no_session(
+    verifier: IdTokenVerifier,
+) -> None:
+    identify = session_identity(verifier)
     for groups in (None, [], ["auditors"]):
-        user = verifier.user(id_token(**{"cognito:groups": groups}))
+        token = id_token(**{"cognito:groups": groups})
+        user = verifier.user(token)
 
         assert user.groups == frozenset()
         assert not any(user.may(action) for action in Action)
+        assert identify(event("/", cookies={SESSION_COOKIE: token})) is None
 
 
 def test_identify_reads_the_session_cookie(verifier: IdTokenVerifier) -> None:
@@ -476,6 +481,25 @@ def test_callback_whose_token_fails_verification_opens_no_session(
     )
 
     assert answer["statusCode"] == 400
+    assert SESSION_COOKIE not in set_cookies(answer)
+
+
+def test_callback_opens_no_session_for_someone_in_no_console_group(
+    verifier: IdTokenVerifier,
+) -> None:
+    cognito = FakeCognito(id_token(**{"cognito:groups": None}))
+    app = app_with_auth(verifier, cognito)
+    query, login_cookie = begin_login(app, cognito)
+
+    answer = call(
+        app,
+        raw_event(
+            "/auth/callback", {"code": "c", "state": query["state"]}, {LOGIN_COOKIE: login_cookie}
+        ),
+    )
+
+    assert answer["statusCode"] == 403
+    assert "no console group" in answer["body"]
     assert SESSION_COOKIE not in set_cookies(answer)
 
 
