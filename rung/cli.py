@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from rung.commands import (
     channels,
+    console,
     kpis,
     ladders,
     pgp_key,
@@ -47,6 +48,7 @@ COMMANDS = (
     smoke,
     kpis,
     experiments_command,
+    console,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
