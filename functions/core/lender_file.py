@@ -557,6 +557,7 @@ class SeenAccounts:
         self._db.close()
 
 
+@lru_cache(maxsize=4096)  # amounts repeat across rows (bounded: a file may hold a million)
 def parse_amount(text: str, currency: str | None) -> Decimal:
     """A positive plain decimal (`1234.50`), no more places than the currency has (Babel)."""
     text = text.strip()

@@ -31,6 +31,11 @@ _ANYTHING = re.compile("")
 # 2.06555E+10: a spreadsheet showed a long number in scientific notation and saved it so.
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?E[+-]\d+")
 
+# Keep every compiled metadata pattern (the library's own cache, off by default): a file's
+# numbers come from more regions than the re module's cache of 512 patterns holds, and
+# checking one number compiles a dozen of them.
+phonenumbers.enable_pattern_cache()
+
 _PARSE_ERRORS = {
     phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country calling code",
     phonenumbers.NumberParseException.NOT_A_NUMBER: "no digits of a number",
