@@ -655,6 +655,8 @@ class MemoryBorrowerRecords:
         utc_iso(erasure.at)
         if all(e.erasure_id != erasure.erasure_id for e in self.erasures):
             self.erasures.append(erasure)
+
+
 class MemoryExperimentTally:
     def __init__(self) -> None:
         self._tallies: dict[tuple[str, str, str], VariantTally] = {}

@@ -328,6 +328,8 @@ class BorrowerRecords(Protocol):
 
     def record(self, erasure: ErasureRecord) -> None:
         """Append the erasure to the audit (kept for the records retention)."""
+
+
 class ExperimentTally(Protocol):
     """Per experiment variant (functions.core.experiments): accounts assigned, opt-outs and
     complaints counted as they happen, and the guardrail stop. Counters only grow."""
