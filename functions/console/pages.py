@@ -217,11 +217,20 @@ def starting_source(services: ConsoleServices, key: TemplateKey) -> str:
 
 
 def check(services: ConsoleServices, key: TemplateKey, source: str) -> Check:
+    """Lint and preview `source`, with the current words of the template's other languages:
+    the version in use, else the newest stored, else the shipped file (the Lambda asset ships
+    no template files, so in AWS the store is what there is)."""
     others: dict[str, str] = {}
     for (template_id, channel, locale), shipped in _shipped(services).items():
         if (template_id, channel) == (key.template_id, key.channel):
-            current = services.templates.newest_approved(template_id, channel, locale)
-            others[locale] = current.source if current else shipped.source
+            others[locale] = shipped.source
+    for version in services.templates.versions(key.template_id):  # oldest first
+        if version.channel is key.channel:
+            others[version.locale] = version.source
+    for locale in list(others):
+        current = services.templates.newest_approved(key.template_id, key.channel, locale)
+        if current is not None:
+            others[locale] = current.source
     return check_source(key.template_id, key.channel, key.locale, source, services.lender(), others)
 
 
