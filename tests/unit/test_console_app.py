@@ -196,7 +196,7 @@ def test_a_post_without_the_session_token_changes_nothing(
 def test_author_submits_cannot_approve_and_an_approver_puts_it_in_use(
     app: Any, services: ConsoleServices
 ) -> None:
-    edited = SMS_EN.replace("{{ first_name }}", "{{ first_name }},", 1) + "\n"
+    edited = SMS_EN.replace("a reminder that", "a friendly reminder that", 1)
     ana = as_user(app, "ana")
     submitted = ana.post("/templates/submit", {**KEY, "source": edited})
     assert submitted["statusCode"] == 303
