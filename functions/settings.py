@@ -66,6 +66,9 @@ class ScheduleSettings(FunctionSettings):
     accounts_table: Name
     account_retention_days: Days  # kept this long after the account closes
     uploads_table: Name
+    # Records of collection activity (uploads, ledger, audit) are kept this long after it:
+    # config/retention.yaml, the longest duty of the profiles served plus a margin.
+    audit_retention_days: Days
     uploads_bucket: Name
     reports_prefix: Name  # where reject reports go in the uploads bucket
     state_machine_arn: Name
@@ -149,7 +152,6 @@ LOCAL_NAMES: dict[str, object] = {
     "reports_prefix": "rejects/",
     "sms_opt_out_list": "Default",
     "account_retention_days": 400,
-    "audit_retention_days": 400,
     "channel_pause_recheck_hours": 6,
     "email_pause_alarms": "",
 }
@@ -173,8 +175,15 @@ class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettin
     @classmethod
     def _local_names(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {**LOCAL_NAMES, **data}
+            return {**LOCAL_NAMES, "audit_retention_days": _records_days(), **data}
         return data
+
+
+def _records_days() -> int:
+    """The stack's RUNG_AUDIT_RETENTION_DAYS, from the configuration shipped with the code."""
+    from functions.core.retention import load_retention
+
+    return load_retention(PROJECT_ROOT).records_days
 
 
 class ConsoleSettings(FunctionSettings):

@@ -65,6 +65,8 @@ class AlarmConfig(_Section):
     # complaints; alarm well below.
     ses_bounce_rate_percent: float = Field(gt=0, lt=5)
     ses_complaint_rate_percent: float = Field(gt=0, lt=0.1)
+    # A challenger stopped by an experiment guardrail (config/experiment_guardrails.yaml).
+    experiment_guardrails_breached: int = Field(ge=1)
     email: str | None = None  # optional subscriber of the alarm topic
 
 

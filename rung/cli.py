@@ -17,6 +17,7 @@ from typing import NoReturn
 from rung.commands import (
     channels,
     console,
+    kpis,
     ladders,
     pgp_key,
     plan,
@@ -29,6 +30,7 @@ from rung.commands import (
     validate,
     when,
 )
+from rung.commands import experiments as experiments_command
 from rung.commands.failure import CommandError
 
 COMMANDS = (
@@ -44,6 +46,8 @@ COMMANDS = (
     pgp_key,
     preflight,
     smoke,
+    kpis,
+    experiments_command,
     console,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).

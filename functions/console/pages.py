@@ -84,7 +84,7 @@ def record(
             verb=verb,
             target=target,
             outcome=outcome,
-            comment=comment,
+            comment=redact(comment),  # a person may type an address into a comment
         )
     )
 

@@ -17,6 +17,7 @@ from functions.bootstrap import (
     unsubscribe_services,
 )
 from functions.core.errors import ConfigError
+from functions.core.retention import load_retention
 from functions.observability import METRICS_NAMESPACE
 from functions.settings import FUNCTION_SETTINGS, PROJECT_ROOT
 from infra.components.console import HANDLER as CONSOLE_HANDLER
@@ -349,7 +350,11 @@ def test_function_environments_carry_the_stack_configuration(synthesized: Synthe
     send = _function(synthesized, "send")["Environment"]["Variables"]
     optout = _function(synthesized, "optout")["Environment"]["Variables"]
     assert schedule["RUNG_REPORTS_PREFIX"] == "rejects/"
-    assert send["RUNG_AUDIT_RETENTION_DAYS"] == str(CONFIG.retention.data_days)
+    # config/retention.yaml: the longest duty served (Reg F's three years) plus the margin
+    records_days = load_retention(PROJECT_ROOT).records_days
+    assert records_days == 1096 + 180
+    for variables in (schedule, send, optout):
+        assert variables["RUNG_AUDIT_RETENTION_DAYS"] == str(records_days)
     assert send["RUNG_SMS_PER_SECOND"] == str(CONFIG.send_rates.sms_per_second)
     assert send["RUNG_EMAIL_PER_SECOND"] == str(CONFIG.send_rates.email_per_second)
     assert optout["RUNG_SMS_OPT_OUT_LIST"] == CONFIG.sms.opt_out_list
@@ -380,6 +385,7 @@ WIRED_PORTS = {
         "email",
         "push",
         "unsubscribe_key",
+        "erased",
     },
     "optout": {
         "accounts",

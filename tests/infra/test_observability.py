@@ -29,6 +29,7 @@ def test_alarms_watch_what_must_never_go_unnoticed(synthesized: Synthesized) -> 
     assert {name: a["Threshold"] for name, a in alarms.items()} == {
         "UncertainSends": thresholds.uncertain_sends,
         "TemplateNotApproved": thresholds.template_not_approved,
+        "ExperimentGuardrailBreached": thresholds.experiment_guardrails_breached,
         "ExecutionsFailed": thresholds.executions_failed,
         "ApproximateNumberOfMessagesVisible": thresholds.dead_letters,
         "Reputation.BounceRate": thresholds.ses_bounce_rate_percent / 100,
