@@ -15,7 +15,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from jwt import PyJWKClient
 
-from functions.adapters.secrets import console_session_key
 from functions.console.app import create_app
 from functions.console.cognito import (
     CognitoConfig,
@@ -23,7 +22,7 @@ from functions.console.cognito import (
     add_auth_routes,
     session_identity,
 )
-from functions.console.wiring import aws_services
+from functions.console.wiring import aws_services, session_key
 from functions.observability import logger, metrics
 from functions.settings import ConsoleLambdaSettings
 
@@ -38,7 +37,7 @@ def build_console(
 ) -> APIGatewayHttpResolver:
     """The console over the real adapters; `jwks`: where the pool's signing keys are read
     (unset: the pool's own JWKS URL)."""
-    key = console_session_key(settings.session_secret_arn)
+    key = session_key(settings.session_secret_arn)
     cognito = CognitoConfig(
         user_pool_id=settings.user_pool_id,
         client_id=settings.user_pool_client_id,

@@ -50,3 +50,10 @@ def aws_services(
         ),
         log=DynamoConsoleLog(settings.audit_table, retention_days=retention, client=client),
     )
+
+
+def session_key(secret_arn: str) -> bytes:
+    """The HMAC key of sign-in state and CSRF tokens, read from Secrets Manager."""
+    from functions.adapters.secrets import console_session_key
+
+    return console_session_key(secret_arn)

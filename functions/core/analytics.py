@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.core.channels import Channel
+from functions.core.channels import BodyRule, Channel, spec
 from functions.core.lenders import UnitPrices
 from functions.core.models import AuditRecord, Decision
 
@@ -104,11 +104,10 @@ def decision_cost(record: AuditRecord, prices: UnitPrices) -> tuple[int, Decimal
     """What a decision billed: (units, cost). Only a SENT message costs anything."""
     if record.decision is not Decision.SENT:
         return 0, Decimal(0)
-    if record.channel is Channel.SMS:
-        return record.segments, prices.sms_segment * record.segments
-    if record.channel is Channel.EMAIL:
-        return 1, prices.email
-    return 1, prices.push
+    shape = spec(record.channel)
+    units = record.segments if shape.body_rule is BodyRule.SEGMENTS else 1
+    unit_price: Decimal = getattr(prices, shape.price_field)
+    return units, unit_price * units
 
 
 def decision_event(
