@@ -371,6 +371,7 @@ WIRED_PORTS = {
         "email",
         "ladders",
         "continuations",
+        "experiments",
     },
     "send": {
         "accounts",
@@ -398,6 +399,7 @@ WIRED_PORTS = {
         "ladders",
         "sms",
         "email",
+        "experiments",
     },
     "unsubscribe": {
         "accounts",
