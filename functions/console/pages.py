@@ -84,7 +84,7 @@ def record(
             verb=verb,
             target=target,
             outcome=outcome,
-            comment=comment,
+            comment=redact(comment),  # a person may type an address into a comment
         )
     )
 
@@ -217,11 +217,20 @@ def starting_source(services: ConsoleServices, key: TemplateKey) -> str:
 
 
 def check(services: ConsoleServices, key: TemplateKey, source: str) -> Check:
+    """Lint and preview `source`, with the current words of the template's other languages:
+    the version in use, else the newest stored, else the shipped file (the Lambda asset ships
+    no template files, so in AWS the store is what there is)."""
     others: dict[str, str] = {}
     for (template_id, channel, locale), shipped in _shipped(services).items():
         if (template_id, channel) == (key.template_id, key.channel):
-            current = services.templates.newest_approved(template_id, channel, locale)
-            others[locale] = current.source if current else shipped.source
+            others[locale] = shipped.source
+    for version in services.templates.versions(key.template_id):  # oldest first
+        if version.channel is key.channel:
+            others[version.locale] = version.source
+    for locale in list(others):
+        current = services.templates.newest_approved(key.template_id, key.channel, locale)
+        if current is not None:
+            others[locale] = current.source
     return check_source(key.template_id, key.channel, key.locale, source, services.lender(), others)
 
 
@@ -384,21 +393,19 @@ class Event:
 
 
 def timeline(services: ConsoleServices, account: Account, user: ConsoleUser) -> list[Event]:
+    """Everything recorded about the account, in time order, in plain words. Free text that
+    Rung or a person wrote (details, reasons) is shown with addresses masked."""
     events: list[Event] = []
     lender_id, account_id = account.lender_id, account.account_id
+    upload_pk, _, row = (account.upload_key or "").rpartition("@")
     for upload in services.records.uploads():
-        if upload.key == account.upload_key or (
-            upload.kind.value == "payments"
-            and upload.lender_id == lender_id
-            and account.status.value == "PAID"
-        ):
-            kind = "payment" if upload.kind.value == "payments" else "upload"
+        if upload.pk == upload_pk:
             name = upload.key.rpartition("/")[2]
             events.append(
                 Event(
                     upload.received_at,
-                    kind,
-                    f"{kind.capitalize()} file {name}",
+                    "upload",
+                    f"Arrived in file {name}, row {row}",
                     f"{upload.accepted} rows accepted, {upload.rejected} rejected",
                 )
             )
@@ -410,7 +417,7 @@ def timeline(services: ConsoleServices, account: Account, user: ConsoleUser) -> 
                 gate.at_utc,
                 "decision",
                 f"Step {gate.rung} by {gate.channel.value}{template}: {words.decision_words(gate)}",
-                f"rule {gate.rule}" if gate.rule else "",
+                f"rule: {gate.rule}" if gate.rule else "",
                 tone,
             )
         )
@@ -419,27 +426,26 @@ def timeline(services: ConsoleServices, account: Account, user: ConsoleUser) -> 
             events.append(
                 Event(
                     attempt.delivery_at or attempt.attempted_at,
-                    "delivery",
+                    "receipt",
                     f"Delivery receipt for step {attempt.rung} by {attempt.channel.value}: "
                     f"{attempt.delivery.replace('_', ' ').lower()}",
                 )
             )
-    addresses = [(Channel.SMS, account.phone), (Channel.EMAIL, account.email)]
-    for channel, address in addresses:
+    for channel, address in ((Channel.SMS, account.phone), (Channel.EMAIL, account.email)):
         if not address:
             continue
         for decision in services.decisions.history(channel, address):
             if decision.account and decision.account != account.key:
                 continue
-            said = f"{decision.intent}" if decision.intent else decision.event
+            read = f", read as {decision.intent.replace('_', ' ')}" if decision.intent else ""
+            effect = words.inbound_words(decision.event)
+            detail = " ".join(x for x in (decision.detail, decision.reason) if x)
             events.append(
                 Event(
                     decision.at,
                     "reply",
-                    f"Reply by {channel.value} read as {said}: {decision.event.replace('_', ' ')}",
-                    " ".join(
-                        x for x in (decision.detail, f"by {decision.by}", decision.reason) if x
-                    ),
+                    f"Reply by {channel.value}{read}: {effect}",
+                    redact(f"{detail} (by {decision.by})" if detail else f"by {decision.by}"),
                 )
             )
         suppression = services.suppressions.get(channel, address)
@@ -455,10 +461,11 @@ def timeline(services: ConsoleServices, account: Account, user: ConsoleUser) -> 
                 )
             )
     if account.status_changed_at is not None:
+        paid = account.status.value == "PAID"
         events.append(
             Event(
                 account.status_changed_at,
-                "status",
+                "payment" if paid else "status",
                 f"Status set to {account.status.value.replace('_', ' ').lower()}",
             )
         )

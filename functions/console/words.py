@@ -67,6 +67,25 @@ WHY_NOT_LIFTABLE = {
 }
 
 
+# Inbound decisions (functions.core.borrower_replies, inbound_effects, review).
+INBOUND = {
+    "read": "understood",
+    "suppressed": "this address will get no more messages",
+    "lifted": "the borrower opted in again; the suppression was lifted",
+    "status": "the account's status changed",
+    "promise": "a promise to pay was recorded",
+    "preference": "a contact preference was recorded",
+    "review_opened": "sent to a person to review",
+    "review_resolved": "a person reviewed it",
+    "unsubscribe": "the borrower unsubscribed",
+    "confirmation": "a confirmation was sent",
+}
+
+
+def inbound_words(event: str) -> str:
+    return INBOUND.get(event, event.replace("_", " "))
+
+
 def reason_words(reason: str) -> str:
     """A gate reason as a sentence; unknown reasons are shown as written, not hidden."""
     if not reason:

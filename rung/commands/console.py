@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 
 from rung.commands.failure import CommandError
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port: {args.port} is not a port number")
+    _port_free(args.port)  # before the minute the demo takes, not after
     if not args.json:
         print("preparing the demo (the samples through the simulator)…", file=sys.stderr)
     with seeded_world() as world:
@@ -74,3 +76,13 @@ def run(args: argparse.Namespace) -> int:
         finally:
             console.server.server_close()
     return 0
+
+
+def _port_free(port: int) -> None:
+    from rung.console_local import HOST
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise CommandError(f"--port {port}: {exc.strerror} on {HOST}") from exc

@@ -89,19 +89,20 @@ def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleServices]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         for table, range_key in TABLES.values():
             create_local_table(client, table, range_key=range_key)
-        client.update_table(
-            TableName="rung-accounts",
-            AttributeDefinitions=[{"AttributeName": "phone", "AttributeType": "S"}],
-            GlobalSecondaryIndexUpdates=[
-                {
-                    "Create": {
-                        "IndexName": "by_phone",
-                        "KeySchema": [{"AttributeName": "phone", "KeyType": "HASH"}],
-                        "Projection": {"ProjectionType": "ALL"},
+        for index, attribute in (("by_phone", "phone"), ("by_email", "email")):
+            client.update_table(
+                TableName="rung-accounts",
+                AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}],
+                GlobalSecondaryIndexUpdates=[
+                    {
+                        "Create": {
+                            "IndexName": index,
+                            "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
                     }
-                }
-            ],
-        )
+                ],
+            )
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="uploads")
         settings = ConsoleSettings(
             **{name: table for name, (table, _) in TABLES.items()},
@@ -196,7 +197,7 @@ def test_a_post_without_the_session_token_changes_nothing(
 def test_author_submits_cannot_approve_and_an_approver_puts_it_in_use(
     app: Any, services: ConsoleServices
 ) -> None:
-    edited = SMS_EN.replace("{{ first_name }}", "{{ first_name }},", 1) + "\n"
+    edited = SMS_EN.replace("a reminder that", "a friendly reminder that", 1)
     ana = as_user(app, "ana")
     submitted = ana.post("/templates/submit", {**KEY, "source": edited})
     assert submitted["statusCode"] == 303
@@ -266,10 +267,36 @@ def test_a_viewer_sees_masked_addresses_and_cannot_act(app: Any, services: Conso
     assert as_user(app, "bo").get("/accounts/demo/D-1001")["body"].count(PHONE) == 1
 
 
-def test_find_by_phone_opens_the_account(app: Any) -> None:
-    found = as_user(app, "vic").get("/accounts?q=" + "(415) 555-0123")
+@pytest.mark.parametrize(
+    "query", ["D-1001", "(415) 555-0123", "+14155550123", "Jane.Doe@Example.com"]
+)
+def test_find_by_id_phone_or_email_opens_the_account(app: Any, query: str) -> None:
+    found = as_user(app, "vic").get("/accounts?" + urlencode({"q": query}))
     assert found["statusCode"] == 303
     assert found["headers"]["Location"] == "/accounts/demo/D-1001"
+
+
+def test_no_match_says_so(app: Any) -> None:
+    page = as_user(app, "vic").get("/accounts?q=nobody%40example.com")
+    assert page["statusCode"] == 200 and "No account matches." in page["body"]
+
+
+def test_a_viewer_cannot_download_a_reject_report(app: Any, services: ConsoleServices) -> None:
+    answer = as_user(app, "vic").get("/uploads/report?key=rejects/demo/x.csv")
+    assert answer["statusCode"] == 403
+    [refusal] = services.log.recent(None)
+    assert (refusal.username, refusal.action, refusal.outcome) == (
+        "vic",
+        "see_addresses",
+        "refused",
+    )
+
+
+def test_comments_are_recorded_with_addresses_masked(app: Any, services: ConsoleServices) -> None:
+    reason = f"borrower at {PHONE} asked to wait"
+    as_user(app, "ada").post("/channels/pause", {"channel": "sms", "reason": reason})
+    [action] = services.log.recent(None)
+    assert PHONE not in action.comment and "+1******0123" in action.comment
 
 
 def test_a_borrower_opt_out_cannot_be_lifted_but_a_staff_suppression_can(
