@@ -124,8 +124,10 @@ def _valid_in(number: PhoneNumber, region: str) -> bool:
 
 
 _Desc = tuple[frozenset[int], re.Pattern[str]] | None
-# The types the library tries in turn; any match makes the number valid.
+# The types the library tries in turn; any match makes the number valid, so the common
+# ones go first here.
 _TYPES = (
+    "fixed_line",
     "premium_rate",
     "toll_free",
     "shared_cost",
@@ -134,7 +136,6 @@ _TYPES = (
     "pager",
     "uan",
     "voicemail",
-    "fixed_line",
 )
 
 
@@ -143,7 +144,7 @@ def _region_patterns(region: str) -> tuple[_Desc, tuple[_Desc, ...]] | None:
     metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
     if metadata is None:
         return None
-    names = _TYPES if metadata.same_mobile_and_fixed_line_pattern else (*_TYPES, "mobile")
+    names = _TYPES if metadata.same_mobile_and_fixed_line_pattern else ("mobile", *_TYPES)
     return _desc(metadata.general_desc), tuple(_desc(getattr(metadata, n)) for n in names)
 
 
