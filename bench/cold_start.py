@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from bench.gate import _top_imports
+from bench.harness import Usage, alternate, median_cpu, run_child
 from functions.settings import FUNCTION_SETTINGS, Settings
 from infra.bundling import build_asset, bytecode_compiler, runtime_pins
 from infra.paths import BUNDLE_CACHE, PROJECT_ROOT
@@ -107,31 +107,23 @@ def subject_code(module: str, settings_model: str) -> str:
     return f"import {module}; {settings}"
 
 
-def cpu_seconds(command: Sequence[str | Path], cwd: Path, env: dict[str, str]) -> float:
-    """User + system CPU time of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"{command} failed:\n{done.stderr}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def measure(python: Path, asset: Path, runs: int) -> dict[str, dict[str, float]]:
     """Median CPU ms of the baseline, of each subject and of a bare interpreter, alternating
-    baseline and subject run by run."""
+    baseline and subject run by run (bench/harness.py)."""
     results: dict[str, dict[str, float]] = {}
     for module, model in HANDLERS.items():
         env = {**lambda_environment(model), "PYTHONPATH": str(asset)}
-        bare, baseline, subject = [], [], []
-        for _ in range(runs):
-            bare.append(cpu_seconds([python, "-c", "pass"], asset, env))
-            baseline.append(cpu_seconds([python, "-c", BASELINE], asset, env))
-            subject.append(cpu_seconds([python, "-c", subject_code(module, model)], asset, env))
+
+        def child(code: str, env: dict[str, str] = env) -> Usage:
+            return run_child([python, "-c", code], cwd=asset, env=env)
+
+        subject = subject_code(module, model)
+        bare = [child("pass") for _ in range(runs)]
+        compared = alternate(partial(child, BASELINE), partial(child, subject), runs)
         results[module] = {
-            "bare_ms": statistics.median(bare) * 1000,
-            "baseline_ms": statistics.median(baseline) * 1000,
-            "subject_ms": statistics.median(subject) * 1000,
+            "bare_ms": median_cpu(bare) * 1000,
+            "baseline_ms": compared.baseline_cpu * 1000,
+            "subject_ms": compared.subject_cpu * 1000,
         }
     return results
 

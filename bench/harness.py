@@ -138,23 +138,29 @@ class Clock:
 
     cpu: float = 0.0
     wall: float = 0.0
+    own_cpu: float = 0.0  # this process alone
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def _cpu_so_far() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return _own_cpu() + children.ru_utime + children.ru_stime
 
 
 @contextmanager
 def cpu_clock() -> Iterator[Clock]:
     """Time a block inside this process: `with cpu_clock() as clock: …; clock.cpu`."""
     clock = Clock()
-    cpu, wall = _cpu_so_far(), time.perf_counter()
+    cpu, own, wall = _cpu_so_far(), _own_cpu(), time.perf_counter()
     try:
         yield clock
     finally:
         clock.cpu = _cpu_so_far() - cpu
+        clock.own_cpu = _own_cpu() - own
         clock.wall = time.perf_counter() - wall
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import platform
+import resource
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.harness import cpu_clock
 
 SECTIONS = (
     "bench.ingest",
@@ -30,21 +33,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller inputs (a smoke run)")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these")
     args = parser.parse_args(argv)
-    sections = []
-    for name in args.only or SECTIONS:
-        print(f"running {name} …", file=sys.stderr)
-        sections.append(importlib.import_module(name).run(quick=args.quick))
+    sections, timings = [], []
+    with cpu_clock() as whole:
+        for name in args.only or SECTIONS:
+            print(f"running {name} …", file=sys.stderr)
+            with cpu_clock() as section:
+                sections.append(importlib.import_module(name).run(quick=args.quick))
+            timings.append(f"`{name}` {section.wall / 60:.1f} min")
+            print(f"{name}: {section.wall:.0f} s", file=sys.stderr)
     header = (
         "# Performance\n\n"
         f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d}, "
         f"Python {platform.python_version()}, {platform.machine()}, "
         f"{_cores()} cores{' (quick mode)' if args.quick else ''}. "
         "Every figure that matters is a ratio to a baseline measured in the same run, so it "
-        "carries over between machines better than seconds do.\n"
+        "carries over between machines better than seconds do. "
+        f"The run took {whole.wall / 60:.1f} minutes of elapsed time "
+        f"({', '.join(timings)}), peak RSS {_peak_mib():,.0f} MiB (the largest process).\n"
     )
     OUTPUT.write_text(header + "\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
     print(f"wrote {OUTPUT}", file=sys.stderr)
     return 0
+
+
+def _peak_mib() -> float:
+    """The largest resident set of this process or any child it waited for, MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
 
 
 def _cores() -> int:

@@ -459,14 +459,18 @@ class LenderFile:
 
     def _raw_rows(self) -> Iterator[RowResult[LenderRow] | tuple[int, dict[str, str]]]:
         """(row, stripped cells by contract column) to validate, or a verdict already reached."""
-        columns = self.header.columns
+        columns = tuple(self.header.columns.items())
+        needed = 1 + max(i for _, i in columns)  # cells a record needs to hold every column
         width = len(self._text.header)
         for record in self._text.records():
             cells = record.cells
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():  # no cell holds anything but whitespace
                 self.blank_lines += 1
                 continue
-            raw = {name: cells[i].strip() for name, i in columns.items() if i < len(cells)}
+            if len(cells) >= needed:
+                raw = {name: cells[i].strip() for name, i in columns}
+            else:
+                raw = {name: cells[i].strip() for name, i in columns if i < len(cells)}
             account_id = raw.get("account_id", "")
             if record.undecodable:
                 reason = f"holds bytes that are not {self.encoding} text"

@@ -59,9 +59,7 @@ def to_e164(raw: str, region: str) -> str:
     # Valid for the expected region settles it at half the cost of asking every region
     # that shares the calling code (+1 has 25); otherwise ask them all.
     expected = phonenumbers.country_code_for_region(region) == number.country_code
-    if not (expected and phonenumbers.is_valid_number_for_region(number, region)) and not (
-        phonenumbers.is_valid_number(number)
-    ):
+    if not (expected and _valid_in(number, region)) and not phonenumbers.is_valid_number(number):
         refuse_scientific_notation(raw)
         where = "" if raw.lstrip().startswith("+") else f" in region {region}"
         raise ValueError(f"not a valid phone number{where}")
@@ -110,3 +108,56 @@ def _national_prefix(calling_code: int) -> re.Pattern[str] | None:
         return _ANYTHING  # no metadata to reason from: always leave the number to the library
     pattern = metadata.national_prefix_for_parsing
     return re.compile(pattern) if pattern else None
+
+
+def _valid_in(number: PhoneNumber, region: str) -> bool:
+    """`phonenumbers.is_valid_number_for_region(number, region)` for a number of the
+    region's own calling code: its national number fits the region's general pattern and
+    the pattern of some type of number (fixed line, mobile, toll free, …). The library asks
+    the same with a dozen calls a number; here each region's patterns are gathered once."""
+    patterns = _region_patterns(region)
+    if patterns is None:
+        return phonenumbers.is_valid_number_for_region(number, region)
+    national = phonenumbers.national_significant_number(number)
+    general, types = patterns
+    return _fits(national, general) and any(_fits(national, kind) for kind in types)
+
+
+_Desc = tuple[frozenset[int], re.Pattern[str]] | None
+# The types the library tries in turn; any match makes the number valid, so the common
+# ones go first here.
+_TYPES = (
+    "fixed_line",
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+
+
+@cache
+def _region_patterns(region: str) -> tuple[_Desc, tuple[_Desc, ...]] | None:
+    metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+    if metadata is None:
+        return None
+    names = _TYPES if metadata.same_mobile_and_fixed_line_pattern else ("mobile", *_TYPES)
+    return _desc(metadata.general_desc), tuple(_desc(getattr(metadata, n)) for n in names)
+
+
+def _desc(desc: phonenumbers.PhoneNumberDesc | None) -> _Desc:
+    if desc is None or not desc.national_number_pattern:
+        return None  # the library matches nothing against an absent pattern
+    return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+
+def _fits(national: str, desc: _Desc) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    if lengths and len(national) not in lengths:
+        return False
+    return pattern.fullmatch(national) is not None

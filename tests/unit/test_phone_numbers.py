@@ -6,8 +6,9 @@ import random
 
 import phonenumbers
 import pytest
+from phonenumbers import PhoneNumber
 
-from functions.core.phone_numbers import _plain_e164, to_e164
+from functions.core.phone_numbers import _plain_e164, _valid_in, to_e164
 from tests.unit import reference_rules as reference
 from tests.unit.reference_rules import verdict
 
@@ -73,3 +74,33 @@ def test_every_calling_code_and_length_parses_as_the_library_parses_it() -> None
 def test_verdicts_reasons_and_e164_forms_match_the_reference(region: str) -> None:
     for raw in [*TRICKY, *_generated(5_000)]:
         assert verdict(to_e164, raw, region) == verdict(reference.to_e164, raw, region), raw
+
+
+def test_validity_in_a_region_is_the_library_s_for_every_region_and_type() -> None:
+    rng = random.Random(11)
+    checked = valid = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        code = phonenumbers.country_code_for_region(region)
+        examples = [
+            phonenumbers.example_number_for_type(region, kind)
+            for kind in phonenumbers.PhoneNumberType.values()
+        ]
+        numbers = [number for number in examples if number is not None]
+        for number in list(numbers):  # neighbours of each valid example: mostly valid too
+            national = str(number.national_number)
+            for _ in range(20):
+                digits = list(national)
+                digits[rng.randrange(len(digits))] = rng.choice("0123456789")
+                numbers.append(PhoneNumber(country_code=code, national_number=int("".join(digits))))
+        for _ in range(100):
+            national = rng.choice("123456789") + "".join(
+                rng.choice("0123456789") for _ in range(rng.randint(1, 16))
+            )
+            numbers.append(PhoneNumber(country_code=code, national_number=int(national)))
+        for number in numbers:
+            expected = phonenumbers.is_valid_number_for_region(number, region)
+            assert _valid_in(number, region) == expected, (region, number)
+            checked += 1
+            valid += expected
+    assert valid > 10_000  # the valid side was exercised, not only refusals
+    assert checked > 50_000
