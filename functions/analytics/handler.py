@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.adapters.analytics_stream import FirehoseEvents, analytics_key, table_changes
 from functions.core.analytics import AnalyticsEvent, StreamTable, change_events
 from functions.core.lenders import UnitPrices, load_lender
-from functions.observability import logger
+from functions.observability import logger, metrics
 from functions.settings import AnalyticsSettings
 
 
@@ -42,6 +43,7 @@ def _services() -> AnalyticsServices:
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def handler(
     event: dict[str, Any], context: LambdaContext, services: AnalyticsServices | None = None
 ) -> dict[str, Any]:
@@ -64,6 +66,7 @@ def handler(
         )
     if events:
         services.sink.put(events)
+    metrics.add_metric(name="AnalyticsEvents", unit=MetricUnit.Count, value=len(events))
     logger.info(
         "analytics events", extra={"records": len(event.get("Records", [])), "events": len(events)}
     )
