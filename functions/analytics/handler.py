@@ -15,8 +15,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.adapters.analytics_stream import FirehoseEvents, analytics_key, table_changes
+from functions.adapters.dynamo import DynamoAccountStore
 from functions.core.analytics import AnalyticsEvent, StreamTable, change_events
 from functions.core.lenders import UnitPrices, load_lender
+from functions.core.models import Account, Channel
 from functions.observability import logger, metrics
 from functions.settings import AnalyticsSettings
 
@@ -25,11 +27,16 @@ class EventSink(Protocol):
     def put(self, events: list[AnalyticsEvent]) -> None: ...
 
 
+class AddressBook(Protocol):
+    def find_by_address(self, channel: Channel, address: str) -> list[Account]: ...
+
+
 @dataclass(frozen=True)
 class AnalyticsServices:
     settings: AnalyticsSettings
     sink: EventSink
     secret: bytes
+    accounts: AddressBook  # who holds the address a reply came from
 
 
 @cache
@@ -39,6 +46,7 @@ def _services() -> AnalyticsServices:
         settings=settings,
         sink=FirehoseEvents(settings.analytics_stream),
         secret=analytics_key(settings.analytics_key_secret_arn),
+        accounts=DynamoAccountStore(settings.accounts_table),
     )
 
 
@@ -59,10 +67,16 @@ def handler(
     def prices(lender_id: str) -> UnitPrices:
         return load_lender(settings.config_root, lender_id).prices
 
+    def holders(channel: Channel, address: str) -> list[tuple[str, str]]:
+        found = services.accounts.find_by_address(channel, address)
+        return [(a.lender_id, a.account_id) for a in found]
+
     events: list[AnalyticsEvent] = []
     for change in table_changes(event, tables):
         events.extend(
-            change_events(change.table, change.old, change.new, change.at, services.secret, prices)
+            change_events(
+                change.table, change.old, change.new, change.at, services.secret, prices, holders
+            )
         )
     if events:
         services.sink.put(events)

@@ -35,6 +35,13 @@ from functions.core.models import (
     LedgerEntry,
 )
 
+# Inbound decisions that are a borrower's message (event → intent; None: the intent read in
+# it). The effects a reply had (suppressed, status, …) are logged too, and not counted again.
+REPLY_INTENTS: dict[str, str | None] = {
+    "read": None,  # a reply, read by the rules
+    "complaint": "complaint",  # an SES complaint (the borrower marked the email as spam)
+    "unsubscribe": "opt_out",  # a one-click unsubscribe link
+}
 # Payments files arrive under this prefix of the uploads bucket (docs/design.md).
 PAYMENTS_KEY_PREFIX = "payments/"
 
@@ -261,34 +268,50 @@ def change_events(
     at: datetime,
     secret: bytes,
     prices: Callable[[str], UnitPrices],
+    holders: Callable[[Channel, str], list[tuple[str, str]]],
 ) -> list[AnalyticsEvent]:
     """The events one table change stands for (none for a removal or an unrelated change).
 
     `old`/`new`: the item before and after, deserialized; `at`: when the change was made
-    (the stream record's time); `prices(lender_id)`: the lender's unit prices. A payment is
+    (the stream record's time); `prices(lender_id)`: the lender's unit prices;
+    `holders(channel, address)`: the (lender, account) pairs an address belongs to. A reply is
+    the inbound decision that read it (one per message; the effects it had are not counted
+    again), an SES complaint, or a one-click unsubscribe. A payment is
     read from the accounts table: the status became PAID (the whole balance was paid), or the
     upload that last touched the account is a payments file and the balance went down.
     """
     if new is None:
         return []
     if table is StreamTable.AUDIT:
-        return _audit_events(new, secret, prices)
+        return _audit_events(new, secret, prices, holders)
     if table is StreamTable.LEDGER:
         return _ledger_events(old, new, secret)
     return _account_events(old, new, at, secret)
 
 
 def _audit_events(
-    new: Item, secret: bytes, prices: Callable[[str], UnitPrices]
+    new: Item,
+    secret: bytes,
+    prices: Callable[[str], UnitPrices],
+    holders: Callable[[Channel, str], list[tuple[str, str]]],
 ) -> list[AnalyticsEvent]:
     if str(new.get("pk", "")).startswith(INBOUND_PREFIX):
         decision = InboundDecision.model_validate(new)
-        if not decision.account or "#" not in decision.account:
+        if decision.event not in REPLY_INTENTS:
             return []
-        lender_id, account_id = decision.account.split("#", 1)
-        intent = decision.intent or decision.event
-        key = account_key(secret, lender_id, account_id)
-        return [reply_event(lender_id, key, decision.at, decision.channel, intent)]
+        intent = REPLY_INTENTS[decision.event] or decision.intent
+        if not intent:
+            return []
+        return [
+            reply_event(
+                lender_id,
+                account_key(secret, lender_id, account_id),
+                decision.at,
+                decision.channel,
+                intent,
+            )
+            for lender_id, account_id in holders(decision.channel, decision.address)
+        ]
     record = AuditRecord.model_validate(new)
     key = account_key(secret, record.lender_id, record.account_id)
     return [decision_event(record, key, prices(record.lender_id))]

@@ -389,6 +389,16 @@ class Analytics(Construct):
                 actions=["secretsmanager:GetSecretValue"], resources=[self.key_secret.secret_arn]
             )
         )
+        # Who holds the address a reply came from (the accounts table's address indexes).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[
+                    f"{storage.accounts.table_arn}/index/{index}"
+                    for index in ("by_phone", "by_email")
+                ],
+            )
+        )
         dead_letters.grant_send_messages(role)
         for name, table in tables.items():
             cfn = table.node.default_child

@@ -92,9 +92,18 @@ class Sink:
         self.events.extend(events)
 
 
+class AddressBook:
+    """The accounts table's address indexes: the one account, by its phone."""
+
+    def find_by_address(self, channel: Channel, address: str) -> list[Account]:
+        return [ACCOUNT] if (channel, address) == (Channel.SMS, ACCOUNT.phone) else []
+
+
 def run(*records: dict[str, Any]) -> list[AnalyticsEvent]:
     sink = Sink()
-    services = AnalyticsServices(settings=SETTINGS, sink=sink, secret=SECRET)
+    services = AnalyticsServices(
+        settings=SETTINGS, sink=sink, secret=SECRET, accounts=AddressBook()
+    )
     handler({"Records": list(records)}, LocalContext("analytics"), services=services)  # type: ignore[arg-type]
     return sink.events
 
@@ -128,19 +137,29 @@ def test_stream_sent_decision_becomes_a_decision_event_with_its_cost() -> None:
     assert "Jane" not in line and "D-1" not in line and "+1206" not in line
 
 
-def test_stream_inbound_opt_out_becomes_a_reply_event_without_the_address() -> None:
-    decision = InboundDecision(
-        at=AT,
-        channel=Channel.SMS,
-        address="+12065550100",
-        event="suppressed",
-        intent="opt_out",
-        account="demo#D-1",
+def test_stream_reply_read_becomes_a_reply_event_of_the_account_without_the_address() -> None:
+    # Given the inbound decisions one STOP logs: the reply read, then its effect
+    read = InboundDecision(
+        at=AT, channel=Channel.SMS, address="+12065550100", event="read", intent="opt_out"
     )
-    item = model_item(decision, pk=decision.key, sk="2026-12-03T14:05:00Z#1")
-    (event,) = run(stream_record("rung-Audit", "INSERT", None, item))
+    effect = read.model_copy(update={"event": "suppressed", "account": "demo#D-1"})
+    records = [
+        stream_record("rung-Audit", "INSERT", None, model_item(d, pk=d.key, sk=f"{AT}#{i}"))
+        for i, d in enumerate((read, effect))
+    ]
+    # Then one reply event, for the account holding that phone, and no address in it
+    (event,) = run(*records)
     assert (event.event_type, event.intent, event.channel) == (EventType.REPLY, "opt_out", "sms")
+    assert event.account_key == account_key(SECRET, "demo", "D-1")
     assert "2065550100" not in firehose_record(event).decode()
+
+
+def test_stream_reply_from_an_address_nobody_holds_is_no_event() -> None:
+    stranger = InboundDecision(
+        at=AT, channel=Channel.SMS, address="+12065550199", event="read", intent="opt_out"
+    )
+    record = stream_record("rung-Audit", "INSERT", None, model_item(stranger, pk=stranger.key))
+    assert run(record) == []
 
 
 def test_stream_delivery_receipt_becomes_a_delivery_event_once() -> None:
