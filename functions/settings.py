@@ -131,6 +131,16 @@ class UnsubscribeSettings(FunctionSettings):
     unsubscribe_secret_arn: Name
 
 
+class AnalyticsSettings(FunctionSettings):
+    """The analytics function: table changes (DynamoDB Streams) → events → Firehose."""
+
+    accounts_table: Name
+    audit_table: Name
+    ledger_table: Name
+    analytics_stream: Name  # the Firehose stream that writes Parquet to the analytics bucket
+    analytics_key_secret_arn: Name  # HMAC key of the pseudonymous account keys
+
+
 FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
     "schedule": ScheduleSettings,
     "send": SendSettings,

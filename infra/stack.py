@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.components.analytics import Analytics
 from infra.components.console import Console
 from infra.components.functions import Functions
 from infra.components.ladder import Ladder
@@ -61,6 +62,14 @@ class RungStack(Stack):
             if config.console.enabled
             else None
         )
+        self.analytics = Analytics(
+            self,
+            "Analytics",
+            config=config,
+            storage=self.storage,
+            dead_letters=self.messaging.dead_letters,
+            powertools_layer_parameter=self.functions.powertools_layer_parameter,
+        )
 
         CfnOutput(self, "UploadsBucketName", value=self.storage.bucket.bucket_name)
         CfnOutput(self, "LadderStateMachineArn", value=self.ladder.state_machine.state_machine_arn)
@@ -85,6 +94,10 @@ class RungStack(Stack):
             ("Suppressions", self.storage.suppressions),
         ):
             CfnOutput(self, f"{name}TableName", value=table.table_name)
+        # Read by `rung kpis --athena`.
+        CfnOutput(self, "AnalyticsWorkgroupName", value=self.analytics.workgroup.ref)
+        CfnOutput(self, "AnalyticsDatabaseName", value=self.analytics.database_name)
+        CfnOutput(self, "AnalyticsBucketName", value=self.analytics.bucket.bucket_name)
 
 
 def _pascal(lender_id: str) -> str:

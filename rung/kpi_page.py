@@ -62,7 +62,12 @@ def cure_curve_chart(curve: list[dict[str, Any]], cure_days: int) -> CurveChart:
     ]
     step = max(1, cure_days // 10)
     texts.extend(
-        Text(PLOT_LEFT + plot_width * day / cure_days, HEIGHT - 8, f"day {day}")
+        Text(
+            PLOT_LEFT + plot_width * day / cure_days,
+            HEIGHT - 8,
+            f"day {day}",
+            "end" if day + step > cure_days else "middle",  # the last label stays on the chart
+        )
         for day in range(0, cure_days + 1, step)
     )
     by_variant: dict[str, dict[int, float]] = {}

@@ -15,15 +15,35 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from functions.core.channels import BodyRule, Channel, spec
 from functions.core.lenders import UnitPrices
-from functions.core.models import AuditRecord, Decision
+from functions.core.models import (
+    INBOUND_PREFIX,
+    Account,
+    AccountStatus,
+    AuditRecord,
+    Decision,
+    InboundDecision,
+    LedgerEntry,
+)
+
+# Inbound decisions that are a borrower's message (event → intent; None: the intent read in
+# it). The effects a reply had (suppressed, status, …) are logged too, and not counted again.
+REPLY_INTENTS: dict[str, str | None] = {
+    "read": None,  # a reply, read by the rules
+    "complaint": "complaint",  # an SES complaint (the borrower marked the email as spam)
+    "unsubscribe": "opt_out",  # a one-click unsubscribe link
+}
+# Payments files arrive under this prefix of the uploads bucket (docs/design.md).
+PAYMENTS_KEY_PREFIX = "payments/"
 
 
 class EventType(StrEnum):
@@ -225,3 +245,130 @@ def delivery_event(
         channel=channel.value,
         status=status,
     )
+
+
+# -- what a change to a table means (the stack's stream mapping) ---------------------------
+
+Item = dict[str, Any]
+
+
+class StreamTable(StrEnum):
+    """The tables whose changes are the analytics record."""
+
+    ACCOUNTS = "accounts"  # uploads, status changes, payments
+    AUDIT = "audit"  # gate decisions and inbound decisions (replies)
+    LEDGER = "ledger"  # delivery receipts
+
+
+def change_events(
+    table: StreamTable,
+    old: Item | None,
+    new: Item | None,
+    at: datetime,
+    secret: bytes,
+    prices: Callable[[str], UnitPrices],
+    holders: Callable[[Channel, str], list[tuple[str, str]]],
+) -> list[AnalyticsEvent]:
+    """The events one table change stands for (none for a removal or an unrelated change).
+
+    `old`/`new`: the item before and after, deserialized; `at`: when the change was made
+    (the stream record's time); `prices(lender_id)`: the lender's unit prices;
+    `holders(channel, address)`: the (lender, account) pairs an address belongs to. A reply is
+    the inbound decision that read it (one per message; the effects it had are not counted
+    again), an SES complaint, or a one-click unsubscribe. A payment is
+    read from the accounts table: the status became PAID (the whole balance was paid), or the
+    upload that last touched the account is a payments file and the balance went down.
+    """
+    if new is None:
+        return []
+    if table is StreamTable.AUDIT:
+        return _audit_events(new, secret, prices, holders)
+    if table is StreamTable.LEDGER:
+        return _ledger_events(old, new, secret)
+    return _account_events(old, new, at, secret)
+
+
+def _audit_events(
+    new: Item,
+    secret: bytes,
+    prices: Callable[[str], UnitPrices],
+    holders: Callable[[Channel, str], list[tuple[str, str]]],
+) -> list[AnalyticsEvent]:
+    if str(new.get("pk", "")).startswith(INBOUND_PREFIX):
+        decision = InboundDecision.model_validate(new)
+        if decision.event not in REPLY_INTENTS:
+            return []
+        intent = REPLY_INTENTS[decision.event] or decision.intent
+        if not intent:
+            return []
+        return [
+            reply_event(
+                lender_id,
+                account_key(secret, lender_id, account_id),
+                decision.at,
+                decision.channel,
+                intent,
+            )
+            for lender_id, account_id in holders(decision.channel, decision.address)
+        ]
+    record = AuditRecord.model_validate(new)
+    key = account_key(secret, record.lender_id, record.account_id)
+    return [decision_event(record, key, prices(record.lender_id))]
+
+
+def _ledger_events(old: Item | None, new: Item, secret: bytes) -> list[AnalyticsEvent]:
+    entry = LedgerEntry.model_validate(new)
+    before = LedgerEntry.model_validate(old) if old else None
+    if not entry.delivery or entry.delivery_at is None:
+        return []
+    if before is not None and before.delivery == entry.delivery:
+        return []
+    lender_id, account_id, cycle = [*entry.ladder_key.split("#", 2), "", ""][:3]
+    return [
+        delivery_event(
+            lender_id,
+            account_key(secret, lender_id, account_id),
+            entry.delivery_at,
+            channel=entry.channel,
+            rung=entry.rung + 1,
+            status=entry.delivery,
+            cycle=cycle,
+        )
+    ]
+
+
+def _account_events(
+    old: Item | None, new: Item, at: datetime, secret: bytes
+) -> list[AnalyticsEvent]:
+    account = Account.model_validate(new)
+    key = account_key(secret, account.lender_id, account.account_id)
+    if old is None:
+        return [
+            upload_event(
+                account.lender_id,
+                key,
+                at,
+                amount_due=account.amount_due,
+                currency=account.currency,
+                due_date=account.due_date,
+                cycle=account.cycle,
+            )
+        ]
+    before = Account.model_validate(old)
+    events = []
+    if account.status is not before.status:
+        changed = account.status_changed_at or at
+        events.append(
+            status_event(account.lender_id, key, changed, account.status.value, account.cycle)
+        )
+    paid_file = (account.upload_key or "").startswith(PAYMENTS_KEY_PREFIX)
+    newly_paid = account.status is AccountStatus.PAID and before.status is not AccountStatus.PAID
+    if newly_paid:
+        amount = before.amount_due  # paid in full: the whole balance
+    elif paid_file and account.amount_due < before.amount_due:
+        amount = before.amount_due - account.amount_due
+    else:
+        amount = Decimal(0)
+    if amount > 0:
+        events.append(payment_event(account.lender_id, key, at, amount, account.currency))
+    return events

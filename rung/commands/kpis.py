@@ -89,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
 def _duckdb(folder: Path) -> tuple[KpiEngine, str]:
     if not folder.is_dir():
         raise CommandError(f"{folder}: no such folder (a rung simulate --out folder)")
-    return DuckDbEngine(folder), str(folder)
+    try:
+        return DuckDbEngine(folder), str(folder)
+    except KpiEngineError as exc:  # no events there, or files that are not ours: bad input
+        raise CommandError(str(exc)) from exc
 
 
 def _athena(args: argparse.Namespace) -> tuple[KpiEngine, str]:

@@ -399,4 +399,7 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, engine: str, out: Tex
     receipt = summary.get("receipt") or {}
     if receipt.get("to"):
         print(f"receipt to {', '.join(receipt['to'])}: {receipt['subject']}", file=out)
-    print(f"wrote {out_dir / 'messages.csv'}, summary.json, report.html", file=out)
+    print(
+        f"wrote {out_dir / 'messages.csv'}, summary.json, report.html, events/ (rung kpis)",
+        file=out,
+    )

@@ -20,6 +20,7 @@ from functions.core.errors import ConfigError
 from functions.core.retention import load_retention
 from functions.observability import METRICS_NAMESPACE
 from functions.settings import FUNCTION_SETTINGS, PROJECT_ROOT
+from infra.components.analytics import HANDLER as ANALYTICS_HANDLER
 from infra.components.console import HANDLER as CONSOLE_HANDLER
 from infra.components.functions import receipt_recipients
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
@@ -117,8 +118,10 @@ def test_stack_has_the_rung_functions_with_their_entry_points(synthesized: Synth
         for f in synthesized.resources("AWS::Lambda::Function").values()
         if f["Properties"]["Handler"].startswith("functions.")
     )
-    # Then exactly the four fixed entry points exist, and the console's (see test_console.py)
-    assert handlers == sorted([*HANDLERS.values(), CONSOLE_HANDLER])
+    # Then exactly the four fixed entry points exist, the console's (see test_console.py) and
+    # the analytics function's (fed by DynamoDB Streams, which the local world does not play: a
+    # simulation writes its events)
+    assert handlers == sorted([*HANDLERS.values(), CONSOLE_HANDLER, ANALYTICS_HANDLER])
     for name, handler in HANDLERS.items():
         assert _function(synthesized, name)["Handler"] == handler
 
