@@ -22,7 +22,6 @@ from functions.console.workbench import check as check_source
 from functions.core.approval import ApprovalError, SelfApprovalError, approve, push
 from functions.core.errors import RungError
 from functions.core.feedback import redact
-from functions.core.lender_file import to_e164
 from functions.core.masking import mask_address
 from functions.core.models import (
     Account,
@@ -33,6 +32,7 @@ from functions.core.models import (
     TemplateStatus,
     TemplateVersion,
 )
+from functions.core.phone_numbers import to_e164
 from functions.core.review import RESOLUTIONS, resolve
 from functions.core.templates import TemplateError, TemplateFile, discover, file_name
 
