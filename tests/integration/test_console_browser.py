@@ -248,3 +248,16 @@ def test_a_390_pixel_screen_never_scrolls_sideways(browser: Browser, console: st
             snapshot(page, name)
     finally:
         context.close()
+
+
+def test_an_upload_s_reject_report_downloads(page: Page, console: str) -> None:
+    act_as(page, console, "bo")
+    page.goto(console + "/uploads")
+    row = page.get_by_role("row", name=re.compile(r"^accounts\.csv"))
+    expect(row).to_contain_text("15")  # rows
+    with page.expect_download() as started:
+        row.get_by_role("link", name=re.compile("Download")).click()
+    download = started.value
+    assert download.suggested_filename.endswith(".csv")
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert "D-1007" in text and "phone" in text
