@@ -22,7 +22,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from rung.console_local import LocalConsole, local_app, seeded_world, world_services
 
-pytestmark = pytest.mark.slow
+# The browser runs only on the operator's machine: `make test-runtime` leaves it out (the
+# console's pages are tested on the runtime by tests/unit/test_console_app.py).
+pytestmark = [pytest.mark.slow, pytest.mark.operator_only]
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -25,6 +25,9 @@ from functions.core.lenders import load_lender
 from functions.settings import PROJECT_ROOT
 from rung.cli import main
 
+# Runs only on the operator's machine, never in Lambda: `make test-runtime` leaves it out.
+pytestmark = pytest.mark.operator_only
+
 ACCOUNTS = 10_000
 START = datetime(2026, 12, 1, tzinfo=UTC)
 DAYS = 40

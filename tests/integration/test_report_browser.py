@@ -19,6 +19,9 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from rung.cli import main
 
+# Runs only on the operator's machine, never in Lambda: `make test-runtime` leaves it out.
+pytestmark = pytest.mark.operator_only
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 PHONE = {"width": 390, "height": 844}
 CHROMIUM_CANDIDATES = ("chromium", "/usr/bin/chromium")

@@ -32,6 +32,9 @@ from tests.unit.test_report import (
     utc,
 )
 
+# Runs only on the operator's machine, never in Lambda: `make test-runtime` leaves it out.
+pytestmark = pytest.mark.operator_only
+
 START = datetime(2026, 12, 1, tzinfo=UTC)
 DAYS = 35
 EXTRA_ACCOUNTS = 240

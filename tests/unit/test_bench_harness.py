@@ -14,6 +14,9 @@ from bench.harness import (
     python_child,
 )
 
+# Runs only on the operator's machine, never in Lambda: `make test-runtime` leaves it out.
+pytestmark = pytest.mark.operator_only
+
 # Burns CPU in a worker process and waits for it: its CPU time must count as the child's.
 SPIN = """
 import time
