@@ -17,6 +17,7 @@ from typing import NoReturn
 from rung.commands import (
     channels,
     ladders,
+    lenders,
     pgp_key,
     plan,
     preflight,
@@ -43,6 +44,7 @@ COMMANDS = (
     pgp_key,
     preflight,
     smoke,
+    lenders,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
