@@ -38,6 +38,7 @@ from functions.core.ports import (
     InboundLog,
     LadderControl,
     Ledger,
+    LenderSource,
     MessageSender,
     ProviderOptOuts,
     ReviewQueue,
@@ -69,6 +70,8 @@ class FeedbackPorts(Protocol):
     def reviews(self) -> ReviewQueue: ...
     @property
     def decisions(self) -> DecisionLog: ...
+    @property
+    def lenders(self) -> LenderSource: ...
 
 
 class ReplyState(StrEnum):

@@ -27,7 +27,7 @@ from functions.core.clock import Clock
 from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
 from functions.core.lender_scope import binding_suppressions, load_collector
-from functions.core.lenders import LenderConfig, load_lender
+from functions.core.lenders import LenderConfig
 from functions.core.masking import mask_address
 from functions.core.models import (
     BLOCKING_STATUSES,
@@ -55,6 +55,7 @@ from functions.core.ports import (
     AuditLog,
     ChannelSwitch,
     Ledger,
+    LenderSource,
     MessageSender,
     OutboundMessage,
     SendSlots,
@@ -111,6 +112,8 @@ class SendPorts(Protocol):
     @property
     def leases(self) -> AddressLeases: ...
     @property
+    def lenders(self) -> LenderSource: ...
+    @property
     def unsubscribe_key(self) -> Callable[[], bytes]:
         """The HMAC key that signs one-click unsubscribe links (fetched only when used)."""
         ...
@@ -151,6 +154,7 @@ class RungSender:
     leases: AddressLeases
     # Messages per second per channel where a lender configures none (stack configuration).
     default_rates: Mapping[Channel, int | None]
+    lenders: LenderSource  # read on use: a lender pushed to the bucket needs no deploy
     # The stack's provider configuration set, for channels whose messages name one (SES).
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
@@ -178,6 +182,7 @@ class RungSender:
             default_rates={
                 c: getattr(settings, s.rate_field) for c, s in CHANNELS.items() if s.rate_field
             },
+            lenders=services.lenders,
         )
 
     def step(self, state: LadderState) -> Step:
@@ -187,7 +192,7 @@ class RungSender:
             # The account left the file's scope or moved on to a new delinquency (a new
             # cycle runs its own ladder): this ladder has nothing left to do.
             return Step(state.model_copy(update={"done": True}))
-        lender = load_lender(self.config_root, account.lender_id)
+        lender = self.lenders.get(account.lender_id)
         ladder = load_ladder(self.config_root, lender.ladder)
         zone = _scheduling_zone(account, lender)
         records: list[AuditRecord] = []
@@ -311,7 +316,7 @@ class RungSender:
         account = self.accounts.get(state.lender_id, state.account_id)
         if account is None or account.cycle != state.cycle:
             return Step(state.model_copy(update={"done": True}))
-        lender = load_lender(self.config_root, account.lender_id)
+        lender = self.lenders.get(account.lender_id)
         ladder = load_ladder(self.config_root, lender.ladder)
         zone = _scheduling_zone(account, lender)
         # The failed invocation may have skipped superseded rungs first; replaying that

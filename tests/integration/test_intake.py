@@ -38,6 +38,7 @@ from functions.bootstrap import Services, aws_services
 from functions.core.clock import FixedClock
 from functions.core.intake import BATCH_SIZE, IntakeOutcome, ingest
 from functions.core.ladder import execution_name
+from functions.core.lenders import ShippedLenders
 from functions.core.models import Account, AccountStatus, Channel, ContactPreference
 from functions.schedule import handler as schedule
 from functions.settings import PROJECT_ROOT, Settings
@@ -331,7 +332,9 @@ def test_schedule_whole_rejected_file_is_processed_when_delivered_again(
     config = tmp_path / "config"
     shutil.copytree(PROJECT_ROOT / "config", config)
     aws.services = replace(
-        aws.services, settings=aws.services.settings.model_copy(update={"config_root": tmp_path})
+        aws.services,
+        settings=aws.services.settings.model_copy(update={"config_root": tmp_path}),
+        lenders=ShippedLenders(tmp_path),
     )
     key, body = "uploads/acme/file.csv", (SAMPLES / "accounts.csv").read_bytes()
     (first,) = aws.upload(key, body)["uploads"]
@@ -387,6 +390,7 @@ class MemoryPorts:
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
         self.email = MemoryEmail()  # receipts to the lender
+        self.lenders = ShippedLenders(PROJECT_ROOT)
 
 
 def generated_lines(rows: int, bad_every: int = 0, duplicate_every: int = 0) -> Iterator[str]:
@@ -525,6 +529,7 @@ class CountingPorts:
         self.uploads = MemoryUploadStore()
         self.objects = objects
         self.email = MemoryEmail()  # receipts to the lender
+        self.lenders = ShippedLenders(PROJECT_ROOT)
 
 
 def ingest_generated(folder: str, rows: int) -> str:
