@@ -27,6 +27,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from functions.adapters.lender_store import S3LenderSource
 from functions.adapters.memory import (
     MemoryAccountStore,
     MemoryEmail,
@@ -323,6 +324,26 @@ def test_schedule_unknown_lender_rejects_the_whole_file(aws: Aws) -> None:
         .startswith(",,file,unknown lender 'acme'")
     )
     assert aws.executions() == {}
+
+
+def test_schedule_reads_a_lender_pushed_to_the_bucket_without_a_deploy(aws: Aws) -> None:
+    # Given a lender no shipped file knows, pushed to the bucket's lenders/ prefix (as
+    # `rung lenders push` stores it), and the schedule function reading lenders from there
+    demo = (PROJECT_ROOT / "config" / "lenders" / "demo.yaml").read_text(encoding="utf-8")
+    aws.put("lenders/acme.yaml", demo.replace("lender_id: demo", "lender_id: acme").encode())
+    aws.services = replace(
+        aws.services,
+        lenders=S3LenderSource(BUCKET, ShippedLenders(PROJECT_ROOT), cache_seconds=0.0),
+    )
+
+    # When its file arrives
+    (record,) = aws.upload("uploads/acme/file.csv", (SAMPLES / "accounts.csv").read_bytes())[
+        "uploads"
+    ]
+
+    # Then it is processed as any configured lender's, under the schedule role's grants
+    assert (record["file_error"], record["rows"], record["accepted"]) == ("", 15, 14)
+    assert len(aws.executions()) == 13
 
 
 def test_schedule_whole_rejected_file_is_processed_when_delivered_again(
