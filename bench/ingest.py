@@ -35,7 +35,7 @@ from functions.adapters.memory import (
 from functions.adapters.openpgp import OpenPgpDecryption
 from functions.core.intake import ingest
 from functions.core.lender_file import FileReport, validate_lender_file
-from functions.core.lenders import load_lender
+from functions.core.lenders import ShippedLenders, load_lender
 from functions.core.models import Account, Channel
 from functions.settings import PROJECT_ROOT
 
@@ -128,6 +128,7 @@ class Ports:
         self.objects = MemoryObjectStore(root)
         self.email = MemoryEmail()  # receipts to the lender
         self.decryption = OpenPgpDecryption(lambda: "")  # plain files only
+        self.lenders = ShippedLenders(PROJECT_ROOT)
 
 
 def child(mode: str, root: Path) -> dict[str, Any]:

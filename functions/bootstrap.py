@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from functions.core.channels import Channel
 from functions.core.clock import Clock, SystemClock
 from functions.core.errors import ConfigError
+from functions.core.lenders import ShippedLenders
 from functions.core.ports import (
     AccountStore,
     AddressLeases,
@@ -29,6 +31,7 @@ from functions.core.ports import (
     InboundLog,
     LadderControl,
     Ledger,
+    LenderSource,
     MessageSender,
     ObjectStore,
     ProviderOptOuts,
@@ -81,6 +84,7 @@ class Services(Generic[SettingsT]):
     decisions: DecisionLog  # every inbound decision, append-only
     slots: SendSlots  # pacing counters (functions.core.pacing)
     leases: AddressLeases  # one send at a time per address (functions.core.sending)
+    lenders: LenderSource  # pushed to the bucket (no deploy), else shipped in config/lenders/
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
     # Erasure pseudonyms are keyed with it too (functions.core.erasure).
     unsubscribe_key: Callable[[], bytes]
@@ -123,6 +127,17 @@ def _wired(
     return Services(settings=settings, clock=clock or SystemClock(), **unwired, **ports)
 
 
+def _lenders(bucket: str, config_root: Path, *, cached: bool = True) -> LenderSource:
+    """Lenders pushed to the stack's bucket, falling back to the shipped files; only the
+    shipped files where no bucket is named (the simulator, the command line)."""
+    from functions.adapters.lender_store import CACHE_SECONDS, S3LenderSource
+
+    shipped = ShippedLenders(config_root)
+    if not bucket:
+        return shipped
+    return S3LenderSource(bucket, shipped, cache_seconds=CACHE_SECONDS if cached else 0.0)
+
+
 def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
     from functions.adapters.dynamo import (
         DynamoAccountStore,
@@ -149,6 +164,7 @@ def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
         "ladders": SfnLadderControl(settings.state_machine_arn),
         "continuations": LambdaContinuations(),
         "experiments": DynamoExperimentTally(settings.accounts_table),
+        "lenders": _lenders(settings.lenders_bucket, settings.config_root),
     }
 
 
@@ -185,6 +201,7 @@ def _send_ports(settings: SendSettings) -> dict[str, Any]:
         "push": SnsPushSender(),
         "unsubscribe_key": lambda: signing_key(settings.unsubscribe_secret_arn),
         "erased": DynamoErasedAddresses(settings.suppressions_table),
+        "lenders": _lenders(settings.lenders_bucket, settings.config_root),
     }
 
 
@@ -223,6 +240,7 @@ def _optout_ports(settings: OptoutSettings) -> dict[str, Any]:
         ),
         "email": SesEmailSender(),
         "experiments": DynamoExperimentTally(settings.accounts_table),
+        "lenders": _lenders(settings.lenders_bucket, settings.config_root),
     }
 
 
@@ -247,6 +265,7 @@ def _unsubscribe_ports(settings: UnsubscribeSettings) -> dict[str, Any]:
         ),
         "ladders": SfnLadderControl(settings.state_machine_arn),
         "unsubscribe_key": lambda: signing_key(settings.unsubscribe_secret_arn),
+        "lenders": _lenders(settings.lenders_bucket, settings.config_root),
     }
 
 
@@ -285,6 +304,9 @@ def aws_services(settings: Settings, clock: Clock | None = None) -> Services[Set
         **_schedule_ports(settings),
         **_unsubscribe_ports(settings),
         **_optout_ports(settings),  # last: its SMS sender knows the opt-out list START lifts
+        # One process plays every function, so no lender cache: each function's own reads
+        # reach S3, as from its own container, and its own role is checked for them.
+        "lenders": _lenders(settings.lenders_bucket, settings.config_root, cached=False),
     }
     return _wired("local", settings, clock, ports)
 
@@ -321,8 +343,9 @@ def memory_services(
     from functions.adapters.openpgp import OpenPgpDecryption
     from functions.adapters.template_store import MemoryTemplateStore
 
+    settings = settings or Settings()
     services = Services(
-        settings=settings or Settings(),
+        settings=settings,
         clock=clock or SystemClock(),
         accounts=MemoryAccountStore(),
         suppressions=MemorySuppressionStore(),
@@ -346,5 +369,6 @@ def memory_services(
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
         erased=MemoryErasedAddresses(),
         experiments=MemoryExperimentTally(),
+        lenders=ShippedLenders(settings.config_root),
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

@@ -74,6 +74,7 @@ class ScheduleSettings(FunctionSettings):
     state_machine_arn: Name
     ses_configuration_set: Name  # receipts to lenders name it
     pgp_secret_arn: Name  # Secrets Manager secret holding our OpenPGP key (encrypted files)
+    lenders_bucket: Name  # lender files pushed without a deploy, under lenders/
 
 
 class SendSettings(FunctionSettings):
@@ -98,6 +99,7 @@ class SendSettings(FunctionSettings):
     # `send_rates` sets none. Unset: not paced (the stack always sets them, from cdk.json).
     sms_per_second: int | None = Field(default=None, ge=1)
     email_per_second: int | None = Field(default=None, ge=1)
+    lenders_bucket: Name  # lender files pushed without a deploy, under lenders/
 
 
 class OptoutSettings(FunctionSettings):
@@ -117,6 +119,7 @@ class OptoutSettings(FunctionSettings):
     ses_configuration_set: Name
     # Comma-separated alarms whose ALARM state pauses the email channel (may be empty).
     email_pause_alarms: str
+    lenders_bucket: Name  # lender files pushed without a deploy, under lenders/
 
 
 class UnsubscribeSettings(FunctionSettings):
@@ -129,6 +132,7 @@ class UnsubscribeSettings(FunctionSettings):
     audit_retention_days: Days
     state_machine_arn: Name
     unsubscribe_secret_arn: Name
+    lenders_bucket: Name  # lender files pushed without a deploy, under lenders/
 
 
 class AnalyticsSettings(FunctionSettings):
@@ -180,6 +184,7 @@ class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettin
     unsubscribe_url: str = ""
     unsubscribe_secret_arn: str = ""
     pgp_secret_arn: str = ""
+    lenders_bucket: str = ""  # none: the lender files shipped in config/lenders/ only
 
     @model_validator(mode="before")
     @classmethod

@@ -56,7 +56,7 @@ def render_calls(calls: Iterable[Recorded], principals: Mapping[str, Principal])
 
 def _granted_resource(principal: Principal, call: Recorded) -> str:
     """The resource element of the first grant that allows the call, as written."""
-    request = Request(call.action, call.resource)
+    request = Request(call.action, call.resource, context=dict(call.context))
     for grant in principal.grants:
         if grant.written.get("Effect") != "Allow" or not applies(grant.resolved, request):
             continue

@@ -19,6 +19,7 @@ from rung.commands import (
     console,
     kpis,
     ladders,
+    lenders,
     pgp_key,
     plan,
     preflight,
@@ -49,6 +50,7 @@ COMMANDS = (
     kpis,
     experiments_command,
     console,
+    lenders,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141

@@ -669,6 +669,7 @@ class LocalWorld:
         return {
             "RUNG_STATE_MACHINE_ARN": resources.state_machine_arn,
             "RUNG_UPLOADS_BUCKET": resources.bucket,
+            "RUNG_LENDERS_BUCKET": resources.bucket,
             "RUNG_SES_CONFIGURATION_SET": "rung-local",
             "RUNG_SMS_CONFIGURATION_SET": SMS_CONFIGURATION_SET,
             "RUNG_SMS_OPT_OUT_LIST": self._sms_opt_out_list,

@@ -25,7 +25,7 @@ from functions.core.inbound_effects import (
     redact,
 )
 from functions.core.lender_scope import attributed_lender, load_collector
-from functions.core.lenders import LenderConfig, configured_lenders, load_lender
+from functions.core.lenders import LenderConfig
 from functions.core.masking import mask_address
 from functions.core.models import (
     Account,
@@ -133,9 +133,7 @@ class BorrowerReplies(Effects):
         ports = self.ports
         # Which lender the borrower wrote to (by the number or address reached): under
         # `scope: lender` its opt-outs bind that lender only (functions.core.lender_scope).
-        attributed = attributed_lender(
-            reply.channel, reply.ours, configured_lenders(self.config_root)
-        )
+        attributed = attributed_lender(reply.channel, reply.ours, ports.lenders.all())
         own = load_collector(self.config_root).opt_out_lender(
             attributed, SuppressionScope.ADDRESS, SuppressionSource.REPLY
         )
@@ -454,9 +452,9 @@ class BorrowerReplies(Effects):
     def _lender(self, reply: Reply, accounts: Sequence[Account]) -> LenderConfig | None:
         """The lender the borrower wrote to: by our number/address, else by their accounts."""
         candidates = sorted({a.lender_id for a in accounts})
-        lenders = [load_lender(self.config_root, lender_id) for lender_id in candidates]
+        lenders = [self.ports.lenders.get(lender_id) for lender_id in candidates]
         if not lenders:
-            lenders = configured_lenders(self.config_root)
+            lenders = self.ports.lenders.all()
         shape = spec(reply.channel)
         for lender in lenders:
             origination = shape.lender_value(lender, shape.origination_field)

@@ -40,6 +40,7 @@ from functions.core.ports import (
     InboundLog,
     LadderControl,
     Ledger,
+    LenderSource,
     MessageSender,
     ProviderOptOuts,
     ReviewQueue,
@@ -73,6 +74,7 @@ class FeedbackPorts(Protocol):
     def decisions(self) -> DecisionLog: ...
     @property
     def experiments(self) -> ExperimentTally: ...
+    def lenders(self) -> LenderSource: ...
 
 
 class ReplyState(StrEnum):

@@ -48,7 +48,7 @@ from functions.core.lender_file import (
     duplicate_error,
     parse_amount,
 )
-from functions.core.lenders import LenderConfig, load_lender
+from functions.core.lenders import LenderConfig
 from functions.core.models import (
     BLOCKING_STATUSES,
     LEGAL_STATUSES,
@@ -63,6 +63,7 @@ from functions.core.ports import (
     ExperimentTally,
     FileDecryption,
     LadderControl,
+    LenderSource,
     MessageSender,
     ObjectStore,
     UploadStore,
@@ -105,6 +106,7 @@ class IntakePorts(Protocol):
     def email(self) -> MessageSender: ...  # receipts to the lender
     @property
     def experiments(self) -> ExperimentTally: ...  # accounts assigned, guardrail stops
+    def lenders(self) -> LenderSource: ...  # pushed to the bucket, else shipped
 
 
 class Continuation(BaseModel):
@@ -202,7 +204,7 @@ def ingest(
     report = RejectReport(ports.objects, upload.report_key(reports_prefix), record.report_key)
     lender: LenderConfig | None = None
     try:
-        lender = _lender_for(upload, config_root)
+        lender = _lender_for(upload, ports.lenders)
         run = _Run(
             ports, lender, record, now, report, load_experiments(config_root, lender.lender_id)
         )
@@ -224,13 +226,13 @@ def ingest(
     return outcome
 
 
-def _lender_for(upload: UploadKey, config_root: Path) -> LenderConfig:
+def _lender_for(upload: UploadKey, lenders: LenderSource) -> LenderConfig:
     if upload.kind is UploadKind.ACCOUNTS and not upload.key.startswith("uploads/"):
         raise FileRejected(f"key {upload.key!r} is neither uploads/… nor payments/…")
     if not upload.lender_id or not upload.name:
         raise FileRejected(f"key {upload.key!r} is not uploads/{{lender_id}}/{{name}}.csv")
     try:
-        return load_lender(config_root, upload.lender_id)
+        return lenders.get(upload.lender_id)
     except ConfigError as exc:
         raise FileRejected(str(exc)) from exc
 

@@ -75,12 +75,43 @@ class LenderConfig(BaseModel):
         return f"{self.support_phone} / {self.support_email}"
 
 
-def configured_lenders(config_root: Path) -> list[LenderConfig]:
-    """Every lender configured, by lender id."""
-    return [
-        load_lender(config_root, path.stem)
-        for path in sorted((config_root / "config" / "lenders").glob("*.yaml"))
-    ]
+def parse_lender(text: str, source: str, lender_id: str) -> LenderConfig:
+    """One lender's YAML, validated; ConfigError naming `source` (the file) and each bad field."""
+    if not LENDER_ID.match(lender_id):
+        raise ConfigError(f"{source}: invalid lender id {lender_id!r} (a-z, 0-9, -; 1-40)")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not YAML: {exc}") from exc
+    try:
+        config = LenderConfig.model_validate(raw)
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"{source}: {fields}") from exc
+    if config.lender_id != lender_id:
+        raise ConfigError(
+            f"{source}: lender_id: {config.lender_id!r} differs from the file name {lender_id!r}"
+        )
+    return config
+
+
+class ShippedLenders:
+    """The lender files shipped with the code (`config/lenders/`): a LenderSource."""
+
+    def __init__(self, config_root: Path) -> None:
+        self.config_root = config_root
+
+    def get(self, lender_id: str) -> LenderConfig:
+        return load_lender(self.config_root, lender_id)
+
+    def ids(self) -> list[str]:
+        return sorted(p.stem for p in (self.config_root / "config" / "lenders").glob("*.yaml"))
+
+    def all(self) -> list[LenderConfig]:
+        return [self.get(lender_id) for lender_id in self.ids()]
 
 
 def load_lender(config_root: Path, lender_id: str) -> LenderConfig:
@@ -95,11 +126,6 @@ def _load_lender(config_root: Path, lender_id: str) -> LenderConfig:
     path = config_root / "config" / "lenders" / f"{lender_id}.yaml"
     if not path.is_file():
         raise ConfigError(f"unknown lender {lender_id!r}: no configuration at config/lenders/")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        config = LenderConfig.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"lender {lender_id!r}: invalid configuration: {exc}") from exc
-    if config.lender_id != lender_id:
-        raise ConfigError(f"lender file {path.name} declares lender_id {config.lender_id!r}")
-    return config
+    return parse_lender(
+        path.read_text(encoding="utf-8"), f"config/lenders/{lender_id}.yaml", lender_id
+    )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
 from functions.core.experiments import VariantTally
+from functions.core.lenders import LenderConfig
 from functions.core.models import (
     Account,
     AccountStatus,
@@ -285,6 +286,20 @@ class Continuations(Protocol):
     def continue_later(self, function_arn: str, payload: str) -> None:
         """Invoke a function asynchronously with `payload` (a large upload's next chunk)."""
         ...
+
+
+class LenderSource(Protocol):
+    """Lender configurations: pushed to the stack's bucket (`rung lenders push`) or shipped in
+    `config/lenders/`; a pushed file wins. Read on use, so a new lender needs no deploy."""
+
+    def get(self, lender_id: str) -> LenderConfig:
+        """The lender's validated configuration; ConfigError naming the file and field, or
+        `unknown lender` when neither place has it."""
+        ...
+
+    def ids(self) -> list[str]: ...
+
+    def all(self) -> list[LenderConfig]: ...
 
 
 class InboundLog(Protocol):

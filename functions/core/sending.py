@@ -29,7 +29,7 @@ from functions.core.errors import PermanentSendError, TransientSendError, Uncert
 from functions.core.experiments import variant_of
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
 from functions.core.lender_scope import binding_suppressions, load_collector
-from functions.core.lenders import LenderConfig, load_lender
+from functions.core.lenders import LenderConfig
 from functions.core.masking import mask_address
 from functions.core.models import (
     BLOCKING_STATUSES,
@@ -58,6 +58,7 @@ from functions.core.ports import (
     ChannelSwitch,
     ErasedAddresses,
     Ledger,
+    LenderSource,
     MessageSender,
     OutboundMessage,
     SendSlots,
@@ -114,6 +115,8 @@ class SendPorts(Protocol):
     @property
     def leases(self) -> AddressLeases: ...
     @property
+    def lenders(self) -> LenderSource: ...
+    @property
     def unsubscribe_key(self) -> Callable[[], bytes]:
         """The HMAC key that signs one-click unsubscribe links (fetched only when used)."""
         ...
@@ -161,6 +164,7 @@ class RungSender:
     # (the unsubscribe-link key: functions.core.erasure).
     erased: ErasedAddresses
     pseudonym_key: Callable[[], bytes]
+    lenders: LenderSource  # read on use: a lender pushed to the bucket needs no deploy
     # The stack's provider configuration set, for channels whose messages name one (SES).
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
@@ -190,6 +194,7 @@ class RungSender:
             },
             erased=services.erased,
             pseudonym_key=services.unsubscribe_key,
+            lenders=services.lenders,
         )
 
     def step(self, state: LadderState) -> Step:
@@ -199,7 +204,7 @@ class RungSender:
             # The account left the file's scope or moved on to a new delinquency (a new
             # cycle runs its own ladder): this ladder has nothing left to do.
             return Step(state.model_copy(update={"done": True}))
-        lender = load_lender(self.config_root, account.lender_id)
+        lender = self.lenders.get(account.lender_id)
         ladder = self._ladder(account, lender)
         zone = _scheduling_zone(account, lender)
         records: list[AuditRecord] = []
@@ -325,7 +330,7 @@ class RungSender:
         account = self.accounts.get(state.lender_id, state.account_id)
         if account is None or account.cycle != state.cycle:
             return Step(state.model_copy(update={"done": True}))
-        lender = load_lender(self.config_root, account.lender_id)
+        lender = self.lenders.get(account.lender_id)
         ladder = self._ladder(account, lender)
         zone = _scheduling_zone(account, lender)
         # The failed invocation may have skipped superseded rungs first; replaying that

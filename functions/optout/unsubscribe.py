@@ -22,7 +22,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.bootstrap import Services, unsubscribe_services
 from functions.core.errors import ConfigError
 from functions.core.feedback import Feedback
-from functions.core.lenders import load_lender
 from functions.core.masking import mask_email
 from functions.core.replies import load_reply_rules
 from functions.core.unsubscribe import (
@@ -86,7 +85,7 @@ def _claims() -> UnsubscribeClaims | None:
 
 def _company(services: Services[UnsubscribeSettings], claims: UnsubscribeClaims) -> str:
     try:
-        return load_lender(services.settings.config_root, claims.lender_id).company_name
+        return services.lenders.get(claims.lender_id).company_name
     except ConfigError:
         return "the sender"  # a lender offboarded since the email went out: still unsubscribe
 

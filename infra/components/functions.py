@@ -18,6 +18,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk.aws_dynamodb import Table
 from constructs import Construct
 
+from functions.adapters.lender_store import LENDERS_PREFIX
 from functions.core.lenders import load_lender
 from functions.core.retention import load_retention
 from functions.observability import METRICS_NAMESPACE
@@ -197,6 +198,14 @@ class Functions(Construct):
         self._wire_send()
         self._wire_optout()
         self._wire_unsubscribe()
+        # The schedule role decrypts the bucket's objects already (lender files).
+        self._allow_lenders("Schedule", self.schedule, decrypt=False)
+        for role_name, function in (
+            ("Send", self.send),
+            ("Optout", self.optout),
+            ("Unsubscribe", self.unsubscribe),
+        ):
+            self._allow_lenders(role_name, function, decrypt=True)
         for role_name in ("Schedule", "Optout", "Unsubscribe"):
             acknowledge(
                 self.roles[role_name],
@@ -292,6 +301,7 @@ class Functions(Construct):
             "RUNG_INBOUND_TABLE": storage.inbound.table_name,
             "RUNG_REVIEWS_TABLE": storage.reviews.table_name,
             "RUNG_UPLOADS_BUCKET": storage.bucket.bucket_name,
+            "RUNG_LENDERS_BUCKET": storage.bucket.bucket_name,
             "RUNG_REPORTS_PREFIX": REJECTS_PREFIX,
             "RUNG_SES_CONFIGURATION_SET": messaging.configuration_set.configuration_set_name,
             "RUNG_SMS_CONFIGURATION_SET": messaging.sms_configuration_set.ref,
@@ -453,6 +463,27 @@ class Functions(Construct):
         # The unsubscribe is written to the append-only log of inbound decisions.
         _allow(fn, ["dynamodb:PutItem"], [storage.audit.table_arn])
         _allow(fn, _STOP_LADDER, [self._executions_arn])
+
+    def _allow_lenders(self, role_name: str, fn: lambda_.Function, *, decrypt: bool) -> None:
+        """Lender files pushed without a deploy (functions.adapters.lender_store): list and read
+        the lenders/ prefix only, never write it (`rung lenders push` writes, as an operator)."""
+        bucket = self._storage.bucket
+        _allow(fn, ["s3:GetObject"], [bucket.arn_for_objects(f"{LENDERS_PREFIX}*")])
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": LENDERS_PREFIX}},
+            )
+        )
+        if decrypt:
+            _allow(fn, ["kms:Decrypt"], [self._storage.key.key_arn])
+        acknowledge(
+            self.roles[role_name],
+            f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{LENDERS_PREFIX}*]",
+            "Lender files are named by lender id, added at run time without a deploy; the "
+            "grant is read-only and limited to the lenders/ prefix.",
+        )
 
     def _allow_receipts(self, fn: lambda_.Function) -> None:
         """A receipt to the lender for every file: email through SES, to the lenders' receipt

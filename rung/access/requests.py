@@ -115,6 +115,12 @@ def _object(action: str) -> Resolve:
     return resolve
 
 
+def _list_objects(params: Mapping[str, Any], where: Where) -> list[Call]:
+    """Listing is s3:ListBucket on the bucket; the prefix listed is the s3:prefix key."""
+    context = (("s3:prefix", str(params.get("Prefix", ""))),)
+    return [Call("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", context)]
+
+
 # ------------------------------------------------------------------------------------ SES
 
 
@@ -231,6 +237,7 @@ _OPERATIONS: Mapping[tuple[str, str], Resolve] = {
     ("s3", "GetObject"): _object("GetObject"),
     ("s3", "HeadObject"): _object("GetObject"),
     ("s3", "PutObject"): _object("PutObject"),
+    ("s3", "ListObjectsV2"): _list_objects,
     ("pinpoint-sms-voice-v2", "SendTextMessage"): _send_text,
     ("pinpoint-sms-voice-v2", "DeleteOptedOutNumber"): _opted_out_number("DeleteOptedOutNumber"),
     ("sesv2", "SendEmail"): _send_email,

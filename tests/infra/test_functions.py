@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from importlib import metadata
 from typing import Any
@@ -28,6 +29,7 @@ from rung.access.policy import Request, evaluate
 from tests.infra.conftest import (
     Synthesized,
     arn_of,
+    as_list,
     logical_id,
     resources_for,
     role_actions,
@@ -59,10 +61,13 @@ DEAD_LETTER_SEND = {
 # Least privilege, spelled out from what the adapters call (functions/adapters/*.py): any new
 # permission must be added here on purpose.
 STOP_LADDER = {"states:DescribeExecution", "states:StopExecution"}
+# Lender files pushed without a deploy: read the lenders/ prefix of the bucket (its key decrypts).
+READ_LENDERS = {"s3:GetObject", "s3:ListBucket", "kms:Decrypt"}
 EXPECTED_ACTIONS = {
     "schedule": ALWAYS
     | DEAD_LETTER_SEND
     | STOP_LADDER
+    | READ_LENDERS
     | {
         "s3:GetObject",
         "s3:PutObject",
@@ -77,6 +82,7 @@ EXPECTED_ACTIONS = {
         "ses:SendEmail",  # the lender's receipt for every file
     },
     "send": ALWAYS
+    | READ_LENDERS
     | {
         "dynamodb:GetItem",
         "dynamodb:Query",
@@ -91,6 +97,7 @@ EXPECTED_ACTIONS = {
     "optout": ALWAYS
     | DEAD_LETTER_SEND
     | STOP_LADDER
+    | READ_LENDERS
     | {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -103,6 +110,7 @@ EXPECTED_ACTIONS = {
     },
     "unsubscribe": ALWAYS
     | STOP_LADDER
+    | READ_LENDERS
     | {"secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
 }
 
@@ -241,7 +249,8 @@ def test_optout_lifts_numbers_from_the_configured_opt_out_list_only(
 
 
 def test_send_role_cannot_touch_s3_or_step_functions(synthesized: Synthesized) -> None:
-    actions = role_actions(synthesized, synthesized.stack.functions.roles["Send"])
+    # Beyond reading lender files (the lenders/ prefix, tested above), no S3 and no ladder control
+    actions = role_actions(synthesized, synthesized.stack.functions.roles["Send"]) - READ_LENDERS
     assert not {a for a in actions if a.startswith(("s3:", "states:"))}
 
 
@@ -290,9 +299,10 @@ def test_schedule_reads_its_prefixes_and_writes_only_rejects(
     def under(prefix: str) -> dict[str, Any]:
         return {"Fn::Join": ["", [bucket, f"/{prefix}*"]]}
 
-    # Then object access is limited to the three prefixes, and only rejects/ is written
+    # Then object access is limited to its three prefixes and the lender files, and only
+    # rejects/ is written
     assert sorted(map(str, resources_for(synthesized, role, "s3:GetObject"))) == sorted(
-        map(str, [under("uploads/"), under("payments/"), under("rejects/")])
+        map(str, [under("uploads/"), under("payments/"), under("rejects/"), under("lenders/")])
     )
     assert resources_for(synthesized, role, "s3:PutObject") == [under("rejects/")]
 
@@ -375,6 +385,7 @@ WIRED_PORTS = {
         "ladders",
         "continuations",
         "experiments",
+        "lenders",
     },
     "send": {
         "accounts",
@@ -390,6 +401,7 @@ WIRED_PORTS = {
         "push",
         "unsubscribe_key",
         "erased",
+        "lenders",
     },
     "optout": {
         "accounts",
@@ -403,6 +415,7 @@ WIRED_PORTS = {
         "sms",
         "email",
         "experiments",
+        "lenders",
     },
     "unsubscribe": {
         "accounts",
@@ -411,6 +424,7 @@ WIRED_PORTS = {
         "decisions",
         "ladders",
         "unsubscribe_key",
+        "lenders",
     },
 }
 COLD_STARTS = {
@@ -586,3 +600,23 @@ def test_optout_appends_inbound_decisions_and_opens_reviews_only(
             arn_of(storage.reviews) not in resources_for(synthesized, other, action)
             for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Scan")
         )
+
+
+@pytest.mark.parametrize("name", sorted(HANDLERS))
+def test_every_function_reads_lender_files_under_the_lenders_prefix_only(
+    synthesized: Synthesized, name: str
+) -> None:
+    # Given a function's role
+    role = synthesized.stack.functions.roles[name.capitalize()]
+    statements = role_statements(synthesized, role)
+
+    def naming(action: str) -> list[dict[str, Any]]:
+        return [st for st in statements if action in as_list(st["Action"])]
+
+    # Then it may read objects under lenders/, list that prefix only, and write nothing there
+    assert any("/lenders/*" in json.dumps(st["Resource"]) for st in naming("s3:GetObject"))
+    listing = naming("s3:ListBucket")
+    assert listing and all(
+        st["Condition"] == {"StringEquals": {"s3:prefix": "lenders/"}} for st in listing
+    )
+    assert not any("lenders/" in json.dumps(st["Resource"]) for st in naming("s3:PutObject"))

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
-from functions.core import intake, lenders
-from functions.core.lenders import load_lender
+from functions.core import intake
 from functions.core.models import Channel
 from functions.core.unsubscribe import make_unsubscribe_url
 from functions.schedule import handler as schedule_handler
@@ -42,6 +41,7 @@ from tests.integration.test_optout_handler import url_event
 pytestmark = pytest.mark.slow
 
 SAMPLES = PROJECT_ROOT / "samples"
+CONFIG_LENDERS = PROJECT_ROOT / "config" / "lenders"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws"
 START = datetime(2026, 12, 1, tzinfo=UTC)
 AWS_CALLS_DOC = PROJECT_ROOT / "docs" / "aws-calls.md"
@@ -127,12 +127,15 @@ def _push_to_app_users(world: LocalWorld) -> None:
         f"P-1,{working},50.00,USD,{due},Asia/Tokyo\n"
         f"P-2,{disabled},50.00,USD,{due},Asia/Tokyo\n"
     )
-    demo = load_lender(PROJECT_ROOT, "demo").model_copy(update={"ladder": "with_push"})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lenders, "_load_lender", lambda *_: demo)
-        world.put_object("uploads/demo/app.csv", rows.encode())
-        # The recorded run ends at midnight UTC: 09:00 in Tokyo, the push rung is due now.
-        world.clock.run_until(world.clock.now() + timedelta(minutes=1))
+    # The demo lender switched to the ladder with push rungs, without a deploy.
+    shipped = (CONFIG_LENDERS / "demo.yaml").read_bytes()
+    with_push = shipped.replace(b"\nladder: default\n", b"\nladder: with_push\n")
+    assert with_push != shipped
+    world.put_object("lenders/demo.yaml", with_push)
+    world.put_object("uploads/demo/app.csv", rows.encode())
+    # The recorded run ends at midnight UTC: 09:00 in Tokyo, the push rung is due now.
+    world.clock.run_until(world.clock.now() + timedelta(minutes=1))
+    world.put_object("lenders/demo.yaml", shipped)
     pushed = [r for r in world.gate_records() if r.account_id.startswith("P-")]
     assert sorted((r.account_id, r.channel, r.decision.value) for r in pushed if r.rung == 2) == [
         ("P-1", Channel.PUSH, "SENT"),
@@ -148,6 +151,9 @@ def _crash(*args: object, **kwargs: object) -> None:
 def recording() -> Recording:
     sim = _sample_run()
     with simulation_world(sim) as world:
+        # The demo lender as `rung lenders push` stores it: every function reads it from the
+        # bucket's lenders/ prefix (no deploy), under its own role.
+        world.put_object("lenders/demo.yaml", (CONFIG_LENDERS / "demo.yaml").read_bytes())
         run_in(world, sim)
         _publish_receipts(world)
         # Two late accounts, whose ladders are running: one unsubscribes by the link in an

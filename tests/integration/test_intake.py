@@ -27,6 +27,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from functions.adapters.lender_store import S3LenderSource
 from functions.adapters.memory import (
     MemoryAccountStore,
     MemoryEmail,
@@ -38,6 +39,7 @@ from functions.bootstrap import Services, aws_services
 from functions.core.clock import FixedClock
 from functions.core.intake import BATCH_SIZE, IntakeOutcome, ingest
 from functions.core.ladder import execution_name
+from functions.core.lenders import ShippedLenders
 from functions.core.models import Account, AccountStatus, Channel, ContactPreference
 from functions.schedule import handler as schedule
 from functions.settings import PROJECT_ROOT, Settings
@@ -324,6 +326,26 @@ def test_schedule_unknown_lender_rejects_the_whole_file(aws: Aws) -> None:
     assert aws.executions() == {}
 
 
+def test_schedule_reads_a_lender_pushed_to_the_bucket_without_a_deploy(aws: Aws) -> None:
+    # Given a lender no shipped file knows, pushed to the bucket's lenders/ prefix (as
+    # `rung lenders push` stores it), and the schedule function reading lenders from there
+    demo = (PROJECT_ROOT / "config" / "lenders" / "demo.yaml").read_text(encoding="utf-8")
+    aws.put("lenders/acme.yaml", demo.replace("lender_id: demo", "lender_id: acme").encode())
+    aws.services = replace(
+        aws.services,
+        lenders=S3LenderSource(BUCKET, ShippedLenders(PROJECT_ROOT), cache_seconds=0.0),
+    )
+
+    # When its file arrives
+    (record,) = aws.upload("uploads/acme/file.csv", (SAMPLES / "accounts.csv").read_bytes())[
+        "uploads"
+    ]
+
+    # Then it is processed as any configured lender's, under the schedule role's grants
+    assert (record["file_error"], record["rows"], record["accepted"]) == ("", 15, 14)
+    assert len(aws.executions()) == 13
+
+
 def test_schedule_whole_rejected_file_is_processed_when_delivered_again(
     aws: Aws, tmp_path: Path
 ) -> None:
@@ -331,7 +353,9 @@ def test_schedule_whole_rejected_file_is_processed_when_delivered_again(
     config = tmp_path / "config"
     shutil.copytree(PROJECT_ROOT / "config", config)
     aws.services = replace(
-        aws.services, settings=aws.services.settings.model_copy(update={"config_root": tmp_path})
+        aws.services,
+        settings=aws.services.settings.model_copy(update={"config_root": tmp_path}),
+        lenders=ShippedLenders(tmp_path),
     )
     key, body = "uploads/acme/file.csv", (SAMPLES / "accounts.csv").read_bytes()
     (first,) = aws.upload(key, body)["uploads"]
@@ -387,6 +411,7 @@ class MemoryPorts:
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
         self.email = MemoryEmail()  # receipts to the lender
+        self.lenders = ShippedLenders(PROJECT_ROOT)
 
 
 def generated_lines(rows: int, bad_every: int = 0, duplicate_every: int = 0) -> Iterator[str]:
@@ -525,6 +550,7 @@ class CountingPorts:
         self.uploads = MemoryUploadStore()
         self.objects = objects
         self.email = MemoryEmail()  # receipts to the lender
+        self.lenders = ShippedLenders(PROJECT_ROOT)
 
 
 def ingest_generated(folder: str, rows: int) -> str:

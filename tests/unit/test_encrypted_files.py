@@ -143,7 +143,9 @@ def test_encrypted_upload_before_the_key_is_installed_goes_through_once_it_is(
     demo.write_text(demo.read_text(encoding="utf-8").split("# Its OpenPGP")[0], encoding="utf-8")
     installed = {"key": ""}
     services = memory_services(
-        Settings(), FixedClock(NOW), decryption=OpenPgpDecryption(lambda: installed["key"])
+        Settings(config_root=tmp_path),
+        FixedClock(NOW),
+        decryption=OpenPgpDecryption(lambda: installed["key"]),
     )
     services.objects.put("uploads/demo/march.csv.pgp", keys.encrypt(), "application/pgp-encrypted")
     first = ingest(services, "uploads/demo/march.csv.pgp", "e1", NOW, tmp_path)

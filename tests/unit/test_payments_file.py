@@ -19,7 +19,7 @@ from functions.adapters.memory import (
 from functions.core.errors import FileRejected
 from functions.core.intake import IntakeOutcome, ingest
 from functions.core.ladder import execution_name
-from functions.core.lenders import load_lender
+from functions.core.lenders import ShippedLenders, load_lender
 from functions.core.models import AccountStatus
 from functions.core.payments_file import PaymentsFile
 from functions.settings import PROJECT_ROOT
@@ -41,6 +41,7 @@ class Ports:
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
         self.email = MemoryEmail()  # receipts to the lender
+        self.lenders = ShippedLenders(PROJECT_ROOT)
 
     def upload(self, key: str, body: str, etag: str = "e1") -> IntakeOutcome:
         self.objects.put(key, body.encode(), "text/csv")

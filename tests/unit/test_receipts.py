@@ -49,7 +49,7 @@ def _file(good: int, bad_phone: int, bad_amount: int) -> bytes:
 def test_processed_file_sends_one_receipt_per_address_with_counts_reasons_and_link(
     root: Path,
 ) -> None:
-    services = memory_services(Settings(), FixedClock(NOW))
+    services = memory_services(Settings(config_root=root), FixedClock(NOW))
     services.objects.put("uploads/demo/march.csv", _file(3, 2, 1), "text/csv")
     record = ingest(
         services, "uploads/demo/march.csv", "e1", NOW, root, configuration_set="cs"
@@ -75,7 +75,7 @@ def test_processed_file_sends_one_receipt_per_address_with_counts_reasons_and_li
 
 
 def test_file_rejected_whole_gets_a_receipt_too(root: Path) -> None:
-    services = memory_services(Settings(), FixedClock(NOW))
+    services = memory_services(Settings(config_root=root), FixedClock(NOW))
     services.objects.put("uploads/demo/empty.csv", b"", "text/csv")
     record = ingest(services, "uploads/demo/empty.csv", "e1", NOW, root).record
     (_, message), _ = services.email.sent  # type: ignore[attr-defined]
@@ -84,7 +84,7 @@ def test_file_rejected_whole_gets_a_receipt_too(root: Path) -> None:
 
 
 def test_unknown_lender_has_no_one_to_receive_a_receipt(root: Path) -> None:
-    services = memory_services(Settings(), FixedClock(NOW))
+    services = memory_services(Settings(config_root=root), FixedClock(NOW))
     services.objects.put("uploads/acme/x.csv", _file(1, 0, 0), "text/csv")
     record = ingest(services, "uploads/acme/x.csv", "e1", NOW, root).record
     assert record.file_error.startswith("unknown lender")
@@ -95,7 +95,7 @@ def test_a_long_file_is_receipted_once_with_reasons_of_every_invocation(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(intake, "BATCH_SIZE", 2)
-    services = memory_services(Settings(), FixedClock(NOW))
+    services = memory_services(Settings(config_root=root), FixedClock(NOW))
     services.objects.put("uploads/demo/long.csv", _file(2, 3, 2), "text/csv")
     outcome = ingest(services, "uploads/demo/long.csv", "e1", NOW, root, should_pause=lambda: True)
     invocations = 1
@@ -118,7 +118,7 @@ def test_a_long_file_is_receipted_once_with_reasons_of_every_invocation(
 
 
 def test_a_failed_receipt_is_recorded_and_the_file_still_stands(root: Path) -> None:
-    services = memory_services(Settings(), FixedClock(NOW))
+    services = memory_services(Settings(config_root=root), FixedClock(NOW))
     services.email.fail_next(TransientSendError("ses throttled"))  # type: ignore[attr-defined]
     services.objects.put("uploads/demo/march.csv", _file(2, 0, 0), "text/csv")
     record = ingest(services, "uploads/demo/march.csv", "e1", NOW, root).record
