@@ -23,6 +23,7 @@ from functions.core.ports import (
     ChannelSwitch,
     Continuations,
     DecisionLog,
+    ErasedAddresses,
     ExperimentTally,
     FileDecryption,
     InboundLog,
@@ -81,7 +82,9 @@ class Services(Generic[SettingsT]):
     slots: SendSlots  # pacing counters (functions.core.pacing)
     leases: AddressLeases  # one send at a time per address (functions.core.sending)
     # The HMAC key of one-click unsubscribe links; a function so it is fetched only when used.
+    # Erasure pseudonyms are keyed with it too (functions.core.erasure).
     unsubscribe_key: Callable[[], bytes]
+    erased: ErasedAddresses  # hashed suppressions of erased borrowers
     # Champion/challenger tallies and guardrail stops (functions.core.experiments).
     experiments: ExperimentTally
 
@@ -137,7 +140,9 @@ def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
         "accounts": DynamoAccountStore(
             settings.accounts_table, retention_days=settings.account_retention_days
         ),
-        "uploads": DynamoUploadStore(settings.uploads_table),
+        "uploads": DynamoUploadStore(
+            settings.uploads_table, retention_days=settings.audit_retention_days
+        ),
         "objects": S3ObjectStore(settings.uploads_bucket),
         "decryption": OpenPgpDecryption(lambda: pgp_secret_key(settings.pgp_secret_arn)),
         "email": SesEmailSender(),  # receipts to the lender
@@ -157,6 +162,7 @@ def _send_ports(settings: SendSettings) -> dict[str, Any]:
         DynamoSendSlots,
         DynamoSuppressionStore,
     )
+    from functions.adapters.erasable import DynamoErasedAddresses
     from functions.adapters.secrets import signing_key
     from functions.adapters.ses_email import SesEmailSender
     from functions.adapters.sms_voice import SmsVoiceSender
@@ -169,7 +175,7 @@ def _send_ports(settings: SendSettings) -> dict[str, Any]:
         ),
         "suppressions": DynamoSuppressionStore(settings.suppressions_table),
         "channels": DynamoChannelSwitch(settings.suppressions_table),
-        "ledger": DynamoLedger(settings.ledger_table),
+        "ledger": DynamoLedger(settings.ledger_table, retention_days=settings.audit_retention_days),
         "slots": DynamoSendSlots(settings.ledger_table),
         "leases": DynamoAddressLeases(settings.ledger_table),
         "audit": DynamoAuditLog(settings.audit_table, retention_days=settings.audit_retention_days),
@@ -178,6 +184,7 @@ def _send_ports(settings: SendSettings) -> dict[str, Any]:
         "email": SesEmailSender(),
         "push": SnsPushSender(),
         "unsubscribe_key": lambda: signing_key(settings.unsubscribe_secret_arn),
+        "erased": DynamoErasedAddresses(settings.suppressions_table),
     }
 
 
@@ -202,7 +209,7 @@ def _optout_ports(settings: OptoutSettings) -> dict[str, Any]:
         ),
         "suppressions": DynamoSuppressionStore(settings.suppressions_table),
         "channels": DynamoChannelSwitch(settings.suppressions_table),
-        "ledger": DynamoLedger(settings.ledger_table),
+        "ledger": DynamoLedger(settings.ledger_table, retention_days=settings.audit_retention_days),
         "decisions": DynamoDecisionLog(
             settings.audit_table, retention_days=settings.audit_retention_days
         ),
@@ -298,6 +305,7 @@ def memory_services(
         MemoryContinuations,
         MemoryDecisionLog,
         MemoryEmail,
+        MemoryErasedAddresses,
         MemoryExperimentTally,
         MemoryInboundLog,
         MemoryLadderControl,
@@ -336,6 +344,7 @@ def memory_services(
         slots=MemorySendSlots(),
         leases=MemoryAddressLeases(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
+        erased=MemoryErasedAddresses(),
         experiments=MemoryExperimentTally(),
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

@@ -66,6 +66,9 @@ class ScheduleSettings(FunctionSettings):
     accounts_table: Name
     account_retention_days: Days  # kept this long after the account closes
     uploads_table: Name
+    # Records of collection activity (uploads, ledger, audit) are kept this long after it:
+    # config/retention.yaml, the longest duty of the profiles served plus a margin.
+    audit_retention_days: Days
     uploads_bucket: Name
     reports_prefix: Name  # where reject reports go in the uploads bucket
     state_machine_arn: Name
@@ -149,7 +152,6 @@ LOCAL_NAMES: dict[str, object] = {
     "reports_prefix": "rejects/",
     "sms_opt_out_list": "Default",
     "account_retention_days": 400,
-    "audit_retention_days": 400,
     "channel_pause_recheck_hours": 6,
     "email_pause_alarms": "",
 }
@@ -173,5 +175,43 @@ class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettin
     @classmethod
     def _local_names(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {**LOCAL_NAMES, **data}
+            return {**LOCAL_NAMES, "audit_retention_days": _records_days(), **data}
         return data
+
+
+def _records_days() -> int:
+    """The stack's RUNG_AUDIT_RETENTION_DAYS, from the configuration shipped with the code."""
+    from functions.core.retention import load_retention
+
+    return load_retention(PROJECT_ROOT).records_days
+
+
+class ConsoleSettings(FunctionSettings):
+    """The ops console (functions/console): the tables and bucket its pages read and act on."""
+
+    accounts_table: Name
+    account_retention_days: Days  # a review resolution may close an account
+    suppressions_table: Name  # suppressions and channel pauses
+    ledger_table: Name  # send attempts and their delivery receipts
+    audit_table: Name  # gate decisions, inbound decisions and console actions
+    audit_retention_days: Days
+    templates_table: Name
+    uploads_table: Name
+    uploads_bucket: Name  # reject reports are downloaded from here
+    reviews_table: Name
+    lender_ids: Name  # comma-separated lenders whose configuration the pages use
+
+    @property
+    def lenders(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.lender_ids.split(",") if name.strip())
+
+
+class ConsoleLambdaSettings(ConsoleSettings):
+    """The console Lambda in AWS: its pages' settings and how people sign in (Cognito's
+    managed login, functions/console/cognito.py). `rung console` signs nobody in."""
+
+    user_pool_id: Name  # e.g. eu-west-1_AbC123: the region is its prefix
+    user_pool_client_id: Name
+    user_pool_domain: Name  # managed login's host: <prefix>.auth.<region>.amazoncognito.com
+    console_url: Name  # https base URL of the console (the HTTP API), ending in /
+    session_secret_arn: Name  # Secrets Manager secret: HMAC key of sign-in state and CSRF

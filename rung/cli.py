@@ -16,6 +16,8 @@ from typing import NoReturn
 
 from rung.commands import (
     channels,
+    console,
+    kpis,
     ladders,
     pgp_key,
     plan,
@@ -44,7 +46,9 @@ COMMANDS = (
     pgp_key,
     preflight,
     smoke,
+    kpis,
     experiments_command,
+    console,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141

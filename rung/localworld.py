@@ -101,6 +101,7 @@ _TABLE_TTL: Mapping[str, str] = {
     "accounts": "expires_at",
     "ledger": "expires_at",
     "audit": "expires_at",
+    "uploads": "expires_at",
     "inbound": "expires_at",
     "reviews": "expires_at",
 }

@@ -279,8 +279,10 @@ class DynamoAccountStore(Table):
 class DynamoSuppressionStore(Table):
     """`pk` = suppression_key(): email addresses are matched whatever their case."""
 
-    def get(self, channel: Channel, address: str) -> Suppression | None:
-        item = self._get({"pk": suppression_key(channel, address)})
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None:
+        item = self._get({"pk": suppression_key(channel, address, lender_id)})
         return Suppression.model_validate(item) if item is not None else None
 
     def put(self, suppression: Suppression) -> None:
@@ -288,9 +290,10 @@ class DynamoSuppressionStore(Table):
             TableName=self.table_name, Item=to_wire(model_item(suppression, pk=suppression.key))
         )
 
-    def delete(self, channel: Channel, address: str) -> None:
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None:
         self.client.delete_item(
-            TableName=self.table_name, Key=to_wire({"pk": suppression_key(channel, address)})
+            TableName=self.table_name,
+            Key=to_wire({"pk": suppression_key(channel, address, lender_id)}),
         )
 
 
@@ -361,8 +364,11 @@ class DynamoChannelSwitch(Table):
         self.client.delete_item(TableName=self.table_name, Key=to_wire(self._key(channel)))
 
 
-def _ledger_item(entry: LedgerEntry) -> Item:
+def _ledger_item(entry: LedgerEntry, retention: timedelta | None) -> Item:
     item = model_item(entry, pk=entry.ladder_key, sk=entry.sort_key)
+    if retention is not None:
+        # docs/compliance.md, Records and erasure: an attempt is a record of collection activity.
+        item[TTL_ATTRIBUTE] = int((entry.attempted_at + retention).timestamp())
     # An empty string may not be a GSI key: without `address` the entry is not in by_address,
     # without `provider_message_id` (until a send completes) not in by_message.
     for index_key in ("address", "provider_message_id"):
@@ -372,10 +378,19 @@ def _ledger_item(entry: LedgerEntry) -> Item:
 
 
 class DynamoLedger(Table):
+    """Attempts, `pk` = ladder key, `sk` = rung#channel. With `retention_days` each attempt
+    carries its TTL (the records retention after the attempt)."""
+
+    def __init__(
+        self, table_name: str, *, retention_days: int | None = None, client: Any | None = None
+    ) -> None:
+        super().__init__(table_name, client=client)
+        self._retention = timedelta(days=retention_days) if retention_days else None
+
     def claim(self, entry: LedgerEntry) -> bool:
         """Conditional put BEFORE the provider call: only the first claim of a
         (ladder, rung, channel) wins, so retries and duplicate events cannot send twice."""
-        return self._put_new(_ledger_item(entry)) is None
+        return self._put_new(_ledger_item(entry, self._retention)) is None
 
     def get(self, ladder_key: str, rung: int, channel: Channel) -> LedgerEntry | None:
         item = self._get({"pk": ladder_key, "sk": ledger_sort_key(rung, channel)})
@@ -452,17 +467,22 @@ class DynamoLedger(Table):
         values = {f":attempt{i}": state.value for i, state in enumerate(sorted(ATTEMPT_STATES))}
         return f"#state IN ({', '.join(values)})", values
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
-        """Frequency caps across every account sharing an address: GSI by_address."""
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
+        """Frequency caps across every account sharing an address (or only one lender's
+        accounts: their ladder keys begin `{lender_id}#`): GSI by_address."""
         state_filter, state_values = self._attempt_filter()
+        values = {":address": address, ":since": utc_iso(since), **state_values}
+        if lender_id:
+            state_filter = f"{state_filter} AND begins_with(pk, :lender)"
+            values[":lender"] = f"{lender_id}#"
         items = self._query(
             IndexName="by_address",
             KeyConditionExpression="address = :address AND attempted_at >= :since",
             FilterExpression=state_filter,
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues=to_wire(
-                {":address": address, ":since": utc_iso(since), **state_values}
-            ),
+            ExpressionAttributeValues=to_wire(values),
         )
         return sorted(datetime.fromisoformat(item["attempted_at"]) for item in items)
 
@@ -588,15 +608,29 @@ class DynamoReviewQueue(Table):
 
 
 class DynamoUploadStore(Table):
+    """One item per lender file, `pk` = key#etag. With `retention_days` each carries its TTL:
+    the records retention after the file was received (docs/compliance.md, Records and
+    erasure)."""
+
+    def __init__(
+        self, table_name: str, *, retention_days: int | None = None, client: Any | None = None
+    ) -> None:
+        super().__init__(table_name, client=client)
+        self._retention = timedelta(days=retention_days) if retention_days else None
+
+    def _item(self, record: UploadRecord) -> Item:
+        item = model_item(record, pk=record.pk)
+        if self._retention is not None:
+            item[TTL_ATTRIBUTE] = int((record.received_at + self._retention).timestamp())
+        return item
+
     def begin(self, record: UploadRecord) -> UploadRecord | None:
         """Conditional put of key+ETag: a duplicate S3 event finds the first record instead."""
-        existing = self._put_new(model_item(record, pk=record.pk))
+        existing = self._put_new(self._item(record))
         return UploadRecord.model_validate(existing) if existing is not None else None
 
     def finish(self, record: UploadRecord) -> None:
-        self.client.put_item(
-            TableName=self.table_name, Item=to_wire(model_item(record, pk=record.pk))
-        )
+        self.client.put_item(TableName=self.table_name, Item=to_wire(self._item(record)))
 
     def reopen(self, seen: UploadRecord, record: UploadRecord) -> UploadRecord | None:
         if not seen.rejected_whole:
@@ -607,7 +641,7 @@ class DynamoUploadStore(Table):
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=to_wire(model_item(reopened, pk=reopened.pk)),
+                Item=to_wire(self._item(reopened)),
                 ConditionExpression=f"#error = :error AND (#attempt = :attempt{first})",
                 ExpressionAttributeNames={"#error": "file_error", "#attempt": "attempt"},
                 ExpressionAttributeValues=to_wire(

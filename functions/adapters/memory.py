@@ -27,6 +27,14 @@ from functions.adapters.records import (
     ledger_sort_key,
     utc_iso,
 )
+from functions.core.erasure import (
+    LENDER_FILE_PREFIXES,
+    file_replacements,
+    is_suppression_key_for,
+    mentions,
+    scrub_bytes,
+    scrub_value,
+)
 from functions.core.errors import PermanentSendError
 from functions.core.experiments import TALLY_COUNTERS, VariantTally
 from functions.core.models import (
@@ -38,6 +46,8 @@ from functions.core.models import (
     ChannelPause,
     ContactPreference,
     Decision,
+    ErasedAddress,
+    ErasureRecord,
     InboundDecision,
     LedgerEntry,
     ReviewItem,
@@ -46,7 +56,7 @@ from functions.core.models import (
     UploadRecord,
     suppression_key,
 )
-from functions.core.ports import OutboundMessage
+from functions.core.ports import ErasureScope, ErasureTally, OutboundMessage
 
 
 class MemoryAccountStore:
@@ -106,15 +116,17 @@ class MemorySuppressionStore:
     def __init__(self) -> None:
         self._suppressions: dict[str, Suppression] = {}
 
-    def get(self, channel: Channel, address: str) -> Suppression | None:
-        return self._suppressions.get(suppression_key(channel, address))
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None:
+        return self._suppressions.get(suppression_key(channel, address, lender_id))
 
     def put(self, suppression: Suppression) -> None:
         utc_iso(suppression.at)
         self._suppressions[suppression.key] = suppression
 
-    def delete(self, channel: Channel, address: str) -> None:
-        self._suppressions.pop(suppression_key(channel, address), None)
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None:
+        self._suppressions.pop(suppression_key(channel, address, lender_id), None)
 
     def all(self) -> list[Suppression]:
         """Every suppression held (simulator reports)."""
@@ -208,10 +220,17 @@ class MemoryLedger:
         self._by_ladder[ladder_key].discard(key)
         self._by_address.get(entry.address, set()).discard(key)
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
         entries = (self._entries[key] for key in self._by_address.get(address, ()))
+        prefix = f"{lender_id}#" if lender_id else ""
         return sorted(
-            e.attempted_at for e in entries if e.state in ATTEMPT_STATES and e.attempted_at >= since
+            e.attempted_at
+            for e in entries
+            if e.state in ATTEMPT_STATES
+            and e.attempted_at >= since
+            and e.ladder_key.startswith(prefix)
         )
 
     def sent_for_ladder_since(
@@ -488,6 +507,23 @@ class MemoryObjectStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
 
+    def stored_keys(self) -> list[str]:
+        """Every stored key (the erasure looks through them all)."""
+        if self._root is None:
+            return sorted(self._objects)
+        found = (p for p in self._root.rglob("*") if p.is_file())
+        return sorted(p.relative_to(self._root).as_posix() for p in found)
+
+    def delete(self, key: str) -> None:
+        self.content_types.pop(key, None)
+        if self._root is None:
+            self._objects.pop(key, None)
+        else:
+            self._path(key).unlink(missing_ok=True)
+
+    def content_type(self, key: str) -> str:
+        return self.content_types.get(key, "application/octet-stream")
+
     def link(self, key: str, valid_for: timedelta) -> str:
         """The file itself when kept in a folder, else a `memory:` name (nothing expires here)."""
         return self._path(key).as_uri() if self._root is not None else f"memory:{key}"
@@ -513,6 +549,112 @@ class MemoryInboundLog:
             return False
         self.seen[message_id] = at
         return True
+
+
+class MemoryErasedAddresses:
+    """Hashed suppressions left by erasures, by pseudonym (never expire)."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, ErasedAddress] = {}
+
+    def get(self, pseudonym: str) -> ErasedAddress | None:
+        return self.marks.get(pseudonym)
+
+    def put(self, mark: ErasedAddress) -> None:
+        utc_iso(mark.at)
+        self.marks.setdefault(mark.pseudonym, mark)  # the first erasure's mark stays
+
+
+class MemoryBorrowerRecords:
+    """The in-memory stores a borrower's data lives in, erased as the DynamoDB + S3 adapter
+    (functions.adapters.erasable) erases the tables and the bucket."""
+
+    def __init__(
+        self,
+        *,
+        accounts: MemoryAccountStore,
+        suppressions: MemorySuppressionStore,
+        ledger: MemoryLedger,
+        audit: MemoryAuditLog,
+        decisions: MemoryDecisionLog,
+        reviews: MemoryReviewQueue,
+        objects: MemoryObjectStore,
+        lender_file_prefixes: tuple[str, ...] = LENDER_FILE_PREFIXES,
+    ) -> None:
+        self._accounts = accounts
+        self._suppressions = suppressions
+        self._ledger = ledger
+        self._audit = audit
+        self._decisions = decisions
+        self._reviews = reviews
+        self._objects = objects
+        self._lender_files = lender_file_prefixes
+        self.erasures: list[ErasureRecord] = []
+
+    def erase(self, scope: ErasureScope) -> ErasureTally:
+        tally = ErasureTally()
+        swap = scope.replacements
+        for account in scope.accounts:
+            if self._accounts._accounts.pop(account.key, None) is not None:
+                tally.removed["accounts"] += 1
+        for channel, address in scope.addresses:
+            address_key = suppression_key(channel, address)
+            for held in list(self._suppressions._suppressions):
+                if is_suppression_key_for(address_key, held):
+                    del self._suppressions._suppressions[held]
+                    tally.removed["suppressions"] += 1
+        ledger = self._ledger
+        for address in swap:
+            for entry_key in ledger._by_address.pop(address, set()):
+                ledger._entries[entry_key] = ledger._entries[entry_key].model_copy(
+                    update={"address": swap[address]}
+                )
+                ledger._by_address.setdefault(swap[address], set()).add(entry_key)
+                tally.pseudonymised["ledger"] += 1
+        audit = self._audit
+        for index, record in enumerate(audit.records):
+            scrubbed = AuditRecord.model_validate(scrub_value(record.model_dump(), swap))
+            if scrubbed != record:
+                audit.records[index] = scrubbed
+                audit._by_key[(audit_partition_key(record), audit_sort_key(record))] = scrubbed
+                tally.pseudonymised["audit"] += 1
+        decisions = self._decisions._by_key
+        for decision_key, decision in list(decisions.items()):
+            scrubbed_decision = InboundDecision.model_validate(
+                scrub_value(decision.model_dump(), swap)
+            )
+            if scrubbed_decision != decision:
+                del decisions[decision_key]
+                decisions[(scrubbed_decision.key, decision_sort_key(scrubbed_decision))] = (
+                    scrubbed_decision
+                )
+                tally.pseudonymised["inbound_decisions"] += 1
+        reviews = self._reviews._items
+        for review_id, item in list(reviews.items()):
+            scrubbed_item = ReviewItem.model_validate(scrub_value(item.model_dump(), swap))
+            if scrubbed_item != item:
+                reviews[review_id] = scrubbed_item
+                tally.pseudonymised["reviews"] += 1
+        self._erase_objects(file_replacements(swap), tally)
+        return tally
+
+    def _erase_objects(self, forms: dict[str, str], tally: ErasureTally) -> None:
+        for key in self._objects.stored_keys():
+            with self._objects.open(key) as stream:
+                data = stream.read()
+            if not mentions(data, forms):
+                continue
+            if key.startswith(self._lender_files):
+                self._objects.delete(key)
+                tally.removed["lender_files"] += 1
+            else:
+                self._objects.put(key, scrub_bytes(data, forms), self._objects.content_type(key))
+                tally.pseudonymised["reports"] += 1
+
+    def record(self, erasure: ErasureRecord) -> None:
+        utc_iso(erasure.at)
+        if all(e.erasure_id != erasure.erasure_id for e in self.erasures):
+            self.erasures.append(erasure)
 
 
 class MemoryExperimentTally:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.core.experiments import breach, load_experiments, load_guardrails
 from functions.core.ladder import execution_name
+from functions.core.lender_scope import binding_suppressions
 from functions.core.masking import mask_email, mask_phone
 from functions.core.models import (
     Account,
@@ -150,7 +151,7 @@ class Effects:
 
     def _suppress(self, new: Suppression, log: InboundDecision) -> bool:
         """Store `new` unless an equal or stronger suppression is there; True if stored."""
-        current = self.ports.suppressions.get(new.channel, new.address)
+        current = self.ports.suppressions.get(new.channel, new.address, lender_id=new.lender_id)
         stored = current is None
         if current is not None:
             widens = (
@@ -207,12 +208,7 @@ class Effects:
 
     def _contactable(self, account: Account) -> bool:
         """Whether any channel of `account` is still open — judged by the gate's own rule."""
-        held = tuple(
-            s
-            for c in Channel
-            if (address := account.address(c))
-            and (s := self.ports.suppressions.get(c, address)) is not None
-        )
+        held = binding_suppressions(self.ports.suppressions, account)
         return any(
             (address := account.address(c)) and suppressed_by(held, c, address) is None
             for c in Channel

@@ -89,6 +89,7 @@ class SuppressionSource(StrEnum):
     LENDER = "lender"
     WRONG_NUMBER = "wrong_number"
     PROVIDER = "provider"  # the provider says the address is gone (a disabled push endpoint)
+    ERASURE = "erasure"  # the borrower's data was erased; a keyed hash still blocks the address
 
 
 class ContactPreference(BaseModel):
@@ -171,17 +172,23 @@ class Suppression(BaseModel):
     source: SuppressionSource
     at: datetime
     detail: str = ""
+    # None: binds every lender of the deployment (the collector). A lender id: binds only that
+    # lender's messages (`scope: lender` in config/collector.yaml; functions.core.lender_scope).
+    lender_id: str | None = None
 
     @property
     def key(self) -> str:
-        return suppression_key(self.channel, self.address)
+        return suppression_key(self.channel, self.address, self.lender_id)
 
     def key_matches(self, address: str) -> bool:
-        return self.key == suppression_key(self.channel, address)
+        return self.key == suppression_key(self.channel, address, self.lender_id)
 
 
-def suppression_key(channel: Channel, address: str) -> str:
-    return f"{channel.value}#{spec(channel).fold(address)}"
+def suppression_key(channel: Channel, address: str, lender_id: str | None = None) -> str:
+    """The one place suppression keys are made: `sms#+E164`, `email#address` bind the whole
+    deployment; `lender#{lender_id}#sms#+E164` binds one lender's messages only."""
+    own = f"{channel.value}#{spec(channel).fold(address)}"
+    return f"lender#{lender_id}#{own}" if lender_id else own
 
 
 class ChannelPause(BaseModel):
@@ -367,3 +374,29 @@ class InboundDecision(BaseModel):
     @property
     def key(self) -> str:
         return f"{INBOUND_PREFIX}{suppression_key(self.channel, self.address)}"
+
+
+class ErasedAddress(BaseModel):
+    """The hashed suppression an erasure leaves (suppressions table, `erased#…`): no raw
+    address, and it never expires, so an erased address is never contacted again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pseudonym: str  # functions.core.erasure.address_pseudonym
+    at: datetime
+    erasure_id: str
+
+
+class ErasureRecord(BaseModel):
+    """The audit's record of one erasure (audit table, `erasure#…`): pseudonymous only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    erasure_id: str
+    at: datetime
+    by: str
+    accounts: tuple[str, ...]  # account pseudonyms
+    addresses: tuple[str, ...]  # address pseudonyms
+    removed: dict[str, int] = Field(default_factory=dict)  # deleted, per kind of record
+    pseudonymised: dict[str, int] = Field(default_factory=dict)  # kept, with pseudonyms
+    kept: dict[str, str] = Field(default_factory=dict)  # kept as they were, and why

@@ -6,6 +6,7 @@ Each has a boto3 adapter (`functions.adapters.aws`) and an in-memory adapter
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from functions.core.models import (
     ChannelPause,
     ContactPreference,
     Decision,
+    ErasedAddress,
+    ErasureRecord,
     InboundDecision,
     LedgerEntry,
     ReviewItem,
@@ -59,11 +62,16 @@ class AccountStore(Protocol):
 
 
 class SuppressionStore(Protocol):
-    def get(self, channel: Channel, address: str) -> Suppression | None: ...
+    """`lender_id` None: the deployment-wide suppression of the address; a lender id: the one
+    binding only that lender (functions.core.lender_scope)."""
+
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None: ...
 
     def put(self, suppression: Suppression) -> None: ...
 
-    def delete(self, channel: Channel, address: str) -> None: ...
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None: ...
 
 
 class SendSlots(Protocol):
@@ -111,8 +119,11 @@ class Ledger(Protocol):
         """Delete a claim whose provider call certainly did not happen (throttled, 5xx)."""
         ...
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
-        """Instants of attempts (SENT or UNCERTAIN) to `address` at or after `since`."""
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
+        """Instants of attempts (SENT or UNCERTAIN) to `address` at or after `since`; only
+        those for `lender_id`'s accounts when given (caps per lender)."""
         ...
 
     def sent_for_ladder_since(
@@ -280,6 +291,43 @@ class InboundLog(Protocol):
     def first_time(self, message_id: str, at: datetime) -> bool:
         """Conditional put of an inbound message id; False if seen before (SNS redelivers)."""
         ...
+
+
+class ErasedAddresses(Protocol):
+    """Hashed suppressions left by erasures (functions.core.erasure): the send gate asks by
+    pseudonym, so an erased address is recognised without being stored."""
+
+    def get(self, pseudonym: str) -> ErasedAddress | None: ...
+
+    def put(self, mark: ErasedAddress) -> None: ...
+
+
+@dataclass(frozen=True)
+class ErasureScope:
+    """What one erasure covers (functions.core.erasure.find_borrower)."""
+
+    accounts: tuple[Account, ...]
+    addresses: tuple[tuple[Channel, str], ...]  # every form of every address, as stored
+    replacements: Mapping[str, str]  # raw address -> its pseudonym
+    lender_ids: tuple[str, ...]  # whose lender-scoped suppressions to look under
+
+
+@dataclass
+class ErasureTally:
+    removed: Counter[str] = field(default_factory=Counter)  # kind of record -> deleted
+    pseudonymised: Counter[str] = field(default_factory=Counter)  # kind -> kept, pseudonymous
+
+
+class BorrowerRecords(Protocol):
+    """Every place Rung keeps a borrower's data (tables and files), for an erasure."""
+
+    def erase(self, scope: ErasureScope) -> ErasureTally:
+        """Delete what no retention duty keeps; replace raw addresses by pseudonyms in what it
+        keeps. Idempotent: erasing again finds nothing left to change."""
+        ...
+
+    def record(self, erasure: ErasureRecord) -> None:
+        """Append the erasure to the audit (kept for the records retention)."""
 
 
 class ExperimentTally(Protocol):

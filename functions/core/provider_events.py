@@ -14,6 +14,7 @@ from datetime import datetime
 
 from functions.core.channels import spec
 from functions.core.inbound_effects import Effects, Outcome
+from functions.core.lender_scope import load_collector
 from functions.core.masking import mask_address
 from functions.core.models import (
     Channel,
@@ -138,6 +139,8 @@ class ProviderEvents(Effects):
         at: datetime,
         detail: str,
         message_id: str = "",
+        *,
+        lender_id: str | None = None,
     ) -> tuple[list[str], list[str], tuple[str, ...]]:
         """Suppress each address; a new complaint counts against the experiment variant of
         the accounts it belongs to (functions.core.experiments, guardrails). Returns the masked
@@ -156,6 +159,7 @@ class ProviderEvents(Effects):
                 source=source,
                 at=at,
                 detail=detail,
+                lender_id=lender_id,
             )
             fresh = self._suppress(new, log)
             if fresh:
@@ -189,15 +193,21 @@ class ProviderEvents(Effects):
         return ("ReceiptUnmatched",)  # not ours, or a confirmation reply (no ledger entry)
 
     def on_unsubscribe(self, claims: UnsubscribeClaims, *, at: datetime) -> Outcome:
-        """RFC 8058 one-click: idempotent — a second click changes nothing and still succeeds."""
-        # One-click unsubscribes are not counted against experiments: the public unsubscribe
-        # function may not write to the accounts table (README, Experiments).
+        """RFC 8058 one-click: idempotent — a second click changes nothing and still succeeds.
+        The signed link names its lender: under `scope: lender` it unsubscribes from that
+        lender's emails only (functions.core.lender_scope). One-click unsubscribes are not
+        counted against experiments: the public unsubscribe function may not write to the
+        accounts table (README, Experiments)."""
+        lender = load_collector(self.config_root).opt_out_lender(
+            claims.lender_id, SuppressionScope.ADDRESS, SuppressionSource.UNSUBSCRIBE
+        )
         written, stopped, _ = self._suppress_addresses(
             Channel(claims.channel),
             [claims.address],
             SuppressionSource.UNSUBSCRIBE,
             at,
             f"lender={claims.lender_id} account={claims.account_id}",
+            lender_id=lender,
         )
         return Outcome(
             event="unsubscribe",

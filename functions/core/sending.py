@@ -24,9 +24,11 @@ from zoneinfo import ZoneInfo
 from functions.core.backoff import transient_retry_delay
 from functions.core.channels import CHANNELS, PacingScope, spec
 from functions.core.clock import Clock
+from functions.core.erasure import address_pseudonym, erased_suppression
 from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
 from functions.core.experiments import variant_of
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
+from functions.core.lender_scope import binding_suppressions, load_collector
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.masking import mask_address
 from functions.core.models import (
@@ -54,6 +56,7 @@ from functions.core.ports import (
     AddressLeases,
     AuditLog,
     ChannelSwitch,
+    ErasedAddresses,
     Ledger,
     MessageSender,
     OutboundMessage,
@@ -115,6 +118,9 @@ class SendPorts(Protocol):
         """The HMAC key that signs one-click unsubscribe links (fetched only when used)."""
         ...
 
+    @property
+    def erased(self) -> ErasedAddresses: ...
+
 
 # While one send step talks to an address, no other account's send step may (per-address caps
 # read the address's history through an eventually consistent index): long enough for the
@@ -151,6 +157,10 @@ class RungSender:
     leases: AddressLeases
     # Messages per second per channel where a lender configures none (stack configuration).
     default_rates: Mapping[Channel, int | None]
+    # Hashed suppressions of erased borrowers, and the key their pseudonyms are made with
+    # (the unsubscribe-link key: functions.core.erasure).
+    erased: ErasedAddresses
+    pseudonym_key: Callable[[], bytes]
     # The stack's provider configuration set, for channels whose messages name one (SES).
     ses_configuration_set: str | None = None
     # Builds the signed one-click unsubscribe URL for an account's email (RFC 8058).
@@ -178,6 +188,8 @@ class RungSender:
             default_rates={
                 c: getattr(settings, s.rate_field) for c, s in CHANNELS.items() if s.rate_field
             },
+            erased=services.erased,
+            pseudonym_key=services.unsubscribe_key,
         )
 
     def step(self, state: LadderState) -> Step:
@@ -499,13 +511,16 @@ class RungSender:
         return None
 
     def _suppressions(self, account: Account) -> tuple[Suppression, ...]:
-        found = []
+        found = list(binding_suppressions(self.suppressions, account))
         for channel in Channel:
             address = account.address(channel)
             if address:
-                suppression = self.suppressions.get(channel, address)
-                if suppression is not None:
-                    found.append(suppression)
+                # An erased borrower's address is known only by its keyed hash; sent again by
+                # a lender, it is still never contacted (docs/compliance.md, Records and erasure).
+                pseudonym = address_pseudonym(self.pseudonym_key(), channel, address)
+                mark = self.erased.get(pseudonym)
+                if mark is not None:
+                    found.append(erased_suppression(mark, channel, address))
         return tuple(found)
 
     def _history(
@@ -513,12 +528,17 @@ class RungSender:
     ) -> ContactHistory:
         since = now - window
         address = account.address(channel)
+        # Per-address caps count every lender's attempts, or only this lender's under
+        # `scope: lender` (functions.core.lender_scope).
+        lender = load_collector(self.config_root).cap_lender(account)
         return ContactHistory(
             ladder_channel=tuple(
                 self.ledger.sent_for_ladder_since(account.ladder_key, channel, since)
             ),
             ladder_all=tuple(self.ledger.sent_for_ladder_since(account.ladder_key, None, since)),
-            address=tuple(self.ledger.sent_to_address_since(address, since)) if address else (),
+            address=tuple(self.ledger.sent_to_address_since(address, since, lender_id=lender))
+            if address
+            else (),
         )
 
     # -- recording -----------------------------------------------------------------------

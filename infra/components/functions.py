@@ -19,6 +19,7 @@ from aws_cdk.aws_dynamodb import Table
 from constructs import Construct
 
 from functions.core.lenders import load_lender
+from functions.core.retention import load_retention
 from functions.observability import METRICS_NAMESPACE
 from functions.settings import (
     FunctionSettings,
@@ -205,6 +206,20 @@ class Functions(Construct):
                 "executions of this one state machine only.",
             )
 
+    # The code asset, runtime and Powertools layer every Rung function shares (the console's
+    # included, infra/components/console.py).
+    @property
+    def code(self) -> lambda_.Code:
+        return self._code
+
+    @property
+    def runtime(self) -> lambda_.Runtime:
+        return self._runtime
+
+    @property
+    def layer(self) -> lambda_.ILayerVersion:
+        return self._layer
+
     # ----------------------------------------------------------------------------- factory
 
     def _function(
@@ -283,9 +298,9 @@ class Functions(Construct):
             "RUNG_SMS_OPT_OUT_LIST": config.sms.opt_out_list,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self.unsubscribe_secret.secret_arn,
             "RUNG_PGP_SECRET_ARN": self.pgp_secret.secret_arn,
-            # docs/compliance.md, Personal data: the audit TTL uses the same retention as the bucket
-            # lifecycle.
-            "RUNG_AUDIT_RETENTION_DAYS": str(config.retention.data_days),
+            # docs/compliance.md, Records and erasure: records of collection activity (ledger,
+            # audit, uploads, reviews) are kept for the duty of config/retention.yaml.
+            "RUNG_AUDIT_RETENTION_DAYS": str(load_retention(PROJECT_ROOT).records_days),
             "RUNG_ACCOUNT_RETENTION_DAYS": str(config.retention.data_days),
             # Pacing defaults; a lender's `send_rates` overrides them.
             "RUNG_SMS_PER_SECOND": str(config.send_rates.sms_per_second),

@@ -86,9 +86,10 @@ class Storage(Construct):
                 ),
                 projection_type=dynamodb.ProjectionType.ALL,
             )
+        # No TTL: an opt-out must last (config/retention.yaml says why, per table).
         self.suppressions = self._table("Suppressions", "pk")
-        # TTL removes send-slot counters (functions.core.pacing) two days after their minute;
-        # ledger entries carry no expiry attribute and stay.
+        # TTL removes send-slot counters (functions.core.pacing) two days after their minute,
+        # and attempts a records retention after them (config/retention.yaml).
         self.ledger = self._table("Ledger", "pk", sort_key="sk", ttl=TTL_ATTRIBUTE)
         self.ledger.add_global_secondary_index(
             index_name="by_address",
@@ -106,7 +107,7 @@ class Storage(Construct):
         )
         self.audit = self._table("Audit", "pk", sort_key="sk", ttl=TTL_ATTRIBUTE)
         self.templates = self._table("Templates", "pk", sort_key="sk")
-        self.uploads = self._table("UploadsLog", "pk")
+        self.uploads = self._table("UploadsLog", "pk", ttl=TTL_ATTRIBUTE)
         self.inbound = self._table("Inbound", "pk", ttl=TTL_ATTRIBUTE)
         # Borrower replies a person must look at (functions/core/review.py): `pk` = review id;
         # a resolved item expires after the retention (it holds the reply as written).

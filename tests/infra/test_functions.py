@@ -17,8 +17,10 @@ from functions.bootstrap import (
     unsubscribe_services,
 )
 from functions.core.errors import ConfigError
+from functions.core.retention import load_retention
 from functions.observability import METRICS_NAMESPACE
 from functions.settings import FUNCTION_SETTINGS, PROJECT_ROOT
+from infra.components.console import HANDLER as CONSOLE_HANDLER
 from infra.components.functions import receipt_recipients
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
 from rung.access.policy import Request, evaluate
@@ -108,15 +110,15 @@ def _function(synth: Synthesized, name: str) -> dict[str, Any]:
     return synth.resource(getattr(synth.stack.functions, name))["Properties"]
 
 
-def test_stack_has_four_rung_functions_with_their_entry_points(synthesized: Synthesized) -> None:
+def test_stack_has_the_rung_functions_with_their_entry_points(synthesized: Synthesized) -> None:
     # Given the synthesised functions (CDK adds its own bucket-notification handler)
     handlers = sorted(
         f["Properties"]["Handler"]
         for f in synthesized.resources("AWS::Lambda::Function").values()
         if f["Properties"]["Handler"].startswith("functions.")
     )
-    # Then exactly the four fixed entry points exist
-    assert handlers == sorted(HANDLERS.values())
+    # Then exactly the four fixed entry points exist, and the console's (see test_console.py)
+    assert handlers == sorted([*HANDLERS.values(), CONSOLE_HANDLER])
     for name, handler in HANDLERS.items():
         assert _function(synthesized, name)["Handler"] == handler
 
@@ -348,7 +350,11 @@ def test_function_environments_carry_the_stack_configuration(synthesized: Synthe
     send = _function(synthesized, "send")["Environment"]["Variables"]
     optout = _function(synthesized, "optout")["Environment"]["Variables"]
     assert schedule["RUNG_REPORTS_PREFIX"] == "rejects/"
-    assert send["RUNG_AUDIT_RETENTION_DAYS"] == str(CONFIG.retention.data_days)
+    # config/retention.yaml: the longest duty served (Reg F's three years) plus the margin
+    records_days = load_retention(PROJECT_ROOT).records_days
+    assert records_days == 1096 + 180
+    for variables in (schedule, send, optout):
+        assert variables["RUNG_AUDIT_RETENTION_DAYS"] == str(records_days)
     assert send["RUNG_SMS_PER_SECOND"] == str(CONFIG.send_rates.sms_per_second)
     assert send["RUNG_EMAIL_PER_SECOND"] == str(CONFIG.send_rates.email_per_second)
     assert optout["RUNG_SMS_OPT_OUT_LIST"] == CONFIG.sms.opt_out_list
@@ -365,6 +371,7 @@ WIRED_PORTS = {
         "email",
         "ladders",
         "continuations",
+        "experiments",
     },
     "send": {
         "accounts",
@@ -379,6 +386,7 @@ WIRED_PORTS = {
         "email",
         "push",
         "unsubscribe_key",
+        "erased",
     },
     "optout": {
         "accounts",
@@ -391,6 +399,7 @@ WIRED_PORTS = {
         "ladders",
         "sms",
         "email",
+        "experiments",
     },
     "unsubscribe": {
         "accounts",

@@ -77,9 +77,13 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
         "UploadRoleArnDemo": {
             "Fn::GetAtt": [logical_id(stack.lender_access.upload_roles["demo"]), "Arn"]
         },
+        # Where the ops console is, and the pool its people are added to
+        "ConsoleUrl": outputs["ConsoleUrl"],
+        "ConsoleUserPoolId": {"Ref": logical_id(stack.console.user_pool)},
     }
     # `rung preflight` and `rung smoke` read exactly these.
-    assert set(outputs) - {"UploadRoleArnDemo"} == set(REQUIRED_OUTPUTS)
+    console = {"ConsoleUrl", "ConsoleUserPoolId"}
+    assert set(outputs) - {"UploadRoleArnDemo"} - console == set(REQUIRED_OUTPUTS)
 
 
 def test_handlers_emit_metrics_where_the_alarms_look(synthesized: Synthesized) -> None:

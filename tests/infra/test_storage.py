@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from functions.core.retention import load_retention
+from infra.paths import PROJECT_ROOT
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
 from tests.infra.conftest import Synthesized, as_list, logical_id
 
@@ -96,11 +98,11 @@ TABLES: dict[str, dict[str, Any]] = {
             "by_address": [("address", "HASH"), ("attempted_at", "RANGE")],
             "by_message": [("provider_message_id", "HASH")],
         },
-        "ttl": "expires_at",  # send-slot counters only; ledger entries carry no expiry
+        "ttl": "expires_at",  # attempts a records retention after them; counters in days
     },
     "audit": {"keys": [("pk", "HASH"), ("sk", "RANGE")], "ttl": "expires_at"},
     "templates": {"keys": [("pk", "HASH"), ("sk", "RANGE")]},
-    "uploads": {"keys": [("pk", "HASH")]},
+    "uploads": {"keys": [("pk", "HASH")], "ttl": "expires_at"},
     "inbound": {"keys": [("pk", "HASH")], "ttl": "expires_at"},
     "reviews": {"keys": [("pk", "HASH")], "ttl": "expires_at"},
 }
@@ -139,3 +141,21 @@ def test_table_matches_fixed_schema(synthesized: Synthesized, name: str) -> None
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert resource["DeletionPolicy"] == "Retain"
     assert as_list(resource["UpdateReplacePolicy"]) == ["Retain"]
+
+
+def test_every_table_states_its_retention(synthesized: Synthesized) -> None:
+    # Given config/retention.yaml's line per table (keep + reason)
+    retention = load_retention(PROJECT_ROOT)
+    # Then it names exactly the stack's tables ...
+    assert set(retention.tables) == set(TABLES)
+    for name, stated in retention.tables.items():
+        table = synthesized.resource(getattr(synthesized.stack.storage, name))["Properties"]
+        # ... and a table TTL deletes from is exactly one the configuration says expires
+        assert ("TimeToLiveSpecification" in table) is stated.expires, name
+
+
+def test_personal_data_tables_without_ttl_say_why_they_keep_it() -> None:
+    retention = load_retention(PROJECT_ROOT)
+    forever = {n for n, t in retention.tables.items() if t.personal_data and not t.expires}
+    assert forever == {"suppressions"}
+    assert "opt-out must last" in retention.tables["suppressions"].reason

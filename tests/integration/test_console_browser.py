@@ -1,0 +1,250 @@
+"""The ops console used as people would, in a real browser: Playwright drives Debian's Chromium
+(the package's own executable; no browser is downloaded) against `rung console`'s server over
+the demo world (the samples through the full simulator).
+
+Covers the four-eyes flow (an author's lint error, fixed and submitted; the author cannot
+approve; an approver puts the version in use), an account's timeline after a STOP, a viewer
+who sees masked addresses only and cannot act, labels and keyboard use on every form, and a
+390-pixel screen without horizontal scrolling on every page. With RUNG_CONSOLE_SCREENSHOTS=1
+the pages' screenshots are written to docs/console/ (the README shows them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from rung.console_local import LocalConsole, local_app, seeded_world, world_services
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+STOPPED = ("D-1014", "+14155550123", "+1******0123")  # texted STOP on 4 December
+PAGES = (
+    "/templates",
+    "/templates/edit?template=reminder_day1&channel=sms&locale=en-US",
+    "/approvals",
+    "/accounts",
+    f"/accounts/demo/{STOPPED[0]}",
+    "/replies",
+    "/suppressions",
+    "/uploads",
+    "/channels",
+    "/activity",
+)
+
+
+def chromium_executable() -> str:
+    for candidate in ("chromium", "/usr/bin/chromium"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    pytest.skip("no chromium executable on this machine (Debian: apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def console() -> Iterator[str]:
+    with seeded_world() as world:
+        server = LocalConsole(local_app(world_services(world), "ana"))
+        with server.running() as url:
+            yield url.rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = chromium_executable()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=DESKTOP)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def act_as(page: Page, console: str, user: str) -> None:
+    """Switch the demo user with the "acting as" form, as a person would."""
+    if not page.url.startswith(console):
+        page.goto(console + "/templates")
+    page.get_by_label("Acting as").select_option(user)
+    page.get_by_role("button", name="Switch user").click()
+    expect(page.get_by_test_id("username")).to_have_text(user)
+
+
+def snapshot(page: Page, name: str) -> None:
+    if os.environ.get("RUNG_CONSOLE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_four_eyes_from_a_lint_error_to_the_version_in_use(page: Page, console: str) -> None:
+    act_as(page, console, "ana")
+    page.goto(console + "/templates")
+    page.get_by_role("link", name="Edit reminder_day1/sms.en-US.txt").click()
+    source = page.get_by_label("Template text (front matter, then the message)")
+    original = source.input_value()
+    # The author drops the opt-out instruction: the live check names the rule
+    source.fill(original.replace("{{ optout_instruction }}", "Questions? Call us."))
+    findings = page.get_by_test_id("findings")
+    expect(findings).to_contain_text("(optout)")
+    expect(page.locator("#check-summary")).to_contain_text("lint error")
+    snapshot(page, "template-edit")
+    # Submitting anyway is refused on the server, naming the error
+    page.get_by_role("button", name="Submit for approval").click()
+    expect(page.get_by_role("alert")).to_contain_text("Fix the errors below")
+    # Fixed (and a word changed), it is clean and submitted
+    fixed = original.replace("a reminder that", "a friendly reminder that", 1)
+    page.get_by_label("Template text (front matter, then the message)").fill(fixed)
+    expect(page.locator("#check-summary")).to_have_text("Lint clean")
+    page.get_by_label("Note for the approver (optional)").fill("a comma after the name")
+    page.get_by_role("button", name="Submit for approval").click()
+    expect(page.get_by_role("status")).to_contain_text("Submitted for approval")
+    # The author sees the draft and its diff, but no way to approve it
+    card = page.locator("section.card", has_text="reminder_day1/sms.en-US.txt")
+    expect(card).to_contain_text("Submitted by ana")
+    expect(card.locator(".diff .added")).to_contain_text("a friendly reminder")
+    expect(card.get_by_role("button", name=re.compile("Approve"))).to_have_count(0)
+    version = card.locator("h2 code").inner_text()
+    snapshot(page, "approvals")
+    # An approver approves it: the templates list shows it in use
+    act_as(page, console, "bo")
+    page.goto(console + "/approvals")
+    card = page.locator("section.card", has_text=version)
+    card.get_by_label("Comment (required to reject)").fill("reads well")
+    card.get_by_role("button", name="Approve reminder_day1/sms.en-US.txt").click()
+    expect(page.get_by_role("status")).to_contain_text("Approved")
+    page.goto(console + "/templates")
+    row = page.get_by_role("row", name=re.compile(r"^reminder_day1 sms en-US"))
+    expect(row).to_contain_text(f"{version} approved by bo")
+    snapshot(page, "templates")
+
+
+def test_an_author_cannot_approve_their_own_version(page: Page, console: str) -> None:
+    # ada is an admin (she may approve), and writes a version herself
+    act_as(page, console, "ada")
+    page.goto(console + "/templates/edit?template=reminder_day3&channel=sms&locale=es-US")
+    source = page.get_by_label("Template text (front matter, then the message)")
+    source.fill(source.input_value() + "\n")
+    expect(page.locator("#check-summary")).to_have_text("Lint clean")
+    page.get_by_role("button", name="Submit for approval").click()
+    expect(page.get_by_role("status")).to_contain_text("Submitted for approval")
+    card = page.locator("section.card", has_text="reminder_day3/sms.es-US.txt")
+    card.get_by_role("button", name="Approve reminder_day3/sms.es-US.txt").click()
+    expect(page.get_by_role("alert")).to_contain_text("someone else must approve")
+    page.goto(console + "/activity")
+    expect(page.locator("tr", has_text="refused").filter(has_text="ada")).not_to_have_count(0)
+    snapshot(page, "activity")
+
+
+def test_the_timeline_shows_the_stop_and_the_rungs_it_suppressed(page: Page, console: str) -> None:
+    act_as(page, console, "bo")
+    page.goto(console + "/accounts")
+    page.get_by_label("Account id, phone number or email address").fill(STOPPED[0])
+    page.get_by_role("button", name="Find").click()
+    expect(page).to_have_url(re.compile(f"/accounts/demo/{STOPPED[0]}$"))
+    entries = page.get_by_test_id("timeline").locator("li")
+    texts = entries.all_inner_texts()
+    stop = next(i for i, text in enumerate(texts) if "read as opt out" in text)
+    # Every text message step after the STOP was suppressed, saying why; email went on
+    sms_after = [text for text in texts[stop + 1 :] if re.search(r"Step \d+ by sms", text)]
+    assert sms_after, texts
+    assert all("Not sent: the borrower opted out" in text for text in sms_after), sms_after
+    expect(page.locator("li.suppression")).to_contain_text("replied STOP")
+    snapshot(page, "account")
+
+
+def test_a_viewer_sees_masked_addresses_only_and_cannot_act(page: Page, console: str) -> None:
+    act_as(page, console, "vic")
+    for path in PAGES:
+        page.goto(console + path)
+        html = page.content()
+        assert STOPPED[1] not in html and "david.w@example.com" not in html, path
+        assert not re.search(r"\+\d{11}", html), path  # no phone number in clear anywhere
+        # Forms that change something are not offered (only search and the user switch)
+        actions = page.locator("form[method=post]:not([action='/local/user'])")
+        expect(actions).to_have_count(0)
+    page.goto(console + f"/accounts/demo/{STOPPED[0]}")
+    expect(page.get_by_test_id("phone")).to_have_text(STOPPED[2])
+    # A request made anyway is refused by the server
+    token = page.locator("input[name=csrf]").first.get_attribute("value") or ""
+    answer = page.request.post(
+        console + "/channels/pause", form={"channel": "sms", "reason": "x", "csrf": token}
+    )
+    assert answer.status == 403
+
+
+def test_every_field_has_a_label_and_forms_work_from_the_keyboard(page: Page, console: str) -> None:
+    act_as(page, console, "ada")
+    for path in PAGES:
+        page.goto(console + path)
+        unlabelled = page.evaluate(
+            """() => [...document.querySelectorAll('input, select, textarea')]
+                .filter(el => el.type !== 'hidden')
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+                .map(el => el.name)"""
+        )
+        assert unlabelled == [], (path, unlabelled)
+    # Find an account using only the keyboard: Tab to the field, type, Enter
+    page.goto(console + "/accounts")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == "q":
+            break
+    else:
+        pytest.fail("the search field cannot be reached with Tab")
+    page.keyboard.type(STOPPED[0])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"/accounts/demo/{STOPPED[0]}$"))
+    # Pause a channel from the keyboard, then resume it
+    page.goto(console + "/channels")
+    page.get_by_label("Reason").first.focus()
+    page.keyboard.type("carrier maintenance window")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Channel paused")
+    expect(page.locator("h2", has_text="sms")).to_contain_text("paused")
+    snapshot(page, "channels")
+    page.get_by_label("Reason").first.fill("maintenance over")
+    page.get_by_role("button", name="Resume sms").press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Channel resumed")
+
+
+def test_a_390_pixel_screen_never_scrolls_sideways(browser: Browser, console: str) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        act_as(page, console, "bo")
+        for path in PAGES:
+            page.goto(console + path)
+            wide = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert wide <= 0, (path, wide)
+        page.goto(console + "/replies")
+        snapshot(page, "replies")
+        for path, name in (("/suppressions", "suppressions"), ("/uploads", "uploads")):
+            page.goto(console + path)
+            snapshot(page, name)
+    finally:
+        context.close()
