@@ -21,6 +21,7 @@ from functions.core.intake import UploadKey
 from functions.core.models import Account, AuditRecord, Channel, Suppression, UploadRecord
 from functions.core.receipts import subject as receipt_subject
 from rung.provider_limits import Outage, ProviderLimits
+from rung.response_model import ResponseModel
 
 # The handlers' own log lines and warnings during a simulation (rung.lambda_logs): errors only,
 # on stderr. A preview prints its own account of every decision.
@@ -63,6 +64,9 @@ class SimulationInput:
     rates: tuple[tuple[Channel, int | None], ...] = ()
     outages: tuple[Outage, ...] = ()
     pgp_key: str = ""  # our OpenPGP secret key, for an encrypted accounts file
+    # Synthetic payments and replies drawn after every send (rung.response_model), seeded.
+    response_model: ResponseModel | None = None
+    seed: int = 0
 
     def provider_limits(self) -> ProviderLimits:
         """Fresh limits for one run (they count what the providers accepted)."""
@@ -91,6 +95,8 @@ class SimulationResult:
     sfn_transitions: int = 0
     # Payments and replies came from a response model (rung.response_model), not a lender.
     synthetic: bool = False
+    # What the response model drew: (kind, account_id, channel, at), kind = payment | opt_out.
+    synthetic_responses: list[tuple[str, str, Channel, datetime]] = field(default_factory=list)
 
 
 def read_replies(path: Path) -> tuple[ScriptedReply, ...]:

@@ -9,11 +9,13 @@ prove that this engine and the full moto + ASL engine record the same decisions.
 
 from __future__ import annotations
 
+import csv
 import heapq
+import io
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from functools import partial
 from typing import Any
@@ -34,7 +36,7 @@ from functions.core.clock import FixedClock
 from functions.core.errors import RungError
 from functions.core.ladder import LadderState
 from functions.core.lenders import load_lender
-from functions.core.models import Channel
+from functions.core.models import AuditRecord, Channel, Decision
 from functions.core.replies import load_reply_rules, read_reply
 from functions.observability import metrics
 from functions.optout import handler as optout
@@ -62,6 +64,7 @@ from rung.events import (
 from rung.ladder_retry import send_rung_policy
 from rung.lambda_logs import lambda_logs
 from rung.provider_limits import LimitedEmail, LimitedPush, LimitedSms
+from rung.response_model import ResponseModel, respond
 
 BUCKET = "rung-simulator"
 HANDLER_MODULES = (optout.__name__, schedule.__name__, send.__name__)
@@ -139,6 +142,8 @@ class FastEngine:
         self.reply_rules = load_reply_rules(self.settings.config_root)
         self.pending: dict[str, LadderState] = {}  # execution name -> state waiting
         self.replies: list[tuple[ScriptedReply, str]] = []
+        self._paying: set[str] = set()  # accounts the response model has paying already
+        self.synthetic: list[tuple[str, str, Channel, datetime]] = []
         self._queue: list[_Event] = []
         self._seq = itertools.count()
 
@@ -205,10 +210,47 @@ class FastEngine:
             self.wait(name, following)
 
     def _send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        before = len(self.audit.records)
         try:
-            return send.handler(payload, LocalContext("send"), services=self.services)  # type: ignore[no-any-return]
+            result: dict[str, Any] = send.handler(
+                payload, LocalContext("send"), services=self.services
+            )
         finally:
             self._discard_metrics()
+        if self.sim.response_model is not None:
+            self._respond(self.sim.response_model, self.audit.records[before:])
+        return result
+
+    def _respond(self, model: ResponseModel, records: list[AuditRecord]) -> None:
+        """The response model's part: after each message sent, the borrower may pay in full
+        (a payments file arrives then) or reply STOP (a reply arrives then) — through the same
+        handlers as a lender's files and a borrower's texts (rung.response_model)."""
+        for record in records:
+            if record.decision is not Decision.SENT:
+                continue
+            account = self.accounts.get(record.lender_id, record.account_id)
+            if account is None:
+                continue
+            response = respond(model, self.sim.seed, record, account)
+            pays_at = response.pays_at
+            if pays_at is not None and account.key not in self._paying and pays_at <= self.end:
+                self._paying.add(account.key)
+                key = f"payments/{account.lender_id}/synthetic-{len(self._paying):06d}.csv"
+                body = io.StringIO()
+                writer = csv.writer(body)
+                writer.writerow(("account_id", "paid_at", "amount"))
+                writer.writerow((account.account_id, _utc(pays_at), str(account.amount_due)))
+                upload = partial(self._upload, key, body.getvalue().encode())
+                self._at(pays_at, _UPLOAD, upload)
+                self.synthetic.append(("payment", account.account_id, record.channel, pays_at))
+            address = account.address(record.channel)
+            opts_out_at = response.opts_out_at
+            if opts_out_at is not None and address and opts_out_at <= self.end:
+                reply = ScriptedReply(
+                    at=opts_out_at, sender=address, channel=record.channel, text="STOP"
+                )
+                self._at(opts_out_at, _REPLY, partial(self._reply, reply))
+                self.synthetic.append(("opt_out", account.account_id, record.channel, opts_out_at))
 
     def _upload(self, key: str, body: bytes) -> None:
         self.objects.put(key, body, "text/csv")
@@ -274,7 +316,13 @@ class FastEngine:
             engine="fast",
             ladders_failed=len(self.failed),
             sfn_transitions=self.transitions,
+            synthetic=self.sim.response_model is not None,
+            synthetic_responses=sorted(self.synthetic, key=lambda r: (r[3], r[1], r[0])),
         )
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def record_order(record: Any) -> tuple[Any, ...]:

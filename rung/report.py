@@ -79,6 +79,7 @@ REJECTED_LISTED = 200
 MESSAGES_CSV = "messages.csv"
 SUMMARY_JSON = "summary.json"
 REPORT_HTML = "report.html"
+SYNTHETIC_RESPONSES_CSV = "synthetic_responses.csv"
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,18 @@ def write_messages_csv(path: Path, records: Iterable[AuditRecord]) -> int:
             writer.writerow(message_row(record))
             count += 1
     return count
+
+
+def write_synthetic_responses(path: Path, result: SimulationResult) -> dict[str, int]:
+    """What the response model drew, labelled synthetic in every row; counts by kind."""
+    counts: Counter[str] = Counter()
+    with path.open("w", encoding=CSV_ENCODING, newline="") as handle:
+        writer = SafeCsvWriter(handle)
+        writer.writerow(("synthetic", "kind", "account_id", "channel", "at_utc"))
+        for kind, account_id, channel, at in result.synthetic_responses:
+            writer.writerow(("1", kind, account_id, channel.value, utc_z(at)))
+            counts[kind] += 1
+    return {"payments": counts["payment"], "opt_outs": counts["opt_out"]}
 
 
 def _money(amount: Decimal) -> float:
@@ -325,6 +338,10 @@ def write_outputs(
     if outcomes:
         write_outcomes(out_dir / EXPERIMENTS_CSV, outcomes)
     summary["experiment_accounts"] = len(outcomes)
+    if result.synthetic:
+        summary["synthetic_responses"] = write_synthetic_responses(
+            out_dir / SYNTHETIC_RESPONSES_CSV, result
+        )
     summary["period"] = {"start": utc_z(start), "days": days}
     summary["capacity_per_second"] = {
         channel.value: (capacity_per_second or {}).get(channel) for channel in Channel

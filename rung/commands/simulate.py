@@ -46,6 +46,7 @@ from rung.plan import plan
 from rung.progress import Progress
 from rung.provider_limits import Outage
 from rung.report import RejectedRow, write_outputs
+from rung.response_model import load_response_model
 
 EXIT_OK, EXIT_INVARIANT, EXIT_FAILED = 0, 3, 4
 COMMAND = "rung simulate"
@@ -100,6 +101,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         help="our OpenPGP secret key, installed in the local world, for an encrypted FILE",
     )
+    parser.add_argument(
+        "--response-model",
+        type=Path,
+        help="draw synthetic payments and STOP replies after every message sent (e.g. "
+        "samples/response_model.yaml); every output says `synthetic`; runs the fast engine",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the response model's draws (default 0)"
+    )
     parser.add_argument("--json", action="store_true", help="print summary.json to stdout")
     parser.set_defaults(handler=run)
 
@@ -146,6 +156,15 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
         entered: list[LenderRow] = []
         report, rejected = _validate(readable, lender, out, entered, quiet=args.json)
         replies = read_replies(existing_file(args.replies)) if args.replies else ()
+        model = (
+            load_response_model(existing_file(args.response_model)) if args.response_model else None
+        )
+        if model is not None and args.engine == "full":
+            raise CommandError(
+                "--response-model runs on the fast engine (its draws schedule payments and "
+                "replies as the run goes): drop --engine full",
+                command=COMMAND,
+            )
         payments: list[PaymentRow] = []
         if args.payments is not None:
             rejected += _validate_payments(
@@ -172,12 +191,15 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
         ),
         outages=tuple(args.provider_outage),
         pgp_key=pgp_key,
+        response_model=model,
+        seed=args.seed,
     )
     if not args.json:
         print(_plan_verdict(sim, readable, lender), file=out)
     engine = args.engine
     if engine == "auto":
-        engine = "full" if report.rows <= FULL_ENGINE_MAX_ROWS else "fast"
+        small = report.rows <= FULL_ENGINE_MAX_ROWS
+        engine = "full" if small and model is None else "fast"
     try:
         with Progress(args.days, start=start) as progress:
             result = _engine(engine)(sim, progress.update)
@@ -403,3 +425,9 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, engine: str, out: Tex
         f"wrote {out_dir / 'messages.csv'}, summary.json, report.html, events/ (rung kpis)",
         file=out,
     )
+    if summary.get("synthetic"):
+        print(
+            "SYNTHETIC: payments and replies were drawn from the response model, not a lender "
+            "(see synthetic_responses.csv)",
+            file=out,
+        )

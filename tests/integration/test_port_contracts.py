@@ -31,6 +31,7 @@ from functions.adapters.dynamo import (
     DynamoAuditLog,
     DynamoChannelSwitch,
     DynamoDecisionLog,
+    DynamoExperimentTally,
     DynamoInboundLog,
     DynamoLedger,
     DynamoReviewQueue,
@@ -47,6 +48,7 @@ from functions.adapters.memory import (
     MemoryChannelSwitch,
     MemoryDecisionLog,
     MemoryEmail,
+    MemoryExperimentTally,
     MemoryInboundLog,
     MemoryLadderControl,
     MemoryLedger,
@@ -77,6 +79,7 @@ from functions.core.errors import (
     TransientSendError,
     UncertainSendError,
 )
+from functions.core.experiments import VariantTally
 from functions.core.models import (
     Account,
     AccountStatus,
@@ -100,6 +103,7 @@ from functions.core.ports import (
     AuditLog,
     ChannelSwitch,
     DecisionLog,
+    ExperimentTally,
     InboundLog,
     LadderControl,
     Ledger,
@@ -165,6 +169,7 @@ class World:
     push_endpoint: Callable[[], str]  # a new, enabled endpoint of the lender's app
     disable_endpoint: Callable[[str], None]  # the platform disables it (app uninstalled)
     push_outbox: Callable[[], list[tuple[str, str]]]  # (message id, endpoint ARN)
+    experiments: ExperimentTally
 
 
 def memory_world() -> World:
@@ -187,6 +192,7 @@ def memory_world() -> World:
         ladders=MemoryLadderControl(),
         objects=MemoryObjectStore(),
         channels=MemoryChannelSwitch(),
+        experiments=MemoryExperimentTally(),
         reviews=MemoryReviewQueue(),
         decisions=MemoryDecisionLog(),
         slots=MemorySendSlots(),
@@ -423,6 +429,7 @@ def aws_world(clients: AwsClients) -> World:
         ladders=SfnLadderControl(clients.state_machine_arn, client=clients.sfn),
         objects=S3ObjectStore(BUCKET, client=clients.s3),
         channels=DynamoChannelSwitch(TABLES["suppressions"], client=ddb),
+        experiments=DynamoExperimentTally(TABLES["accounts"], client=ddb),
         reviews=DynamoReviewQueue(TABLES["reviews"], client=ddb, retention_days=400),
         decisions=DynamoDecisionLog(TABLES["audit"], retention_days=400, client=ddb),
         slots=DynamoSendSlots(TABLES["ledger"], client=ddb),
@@ -1496,3 +1503,36 @@ def test_s3_object_store_streams_and_encrypts(aws: AwsClients) -> None:
     stream = store.open("rejects/demo/a.csv")
     assert stream.read(2) == b"ro"  # read in parts, not whole
     assert stream.read() == b"w\n"
+
+
+def test_experiment_tally_counts_each_counter_and_stops_a_variant_once(world: World) -> None:
+    # Given a variant nothing has happened to
+    tallies = world.experiments
+    assert tallies.get("demo", "exp", "b") == VariantTally()
+    # When accounts, opt-outs and complaints are counted
+    for _ in range(3):
+        tallies.add("demo", "exp", "b", "accounts")
+    after = tallies.add("demo", "exp", "b", "opt_outs")
+    # Then each add returns the new tally, and other variants are apart
+    assert after == VariantTally(accounts=3, opt_outs=1)
+    assert tallies.get("demo", "exp", "a") == VariantTally()
+    # When the variant is stopped twice, only the first stop takes (and keeps its reason)
+    assert tallies.stop("demo", "exp", "b", "opt_out_rate 1/3 >= 0.02")
+    assert not tallies.stop("demo", "exp", "b", "another reason")
+    assert tallies.get("demo", "exp", "b") == VariantTally(
+        accounts=3, opt_outs=1, stopped="opt_out_rate 1/3 >= 0.02"
+    )
+    # And counting goes on after the stop
+    assert tallies.add("demo", "exp", "b", "complaints").complaints == 1
+
+
+def test_experiment_tally_refuses_an_unknown_counter(world: World) -> None:
+    with pytest.raises(ValueError, match="no experiment counter"):
+        world.experiments.add("demo", "exp", "b", "cures")
+
+
+def test_experiment_tallies_stay_out_of_account_lookups(world: World) -> None:
+    world.accounts.put_many([account(1)])
+    world.experiments.add("demo", "exp", "b", "accounts")
+    [found] = world.accounts.find_by_address(Channel.SMS, account(1).phone or "")
+    assert found.account_id == account(1).account_id
