@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from rung.commands import (
     channels,
+    erase,
     ladders,
     pgp_key,
     plan,
@@ -43,6 +44,7 @@ COMMANDS = (
     pgp_key,
     preflight,
     smoke,
+    erase,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
