@@ -26,7 +26,12 @@ from functions.adapters.erasable import (
     DynamoErasedAddresses,
     ErasableTables,
 )
-from functions.core.erasure import ErasureRefused, erase_borrower, find_borrower
+from functions.core.erasure import (
+    ErasureRefused,
+    address_channel,
+    erase_borrower,
+    find_borrower,
+)
 from functions.core.lenders import LENDER_ID
 from functions.core.retention import load_retention
 from functions.settings import PROJECT_ROOT, Settings
@@ -129,6 +134,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.account is None and args.lender:
         raise CommandError("--lender goes with --account", exit_code=EXIT_REFUSED)
+    if not args.by.strip():
+        raise CommandError("--by NAME: the audit records who erased", exit_code=EXIT_REFUSED)
+    try:
+        if args.address is not None:
+            address_channel(args.address)  # bad input is said before any AWS call
+    except ErasureRefused as exc:
+        raise CommandError(str(exc), exit_code=EXIT_REFUSED) from exc
 
     try:
         client = boto3_clients(args.region, args.endpoint_url)

@@ -156,3 +156,12 @@ def test_erased_address_sent_again_is_suppressed(erased_world: tuple[LocalWorld,
     assert decisions, "the ladder ran"
     assert {(r.decision, r.reason) for r in decisions} == {(Decision.SUPPRESSED, "erased")}
     assert [sms for sms in world.sent_sms() if sms.to == PHONE] == texted_before
+
+
+def test_erasing_an_unknown_account_is_refused(
+    erased_world: tuple[LocalWorld, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code = main(["erase", "--account", "NOPE", "--lender", "demo", "--by", "Ana", "--json"])
+    assert code == 2
+    assert "no account 'NOPE' for lender 'demo'" in capsys.readouterr().out
