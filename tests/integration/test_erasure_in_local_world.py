@@ -165,3 +165,24 @@ def test_erasing_an_unknown_account_is_refused(
     code = main(["erase", "--account", "NOPE", "--lender", "demo", "--by", "Ana", "--json"])
     assert code == 2
     assert "no account 'NOPE' for lender 'demo'" in capsys.readouterr().out
+
+
+def test_simulation_outputs_hold_masked_addresses_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the same borrowers and replies, simulated (messages.csv, summary.json, report.html)
+    accounts, replies, out = tmp_path / "erasure.csv", tmp_path / "replies.csv", tmp_path / "out"
+    accounts.write_text(ACCOUNTS, encoding="utf-8")
+    rows = [f"{r.at:%Y-%m-%dT%H:%M:%SZ},{r.sender},{r.channel.value},{r.text}" for r in REPLIES]
+    replies.write_text("at,from,channel,text\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    start = f"{START:%Y-%m-%dT%H:%M:%SZ}"
+    options = ["--replies", str(replies), "--start", start, "--days", "4", "--out", str(out)]
+    # The fast engine: the full one would start a second local world inside this module's.
+    code = main(["simulate", str(accounts), *options, "--engine", "fast", "--json"])
+    capsys.readouterr()
+    assert code in (0, 1)  # 1: a row was rejected, as the file intends
+    written = {p.name: p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file()}
+    assert {"messages.csv", "summary.json", "report.html"} <= set(written)
+    assert "+1******0134" in written["messages.csv"]  # the borrower is there, masked
+    # Then no output names the borrower's raw phone number or email address
+    assert {name: found for name, text in written.items() if (found := raw_forms_in(text))} == {}
