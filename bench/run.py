@@ -20,6 +20,7 @@ SECTIONS = (
     "bench.simulate",
     "bench.scale",
     "bench.plan",
+    "bench.decrypt",
 )
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 

@@ -24,6 +24,7 @@ from functions.core.ports import (
     Continuations,
     DecisionLog,
     ErasedAddresses,
+    ExperimentTally,
     FileDecryption,
     InboundLog,
     LadderControl,
@@ -84,6 +85,8 @@ class Services(Generic[SettingsT]):
     # Erasure pseudonyms are keyed with it too (functions.core.erasure).
     unsubscribe_key: Callable[[], bytes]
     erased: ErasedAddresses  # hashed suppressions of erased borrowers
+    # Champion/challenger tallies and guardrail stops (functions.core.experiments).
+    experiments: ExperimentTally
 
     @property
     def senders(self) -> Mapping[Channel, MessageSender]:
@@ -121,7 +124,11 @@ def _wired(
 
 
 def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
-    from functions.adapters.dynamo import DynamoAccountStore, DynamoUploadStore
+    from functions.adapters.dynamo import (
+        DynamoAccountStore,
+        DynamoExperimentTally,
+        DynamoUploadStore,
+    )
     from functions.adapters.lambda_invoke import LambdaContinuations
     from functions.adapters.openpgp import OpenPgpDecryption
     from functions.adapters.s3_objects import S3ObjectStore
@@ -141,6 +148,7 @@ def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
         "email": SesEmailSender(),  # receipts to the lender
         "ladders": SfnLadderControl(settings.state_machine_arn),
         "continuations": LambdaContinuations(),
+        "experiments": DynamoExperimentTally(settings.accounts_table),
     }
 
 
@@ -185,6 +193,7 @@ def _optout_ports(settings: OptoutSettings) -> dict[str, Any]:
         DynamoAccountStore,
         DynamoChannelSwitch,
         DynamoDecisionLog,
+        DynamoExperimentTally,
         DynamoInboundLog,
         DynamoLedger,
         DynamoReviewQueue,
@@ -213,6 +222,7 @@ def _optout_ports(settings: OptoutSettings) -> dict[str, Any]:
             settings.sms_configuration_set, opt_out_list=settings.sms_opt_out_list
         ),
         "email": SesEmailSender(),
+        "experiments": DynamoExperimentTally(settings.accounts_table),
     }
 
 
@@ -296,6 +306,7 @@ def memory_services(
         MemoryDecisionLog,
         MemoryEmail,
         MemoryErasedAddresses,
+        MemoryExperimentTally,
         MemoryInboundLog,
         MemoryLadderControl,
         MemoryLedger,
@@ -334,5 +345,6 @@ def memory_services(
         leases=MemoryAddressLeases(),
         unsubscribe_key=lambda: LOCAL_UNSUBSCRIBE_KEY,
         erased=MemoryErasedAddresses(),
+        experiments=MemoryExperimentTally(),
     )
     return replace(services, **overrides)  # type: ignore[arg-type]

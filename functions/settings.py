@@ -184,3 +184,34 @@ def _records_days() -> int:
     from functions.core.retention import load_retention
 
     return load_retention(PROJECT_ROOT).records_days
+
+
+class ConsoleSettings(FunctionSettings):
+    """The ops console (functions/console): the tables and bucket its pages read and act on."""
+
+    accounts_table: Name
+    account_retention_days: Days  # a review resolution may close an account
+    suppressions_table: Name  # suppressions and channel pauses
+    ledger_table: Name  # send attempts and their delivery receipts
+    audit_table: Name  # gate decisions, inbound decisions and console actions
+    audit_retention_days: Days
+    templates_table: Name
+    uploads_table: Name
+    uploads_bucket: Name  # reject reports are downloaded from here
+    reviews_table: Name
+    lender_ids: Name  # comma-separated lenders whose configuration the pages use
+
+    @property
+    def lenders(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.lender_ids.split(",") if name.strip())
+
+
+class ConsoleLambdaSettings(ConsoleSettings):
+    """The console Lambda in AWS: its pages' settings and how people sign in (Cognito's
+    managed login, functions/console/cognito.py). `rung console` signs nobody in."""
+
+    user_pool_id: Name  # e.g. eu-west-1_AbC123: the region is its prefix
+    user_pool_client_id: Name
+    user_pool_domain: Name  # managed login's host: <prefix>.auth.<region>.amazoncognito.com
+    console_url: Name  # https base URL of the console (the HTTP API), ending in /
+    session_secret_arn: Name  # Secrets Manager secret: HMAC key of sign-in state and CSRF

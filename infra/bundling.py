@@ -76,22 +76,26 @@ def runtime_pins(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> tuple[str
     """`name==version` for every runtime dependency the asset must carry, sorted."""
     declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
     roots = [
-        Requirement(text).name
-        for text in declared
-        if canonicalize_name(Requirement(text).name) not in PROVIDED_BY_LAMBDA
+        requirement
+        for requirement in map(Requirement, declared)
+        if canonicalize_name(requirement.name) not in PROVIDED_BY_LAMBDA
     ]
     return tuple(
         sorted(f"{name}=={version}" for name, version in _installed_closure(roots).items())
     )
 
 
-def _installed_closure(roots: Iterable[str]) -> dict[str, str]:
+def _installed_closure(roots: Iterable[Requirement]) -> dict[str, str]:
+    """Installed versions of `roots` and everything they need, the extras they are asked
+    with included (`pyjwt[crypto]` needs cryptography)."""
     versions: dict[str, str] = {}
-    pending = [canonicalize_name(name) for name in roots]
+    seen: set[tuple[str, str]] = set()
+    pending = [(canonicalize_name(r.name), extra) for r in roots for extra in ("", *r.extras)]
     while pending:
-        name = pending.pop()
-        if name in versions:
+        name, extra = pending.pop()
+        if (name, extra) in seen:
             continue
+        seen.add((name, extra))
         try:
             distribution = metadata.distribution(name)
         except metadata.PackageNotFoundError as missing:
@@ -101,8 +105,9 @@ def _installed_closure(roots: Iterable[str]) -> dict[str, str]:
         versions[name] = distribution.version
         for text in distribution.requires or ():
             requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(canonicalize_name(requirement.name))
+            if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
+                needed = canonicalize_name(requirement.name)
+                pending.extend((needed, wanted) for wanted in ("", *requirement.extras))
     return versions
 
 

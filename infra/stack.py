@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.components.console import Console
 from infra.components.functions import Functions
 from infra.components.ladder import Ladder
 from infra.components.lender_access import LenderAccess
@@ -52,6 +53,13 @@ class RungStack(Stack):
         )
         self.functions.optout.add_environment(
             "RUNG_EMAIL_PAUSE_ALARMS", ",".join(self.observability.email_pause_alarm_names)
+        )
+
+        # The ops console (README, The ops console in AWS): on unless cdk.json turns it off.
+        self.console = (
+            Console(self, "Console", config=config, storage=self.storage, functions=self.functions)
+            if config.console.enabled
+            else None
         )
 
         CfnOutput(self, "UploadsBucketName", value=self.storage.bucket.bucket_name)

@@ -65,6 +65,8 @@ class AlarmConfig(_Section):
     # complaints; alarm well below.
     ses_bounce_rate_percent: float = Field(gt=0, lt=5)
     ses_complaint_rate_percent: float = Field(gt=0, lt=0.1)
+    # A challenger stopped by an experiment guardrail (config/experiment_guardrails.yaml).
+    experiment_guardrails_breached: int = Field(ge=1)
     email: str | None = None  # optional subscriber of the alarm topic
 
 
@@ -164,6 +166,29 @@ class SftpConfig(_Section):
     security_policy: str = Field(pattern=r"^TransferSecurityPolicy-[A-Za-z0-9-]+$")
 
 
+class ConsoleConfig(_Section):
+    """The ops console: a Cognito user pool, an HTTP API and one Lambda. Idle it costs about
+    nothing (every part bills per request or per active user), so it is on by default."""
+
+    enabled: bool = True
+    # Cognito's managed-login host is <domain_prefix>.auth.<region>.amazoncognito.com, unique
+    # per region. Unset: "<stack name>-console-<account id>".
+    domain_prefix: str | None = Field(
+        default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+    )
+    # Threat protection (compromised-credential checks, adaptive authentication) needs the
+    # Plus feature plan, billed per monthly active user; off: the Essentials plan.
+    threat_protection: bool = True
+    # How long a sign-in lasts: the ID token's validity, which is the session (Cognito allows
+    # 5 minutes to 1 day). Our choice: an hour, then the browser signs in again.
+    session_minutes: int = Field(default=60, ge=5, le=1440)
+    # Requests per second (and burst) the API passes to the console Lambda. Our choice: a few
+    # people clicking through pages need a handful; the cap keeps a runaway script from taking
+    # Lambda concurrency the send function needs.
+    throttle_rate_per_second: int = Field(default=10, ge=1)
+    throttle_burst: int = Field(default=20, ge=1)
+
+
 class RungStackConfig(_Section):
     stack_name: str
     lambda_python: Literal["3.12", "3.13"]
@@ -180,6 +205,7 @@ class RungStackConfig(_Section):
     send_rates: SendRatesConfig
     lender_access: dict[str, LenderAccessConfig]
     sftp: SftpConfig
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
 
     @field_validator("lender_access")
     @classmethod

@@ -16,7 +16,9 @@ from typing import NoReturn
 
 from rung.commands import (
     channels,
+    console,
     erase,
+    kpis,
     ladders,
     pgp_key,
     plan,
@@ -29,6 +31,7 @@ from rung.commands import (
     validate,
     when,
 )
+from rung.commands import experiments as experiments_command
 from rung.commands.failure import CommandError
 
 COMMANDS = (
@@ -44,6 +47,9 @@ COMMANDS = (
     pgp_key,
     preflight,
     smoke,
+    kpis,
+    experiments_command,
+    console,
     erase,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).

@@ -89,6 +89,8 @@ class SimulationResult:
     ladders_failed: int = 0  # executions a defect failed
     # What Step Functions bills: every state entered, and every retry of a Task.
     sfn_transitions: int = 0
+    # Payments and replies came from a response model (rung.response_model), not a lender.
+    synthetic: bool = False
 
 
 def read_replies(path: Path) -> tuple[ScriptedReply, ...]:

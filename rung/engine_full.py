@@ -25,6 +25,7 @@ from unittest import mock
 from moto.core.exceptions import JsonRESTError
 from moto.sesv2.models import SESV2Backend
 
+from functions.adapters.dynamo import DynamoExperimentTally
 from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
 from functions.core.approval import approve_lint_clean
 from functions.core.lenders import LenderConfig, load_lender
@@ -231,7 +232,9 @@ def _deliver(world: LocalWorld, lender: LenderConfig, reply: ScriptedReply) -> N
 def _result(world: LocalWorld, sim: SimulationInput, accounts_key: str) -> SimulationResult:
     settings = world.services.settings
     records = world.gate_records()
-    accounts = world.scan(settings.accounts_table, Account)
+    accounts = world.scan(
+        settings.accounts_table, Account, skip_prefix=DynamoExperimentTally.PREFIX
+    )
     suppressions = world.scan(settings.suppressions_table, Suppression)
     upload = next(
         (

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from functions.core.errors import RungError
+from functions.core.lender_scope import binding_keys
 from functions.core.models import (
     Account,
     AuditRecord,
@@ -31,7 +32,6 @@ from functions.core.models import (
     Decision,
     Suppression,
     SuppressionScope,
-    suppression_key,
 )
 
 DOUBLE_SENDS = "double_sends"
@@ -102,12 +102,9 @@ def _account_of(index: dict[tuple[str, str], Account], record: AuditRecord) -> A
 
 
 def _own_keys(account: Account) -> tuple[str, ...]:
-    """Suppression keys of the account's own addresses (sms#+E164, email#address)."""
-    return tuple(
-        suppression_key(channel, address)
-        for channel in Channel
-        if (address := account.address(channel))
-    )
+    """Suppression keys that bind the account: on its own addresses (sms#+E164,
+    email#address), deployment-wide and for its own lender (functions.core.lender_scope)."""
+    return binding_keys(account)
 
 
 def _covers(suppression: Suppression, channel: Channel) -> bool:

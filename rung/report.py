@@ -35,6 +35,7 @@ from functions.core.models import (
 from functions.core.payments_file import PaymentRow
 from functions.core.segments import encoding_of
 from rung.engine import SimulationResult
+from rung.experiment_report import EXPERIMENTS_CSV, outcomes_of, write_outcomes
 from rung.invariants import INVARIANTS, BlackoutCheck, QuietHoursCheck, Violation, check_all
 from rung.report_page import render_report, rung_number
 
@@ -52,6 +53,9 @@ CSV_COLUMNS = (
     "address_masked",
     "segments",
     "body",
+    # Champion/challenger (functions.core.experiments): empty outside any experiment.
+    "experiment",
+    "variant",
 )
 # Excel detects UTF-8 only by the byte-order mark (Chinese bodies and names otherwise garble).
 CSV_ENCODING = "utf-8-sig"
@@ -110,6 +114,8 @@ def message_row(record: AuditRecord) -> tuple[str, ...]:
         record.address_masked,
         str(record.segments),
         record.body,
+        record.experiment,
+        record.variant,
     )
 
 
@@ -313,6 +319,12 @@ def write_outputs(
     summary = summarize(
         result, prices, in_quiet_hours=in_quiet_hours, on_blackout_day=on_blackout_day
     )
+    # Payments and replies drawn from a response model, not a lender's: said on every output.
+    summary["synthetic"] = result.synthetic
+    outcomes = outcomes_of(result.accounts, result.suppressions, result.synthetic)
+    if outcomes:
+        write_outcomes(out_dir / EXPERIMENTS_CSV, outcomes)
+    summary["experiment_accounts"] = len(outcomes)
     summary["period"] = {"start": utc_z(start), "days": days}
     summary["capacity_per_second"] = {
         channel.value: (capacity_per_second or {}).get(channel) for channel in Channel

@@ -34,6 +34,7 @@ from functions.adapters.records import (
     utc_iso,
 )
 from functions.core.errors import RungError
+from functions.core.experiments import TALLY_COUNTERS, VariantTally
 from functions.core.models import (
     CLOSED_STATUSES,
     INBOUND_PREFIX,
@@ -278,8 +279,10 @@ class DynamoAccountStore(Table):
 class DynamoSuppressionStore(Table):
     """`pk` = suppression_key(): email addresses are matched whatever their case."""
 
-    def get(self, channel: Channel, address: str) -> Suppression | None:
-        item = self._get({"pk": suppression_key(channel, address)})
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None:
+        item = self._get({"pk": suppression_key(channel, address, lender_id)})
         return Suppression.model_validate(item) if item is not None else None
 
     def put(self, suppression: Suppression) -> None:
@@ -287,9 +290,10 @@ class DynamoSuppressionStore(Table):
             TableName=self.table_name, Item=to_wire(model_item(suppression, pk=suppression.key))
         )
 
-    def delete(self, channel: Channel, address: str) -> None:
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None:
         self.client.delete_item(
-            TableName=self.table_name, Key=to_wire({"pk": suppression_key(channel, address)})
+            TableName=self.table_name,
+            Key=to_wire({"pk": suppression_key(channel, address, lender_id)}),
         )
 
 
@@ -463,17 +467,22 @@ class DynamoLedger(Table):
         values = {f":attempt{i}": state.value for i, state in enumerate(sorted(ATTEMPT_STATES))}
         return f"#state IN ({', '.join(values)})", values
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
-        """Frequency caps across every account sharing an address: GSI by_address."""
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
+        """Frequency caps across every account sharing an address (or only one lender's
+        accounts: their ladder keys begin `{lender_id}#`): GSI by_address."""
         state_filter, state_values = self._attempt_filter()
+        values = {":address": address, ":since": utc_iso(since), **state_values}
+        if lender_id:
+            state_filter = f"{state_filter} AND begins_with(pk, :lender)"
+            values[":lender"] = f"{lender_id}#"
         items = self._query(
             IndexName="by_address",
             KeyConditionExpression="address = :address AND attempted_at >= :since",
             FilterExpression=state_filter,
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues=to_wire(
-                {":address": address, ":since": utc_iso(since), **state_values}
-            ),
+            ExpressionAttributeValues=to_wire(values),
         )
         return sorted(datetime.fromisoformat(item["attempted_at"]) for item in items)
 
@@ -658,3 +667,51 @@ class DynamoInboundLog(Table):
             TTL_ATTRIBUTE: int((at + self.ttl).timestamp()),
         }
         return self._put_new(item) is None
+
+
+class DynamoExperimentTally(Table):
+    """Experiment tallies (functions.core.experiments) in the accounts table, one item per
+    variant under `~experiment#{lender}#{experiment}#{variant}`: no account key can start with
+    `~` (a lender id starts with a letter or digit), and the item carries neither phone nor
+    email, so it stays out of the address indexes."""
+
+    PREFIX = "~experiment#"
+
+    def _key(self, lender_id: str, experiment: str, variant: str) -> dict[str, str]:
+        return {"pk": f"{self.PREFIX}{lender_id}#{experiment}#{variant}"}
+
+    @staticmethod
+    def _tally(item: Item | None) -> VariantTally:
+        if item is None:
+            return VariantTally()
+        return VariantTally.model_validate({k: v for k, v in item.items() if k != "pk"})
+
+    def get(self, lender_id: str, experiment: str, variant: str) -> VariantTally:
+        return self._tally(self._get(self._key(lender_id, experiment, variant)))
+
+    def add(self, lender_id: str, experiment: str, variant: str, counter: str) -> VariantTally:
+        if counter not in TALLY_COUNTERS:
+            raise ValueError(f"no experiment counter {counter!r}")
+        # ADD is atomic and creates the item at 0: concurrent invocations never lose a count.
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key=to_wire(self._key(lender_id, experiment, variant)),
+            UpdateExpression="ADD #c :one",
+            ExpressionAttributeNames={"#c": counter},
+            ExpressionAttributeValues=to_wire({":one": 1}),
+            ReturnValues="ALL_NEW",
+        )
+        return self._tally(from_wire(response["Attributes"]))
+
+    def stop(self, lender_id: str, experiment: str, variant: str, reason: str) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_wire(self._key(lender_id, experiment, variant)),
+                UpdateExpression="SET stopped = :reason",
+                ConditionExpression="attribute_not_exists(stopped)",
+                ExpressionAttributeValues=to_wire({":reason": reason}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

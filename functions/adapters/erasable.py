@@ -100,7 +100,7 @@ class DynamoBorrowerRecords:
             if self._delete(tables.accounts, {"pk": account.key}):
                 tally.removed["accounts"] += 1
         for channel, address in scope.addresses:
-            for key in suppression_keys_for(suppression_key(channel, address), scope.lender_ids):
+            for key in suppression_keys_for(channel, address, scope.lender_ids):
                 if self._delete(tables.suppressions, {"pk": key}):
                     tally.removed["suppressions"] += 1
         for channel, address in scope.addresses:

@@ -36,6 +36,7 @@ from functions.core.erasure import (
     scrub_value,
 )
 from functions.core.errors import PermanentSendError
+from functions.core.experiments import TALLY_COUNTERS, VariantTally
 from functions.core.models import (
     INBOUND_PREFIX,
     Account,
@@ -116,15 +117,17 @@ class MemorySuppressionStore:
     def __init__(self) -> None:
         self._suppressions: dict[str, Suppression] = {}
 
-    def get(self, channel: Channel, address: str) -> Suppression | None:
-        return self._suppressions.get(suppression_key(channel, address))
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None:
+        return self._suppressions.get(suppression_key(channel, address, lender_id))
 
     def put(self, suppression: Suppression) -> None:
         utc_iso(suppression.at)
         self._suppressions[suppression.key] = suppression
 
-    def delete(self, channel: Channel, address: str) -> None:
-        self._suppressions.pop(suppression_key(channel, address), None)
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None:
+        self._suppressions.pop(suppression_key(channel, address, lender_id), None)
 
     def all(self) -> list[Suppression]:
         """Every suppression held (simulator reports)."""
@@ -218,10 +221,17 @@ class MemoryLedger:
         self._by_ladder[ladder_key].discard(key)
         self._by_address.get(entry.address, set()).discard(key)
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
         entries = (self._entries[key] for key in self._by_address.get(address, ()))
+        prefix = f"{lender_id}#" if lender_id else ""
         return sorted(
-            e.attempted_at for e in entries if e.state in ATTEMPT_STATES and e.attempted_at >= since
+            e.attempted_at
+            for e in entries
+            if e.state in ATTEMPT_STATES
+            and e.attempted_at >= since
+            and e.ladder_key.startswith(prefix)
         )
 
     def sent_for_ladder_since(
@@ -650,3 +660,28 @@ class MemoryBorrowerRecords:
         utc_iso(erasure.at)
         if all(e.erasure_id != erasure.erasure_id for e in self.erasures):
             self.erasures.append(erasure)
+
+
+class MemoryExperimentTally:
+    def __init__(self) -> None:
+        self._tallies: dict[tuple[str, str, str], VariantTally] = {}
+
+    def get(self, lender_id: str, experiment: str, variant: str) -> VariantTally:
+        return self._tallies.get((lender_id, experiment, variant), VariantTally())
+
+    def add(self, lender_id: str, experiment: str, variant: str, counter: str) -> VariantTally:
+        if counter not in TALLY_COUNTERS:
+            raise ValueError(f"no experiment counter {counter!r}")
+        tally = self.get(lender_id, experiment, variant)
+        tally = tally.model_copy(update={counter: getattr(tally, counter) + 1})
+        self._tallies[(lender_id, experiment, variant)] = tally
+        return tally
+
+    def stop(self, lender_id: str, experiment: str, variant: str, reason: str) -> bool:
+        tally = self.get(lender_id, experiment, variant)
+        if tally.stopped:
+            return False
+        self._tallies[(lender_id, experiment, variant)] = tally.model_copy(
+            update={"stopped": reason}
+        )
+        return True

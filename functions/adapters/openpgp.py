@@ -3,13 +3,17 @@
 The encrypted object is spooled to a private temporary folder (Lambda's /tmp), decrypted file to
 file by Sequoia, and the plaintext is read from disk by the same streaming CSV reader as any
 upload; both files are removed when intake is done. Our secret key is read from Secrets Manager
-only when an encrypted file arrives. Measured: Sequoia's file decryption holds about 1.7× the
-file in memory (93 MiB → 270 MiB peak), so the schedule function's memory bounds the size of an
-encrypted file (docs/performance.md).
+only when an encrypted file arrives.
+
+Sequoia maps the files it reads into memory unless `SEQUOIA_DONT_MMAP` is set; a mapped file
+counts in the function's resident memory as it is read (a 400 MiB file peaked at 812 MiB). Read
+through buffers, decryption holds a fixed amount whatever the file's size (about 270 MiB at
+200 and at 400 MiB: docs/performance.md), so the setting is made before every decryption.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -40,6 +44,7 @@ class OpenPgpDecryption:
                 "the file is OpenPGP-encrypted but no decryption key is installed "
                 "(see `rung pgp-key` in the README)"
             )
+        os.environ["SEQUOIA_DONT_MMAP"] = "1"  # read through buffers: constant memory
         decryptor = pysequoia.Tsk.from_bytes(key.encode("ascii")).decryptor()
         lender = pysequoia.Cert.from_bytes(signed_by.encode("ascii")) if signed_by else None
         with tempfile.TemporaryDirectory(prefix="rung-pgp-") as folder:

@@ -25,3 +25,10 @@ def pgp_secret_key(secret_arn: str) -> str:
         raise ConfigError("RUNG_PGP_SECRET_ARN is not set")
     secret = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_S)
     return secret.decode("utf-8") if isinstance(secret, bytes) else secret
+
+
+def console_session_key(secret_arn: str) -> bytes:
+    """The console's HMAC key for sign-in state and CSRF tokens (Powertools parameters,
+    cached)."""
+    secret = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_S)
+    return secret if isinstance(secret, bytes) else secret.encode("utf-8")

@@ -24,7 +24,8 @@ from functions.core.inbound_effects import (
     ReplyState,
     redact,
 )
-from functions.core.lenders import LenderConfig, load_lender
+from functions.core.lender_scope import attributed_lender, load_collector
+from functions.core.lenders import LenderConfig, configured_lenders, load_lender
 from functions.core.masking import mask_address
 from functions.core.models import (
     Account,
@@ -109,9 +110,13 @@ class BorrowerReplies(Effects):
     """Reply handling; `functions.core.feedback.Feedback` combines it with provider events."""
 
     def _read(
-        self, reply: Reply, existing: Suppression | None, accounts: Sequence[Account], at: datetime
+        self,
+        reply: Reply,
+        existing: Sequence[Suppression | None],
+        accounts: Sequence[Account],
+        at: datetime,
     ) -> ReplyReading:
-        opted_out = existing is not None and existing.source in LIFTABLE
+        opted_out = any(s is not None and s.source in LIFTABLE for s in existing)
         today = _local_date(accounts, at)
         reading = read_reply(reply.text, self.rules, opted_out=opted_out, today=today, at=at)
         if reading.intent is Intent.OTHER and reply.subject:
@@ -126,11 +131,22 @@ class BorrowerReplies(Effects):
 
     def on_reply(self, reply: Reply, *, at: datetime, now: datetime) -> Outcome:
         ports = self.ports
-        existing = ports.suppressions.get(reply.channel, reply.sender)
+        # Which lender the borrower wrote to (by the number or address reached): under
+        # `scope: lender` its opt-outs bind that lender only (functions.core.lender_scope).
+        attributed = attributed_lender(
+            reply.channel, reply.ours, configured_lenders(self.config_root)
+        )
+        own = load_collector(self.config_root).opt_out_lender(
+            attributed, SuppressionScope.ADDRESS, SuppressionSource.REPLY
+        )
+        existing = ports.suppressions.get(reply.channel, reply.sender, lender_id=own)
+        wide = ports.suppressions.get(reply.channel, reply.sender) if own else existing
+        # Every account at this address, whatever its lender: statuses that describe the person
+        # (attorney, bankruptcy, cease, deceased, dispute) reach all of them in any scope.
         accounts = sorted(
             ports.accounts.find_by_address(reply.channel, reply.sender), key=lambda a: a.key
         )
-        reading = self._read(reply, existing, accounts, at)
+        reading = self._read(reply, (existing, wide), accounts, at)
         log = InboundDecision(
             at=at,
             channel=reply.channel,
@@ -164,9 +180,12 @@ class BorrowerReplies(Effects):
                         statuses.append(f"{account.key}:{status.value}")
                 if intent in STOPPING:
                     stopped += self._stop_all(accounts, cause=intent.value)
+        guardrails: tuple[str, ...] = ()
         if reading.says(Intent.OPT_OUT):
-            suppressed = self._opt_out(reply, reading, accounts, at, log)
+            suppressed = self._opt_out(reply, reading, accounts, at, log, attributed)
             stopped += self._stop_uncontactable(accounts, cause="opt_out")
+            if suppressed and not reading.wrong_number:
+                guardrails += self._tally(accounts, "opt_outs")
             if suppressed:
                 confirm = (
                     ConfirmationKind.WRONG_NUMBER
@@ -206,6 +225,8 @@ class BorrowerReplies(Effects):
             state = ReplyState.DUPLICATE
         elif confirm is not None:
             state = self._confirm(reply, confirm, accounts)
+        if first and reading.says(Intent.COMPLAINT):
+            guardrails += self._tally(accounts, "complaints")
 
         return Outcome(
             event=f"{reply.channel.value}_reply",
@@ -226,8 +247,10 @@ class BorrowerReplies(Effects):
             text_redacted=redact(reply.text or reply.subject)
             if reading.intent is Intent.OTHER
             else "",
+            experiments_stopped=guardrails,
             metrics=_reply_metrics(reply.channel, reading, state, stopped, first, review)
-            + provider_refused,
+            + provider_refused
+            + ("ExperimentGuardrailBreached",) * len(guardrails),
         )
 
     def _review(
@@ -337,10 +360,13 @@ class BorrowerReplies(Effects):
         accounts: Sequence[Account],
         at: datetime,
         log: InboundDecision,
+        attributed: str | None,
     ) -> list[str]:
-        """Write the suppressions the opt-out asks for (1006.14(h) scope); masked keys written."""
+        """Write the suppressions the opt-out asks for (1006.14(h) scope); masked keys written.
+        They bind every lender, or only the lender written to (functions.core.lender_scope)."""
         source = SuppressionSource.WRONG_NUMBER if reading.wrong_number else SuppressionSource.REPLY
         scope = reading.scope or SuppressionScope.ADDRESS
+        lender = load_collector(self.config_root).opt_out_lender(attributed, scope, source)
         other = reading.channel
         if scope is SuppressionScope.CHANNEL and other is not None and other is not reply.channel:
             # "stop emailing me" by text: the borrower's addresses on that other channel.
@@ -362,7 +388,13 @@ class BorrowerReplies(Effects):
                 else _origin(reply.channel, reply.sender)
             )
             new = Suppression(
-                channel=channel, address=address, scope=scope, source=source, at=at, detail=detail
+                channel=channel,
+                address=address,
+                scope=scope,
+                source=source,
+                at=at,
+                detail=detail,
+                lender_id=lender,
             )
             if self._suppress(new, log):
                 written.append(mask_address(address))
@@ -400,7 +432,7 @@ class BorrowerReplies(Effects):
                 address = account.address(channel)
                 if not address or (channel, address) == (reply.channel, reply.sender):
                     continue
-                spread = self.ports.suppressions.get(channel, address)
+                spread = self.ports.suppressions.get(channel, address, lender_id=existing.lender_id)
                 if spread and spread.source in LIFTABLE and spread.detail == origin:
                     self._lift(spread, log)
                     lifted.append(mask_address(address))
@@ -415,17 +447,16 @@ class BorrowerReplies(Effects):
                 }
             )
         )
-        self.ports.suppressions.delete(suppression.channel, suppression.address)
+        self.ports.suppressions.delete(
+            suppression.channel, suppression.address, lender_id=suppression.lender_id
+        )
 
     def _lender(self, reply: Reply, accounts: Sequence[Account]) -> LenderConfig | None:
         """The lender the borrower wrote to: by our number/address, else by their accounts."""
         candidates = sorted({a.lender_id for a in accounts})
         lenders = [load_lender(self.config_root, lender_id) for lender_id in candidates]
         if not lenders:
-            lenders = [
-                load_lender(self.config_root, path.stem)
-                for path in sorted((self.config_root / "config" / "lenders").glob("*.yaml"))
-            ]
+            lenders = configured_lenders(self.config_root)
         shape = spec(reply.channel)
         for lender in lenders:
             origination = shape.lender_value(lender, shape.origination_field)

@@ -18,7 +18,9 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from functions.core.experiments import breach, load_experiments, load_guardrails
 from functions.core.ladder import execution_name
+from functions.core.lender_scope import binding_suppressions
 from functions.core.masking import mask_email, mask_phone
 from functions.core.models import (
     Account,
@@ -34,6 +36,7 @@ from functions.core.ports import (
     AccountStore,
     ChannelSwitch,
     DecisionLog,
+    ExperimentTally,
     InboundLog,
     LadderControl,
     Ledger,
@@ -68,6 +71,8 @@ class FeedbackPorts(Protocol):
     def reviews(self) -> ReviewQueue: ...
     @property
     def decisions(self) -> DecisionLog: ...
+    @property
+    def experiments(self) -> ExperimentTally: ...
 
 
 class ReplyState(StrEnum):
@@ -100,6 +105,8 @@ class Outcome(BaseModel):
     reply: ReplyState = ReplyState.NOT_NEEDED
     note: str = ""
     text_redacted: str = ""  # only for replies we did not understand (ops reads them)
+    # "experiment/variant: reason" for each challenger a guardrail stopped just now.
+    experiments_stopped: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
 
 
@@ -144,7 +151,7 @@ class Effects:
 
     def _suppress(self, new: Suppression, log: InboundDecision) -> bool:
         """Store `new` unless an equal or stronger suppression is there; True if stored."""
-        current = self.ports.suppressions.get(new.channel, new.address)
+        current = self.ports.suppressions.get(new.channel, new.address, lender_id=new.lender_id)
         stored = current is None
         if current is not None:
             widens = (
@@ -172,14 +179,36 @@ class Effects:
             )
         return stored
 
+    def _tally(self, accounts: Sequence[Account], counter: str) -> tuple[str, ...]:
+        """Count an opt-out or a complaint against each account's experiment variant; a
+        challenger whose rate now breaches its guardrail stops taking new accounts (they go to
+        the champion) and the ExperimentGuardrailBreached metric raises the alarm. Returns
+        "experiment/variant: reason" for each variant stopped by this call."""
+        stopped = []
+        for account in accounts:
+            if not account.experiment:
+                continue
+            tally = self.ports.experiments.add(
+                account.lender_id, account.experiment, account.variant, counter
+            )
+            reason = breach(tally, load_guardrails(self.config_root))
+            experiment = load_experiments(self.config_root, account.lender_id).get(
+                account.experiment
+            )
+            if (
+                reason
+                and experiment is not None
+                and account.variant != experiment.champion  # the champion is the fallback
+                and self.ports.experiments.stop(
+                    account.lender_id, account.experiment, account.variant, reason
+                )
+            ):
+                stopped.append(f"{account.experiment}/{account.variant}: {reason}")
+        return tuple(stopped)
+
     def _contactable(self, account: Account) -> bool:
         """Whether any channel of `account` is still open — judged by the gate's own rule."""
-        held = tuple(
-            s
-            for c in Channel
-            if (address := account.address(c))
-            and (s := self.ports.suppressions.get(c, address)) is not None
-        )
+        held = binding_suppressions(self.ports.suppressions, account)
         return any(
             (address := account.address(c)) and suppressed_by(held, c, address) is None
             for c in Channel

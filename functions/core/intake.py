@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from functions.core.csv_safety import SafeCsvWriter
 from functions.core.csv_stream import Cursor
 from functions.core.errors import ConfigError, FileRejected
+from functions.core.experiments import ExperimentBook, assign, load_experiments
 from functions.core.ladder import LadderState, execution_name, to_sfn_timestamp
 from functions.core.lender_file import (
     LenderFile,
@@ -59,6 +60,7 @@ from functions.core.models import (
 from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.ports import (
     AccountStore,
+    ExperimentTally,
     FileDecryption,
     LadderControl,
     MessageSender,
@@ -101,6 +103,8 @@ class IntakePorts(Protocol):
     def decryption(self) -> FileDecryption: ...
     @property
     def email(self) -> MessageSender: ...  # receipts to the lender
+    @property
+    def experiments(self) -> ExperimentTally: ...  # accounts assigned, guardrail stops
 
 
 class Continuation(BaseModel):
@@ -199,7 +203,9 @@ def ingest(
     lender: LenderConfig | None = None
     try:
         lender = _lender_for(upload, config_root)
-        run = _Run(ports, lender, record, now, report)
+        run = _Run(
+            ports, lender, record, now, report, load_experiments(config_root, lender.lender_id)
+        )
         outcome = run.process(upload, resume, should_pause)
     except FileRejected as exc:
         report.add_file_error(str(exc))
@@ -255,14 +261,17 @@ class _Run:
         record: UploadRecord,
         now: datetime,
         report: RejectReport,
+        experiments: ExperimentBook,
     ) -> None:
         self.ports = ports
         self.lender = lender
         self.record = record
         self.now = now
         self.report = report
+        self.experiments = experiments
         self.counts = _Counts()
         self.pending: dict[str, _Merge] = {}
+        self._stopped: dict[str, frozenset[str]] = {}  # per experiment, read once per run
 
     @contextmanager
     def _plaintext(self, upload: UploadKey) -> Iterator[BinaryIO]:
@@ -355,10 +364,49 @@ class _Run:
                 "contact_preferences": row.contact_preferences(self.now),
             }
         )
-        self.pending[row.account_id] = merge_account(
-            existing, incoming, row.status, self.now, result.row, replay
-        )
+        merge = merge_account(existing, incoming, row.status, self.now, result.row, replay)
+        if merge.start and not merge.account.experiment:
+            merge = self._assigned(merge)
+        self.pending[row.account_id] = merge
         return result
+
+    def _assigned(self, merge: _Merge) -> _Merge:
+        """A ladder starting for an account in no experiment: the first running experiment
+        that targets its segment takes it (functions.core.experiments), and counts it."""
+        account = merge.account
+        chosen = assign(self.experiments, account.account_id, account.segment, self.now)
+        if chosen is None:
+            return merge
+        stopped = self._stopped_variants(chosen.experiment)
+        if chosen.variant in stopped:
+            chosen = assign(
+                self.experiments,
+                account.account_id,
+                account.segment,
+                self.now,
+                {chosen.experiment: stopped},
+            )
+            assert chosen is not None  # the same experiment, now falling back to its champion
+        self.ports.experiments.add(
+            self.lender.lender_id, chosen.experiment, chosen.variant, "accounts"
+        )
+        update = {
+            "experiment": chosen.experiment,
+            "variant": chosen.variant,
+            "assignment": chosen.reason,
+        }
+        return replace(merge, account=account.model_copy(update=update))
+
+    def _stopped_variants(self, experiment_id: str) -> frozenset[str]:
+        if experiment_id not in self._stopped:
+            experiment = self.experiments.get(experiment_id)
+            names = [v.name for v in experiment.variants] if experiment else []
+            self._stopped[experiment_id] = frozenset(
+                name
+                for name in names
+                if self.ports.experiments.get(self.lender.lender_id, experiment_id, name).stopped
+            )
+        return self._stopped[experiment_id]
 
     def _stored(self, account_id: str) -> Account | None:
         return self.ports.accounts.get(self.lender.lender_id, account_id)
@@ -462,6 +510,10 @@ def merge_account(
             "cycle": existing.cycle if same_cycle else incoming.cycle,
             "status_changed_at": (existing.status_changed_at if status == existing.status else now),
             "hold_until": existing.hold_until if status == existing.status else None,
+            # An experiment's variant is the account's for good (functions.core.experiments).
+            "experiment": existing.experiment,
+            "variant": existing.variant,
+            "assignment": existing.assignment,
             # What the borrower asked for outlives the lender's re-upload; the lender file's
             # own preferences are replaced by this upload's.
             "contact_preferences": (

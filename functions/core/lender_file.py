@@ -24,10 +24,8 @@ from itertools import islice
 from typing import Annotated, Any, BinaryIO, Generic, TypeVar
 from zoneinfo import available_timezones
 
-import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_precision, is_currency
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AnyUrl,
     BaseModel,
@@ -43,9 +41,12 @@ from pydantic import (
 
 from functions.core.channels import CHANNELS
 from functions.core.csv_stream import CsvText, Cursor, HeaderMap, map_header
+from functions.core.email_addresses import normalized_email
 from functions.core.errors import FileRejected
+from functions.core.experiments import SEGMENT
 from functions.core.lenders import LenderConfig
 from functions.core.models import Account, AccountStatus, Channel, ContactPreference
+from functions.core.phone_numbers import refuse_scientific_notation, to_e164
 from functions.core.preferences import LENDER_FILE
 
 REQUIRED_COLUMNS = ("account_id", "amount_due", "currency", "due_date")
@@ -65,6 +66,8 @@ OPTIONAL_COLUMNS = (
     "contact_hours",
     "do_not_contact_channels",
     "preferred_channel",
+    # The lender's own label for experiments to target (functions.core.experiments).
+    "segment",
 )
 # Field order matters: validators read fields validated before them (country before phone,
 # currency before amount_due, phone before email).
@@ -128,6 +131,7 @@ class LenderRow(BaseModel):
     contact_hours: tuple[time, time] | None = None  # local [start, end), e.g. 18:00-20:00
     do_not_contact_channels: tuple[Channel, ...] = ()
     preferred_channel: Channel | None = None
+    segment: str | None = None
 
     @field_validator("country")
     @classmethod
@@ -159,11 +163,7 @@ class LenderRow(BaseModel):
                     f"{', '.join(CONTACT_COLUMNS)} are all empty: at least one is required"
                 )
             return None
-        try:
-            # Syntax only: a DNS lookup per row would make validation depend on the network.
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(f"not a valid email address: {exc}") from exc
+        return normalized_email(value)
 
     @field_validator("push_endpoint")
     @classmethod
@@ -294,6 +294,16 @@ class LenderRow(BaseModel):
             raise ValueError(f"{channel.value} is also in do_not_contact_channels")
         return channel
 
+    @field_validator("segment")
+    @classmethod
+    def _segment(cls, value: str | None) -> str | None:
+        if value is not None and not SEGMENT.match(value):
+            raise ValueError(
+                f"{value!r} is not a segment label: up to 40 letters, digits, _ . - "
+                "(a label of the lender's, e.g. pilot or early-stage)"
+            )
+        return value
+
     def contact_preferences(self, at: datetime) -> tuple[ContactPreference, ...]:
         """This row's preference columns as the gate reads them, received at `at`."""
         found: list[ContactPreference] = []
@@ -328,6 +338,7 @@ class LenderRow(BaseModel):
             status=self.status or AccountStatus.ACTIVE,
             payment_link=self.payment_link,
             cycle=self.due_date.isoformat(),
+            segment=self.segment,
         )
 
 
@@ -561,46 +572,7 @@ class SeenAccounts:
         self._db.close()
 
 
-def to_e164(raw: str, region: str) -> str:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        _refuse_scientific_notation(raw)
-        reason = _PARSE_ERRORS.get(exc.error_type, "unreadable")
-        raise ValueError(f"not a phone number ({reason})") from exc
-    # Valid for the expected region settles it at half the cost of asking every region
-    # that shares the calling code (+1 has 25); otherwise ask them all.
-    expected = phonenumbers.country_code_for_region(region) == number.country_code
-    if not (expected and phonenumbers.is_valid_number_for_region(number, region)) and not (
-        phonenumbers.is_valid_number(number)
-    ):
-        _refuse_scientific_notation(raw)
-        where = "" if raw.lstrip().startswith("+") else f" in region {region}"
-        raise ValueError(f"not a valid phone number{where}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-# 2.06555E+10: a spreadsheet showed a long number in scientific notation and saved it so.
-_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?E[+-]\d+")
-
-
-def _refuse_scientific_notation(raw: str) -> None:
-    if _SCIENTIFIC.fullmatch(raw.strip()):
-        raise ValueError(
-            f"{raw.strip()!r} is in scientific notation, as a spreadsheet shows long numbers: "
-            "digits may be lost; format the column as text and export the file again"
-        )
-
-
-_PARSE_ERRORS = {
-    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country calling code",
-    phonenumbers.NumberParseException.NOT_A_NUMBER: "no digits of a number",
-    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
-    phonenumbers.NumberParseException.TOO_LONG: "too long",
-}
-
-
+@lru_cache(maxsize=4096)  # amounts repeat across rows (bounded: a file may hold a million)
 def parse_amount(text: str, currency: str | None) -> Decimal:
     """A positive plain decimal (`1234.50`), no more places than the currency has (Babel)."""
     text = text.strip()
@@ -608,7 +580,7 @@ def parse_amount(text: str, currency: str | None) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation as exc:
         raise ValueError(f"{text!r} is not a decimal number such as 1234.50") from exc
-    _refuse_scientific_notation(text)
+    refuse_scientific_notation(text)
     if not amount.is_finite() or "e" in text.lower():
         raise ValueError(f"{text!r} is not a decimal number such as 1234.50")
     if amount <= 0:

@@ -75,6 +75,14 @@ class LenderConfig(BaseModel):
         return f"{self.support_phone} / {self.support_email}"
 
 
+def configured_lenders(config_root: Path) -> list[LenderConfig]:
+    """Every lender configured, by lender id."""
+    return [
+        load_lender(config_root, path.stem)
+        for path in sorted((config_root / "config" / "lenders").glob("*.yaml"))
+    ]
+
+
 def load_lender(config_root: Path, lender_id: str) -> LenderConfig:
     """Load and validate one lender's configuration; unknown lender ⇒ ConfigError."""
     return _load_lender(config_root, lender_id)

@@ -141,6 +141,12 @@ class Account(BaseModel):
     hold_until: datetime | None = None  # PROMISE_TO_PAY: the promised date plus the grace
     contact_preferences: tuple[ContactPreference, ...] = ()
     upload_key: str | None = None  # the upload that last touched this account
+    # The lender's own label for targeting experiments (never a protected characteristic),
+    # and the champion/challenger arm the account joined (functions.core.experiments).
+    segment: str | None = None
+    experiment: str = ""
+    variant: str = ""
+    assignment: str = ""  # why that variant: `hash`, or `guardrail:{stopped variant}`
 
     @property
     def key(self) -> str:
@@ -166,17 +172,23 @@ class Suppression(BaseModel):
     source: SuppressionSource
     at: datetime
     detail: str = ""
+    # None: binds every lender of the deployment (the collector). A lender id: binds only that
+    # lender's messages (`scope: lender` in config/collector.yaml; functions.core.lender_scope).
+    lender_id: str | None = None
 
     @property
     def key(self) -> str:
-        return suppression_key(self.channel, self.address)
+        return suppression_key(self.channel, self.address, self.lender_id)
 
     def key_matches(self, address: str) -> bool:
-        return self.key == suppression_key(self.channel, address)
+        return self.key == suppression_key(self.channel, address, self.lender_id)
 
 
-def suppression_key(channel: Channel, address: str) -> str:
-    return f"{channel.value}#{spec(channel).fold(address)}"
+def suppression_key(channel: Channel, address: str, lender_id: str | None = None) -> str:
+    """The one place suppression keys are made: `sms#+E164`, `email#address` bind the whole
+    deployment; `lender#{lender_id}#sms#+E164` binds one lender's messages only."""
+    own = f"{channel.value}#{spec(channel).fold(address)}"
+    return f"lender#{lender_id}#{own}" if lender_id else own
 
 
 class ChannelPause(BaseModel):
@@ -215,6 +227,9 @@ class AuditRecord(BaseModel):
     body: str = ""
     provider_message_id: str = ""
     deferred_until: datetime | None = None
+    # The account's experiment and variant when the decision was taken ("" outside any).
+    experiment: str = ""
+    variant: str = ""
 
 
 class LedgerEntry(BaseModel):

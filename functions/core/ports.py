@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
+from functions.core.experiments import VariantTally
 from functions.core.models import (
     Account,
     AccountStatus,
@@ -61,11 +62,16 @@ class AccountStore(Protocol):
 
 
 class SuppressionStore(Protocol):
-    def get(self, channel: Channel, address: str) -> Suppression | None: ...
+    """`lender_id` None: the deployment-wide suppression of the address; a lender id: the one
+    binding only that lender (functions.core.lender_scope)."""
+
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None: ...
 
     def put(self, suppression: Suppression) -> None: ...
 
-    def delete(self, channel: Channel, address: str) -> None: ...
+    def delete(self, channel: Channel, address: str, *, lender_id: str | None = None) -> None: ...
 
 
 class SendSlots(Protocol):
@@ -113,8 +119,11 @@ class Ledger(Protocol):
         """Delete a claim whose provider call certainly did not happen (throttled, 5xx)."""
         ...
 
-    def sent_to_address_since(self, address: str, since: datetime) -> list[datetime]:
-        """Instants of attempts (SENT or UNCERTAIN) to `address` at or after `since`."""
+    def sent_to_address_since(
+        self, address: str, since: datetime, *, lender_id: str | None = None
+    ) -> list[datetime]:
+        """Instants of attempts (SENT or UNCERTAIN) to `address` at or after `since`; only
+        those for `lender_id`'s accounts when given (caps per lender)."""
         ...
 
     def sent_for_ladder_since(
@@ -319,4 +328,18 @@ class BorrowerRecords(Protocol):
 
     def record(self, erasure: ErasureRecord) -> None:
         """Append the erasure to the audit (kept for the records retention)."""
+
+
+class ExperimentTally(Protocol):
+    """Per experiment variant (functions.core.experiments): accounts assigned, opt-outs and
+    complaints counted as they happen, and the guardrail stop. Counters only grow."""
+
+    def get(self, lender_id: str, experiment: str, variant: str) -> VariantTally: ...
+
+    def add(self, lender_id: str, experiment: str, variant: str, counter: str) -> VariantTally:
+        """Add one to `counter` (accounts, opt_outs or complaints) atomically; the new tally."""
+        ...
+
+    def stop(self, lender_id: str, experiment: str, variant: str, reason: str) -> bool:
+        """Stop the variant taking new accounts; True only for the call that stopped it."""
         ...

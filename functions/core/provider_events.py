@@ -14,6 +14,7 @@ from datetime import datetime
 
 from functions.core.channels import spec
 from functions.core.inbound_effects import Effects, Outcome
+from functions.core.lender_scope import load_collector
 from functions.core.masking import mask_address
 from functions.core.models import (
     Channel,
@@ -106,7 +107,7 @@ class ProviderEvents(Effects):
             return Outcome(
                 event=event, addresses=masked, note=refusal.kind, metrics=(metric, *receipt)
             )
-        written, stopped = self._suppress_addresses(
+        written, stopped, guardrails = self._suppress_addresses(
             refusal.channel,
             refusal.addresses,
             refusal.source,
@@ -121,7 +122,10 @@ class ProviderEvents(Effects):
             note=refusal.kind,
             suppressed=tuple(written),
             ladders_stopped=tuple(stopped),
-            metrics=(metric, *receipt) + ("LadderStopped",) * len(stopped),
+            experiments_stopped=guardrails,
+            metrics=(metric, *receipt)
+            + ("LadderStopped",) * len(stopped)
+            + ("ExperimentGuardrailBreached",) * len(guardrails),
         )
 
     def on_other(self, other: OtherEvent) -> Outcome:
@@ -135,9 +139,15 @@ class ProviderEvents(Effects):
         at: datetime,
         detail: str,
         message_id: str = "",
-    ) -> tuple[list[str], list[str]]:
+        *,
+        lender_id: str | None = None,
+    ) -> tuple[list[str], list[str], tuple[str, ...]]:
+        """Suppress each address; a new complaint counts against the experiment variant of
+        the accounts it belongs to (functions.core.experiments, guardrails). Returns the masked
+        suppressions written, the ladders stopped and the variants a guardrail stopped."""
         written: list[str] = []
         stopped: list[str] = []
+        guardrails: tuple[str, ...] = ()
         for address in dict.fromkeys(spec(channel).fold(a) for a in addresses):
             log = InboundDecision(
                 at=at, channel=channel, address=address, event=source.value, message_id=message_id
@@ -149,12 +159,16 @@ class ProviderEvents(Effects):
                 source=source,
                 at=at,
                 detail=detail,
+                lender_id=lender_id,
             )
-            if self._suppress(new, log):
+            fresh = self._suppress(new, log)
+            if fresh:
                 written.append(mask_address(address))
             accounts = self.ports.accounts.find_by_address(channel, address)
             stopped += self._stop_uncontactable(accounts, cause=source.value)
-        return written, stopped
+            if fresh and source is SuppressionSource.COMPLAINT:
+                guardrails += self._tally(accounts, "complaints")
+        return written, stopped, guardrails
 
     def on_alarm(self, alarm: AlarmState, *, at: datetime) -> Outcome:
         """docs/compliance.md, Email reputation: the email channel pauses itself before SES reviews
@@ -179,13 +193,21 @@ class ProviderEvents(Effects):
         return ("ReceiptUnmatched",)  # not ours, or a confirmation reply (no ledger entry)
 
     def on_unsubscribe(self, claims: UnsubscribeClaims, *, at: datetime) -> Outcome:
-        """RFC 8058 one-click: idempotent — a second click changes nothing and still succeeds."""
-        written, stopped = self._suppress_addresses(
+        """RFC 8058 one-click: idempotent — a second click changes nothing and still succeeds.
+        The signed link names its lender: under `scope: lender` it unsubscribes from that
+        lender's emails only (functions.core.lender_scope). One-click unsubscribes are not
+        counted against experiments: the public unsubscribe function may not write to the
+        accounts table (README, Experiments)."""
+        lender = load_collector(self.config_root).opt_out_lender(
+            claims.lender_id, SuppressionScope.ADDRESS, SuppressionSource.UNSUBSCRIBE
+        )
+        written, stopped, _ = self._suppress_addresses(
             Channel(claims.channel),
             [claims.address],
             SuppressionSource.UNSUBSCRIBE,
             at,
             f"lender={claims.lender_id} account={claims.account_id}",
+            lender_id=lender,
         )
         return Outcome(
             event="unsubscribe",

@@ -26,7 +26,9 @@ from functions.core.channels import CHANNELS, PacingScope, spec
 from functions.core.clock import Clock
 from functions.core.erasure import address_pseudonym, erased_suppression
 from functions.core.errors import PermanentSendError, TransientSendError, UncertainSendError
+from functions.core.experiments import variant_of
 from functions.core.ladder import Ladder, LadderState, load_ladder, to_sfn_timestamp
+from functions.core.lender_scope import binding_suppressions, load_collector
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.masking import mask_address
 from functions.core.models import (
@@ -198,7 +200,7 @@ class RungSender:
             # cycle runs its own ladder): this ladder has nothing left to do.
             return Step(state.model_copy(update={"done": True}))
         lender = load_lender(self.config_root, account.lender_id)
-        ladder = load_ladder(self.config_root, lender.ladder)
+        ladder = self._ladder(account, lender)
         zone = _scheduling_zone(account, lender)
         records: list[AuditRecord] = []
 
@@ -241,7 +243,9 @@ class RungSender:
                 )
             )
             return Step(_at(state, index, until, True), records)
-        template = self._approved_template(rung.template, rung.channel, account, lender)
+        template = self._approved_template(
+            self._template_id(account, rung.template), rung.channel, account, lender
+        )
         book = self.profiles.for_lender(lender)
         gate = decide(
             GateInput(
@@ -322,7 +326,7 @@ class RungSender:
         if account is None or account.cycle != state.cycle:
             return Step(state.model_copy(update={"done": True}))
         lender = load_lender(self.config_root, account.lender_id)
-        ladder = load_ladder(self.config_root, lender.ladder)
+        ladder = self._ladder(account, lender)
         zone = _scheduling_zone(account, lender)
         # The failed invocation may have skipped superseded rungs first; replaying that
         # catch-up writes the same records again (a no-op) and finds the rung that failed.
@@ -507,13 +511,10 @@ class RungSender:
         return None
 
     def _suppressions(self, account: Account) -> tuple[Suppression, ...]:
-        found = []
+        found = list(binding_suppressions(self.suppressions, account))
         for channel in Channel:
             address = account.address(channel)
             if address:
-                suppression = self.suppressions.get(channel, address)
-                if suppression is not None:
-                    found.append(suppression)
                 # An erased borrower's address is known only by its keyed hash; sent again by
                 # a lender, it is still never contacted (docs/compliance.md, Records and erasure).
                 pseudonym = address_pseudonym(self.pseudonym_key(), channel, address)
@@ -527,12 +528,17 @@ class RungSender:
     ) -> ContactHistory:
         since = now - window
         address = account.address(channel)
+        # Per-address caps count every lender's attempts, or only this lender's under
+        # `scope: lender` (functions.core.lender_scope).
+        lender = load_collector(self.config_root).cap_lender(account)
         return ContactHistory(
             ladder_channel=tuple(
                 self.ledger.sent_for_ladder_since(account.ladder_key, channel, since)
             ),
             ladder_all=tuple(self.ledger.sent_for_ladder_since(account.ladder_key, None, since)),
-            address=tuple(self.ledger.sent_to_address_since(address, since)) if address else (),
+            address=tuple(self.ledger.sent_to_address_since(address, since, lender_id=lender))
+            if address
+            else (),
         )
 
     # -- recording -----------------------------------------------------------------------
@@ -548,11 +554,32 @@ class RungSender:
             rung=index,
             channel=rung.channel,
             decision=Decision.SUPPRESSED,
-            template_id=rung.template,
+            template_id=self._template_id(account, rung.template),
             at_utc=now,
             at_local=now.astimezone(zone).isoformat(),  # the scheduling zone; no gate spoke
             address_masked=mask_address(account.address(rung.channel)),
+            experiment=account.experiment,
+            variant=account.variant,
         )
+
+    # -- experiments ---------------------------------------------------------------------
+
+    def _ladder(self, account: Account, lender: LenderConfig) -> Ladder:
+        """The lender's ladder, or the one the account's experiment variant uses."""
+        variant = variant_of(
+            self.config_root, account.lender_id, account.experiment, account.variant
+        )
+        return load_ladder(
+            self.config_root, variant.ladder if variant and variant.ladder else lender.ladder
+        )
+
+    def _template_id(self, account: Account, template_id: str) -> str:
+        """The rung's template, or the one the account's variant puts in its place. Either way
+        it must be approved: the gate below is the same for every variant."""
+        variant = variant_of(
+            self.config_root, account.lender_id, account.experiment, account.variant
+        )
+        return variant.templates.get(template_id, template_id) if variant else template_id
 
     def _catch_up(
         self,
@@ -629,7 +656,7 @@ class RungSender:
         """Wait for rung `index` until `instant` — or the first send slot after it, reserved
         now, when its channel is paced. A slot pushed past the rung's own minute counts as a
         deferral (the catch-up policy then says `expired_after_deferral`)."""
-        ladder = load_ladder(self.config_root, lender.ladder)
+        ladder = self._ladder(account, lender)
         pace = self._pace(lender, ladder.rungs[index].channel)
         if pace is None:
             return _at(state, index, instant, deferred)

@@ -206,6 +206,20 @@ class Functions(Construct):
                 "executions of this one state machine only.",
             )
 
+    # The code asset, runtime and Powertools layer every Rung function shares (the console's
+    # included, infra/components/console.py).
+    @property
+    def code(self) -> lambda_.Code:
+        return self._code
+
+    @property
+    def runtime(self) -> lambda_.Runtime:
+        return self._runtime
+
+    @property
+    def layer(self) -> lambda_.ILayerVersion:
+        return self._layer
+
     # ----------------------------------------------------------------------------- factory
 
     def _function(

@@ -88,6 +88,12 @@ class Observability(Construct):
                 rung_metric("TemplateNotApproved"),
                 alarms.template_not_approved,
             ),
+            # A challenger's opt-out or complaint rate breached its guardrail: it takes no new
+            # accounts (functions.core.experiments); someone should look at it.
+            "ExperimentGuardrailBreached": (
+                rung_metric("ExperimentGuardrailBreached"),
+                alarms.experiment_guardrails_breached,
+            ),
             "LadderExecutionsFailed": (
                 state_machine.metric_failed(period=period, statistic=cloudwatch.Stats.SUM),
                 alarms.executions_failed,

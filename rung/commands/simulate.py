@@ -17,7 +17,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,7 +27,7 @@ import holidays
 
 from functions.core.errors import ConfigError, FileRejected
 from functions.core.ladder import load_ladder
-from functions.core.lender_file import FileReport, RowResult, validate_lender_file
+from functions.core.lender_file import FileReport, LenderRow, RowResult, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account, AuditRecord, Channel, Decision
 from functions.core.payments_file import PaymentRow, PaymentsFile
@@ -35,6 +35,7 @@ from functions.core.preferences import describe
 from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.zones import candidate_zones
 from functions.settings import PROJECT_ROOT
+from rung.analytics_files import simulation_events, write_events
 from rung.commands.failure import CommandError
 from rung.commands.options import MAX_DAYS, days, existing_file, instant
 from rung.commands.plan import plan_file, sending_rates
@@ -142,7 +143,8 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
     out = sys.stdout
     try:
         _refuse_output_folder(args.out)
-        report, rejected = _validate(readable, lender, out, quiet=args.json)
+        entered: list[LenderRow] = []
+        report, rejected = _validate(readable, lender, out, entered, quiet=args.json)
         replies = read_replies(existing_file(args.replies)) if args.replies else ()
         payments: list[PaymentRow] = []
         if args.payments is not None:
@@ -196,6 +198,12 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
         capacity_per_second=_capacity(lender, sim),
         rejected_rows=rejected,
         payments=payments,
+    )
+    # The analytics record, as the stack keeps it (rung.analytics_files, `rung kpis OUT`).
+    end = start + timedelta(days=args.days)
+    write_events(
+        args.out,
+        simulation_events(result, lender, entered=entered, payments=payments, start=start, end=end),
     )
     if args.json:
         json.dump(summary, out, ensure_ascii=False, indent=2)
@@ -297,13 +305,16 @@ def _refuse_output_folder(out: Path) -> None:
 
 
 def _validate(
-    path: Path, lender: LenderConfig, out: TextIO, *, quiet: bool
+    path: Path, lender: LenderConfig, out: TextIO, accepted: list[LenderRow], *, quiet: bool
 ) -> tuple[FileReport, list[RejectedRow]]:
-    """List the rows the schedule handler will reject, before spending time on the run."""
+    """List the rows the schedule handler will reject, before spending time on the run;
+    the accepted ones are added to `accepted`."""
     report = FileReport()
     rejected: list[RejectedRow] = []
     with path.open("rb") as stream:
         for row in validate_lender_file(stream, lender, report):
+            if row.accepted and row.value is not None:
+                accepted.append(row.value)
             if not row.accepted:
                 rejected.append(_rejected(path, row))
                 if not quiet:

@@ -119,6 +119,14 @@ def test_runtime_pins_are_the_tested_versions_without_provided_packages() -> Non
     assert not set(pins) & PROVIDED_BY_LAMBDA
 
 
+def test_runtime_pins_follow_the_extras_a_dependency_is_declared_with() -> None:
+    # pyproject asks for pyjwt[crypto]: RS256 needs cryptography, which only the extra brings
+    pins = dict(pin.split("==") for pin in runtime_pins())
+    assert pins["pyjwt"] == metadata.version("pyjwt")
+    assert pins["cryptography"] == metadata.version("cryptography")
+    assert "cffi" in pins  # cryptography's own dependency
+
+
 def test_dependency_cache_key_changes_with_any_pin_or_runtime() -> None:
     pins = runtime_pins()
     bumped = tuple(p if not p.startswith("pyyaml==") else "pyyaml==0.0.1" for p in pins)

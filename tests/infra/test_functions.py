@@ -20,6 +20,7 @@ from functions.core.errors import ConfigError
 from functions.core.retention import load_retention
 from functions.observability import METRICS_NAMESPACE
 from functions.settings import FUNCTION_SETTINGS, PROJECT_ROOT
+from infra.components.console import HANDLER as CONSOLE_HANDLER
 from infra.components.functions import receipt_recipients
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
 from rung.access.policy import Request, evaluate
@@ -109,15 +110,15 @@ def _function(synth: Synthesized, name: str) -> dict[str, Any]:
     return synth.resource(getattr(synth.stack.functions, name))["Properties"]
 
 
-def test_stack_has_four_rung_functions_with_their_entry_points(synthesized: Synthesized) -> None:
+def test_stack_has_the_rung_functions_with_their_entry_points(synthesized: Synthesized) -> None:
     # Given the synthesised functions (CDK adds its own bucket-notification handler)
     handlers = sorted(
         f["Properties"]["Handler"]
         for f in synthesized.resources("AWS::Lambda::Function").values()
         if f["Properties"]["Handler"].startswith("functions.")
     )
-    # Then exactly the four fixed entry points exist
-    assert handlers == sorted(HANDLERS.values())
+    # Then exactly the four fixed entry points exist, and the console's (see test_console.py)
+    assert handlers == sorted([*HANDLERS.values(), CONSOLE_HANDLER])
     for name, handler in HANDLERS.items():
         assert _function(synthesized, name)["Handler"] == handler
 
@@ -370,6 +371,7 @@ WIRED_PORTS = {
         "email",
         "ladders",
         "continuations",
+        "experiments",
     },
     "send": {
         "accounts",
@@ -397,6 +399,7 @@ WIRED_PORTS = {
         "ladders",
         "sms",
         "email",
+        "experiments",
     },
     "unsubscribe": {
         "accounts",

@@ -30,6 +30,7 @@ def test_alarms_watch_what_must_never_go_unnoticed(synthesized: Synthesized) -> 
     assert {name: a["Threshold"] for name, a in alarms.items()} == {
         "UncertainSends": thresholds.uncertain_sends,
         "TemplateNotApproved": thresholds.template_not_approved,
+        "ExperimentGuardrailBreached": thresholds.experiment_guardrails_breached,
         "ExecutionsFailed": thresholds.executions_failed,
         "ApproximateNumberOfMessagesVisible": thresholds.dead_letters,
         "Reputation.BounceRate": thresholds.ses_bounce_rate_percent / 100,
@@ -80,10 +81,14 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
         "UploadRoleArnDemo": {
             "Fn::GetAtt": [logical_id(stack.lender_access.upload_roles["demo"]), "Arn"]
         },
+        # Where the ops console is, and the pool its people are added to
+        "ConsoleUrl": outputs["ConsoleUrl"],
+        "ConsoleUserPoolId": {"Ref": logical_id(stack.console.user_pool)},
     }
     # `rung preflight`, `rung smoke` and `rung erase` read exactly these.
+    console = {"ConsoleUrl", "ConsoleUserPoolId"}
     read = set(REQUIRED_OUTPUTS) | set(ERASE_OUTPUTS.values())
-    assert set(outputs) - {"UploadRoleArnDemo"} == read
+    assert set(outputs) - {"UploadRoleArnDemo"} - console == read
 
 
 def test_handlers_emit_metrics_where_the_alarms_look(synthesized: Synthesized) -> None:

@@ -689,6 +689,35 @@ def test_suppression_store_delete_removes_opt_out(world: World) -> None:
     world.suppressions.delete(Channel.SMS, "+14155550123")
 
 
+def test_suppression_store_keeps_lender_scoped_opt_outs_beside_the_deployment_wide_one(
+    world: World,
+) -> None:
+    # Given a STOP that binds lender acme only, on a number without a deployment-wide opt-out
+    phone = "+14155550123"
+    acme = Suppression(
+        channel=Channel.SMS,
+        address=phone,
+        source=SuppressionSource.REPLY,
+        at=T0,
+        lender_id="acme",
+    )
+    world.suppressions.put(acme)
+
+    # Then it is found under acme's key only
+    assert world.suppressions.get(Channel.SMS, phone, lender_id="acme") == acme
+    assert world.suppressions.get(Channel.SMS, phone) is None
+    assert world.suppressions.get(Channel.SMS, phone, lender_id="demo") is None
+
+    # When a deployment-wide opt-out is written too, and then acme's is deleted
+    wide = acme.model_copy(update={"lender_id": None, "at": T0 + timedelta(hours=1)})
+    world.suppressions.put(wide)
+    world.suppressions.delete(Channel.SMS, phone, lender_id="acme")
+
+    # Then the deployment-wide one stands, untouched
+    assert world.suppressions.get(Channel.SMS, phone) == wide
+    assert world.suppressions.get(Channel.SMS, phone, lender_id="acme") is None
+
+
 # --------------------------------------------------------------------------- ledger
 
 
@@ -813,6 +842,23 @@ def test_ledger_sent_to_address_since_spans_accounts(world: World) -> None:
 
     # Then SENT and UNCERTAIN attempts of both accounts count, in order
     assert instants == [inside, later]
+
+
+def test_ledger_sent_to_address_since_counts_one_lender_when_asked(world: World) -> None:
+    # Given attempts to one phone for lender demo and for lender "demo2" (whose id extends it)
+    phone = "+14155550123"
+    world.ledger.claim(claim("demo#A0001#c1", 1, Channel.SMS, T0, phone))
+    world.ledger.claim(claim("demo2#A0001#c1", 1, Channel.SMS, T0 + timedelta(hours=1), phone))
+
+    # When the caps ask per lender (scope: lender) and for every lender (scope: collector)
+    own = world.ledger.sent_to_address_since(phone, T0, lender_id="demo")
+    other = world.ledger.sent_to_address_since(phone, T0, lender_id="demo2")
+    every = world.ledger.sent_to_address_since(phone, T0)
+
+    # Then each lender sees its own attempts only, and the collector sees both
+    assert own == [T0]
+    assert other == [T0 + timedelta(hours=1)]
+    assert every == [T0, T0 + timedelta(hours=1)]
 
 
 def test_ledger_sent_for_ladder_since_filters_by_channel(world: World) -> None:

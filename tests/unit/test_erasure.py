@@ -79,7 +79,7 @@ def test_is_suppression_key_for_both_key_shapes(key: str, matches: bool) -> None
 
 def test_suppression_keys_for_lists_each_lenders_key_once() -> None:
     address_key = suppression_key(Channel.SMS, PHONE)
-    keys = suppression_keys_for(address_key, ["demo", "demo", "acme"])
+    keys = suppression_keys_for(Channel.SMS, PHONE, ["demo", "demo", "acme"])
     assert keys == [address_key, f"lender#demo#{address_key}", f"lender#acme#{address_key}"]
     assert all(is_suppression_key_for(address_key, key) for key in keys)
 

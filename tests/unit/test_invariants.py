@@ -166,6 +166,20 @@ def test_sends_after_opt_out_other_borrowers_opt_out_not_counted() -> None:
     assert sends_after_opt_out([later], [ANN, BOB], [bobs_stop]) == []
 
 
+def test_sends_after_opt_out_lender_scoped_stop_covers_only_that_lenders_sends() -> None:
+    # Given one phone owed to lenders demo and acme, and a STOP that binds acme only
+    demo = account("A1", phone="+14155550123")
+    acme = account("A1", phone="+14155550123", lender_id="acme")
+    stop = opt_out(scope=SuppressionScope.ADDRESS).model_copy(update={"lender_id": "acme"})
+    later = T0 + timedelta(hours=1)
+    demo_sms = send(at=later)
+    acme_sms = record("A1", 0, Channel.SMS, Decision.SENT, later, lender_id="acme")
+
+    # When checked, then only acme's text is counted
+    violations = sends_after_opt_out([demo_sms, acme_sms], [demo, acme], [stop])
+    assert [v.record for v in violations] == [acme_sms]
+
+
 def test_sends_after_opt_out_unknown_account_raises() -> None:
     with pytest.raises(UnknownAccountError, match="'Z9'"):
         sends_after_opt_out([send(account_id="Z9")], [ANN], [opt_out()])

@@ -249,6 +249,8 @@ def test_messages_csv_columns_and_rows_exact(tmp_path: Path) -> None:
         "address_masked",
         "segments",
         "body",
+        "experiment",
+        "variant",
     ]
     assert count == len(rows) - 1 == 8
     expected = [
@@ -373,6 +375,8 @@ def test_messages_csv_columns_and_rows_exact(tmp_path: Path) -> None:
             "",
         ],
     ]
+    # None of these accounts is in an experiment: experiment and variant are empty.
+    expected = [[*row, "", ""] for row in expected]
     for actual_row, raw_row in zip(rows[1:], expected, strict=True):
         assert len(actual_row) == len(raw_row)
         for actual, raw in zip(actual_row, raw_row, strict=True):
@@ -390,7 +394,7 @@ def test_messages_csv_formula_body_neutralised_and_bom_written(tmp_path: Path) -
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     assert CHINESE_BODY.encode("utf-8") in raw
-    body = read_rows(path)[3][-1]
+    body = read_rows(path)[3][CSV_COLUMNS.index("body")]
     assert body != FORMULA_BODY
     assert not body.startswith("=")
     assert FORMULA_BODY in body

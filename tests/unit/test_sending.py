@@ -507,22 +507,24 @@ class _ThrottledSuppressions(MemorySuppressionStore):
         super().__init__()
         self.allowed = allowed
 
-    def get(self, channel: Channel, address: str) -> Suppression | None:
+    def get(
+        self, channel: Channel, address: str, *, lender_id: str | None = None
+    ) -> Suppression | None:
         self.allowed -= 1
         if self.allowed < 0:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
                 "GetItem",
             )
-        return super().get(channel, address)
+        return super().get(channel, address, lender_id=lender_id)
 
 
 def test_send_handler_turns_a_throttled_dynamodb_into_a_deferral_with_the_claim_freed(
     world: World,
 ) -> None:
     # Given DynamoDB throttles the re-check of suppressions made after the ledger claim
-    # (the gate's own reads of the phone and email pass)
-    services = replace(world.services, suppressions=_ThrottledSuppressions(allowed=2))
+    # (the gate's own reads of the phone and email pass: each deployment-wide and for the lender)
+    services = replace(world.services, suppressions=_ThrottledSuppressions(allowed=4))
     event = world.state().model_dump(mode="json")
 
     # When the ladder invokes the send function
