@@ -92,12 +92,15 @@ class RungStack(Stack):
             ("Ledger", self.storage.ledger),
             ("Audit", self.storage.audit),
             ("Suppressions", self.storage.suppressions),
+            ("Reviews", self.storage.reviews),
         ):
             CfnOutput(self, f"{name}TableName", value=table.table_name)
         # Read by `rung kpis --athena`.
         CfnOutput(self, "AnalyticsWorkgroupName", value=self.analytics.workgroup.ref)
         CfnOutput(self, "AnalyticsDatabaseName", value=self.analytics.database_name)
         CfnOutput(self, "AnalyticsBucketName", value=self.analytics.bucket.bucket_name)
+        # Read by `rung erase`: erasure pseudonyms are keyed with the unsubscribe-link key.
+        CfnOutput(self, "UnsubscribeSecretArn", value=self.functions.unsubscribe_secret.secret_arn)
 
 
 def _pascal(lender_id: str) -> str:

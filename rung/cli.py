@@ -17,6 +17,7 @@ from typing import NoReturn
 from rung.commands import (
     channels,
     console,
+    erase,
     kpis,
     ladders,
     lenders,
@@ -51,6 +52,7 @@ COMMANDS = (
     experiments_command,
     console,
     lenders,
+    erase,
 )
 # What a shell reports for a process its reader closed the pipe on (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141

@@ -50,7 +50,7 @@ from functions.bootstrap import Services, aws_services
 from functions.core.clock import Clock
 from functions.core.errors import ConfigError
 from functions.core.lenders import load_lender
-from functions.core.models import INBOUND_PREFIX, AuditRecord, LedgerEntry
+from functions.core.models import ERASURE_PREFIX, INBOUND_PREFIX, AuditRecord, LedgerEntry
 from functions.settings import PROJECT_ROOT, Settings
 from rung import moto_patches, sms_voice
 from rung.access import stack as stack_access
@@ -347,7 +347,9 @@ class LocalWorld:
 
     def gate_records(self) -> list[AuditRecord]:
         """The gate's audit records; the audit table also holds inbound decisions (`inbound#…`)."""
-        return self.scan(self.settings.audit_table, AuditRecord, skip_prefix=INBOUND_PREFIX)
+        return self.scan(
+            self.settings.audit_table, AuditRecord, skip_prefix=(INBOUND_PREFIX, ERASURE_PREFIX)
+        )
 
     def decision_count(self) -> int:
         """How many gate decisions the audit table holds, counted in moto without reading them
@@ -356,7 +358,7 @@ class LocalWorld:
         return sum(
             len(items)
             for key, items in list(table.items.items())
-            if not str(key.value).startswith(INBOUND_PREFIX)
+            if not str(key.value).startswith((INBOUND_PREFIX, ERASURE_PREFIX))
         )
 
     def ledger_entries(self) -> list[LedgerEntry]:

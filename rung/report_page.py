@@ -42,6 +42,7 @@ BODY_PREVIEW_CHARS = 140
 # Gate reasons in plain words for non-engineers; an unknown code is shown as written.
 REASON_TEXT = {
     "opted_out": "Borrower asked us to stop",
+    "erased": "Borrower's data was erased: never contacted again",
     "template_not_approved": "Message text not approved yet",
     "payment_claimed": "Borrower says they paid (on hold)",
     "status_payment_claimed": "Borrower says they paid (on hold)",

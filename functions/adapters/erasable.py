@@ -4,7 +4,8 @@ bucket (functions.core.erasure decides what; this finds and changes them).
 - accounts: deleted (the ladder ends at its next step: the account is gone).
 - suppressions: every key of the address (collector-wide and lender-scoped) deleted; the
   hashed suppression (`erased#…`, DynamoErasedAddresses) written before them replaces them.
-- ledger: attempts kept for their retention, `address` replaced by its pseudonym.
+- ledger: address leases (minutes long) deleted; attempts kept for their retention, their
+  `address` replaced by its pseudonym.
 - audit: gate decisions of the borrower's ladders and inbound decisions (`inbound#…`) kept,
   every raw address in them replaced; an inbound decision moves to its pseudonymous key.
 - reviews: kept (a reply with legal weight), address and text pseudonymised.
@@ -19,7 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from functions.adapters.dynamo import TTL_ATTRIBUTE, Item, Table, from_wire, model_item, to_wire
+from functions.adapters.dynamo import (
+    TTL_ATTRIBUTE,
+    DynamoAddressLeases,
+    Item,
+    Table,
+    from_wire,
+    model_item,
+    to_wire,
+)
 from functions.adapters.records import decision_sort_key, utc_iso
 from functions.core.erasure import (
     LENDER_FILE_PREFIXES,
@@ -30,6 +39,7 @@ from functions.core.erasure import (
     suppression_keys_for,
 )
 from functions.core.models import (
+    ERASURE_PREFIX,
     INBOUND_PREFIX,
     ErasedAddress,
     ErasureRecord,
@@ -38,9 +48,9 @@ from functions.core.models import (
 )
 from functions.core.ports import ErasureScope, ErasureTally
 from functions.core.retention import expires_at
+from functions.core.sending import lease_key
 
 ERASED_PREFIX = "erased#"  # hashed suppressions, in the suppressions table
-ERASURE_PREFIX = "erasure#"  # erasure records, in the audit table
 
 
 class DynamoErasedAddresses(Table):
@@ -90,9 +100,14 @@ class DynamoBorrowerRecords:
             if self._delete(tables.accounts, {"pk": account.key}):
                 tally.removed["accounts"] += 1
         for channel, address in scope.addresses:
-            for key in suppression_keys_for(suppression_key(channel, address), scope.lender_ids):
+            for key in suppression_keys_for(channel, address, scope.lender_ids):
                 if self._delete(tables.suppressions, {"pk": key}):
                     tally.removed["suppressions"] += 1
+        for channel, address in scope.addresses:
+            # A lease names the address in its key; it lasts minutes, nothing needs it after.
+            lease = {"pk": lease_key(channel, address), "sk": DynamoAddressLeases.SORT_KEY}
+            if self._delete(tables.ledger, lease):
+                tally.removed["address_leases"] += 1
         swap = scope.replacements
         ledger = Table(tables.ledger, client=self._db)
         for address, pseudonym in swap.items():

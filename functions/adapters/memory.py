@@ -57,6 +57,7 @@ from functions.core.models import (
     suppression_key,
 )
 from functions.core.ports import ErasureScope, ErasureTally, OutboundMessage
+from functions.core.sending import lease_key
 
 
 class MemoryAccountStore:
@@ -579,6 +580,7 @@ class MemoryBorrowerRecords:
         decisions: MemoryDecisionLog,
         reviews: MemoryReviewQueue,
         objects: MemoryObjectStore,
+        leases: MemoryAddressLeases,
         lender_file_prefixes: tuple[str, ...] = LENDER_FILE_PREFIXES,
     ) -> None:
         self._accounts = accounts
@@ -588,6 +590,7 @@ class MemoryBorrowerRecords:
         self._decisions = decisions
         self._reviews = reviews
         self._objects = objects
+        self._leases = leases
         self._lender_files = lender_file_prefixes
         self.erasures: list[ErasureRecord] = []
 
@@ -603,6 +606,8 @@ class MemoryBorrowerRecords:
                 if is_suppression_key_for(address_key, held):
                     del self._suppressions._suppressions[held]
                     tally.removed["suppressions"] += 1
+            if self._leases.held.pop(lease_key(channel, address), None) is not None:
+                tally.removed["address_leases"] += 1
         ledger = self._ledger
         for address in swap:
             for entry_key in ledger._by_address.pop(address, set()):

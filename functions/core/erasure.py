@@ -89,9 +89,9 @@ def is_suppression_key_for(address_key: str, key: str) -> bool:
     return bool(separator) and scoped == address_key
 
 
-def suppression_keys_for(address_key: str, lender_ids: Iterable[str]) -> list[str]:
+def suppression_keys_for(channel: Channel, address: str, lender_ids: Iterable[str]) -> list[str]:
     """Every key a suppression of that address may have, for those lenders."""
-    keys = [address_key, *(f"{LENDER_SCOPE}{lender}#{address_key}" for lender in lender_ids)]
+    keys = [suppression_key(channel, address, lender) for lender in (None, *lender_ids)]
     return list(dict.fromkeys(keys))
 
 

@@ -106,6 +106,7 @@ class IntakePorts(Protocol):
     def email(self) -> MessageSender: ...  # receipts to the lender
     @property
     def experiments(self) -> ExperimentTally: ...  # accounts assigned, guardrail stops
+    @property
     def lenders(self) -> LenderSource: ...  # pushed to the bucket, else shipped
 
 

@@ -348,6 +348,8 @@ class ReviewItem(BaseModel):
 
 # Partition-key prefix of inbound decisions in the audit table (gate records: lender#account#…).
 INBOUND_PREFIX = "inbound#"
+# Partition-key prefix of erasure records in the audit table (functions.adapters.erasable).
+ERASURE_PREFIX = "erasure#"
 
 
 class InboundDecision(BaseModel):

@@ -41,6 +41,7 @@ from functions.core.models import (
     ContactPreference,
     Suppression,
     SuppressionScope,
+    SuppressionSource,
 )
 from functions.core.preferences import binding, describe
 from functions.core.profiles import Profile, ProfileBook
@@ -206,10 +207,12 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
     suppression = suppressed_by(gate.suppressions, gate.channel, address)
     if suppression is not None:
         since = suppression.at.astimezone(UTC)
+        # An erased borrower is told apart: no opt-out of theirs is on record any more.
+        erased = suppression.source is SuppressionSource.ERASURE
         return result(
             Verdict.SUPPRESS,
             "suppression",
-            "opted_out",
+            "erased" if erased else "opted_out",
             detail=f"{suppression.scope.value} suppression from "
             f"{suppression.source.value} at {since:%Y-%m-%dT%H:%M:%SZ}",
         )

@@ -300,7 +300,7 @@ class RungSender:
             return Step(_at(state, index, slot, True, slot=slot), records)
         address = account.address(rung.channel) or ""
         owner = f"{account.ladder_key}#{index}"
-        if not self.leases.take(_lease_key(rung.channel, address), owner, now, now + ADDRESS_LEASE):
+        if not self.leases.take(lease_key(rung.channel, address), owner, now, now + ADDRESS_LEASE):
             # Another account is sending to this address right now. Its send may not be in
             # the address history yet (an eventually consistent index), so the caps could not
             # count it: wait for the lease to lapse, then the gate decides again.
@@ -740,7 +740,7 @@ def _at(
     )
 
 
-def _lease_key(channel: Channel, address: str) -> str:
+def lease_key(channel: Channel, address: str) -> str:
     """One lease per address, whatever its case (emails match case-insensitively)."""
     return f"lease#{channel.value}#{spec(channel).fold(address)}"
 

@@ -9,6 +9,7 @@ import sys
 
 from functions.settings import PROJECT_ROOT
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
+from rung.commands.erase import OUTPUTS as ERASE_OUTPUTS
 from rung.preflight import REQUIRED_OUTPUTS
 from tests.infra.conftest import Synthesized, logical_id
 
@@ -73,6 +74,9 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
         "LedgerTableName": {"Ref": logical_id(stack.storage.ledger)},
         "AuditTableName": {"Ref": logical_id(stack.storage.audit)},
         "SuppressionsTableName": {"Ref": logical_id(stack.storage.suppressions)},
+        # `rung erase` also reads these: the reviews table and the pseudonym key's secret
+        "ReviewsTableName": {"Ref": logical_id(stack.storage.reviews)},
+        "UnsubscribeSecretArn": {"Ref": logical_id(stack.functions.unsubscribe_secret)},
         # What each lender is given: the role it assumes to deliver files
         "UploadRoleArnDemo": {
             "Fn::GetAtt": [logical_id(stack.lender_access.upload_roles["demo"]), "Arn"]
@@ -81,9 +85,10 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
         "ConsoleUrl": outputs["ConsoleUrl"],
         "ConsoleUserPoolId": {"Ref": logical_id(stack.console.user_pool)},
     }
-    # `rung preflight` and `rung smoke` read exactly these.
+    # `rung preflight`, `rung smoke` and `rung erase` read exactly these.
     console = {"ConsoleUrl", "ConsoleUserPoolId"}
-    assert set(outputs) - {"UploadRoleArnDemo"} - console == set(REQUIRED_OUTPUTS)
+    read = set(REQUIRED_OUTPUTS) | set(ERASE_OUTPUTS.values())
+    assert set(outputs) - {"UploadRoleArnDemo"} - console == read
 
 
 def test_handlers_emit_metrics_where_the_alarms_look(synthesized: Synthesized) -> None:
