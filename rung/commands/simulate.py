@@ -225,7 +225,14 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
     end = start + timedelta(days=args.days)
     write_events(
         args.out,
-        simulation_events(result, lender, entered=entered, payments=payments, start=start, end=end),
+        simulation_events(
+            result,
+            lender,
+            entered=entered,
+            payments=[*payments, *_drawn_payments(result, entered)],
+            start=start,
+            end=end,
+        ),
     )
     if args.json:
         json.dump(summary, out, ensure_ascii=False, indent=2)
@@ -345,6 +352,17 @@ def _validate(
                         file=out,
                     )
     return report, rejected
+
+
+def _drawn_payments(result: SimulationResult, entered: list[LenderRow]) -> list[PaymentRow]:
+    """The response model's payments, as the payments files it delivered said them: the
+    account's balance in full (rung.engine_fast)."""
+    owed = {row.account_id: row.amount_due for row in entered}
+    return [
+        PaymentRow(account_id=account_id, paid_at=at, amount=owed[account_id])
+        for kind, account_id, _channel, at in result.synthetic_responses
+        if kind == "payment"
+    ]
 
 
 def _validate_payments(

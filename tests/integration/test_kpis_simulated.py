@@ -1,10 +1,12 @@
 """`rung kpis` on a simulated 10 000-account run: every KPI equals an independent calculation.
 
-The run: a generated accounts file (due dates 1–103 days before the start), a seeded payments
-file (some pay in full, some in two parts, some after the cure window, most never) and a
-seeded replies file (STOP and complaints), through `rung simulate` on the fast engine. The
+Two runs of a generated accounts file (due dates 1–103 days before the start) through `rung
+simulate` on the fast engine: one with a seeded payments file (some pay in full, some in two
+parts, some after the cure window, most never) and a seeded replies file (STOP and complaints);
+one where the response model draws the payments and STOP replies (`--response-model`). The
 calculation below reads only what a lender holds — messages.csv, the accounts, payments and
-replies files, the lender's unit prices — and none of Rung's analytics code or SQL.
+replies files (for the second run, synthetic_responses.csv in their place), the lender's unit
+prices — and none of Rung's analytics code or SQL.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ STOP, COMPLAINT = "STOP", "this is harassment"
 class Borrower:
     account_id: str
     phone: str
+    email: str
     amount_due: Decimal
     due_date: date
 
@@ -61,6 +64,7 @@ def write_inputs(folder: Path) -> tuple[list[Borrower], Path, Path, Path]:
             Borrower(
                 account_id=f"K{i:06d}",
                 phone=f"+1206{2000000 + i:07d}",
+                email=f"user{i}@example.com" if i % 2 else "",
                 amount_due=Decimal(rng.randrange(1_000, 90_000)) / 100,
                 due_date=START.date() - timedelta(days=rng.randint(1, 103)),
             )
@@ -80,10 +84,9 @@ def write_inputs(folder: Path) -> tuple[list[Borrower], Path, Path, Path]:
                 "state",
             ]
         )
-        for i, b in enumerate(borrowers):
-            email = f"user{i}@example.com" if i % 2 else ""
+        for b in borrowers:
             writer.writerow(
-                [b.account_id, b.phone, email, b.amount_due, "USD", b.due_date, "US", "WA"]
+                [b.account_id, b.phone, b.email, b.amount_due, "USD", b.due_date, "US", "WA"]
             )
 
     def moment(low_days: float, high_days: float) -> datetime:
@@ -128,7 +131,8 @@ def expected_kpis(
     prices = load_lender(PROJECT_ROOT, "demo").prices
     owed = {b.account_id: b.amount_due for b in borrowers}
     due = {b.account_id: b.due_date for b in borrowers}
-    by_phone = {b.phone: b.account_id for b in borrowers}
+    by_address = {b.phone: b.account_id for b in borrowers}
+    by_address |= {b.email: b.account_id for b in borrowers if b.email}
 
     decisions = rows_of(messages, "utf-8-sig")
     start_at: dict[str, datetime] = {}
@@ -182,7 +186,7 @@ def expected_kpis(
             hours_by_rung[touch[1]].append((at - touch[0]).total_seconds() / 3600)
     replied: dict[str, Counter[Any]] = {STOP: Counter(), COMPLAINT: Counter()}
     for row in rows_of(replies):
-        account = by_phone[row["from"]]
+        account = by_address[row["from"]]
         touch = last_touch(account, max(parse(row["at"]), START))
         if touch is not None:
             replied[row["text"]][touch[3:]] += 1
@@ -245,21 +249,16 @@ def expected_kpis(
     }
 
 
-@pytest.mark.slow
-def test_kpis_of_a_simulated_10000_account_run_equal_an_independent_calculation(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # Given a 10 000-account file, its payments and replies, simulated for 40 days
-    borrowers, accounts, payments, replies = write_inputs(tmp_path)
+def simulate_and_compute_kpis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], accounts: Path, inputs: list[str]
+) -> tuple[Path, dict[str, Any]]:
+    """`rung simulate` for DAYS days on the fast engine, then `rung kpis` on its record."""
     out = tmp_path / "out"
     code = main(
         [
             "simulate",
             str(accounts),
-            "--payments",
-            str(payments),
-            "--replies",
-            str(replies),
+            *inputs,
             "--start",
             iso(START),
             "--days",
@@ -273,13 +272,11 @@ def test_kpis_of_a_simulated_10000_account_run_equal_an_independent_calculation(
     )
     assert code == 0
     capsys.readouterr()
-
-    # When the KPIs are computed from the run's analytics record
     assert main(["kpis", str(out), "--json", "--out", str(tmp_path / "kpis.html")]) == 0
-    report = json.loads(capsys.readouterr().out)
+    return out, json.loads(capsys.readouterr().out)
 
-    # Then each equals the calculation from messages.csv and the input files
-    expected = expected_kpis(borrowers, out / "messages.csv", payments, replies)
+
+def assert_kpis_equal(report: dict[str, Any], expected: dict[str, Any]) -> None:
     assert report["accounts"] == expected["accounts"] == ACCOUNTS
     assert report["cured"] == expected["cured"]
     assert 0 < report["cured"] < report["accounts"]
@@ -314,7 +311,6 @@ def test_kpis_of_a_simulated_10000_account_run_equal_an_independent_calculation(
     }
     assert by_template == expected["by_template"]
     assert sum(v[1] for v in by_template.values()) > 0  # the opt-outs were attributed
-    assert sum(v[2] for v in by_template.values()) > 0  # and the complaints
 
     assert [
         (r["first_day"], r["last_day"], r["accounts"], r["observed"], r["rolled"])
@@ -323,5 +319,56 @@ def test_kpis_of_a_simulated_10000_account_run_equal_an_independent_calculation(
     assert [(r["day"], r["cured"]) for r in report["cure_curve"]] == expected["cure_curve"]
     assert {r["cohort"]: r["accounts"] for r in report["by_cohort"]} == expected["cohorts"]
     assert [r["variant"] for r in report["by_variant"]] == ["none"]
+
+
+@pytest.mark.slow
+def test_kpis_of_a_simulated_10000_account_run_equal_an_independent_calculation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a 10 000-account file, its payments and replies, simulated for 40 days
+    borrowers, accounts, payments, replies = write_inputs(tmp_path)
+    inputs = ["--payments", str(payments), "--replies", str(replies)]
+
+    # When the KPIs are computed from the run's analytics record
+    out, report = simulate_and_compute_kpis(tmp_path, capsys, accounts, inputs)
+
+    # Then each equals the calculation from messages.csv and the input files
+    assert_kpis_equal(report, expected_kpis(borrowers, out / "messages.csv", payments, replies))
+    assert sum(r["complaints"] for r in report["by_template"]) > 0  # complaints attributed
     page = (tmp_path / "kpis.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 3 and "http" not in page.replace("http-equiv", "")
+
+
+@pytest.mark.slow
+def test_kpis_of_a_preview_with_a_response_model_equal_an_independent_calculation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the same 10 000 accounts, with the response model drawing payments and STOPs
+    borrowers, accounts, _, _ = write_inputs(tmp_path)
+    model = PROJECT_ROOT / "samples" / "response_model.yaml"
+    inputs = ["--response-model", str(model), "--seed", "7"]
+
+    # When the KPIs are computed from the preview's analytics record
+    out, report = simulate_and_compute_kpis(tmp_path, capsys, accounts, inputs)
+
+    # Then each equals the calculation from what the model drew, read as a lender's files: a
+    # payment in full of the balance, a STOP from the address the message went to
+    drawn = rows_of(out / "synthetic_responses.csv", "utf-8-sig")
+    assert {row["synthetic"] for row in drawn} == {"1"}
+    owed = {b.account_id: b for b in borrowers}
+    payments, replies = tmp_path / "drawn_payments.csv", tmp_path / "drawn_replies.csv"
+    with (
+        payments.open("w", encoding="utf-8", newline="") as pay,
+        replies.open("w", encoding="utf-8", newline="") as reply,
+    ):
+        pay_writer, reply_writer = csv.writer(pay), csv.writer(reply)
+        pay_writer.writerow(["account_id", "paid_at", "amount"])
+        reply_writer.writerow(["at", "from", "channel", "text"])
+        for row in drawn:
+            borrower = owed[row["account_id"]]
+            if row["kind"] == "payment":
+                pay_writer.writerow([row["account_id"], row["at_utc"], borrower.amount_due])
+            else:
+                address = borrower.phone if row["channel"] == "sms" else borrower.email
+                reply_writer.writerow([row["at_utc"], address, row["channel"], STOP])
+    assert_kpis_equal(report, expected_kpis(borrowers, out / "messages.csv", payments, replies))
