@@ -68,17 +68,7 @@ def _roles(template: dict[str, Any], kind: str) -> dict[str, str]:
 
 def _resolver(template: dict[str, Any]) -> Resolver:
     resources = template["Resources"]
-    (bucket,) = [
-        key
-        for key, value in resources.items()
-        if value["Type"] == "AWS::S3::Bucket"
-        and value["Properties"]
-        .get("BucketEncryption", {})
-        .get("ServerSideEncryptionConfiguration", [{}])[0]
-        .get("ServerSideEncryptionByDefault", {})
-        .get("SSEAlgorithm")
-        == "aws:kms"
-    ]
+    bucket = template["Outputs"]["UploadsBucketName"]["Value"]["Ref"]  # the lenders' bucket
     key = resources[bucket]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][
         0
     ]["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0]

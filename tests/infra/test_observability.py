@@ -10,6 +10,7 @@ import sys
 from functions.settings import PROJECT_ROOT
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
 from rung.commands.erase import OUTPUTS as ERASE_OUTPUTS
+from rung.commands.kpis import DATABASE_OUTPUT, WORKGROUP_OUTPUT
 from rung.preflight import REQUIRED_OUTPUTS
 from tests.infra.conftest import Synthesized, logical_id
 
@@ -84,11 +85,16 @@ def test_stack_outputs_name_the_operator_entry_points(synthesized: Synthesized) 
         # Where the ops console is, and the pool its people are added to
         "ConsoleUrl": outputs["ConsoleUrl"],
         "ConsoleUserPoolId": {"Ref": logical_id(stack.console.user_pool)},
+        # Where `rung kpis --athena` queries, and where the analytics record is kept
+        "AnalyticsWorkgroupName": {"Ref": logical_id(stack.analytics.workgroup)},
+        "AnalyticsDatabaseName": stack.analytics.database_name,
+        "AnalyticsBucketName": {"Ref": logical_id(stack.analytics.bucket)},
     }
-    # `rung preflight`, `rung smoke` and `rung erase` read exactly these.
+    # `rung preflight`, `rung smoke`, `rung erase` and `rung kpis --athena` read exactly these.
     console = {"ConsoleUrl", "ConsoleUserPoolId"}
-    read = set(REQUIRED_OUTPUTS) | set(ERASE_OUTPUTS.values())
-    assert set(outputs) - {"UploadRoleArnDemo"} - console == read
+    kept = {"UploadRoleArnDemo", "AnalyticsBucketName"}  # for people: the lender, an analyst
+    read = set(REQUIRED_OUTPUTS) | set(ERASE_OUTPUTS.values()) | {WORKGROUP_OUTPUT, DATABASE_OUTPUT}
+    assert set(outputs) - kept - console == read
 
 
 def test_handlers_emit_metrics_where_the_alarms_look(synthesized: Synthesized) -> None:
