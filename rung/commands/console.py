@@ -13,6 +13,8 @@ import argparse
 import json
 import socket
 import sys
+import tempfile
+from pathlib import Path
 
 from rung.commands.failure import CommandError
 
@@ -44,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from rung.console_local import (
         LOCAL_USERS,
         LocalConsole,
+        demo_reports,
         local_app,
         seeded_world,
         world_services,
@@ -54,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
     _port_free(args.port)  # before the minute the demo takes, not after
     if not args.json:
         print("preparing the demo (the samples through the simulator)…", file=sys.stderr)
-    with seeded_world() as world:
-        app = local_app(world_services(world), args.user)
+    with (
+        tempfile.TemporaryDirectory(prefix="rung-console-") as out,
+        seeded_world(out_dir=Path(out)) as world,
+    ):
+        app = local_app(world_services(world, reports=demo_reports(world, Path(out))), args.user)
         try:
             console = LocalConsole(app, args.port)
         except OSError as exc:
