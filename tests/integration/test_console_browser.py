@@ -14,13 +14,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from rung.console_local import LocalConsole, local_app, seeded_world, world_services
+from rung.console_local import (
+    LocalConsole,
+    demo_reports,
+    local_app,
+    seeded_world,
+    world_services,
+)
 
 # The browser runs only on the operator's machine: `make test-runtime` leaves it out (the
 # console's pages are tested on the runtime by tests/unit/test_console_app.py).
@@ -50,6 +57,9 @@ PAGES = (
     "/uploads",
     "/channels",
     "/activity",
+    "/kpis",
+    "/experiments",
+    "/plan",
 )
 
 
@@ -63,8 +73,12 @@ def chromium_executable() -> str:
 
 @pytest.fixture(scope="module")
 def console() -> Iterator[str]:
-    with seeded_world() as world:
-        server = LocalConsole(local_app(world_services(world), "ana"))
+    with (
+        tempfile.TemporaryDirectory(prefix="rung-console-") as out,
+        seeded_world(out_dir=Path(out)) as world,
+    ):
+        services = world_services(world, reports=demo_reports(world, Path(out)))
+        server = LocalConsole(local_app(services, "ana"))
         with server.running() as url:
             yield url.rstrip("/")
 
@@ -250,6 +264,27 @@ def test_a_390_pixel_screen_never_scrolls_sideways(browser: Browser, console: st
             snapshot(page, name)
     finally:
         context.close()
+
+
+def test_a_viewer_reads_the_kpis_experiments_and_capacity_plan(page: Page, console: str) -> None:
+    act_as(page, console, "vic")
+    page.get_by_role("link", name="KPIs").click()
+    expect(page.get_by_role("heading", name="KPIs", exact=True)).to_be_visible()
+    cure_rate = page.locator("[data-kpi=cure_rate]")
+    expect(cure_rate).to_contain_text("Cured accounts divided by accounts")
+    expect(cure_rate.locator("strong")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    by_rung = page.get_by_role("table", name=re.compile("Payments after each rung"))
+    expect(by_rung.locator("tbody tr")).not_to_have_count(0)
+    snapshot(page, "kpis")
+    page.get_by_role("link", name="Experiments").click()
+    expect(page.get_by_role("heading", name="Experiments", exact=True)).to_be_visible()
+    # The demo's accounts are outside the pilot segment: no experiment has accounts
+    expect(page.get_by_text("No account has joined a running experiment yet.")).to_be_visible()
+    snapshot(page, "experiments")
+    page.get_by_role("link", name="Capacity plan").click()
+    expect(page.get_by_test_id("plan-state")).to_have_text("Fits")
+    expect(page.get_by_role("table", name=re.compile("per channel"))).to_contain_text("sms")
+    snapshot(page, "plan")
 
 
 def test_an_upload_s_reject_report_downloads(page: Page, console: str) -> None:
