@@ -1,7 +1,9 @@
 """`rung console` — the ops console on this machine, over a populated local world.
 
 Runs the samples (accounts, payments and replies, as `make demo` does) through the simulator
-on the local world, then serves the console on http://127.0.0.1:PORT/ until Ctrl-C. Sign-in is
+on the local world, then serves the console on http://127.0.0.1:PORT/ until Ctrl-C. The KPIs,
+experiments and capacity-plan pages show that run's figures, as `rung kpis`, `rung experiments
+report` and `rung plan` give them. Sign-in is
 replaced by demo users, one per group: ana (author), bo (approver), vic (viewer), ada (admin),
 switched with the "acting as" form at the top of every page. Exit 0 on Ctrl-C, 2 when the
 port is taken.

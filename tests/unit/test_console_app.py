@@ -39,8 +39,9 @@ from functions.core.shipped import SHIPPED_ROOT
 from functions.settings import ConsoleSettings
 from rung.cli import main
 from rung.commands.local_table import create_local_table
-from rung.console_local import LOCAL_USERS, http_event
-from rung.console_reports import LocalReports
+from rung.console_local import LOCAL_USERS, demo_input, http_event
+from rung.console_reports import LocalReports, write_run_outputs
+from rung.engine_fast import run_fast
 from rung.experiment_report import EXPERIMENTS_CSV, Outcome, write_outcomes
 
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
@@ -537,3 +538,17 @@ def test_a_report_that_cannot_be_made_says_why(
         in as_user(outcomes, "vic").get("/experiments")["body"]
     )
     assert "missing.csv" in as_user(outcomes, "vic").get("/plan")["body"]
+
+
+def test_the_demo_run_outputs_give_the_kpis_rung_simulate_gives(
+    run_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `rung console` writes its run's outputs itself (write_run_outputs); the KPIs read from
+    # them are those of `rung simulate --out` on the same input (account keys differ: each run
+    # draws its own key, and the KPIs only count them)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    sim = demo_input()
+    write_run_outputs(tmp_path, sim, run_fast(sim))
+    assert cli_json(["kpis", str(tmp_path), "--json"]) == cli_json(
+        ["kpis", str(run_folder), "--json"]
+    )
