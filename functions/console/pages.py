@@ -681,8 +681,16 @@ KPI_DEFINITIONS = (
     ("cure_rate", "Cure rate", "Cured accounts divided by accounts."),
     ("contacts", "Contacts", "Messages sent to borrowers, every channel."),
     ("cost", "Cost", "What the providers bill for those messages, at the lender's prices."),
-    ("contacts_per_cured", "Contacts per cured", "Messages sent for each cured account."),
-    ("cost_per_cured", "Cost per cured", "Provider cost for each cured account."),
+    (
+        "contacts_per_cured",
+        "Contacts per cured",
+        "All messages sent, to every account, divided by cured accounts.",
+    ),
+    (
+        "cost_per_cured",
+        "Cost per cured",
+        "All provider cost divided by cured accounts: what one cure costs, misses included.",
+    ),
 )
 
 # The tables the KPIs page shows, each (report key, heading, ((column, label), …)).
