@@ -31,7 +31,7 @@ from functions.console.pages import (
     percent,
     points,
 )
-from functions.console.services import ConsoleServices
+from functions.console.services import ConsoleServices, ReportUnavailable
 from functions.console.wiring import aws_services
 from functions.core.clock import FixedClock
 from functions.core.models import Account, Channel, Suppression, SuppressionSource, TemplateStatus
@@ -552,3 +552,37 @@ def test_the_demo_run_outputs_give_the_kpis_rung_simulate_gives(
     assert cli_json(["kpis", str(tmp_path), "--json"]) == cli_json(
         ["kpis", str(run_folder), "--json"]
     )
+
+
+@dataclass
+class PlanOnly:
+    """An OutcomeReports whose plan is given: for the verdicts the samples never reach."""
+
+    summary: dict[str, Any]
+
+    def kpis(self) -> dict[str, Any]:
+        raise ReportUnavailable("not asked")
+
+    def experiments(self) -> dict[str, Any]:
+        raise ReportUnavailable("not asked")
+
+    def plan(self) -> dict[str, Any]:
+        return self.summary
+
+
+@pytest.mark.parametrize(
+    ("change", "state"),
+    [
+        ({"fits": False, "spilled_rungs": 7}, "Fits only by spilling"),
+        ({"fits": False, "open_executions": 1_000_001}, "Does not fit"),
+    ],
+)
+def test_the_plan_page_names_each_verdict(
+    services: ConsoleServices, reports: LocalReports, change: dict[str, Any], state: str
+) -> None:
+    summary = {**reports.plan(), **change}
+    app = create_app(
+        replace(services, reports=PlanOnly(summary)), lambda e: LOCAL_USERS["vic"], SECRET
+    )
+    body = as_user(app, "vic").get("/plan")["body"]
+    assert f'data-testid="plan-state">{state}<' in body
