@@ -15,9 +15,10 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,11 +26,13 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from functions.adapters.dynamo import DynamoExperimentTally
 from functions.console.app import create_app, form_fields, request_cookies
 from functions.console.identity import ConsoleUser, Group
 from functions.console.services import ConsoleServices
 from functions.console.wiring import aws_services
 from functions.settings import PROJECT_ROOT, ConsoleSettings
+from rung.console_reports import LocalReports, write_run_outputs
 from rung.engine import SimulationInput, read_replies
 from rung.engine_full import run_in, simulation_world
 from rung.localworld import LocalWorld
@@ -60,24 +63,46 @@ def demo_input(days: int = DEMO_DAYS) -> SimulationInput:
 
 
 @contextmanager
-def seeded_world(days: int = DEMO_DAYS) -> Iterator[LocalWorld]:
+def seeded_world(days: int = DEMO_DAYS, out_dir: Path | None = None) -> Iterator[LocalWorld]:
     """The local world after the samples ran through the full simulator (accounts, payments
-    and replies): uploads, decisions, replies, suppressions and receipts to look at."""
+    and replies): uploads, decisions, replies, suppressions and receipts to look at. With
+    `out_dir`, the run's analytics events and experiment outcomes are written there too."""
     sim = demo_input(days)
     with simulation_world(sim) as world:
-        run_in(world, sim)
+        result = run_in(world, sim)
+        if out_dir is not None:
+            write_run_outputs(out_dir, sim, result)
         yield world
 
 
-def world_services(world: LocalWorld, lender_ids: tuple[str, ...] = ("demo",)) -> ConsoleServices:
-    """The console's services over the world's tables, on its virtual clock."""
+def demo_reports(world: LocalWorld, out_dir: Path, days: int = DEMO_DAYS) -> LocalReports:
+    """The KPIs, experiments and plan of the demo run whose outputs `seeded_world` wrote to
+    `out_dir`: the plan is the samples' lender file arriving when the demo starts."""
+    sim = demo_input(days)
+    return LocalReports(
+        folder=out_dir,
+        lender_id=sim.lender_id,
+        tally=DynamoExperimentTally(world.settings.accounts_table),
+        upload=sim.accounts_file,
+        start=sim.start,
+        days=days,
+    )
+
+
+def world_services(
+    world: LocalWorld,
+    lender_ids: tuple[str, ...] = ("demo",),
+    reports: LocalReports | None = None,
+) -> ConsoleServices:
+    """The console's services over the world's tables, on its virtual clock; `reports`: what
+    the KPIs, experiments and plan pages show (none: they say which command gives them)."""
     names = {
         name: getattr(world.settings, name)
         for name in ConsoleSettings.model_fields
         if hasattr(world.settings, name)
     }
     settings = ConsoleSettings(**names, lender_ids=",".join(lender_ids))
-    return aws_services(settings, clock=world.clock)
+    return replace(aws_services(settings, clock=world.clock), reports=reports)
 
 
 def local_identify(default: str) -> Any:

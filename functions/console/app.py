@@ -102,6 +102,7 @@ def create_app(
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters.update(percent=pages.percent, points=pages.points, number=pages.number)
     cookie_name = csrf_cookie_name(secure_cookies)
 
     def guard(
@@ -368,6 +369,28 @@ def create_app(
     @app.get("/activity")
     def activity() -> Response[str]:
         return render("activity.html", actions=services.log.recent(100))
+
+    # -- outcomes: KPIs, experiments, capacity plan (read-only) ---------------------------------
+
+    @app.get("/kpis")
+    def kpis() -> Response[str]:
+        require(Action.VIEW)
+        return render(
+            "kpis.html",
+            definitions=pages.KPI_DEFINITIONS,
+            tables=pages.KPI_TABLES,
+            **pages.outcome_report(services, "kpis"),
+        )
+
+    @app.get("/experiments")
+    def experiments() -> Response[str]:
+        require(Action.VIEW)
+        return render("experiments.html", **pages.outcome_report(services, "experiments"))
+
+    @app.get("/plan")
+    def capacity_plan() -> Response[str]:
+        require(Action.VIEW)
+        return render("plan.html", **pages.outcome_report(services, "plan"))
 
     return app
 

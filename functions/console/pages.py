@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Literal
 
 from functions.console import words
 from functions.console.identity import Action, ConsoleUser
-from functions.console.services import ConsoleAction, ConsoleServices
+from functions.console.services import ConsoleAction, ConsoleServices, ReportUnavailable
 from functions.console.workbench import Check
 from functions.console.workbench import check as check_source
 from functions.core.approval import ApprovalError, SelfApprovalError, approve, push
@@ -657,3 +658,124 @@ def change_channel(
     else:
         raise BadRequest("pause or resume")
     record(services, user, Action.PAUSE_CHANNELS, verb, channel.value, comment=reason)
+
+
+# -- outcomes: KPIs, experiments, capacity plan ------------------------------------------------
+
+# Where the figures come from when this console has no report source (the console Lambda
+# carries neither DuckDB nor the KPI queries): the command that gives them, per page.
+REPORT_COMMANDS = {
+    "kpis": "rung kpis --athena",
+    "experiments": "rung experiments report OUT",
+    "plan": "rung plan FILE --lender ID",
+}
+
+# One plain sentence per headline KPI (the full definitions: docs/kpis.md).
+KPI_DEFINITIONS = (
+    ("accounts", "Accounts", "Accounts that entered a ladder: at least one reminder was decided."),
+    (
+        "cured",
+        "Cured",
+        "Accounts paid in full within the cure window (days) of their first reminder.",
+    ),
+    ("cure_rate", "Cure rate", "Cured accounts divided by accounts."),
+    ("contacts", "Contacts", "Messages sent to borrowers, every channel."),
+    ("cost", "Cost", "What the providers bill for those messages, at the lender's prices."),
+    (
+        "contacts_per_cured",
+        "Contacts per cured",
+        "All messages sent, to every account, divided by cured accounts.",
+    ),
+    (
+        "cost_per_cured",
+        "Cost per cured",
+        "All provider cost divided by cured accounts: what one cure costs, misses included.",
+    ),
+)
+
+# The tables the KPIs page shows, each (report key, heading, ((column, label), …)).
+KPI_TABLES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "by_rung",
+        "Payments after each rung (credited to the last message before the payment)",
+        (
+            ("rung", "Rung"),
+            ("sent", "Sent"),
+            ("payments", "Payments"),
+            ("payments_per_sent", "Payments per message"),
+            ("mean_hours_to_pay", "Mean hours to pay"),
+        ),
+    ),
+    (
+        "by_channel",
+        "By channel",
+        (
+            ("channel", "Channel"),
+            ("sent", "Sent"),
+            ("delivery_rate", "Delivery rate"),
+            ("payments", "Payments"),
+            ("cost", "Cost"),
+        ),
+    ),
+    (
+        "by_template",
+        "By template version",
+        (
+            ("template_id", "Template"),
+            ("template_version", "Version"),
+            ("sent", "Sent"),
+            ("opt_out_rate", "Opt-out rate"),
+            ("complaint_rate", "Complaint rate"),
+            ("payments", "Payments"),
+        ),
+    ),
+    (
+        "by_variant",
+        "By experiment variant",
+        (
+            ("variant", "Variant"),
+            ("accounts", "Accounts"),
+            ("cured", "Cured"),
+            ("cure_rate", "Cure rate"),
+            ("cost_per_cured", "Cost per cured"),
+        ),
+    ),
+)
+
+ReportName = Literal["kpis", "experiments", "plan"]
+
+
+def outcome_report(services: ConsoleServices, name: ReportName) -> dict[str, Any]:
+    """The page's context: `report` (the CLI's JSON shape), or `unavailable` saying why and
+    `command` naming what gives the figures instead."""
+    command = REPORT_COMMANDS[name]
+    if services.reports is None:
+        return {
+            "report": None,
+            "unavailable": "This console does not compute these figures.",
+            "command": command,
+        }
+    try:
+        report: dict[str, Any] = getattr(services.reports, name)()
+    except ReportUnavailable as exc:
+        return {"report": None, "unavailable": str(exc), "command": command}
+    return {"report": report, "unavailable": "", "command": command}
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """A rate as a percentage ("-" when there is none)."""
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def points(value: float | None) -> str:
+    """A difference of rates in percentage points, signed."""
+    return "-" if value is None else f"{value * 100:+.1f} pts"
+
+
+def number(value: float | int | None) -> str:
+    """A count or an amount, readable ("-" when there is none)."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
+    return f"{int(value):,}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -76,6 +76,27 @@ class ConsoleLog(Protocol):
         ...
 
 
+class OutcomeReports(Protocol):
+    """The outcome reports the KPIs, experiments and plan pages show: each the same JSON-shaped
+    dict as the CLI's `--json` (`rung kpis`, `rung experiments report`, `rung plan`). Any may
+    raise `ReportUnavailable` with a sentence saying why (no run yet, no upload yet)."""
+
+    def kpis(self) -> dict[str, Any]: ...
+
+    def experiments(self) -> dict[str, Any]:
+        """`{"experiments": [...]}`; each variant also carries `stopped`: why a guardrail
+        stopped it ("" while it still takes accounts)."""
+        ...
+
+    def plan(self) -> dict[str, Any]:
+        """The planner's summary of the latest upload, plus `file` and `start`."""
+        ...
+
+
+class ReportUnavailable(Exception):
+    """A report cannot be shown: the message says why and where to get it instead."""
+
+
 @dataclass(frozen=True)
 class ConsoleServices:
     clock: Clock
@@ -90,6 +111,9 @@ class ConsoleServices:
     objects: ObjectStore  # reject reports
     records: ConsoleRecords
     log: ConsoleLog
+    # None in AWS: the console Lambda carries neither DuckDB nor the KPI queries (the pages say
+    # which command gives the figures); `rung console` wires the demo run's reports.
+    reports: OutcomeReports | None = None
 
     def lender(self, lender_id: str | None = None) -> LenderConfig:
         """A configured lender (the first one when none is named)."""

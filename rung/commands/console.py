@@ -1,7 +1,9 @@
 """`rung console` — the ops console on this machine, over a populated local world.
 
 Runs the samples (accounts, payments and replies, as `make demo` does) through the simulator
-on the local world, then serves the console on http://127.0.0.1:PORT/ until Ctrl-C. Sign-in is
+on the local world, then serves the console on http://127.0.0.1:PORT/ until Ctrl-C. The KPIs,
+experiments and capacity-plan pages show that run's figures, as `rung kpis`, `rung experiments
+report` and `rung plan` give them. Sign-in is
 replaced by demo users, one per group: ana (author), bo (approver), vic (viewer), ada (admin),
 switched with the "acting as" form at the top of every page. Exit 0 on Ctrl-C, 2 when the
 port is taken.
@@ -13,6 +15,8 @@ import argparse
 import json
 import socket
 import sys
+import tempfile
+from pathlib import Path
 
 from rung.commands.failure import CommandError
 
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from rung.console_local import (
         LOCAL_USERS,
         LocalConsole,
+        demo_reports,
         local_app,
         seeded_world,
         world_services,
@@ -54,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     _port_free(args.port)  # before the minute the demo takes, not after
     if not args.json:
         print("preparing the demo (the samples through the simulator)…", file=sys.stderr)
-    with seeded_world() as world:
-        app = local_app(world_services(world), args.user)
+    with (
+        tempfile.TemporaryDirectory(prefix="rung-console-") as out,
+        seeded_world(out_dir=Path(out)) as world,
+    ):
+        app = local_app(world_services(world, reports=demo_reports(world, Path(out))), args.user)
         try:
             console = LocalConsole(app, args.port)
         except OSError as exc:

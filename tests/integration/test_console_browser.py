@@ -14,13 +14,24 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from rung.console_local import LocalConsole, local_app, seeded_world, world_services
+from functions.adapters.dynamo import DynamoExperimentTally
+from rung.console_local import (
+    LocalConsole,
+    demo_reports,
+    local_app,
+    seeded_world,
+    world_services,
+)
+from rung.experiment_report import EXPERIMENTS_CSV, Outcome, write_outcomes
+from rung.localworld import LocalWorld
 
 # The browser runs only on the operator's machine: `make test-runtime` leaves it out (the
 # console's pages are tested on the runtime by tests/unit/test_console_app.py).
@@ -38,6 +49,7 @@ CHROMIUM_FLAGS = [
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+EXPERIMENT = "email-first-2026q4"  # config/experiments/demo.yaml
 STOPPED = ("D-1014", "+14155550123", "+1******0123")  # texted STOP on 4 December
 PAGES = (
     "/templates",
@@ -50,6 +62,9 @@ PAGES = (
     "/uploads",
     "/channels",
     "/activity",
+    "/kpis",
+    "/experiments",
+    "/plan",
 )
 
 
@@ -62,11 +77,22 @@ def chromium_executable() -> str:
 
 
 @pytest.fixture(scope="module")
-def console() -> Iterator[str]:
-    with seeded_world() as world:
-        server = LocalConsole(local_app(world_services(world), "ana"))
-        with server.running() as url:
-            yield url.rstrip("/")
+def demo() -> Iterator[tuple[LocalWorld, Path]]:
+    """The demo world and the folder its run's outputs were written to."""
+    with (
+        tempfile.TemporaryDirectory(prefix="rung-console-") as out,
+        seeded_world(out_dir=Path(out)) as world,
+    ):
+        yield world, Path(out)
+
+
+@pytest.fixture(scope="module")
+def console(demo: tuple[LocalWorld, Path]) -> Iterator[str]:
+    world, out = demo
+    services = world_services(world, reports=demo_reports(world, out))
+    server = LocalConsole(local_app(services, "ana"))
+    with server.running() as url:
+        yield url.rstrip("/")
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +274,64 @@ def test_a_390_pixel_screen_never_scrolls_sideways(browser: Browser, console: st
         for path, name in (("/suppressions", "suppressions"), ("/uploads", "uploads")):
             page.goto(console + path)
             snapshot(page, name)
+    finally:
+        context.close()
+
+
+def test_a_viewer_reads_the_kpis_experiments_and_capacity_plan(page: Page, console: str) -> None:
+    act_as(page, console, "vic")
+    page.get_by_role("link", name="KPIs").click()
+    expect(page.get_by_role("heading", name="KPIs", exact=True)).to_be_visible()
+    cure_rate = page.locator("[data-kpi=cure_rate]")
+    expect(cure_rate).to_contain_text("Cured accounts divided by accounts")
+    expect(cure_rate.locator("strong")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    by_rung = page.get_by_role("table", name=re.compile("Payments after each rung"))
+    expect(by_rung.locator("tbody tr")).not_to_have_count(0)
+    snapshot(page, "kpis")
+    page.get_by_role("link", name="Experiments").click()
+    expect(page.get_by_role("heading", name="Experiments", exact=True)).to_be_visible()
+    # The demo's accounts are outside the pilot segment: no experiment has accounts
+    expect(page.get_by_text("No account has joined a running experiment yet.")).to_be_visible()
+    page.get_by_role("link", name="Capacity plan").click()
+    expect(page.get_by_test_id("plan-state")).to_have_text("Fits")
+    expect(page.get_by_role("table", name=re.compile("per channel"))).to_contain_text("sms")
+    snapshot(page, "plan")
+
+
+def test_an_experiment_s_results_read_on_a_390_pixel_screen(
+    browser: Browser, demo: tuple[LocalWorld, Path], tmp_path: Path
+) -> None:
+    # The demo's accounts join no experiment: an example experiment's outcomes, one of its
+    # variants stopped by a guardrail, read through the same pages
+    world, out = demo
+    arms = {"current": (400, 80), "email-first": (380, 95)}
+    write_outcomes(
+        tmp_path / EXPERIMENTS_CSV,
+        [
+            Outcome(f"{variant}-{i}", EXPERIMENT, variant, "hash", i < cured, False, False)
+            for variant, (accounts, cured) in arms.items()
+            for i in range(accounts)
+        ],
+    )
+    DynamoExperimentTally(world.settings.accounts_table).stop(
+        "demo", EXPERIMENT, "email-first", "opt_out_rate 8/380 >= 0.02"
+    )
+    reports = replace(demo_reports(world, out), folder=tmp_path)
+    server = LocalConsole(local_app(world_services(world, reports=reports), "vic"))
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        with server.running() as url:
+            page.goto(url + "experiments")
+            row = page.locator("tr[data-variant=email-first]")
+            expect(row).to_contain_text("stopped: opt_out_rate 8/380 >= 0.02")
+            expect(row).to_contain_text("25.0%")  # 95 of 380
+            expect(page.locator("tr[data-variant=current]")).to_contain_text("taking accounts")
+            wide = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert wide <= 0, wide
+            snapshot(page, "experiments")
     finally:
         context.close()
 

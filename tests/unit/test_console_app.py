@@ -3,29 +3,46 @@ who may do what, four eyes, CSRF, security headers, masking, and the audit of ev
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import boto3
 import pytest
+from markupsafe import escape
 from moto import mock_aws
 
-from functions.adapters.dynamo import DynamoAccountStore
+from functions.adapters.dynamo import DynamoAccountStore, DynamoExperimentTally
 from functions.console.app import create_app
 from functions.console.identity import ConsoleUser
-from functions.console.services import ConsoleServices
+from functions.console.pages import (
+    KPI_DEFINITIONS,
+    KPI_TABLES,
+    REPORT_COMMANDS,
+    number,
+    percent,
+    points,
+)
+from functions.console.services import ConsoleServices, ReportUnavailable
 from functions.console.wiring import aws_services
 from functions.core.clock import FixedClock
 from functions.core.models import Account, Channel, Suppression, SuppressionSource, TemplateStatus
 from functions.core.shipped import SHIPPED_ROOT
 from functions.settings import ConsoleSettings
+from rung.cli import main
 from rung.commands.local_table import create_local_table
-from rung.console_local import LOCAL_USERS, http_event
+from rung.console_local import LOCAL_USERS, demo_input, http_event
+from rung.console_reports import LocalReports, write_run_outputs
+from rung.engine_fast import run_fast
+from rung.experiment_report import EXPERIMENTS_CSV, Outcome, write_outcomes
 
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 SECRET = b"k" * 32
@@ -351,3 +368,221 @@ def test_bad_input_is_a_clear_page_not_a_traceback(app: Any) -> None:
     )
     assert answer["statusCode"] == 400
     assert "channel: &#39;fax&#39; is not one of sms, email, push" in answer["body"]
+
+
+# -- outcomes: KPIs, experiments, capacity plan --------------------------------------------------
+
+SAMPLES = SHIPPED_ROOT / "samples"
+DEMO_START = "2026-12-01T00:00:00Z"
+EXPERIMENT = "email-first-2026q4"
+NOBODY = ConsoleUser("nobody", frozenset())  # signed in, in no group: may view nothing
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The samples simulated (fast engine), plus experiment outcomes of known counts."""
+    out = tmp_path_factory.mktemp("console-outcomes") / "run"
+    simulate = [
+        "simulate", str(SAMPLES / "accounts.csv"), "--payments", str(SAMPLES / "payments.csv"),
+        "--replies", str(SAMPLES / "replies.csv"), "--start", DEMO_START,
+        "--days", "35", "--out", str(out), "--engine", "fast", "--json",
+    ]  # fmt: skip
+    with redirect_stdout(io.StringIO()):
+        assert main(simulate) == 0
+    rows = [
+        Outcome(f"{variant}-{i}", EXPERIMENT, variant, "hash", i < cured, False, False)
+        for variant, (accounts, cured) in {"current": (40, 8), "email-first": (30, 9)}.items()
+        for i in range(accounts)
+    ]
+    write_outcomes(out / EXPERIMENTS_CSV, rows)
+    return out
+
+
+def cli_json(args: list[str]) -> Any:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        main(args)
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def reports(services: ConsoleServices, run_folder: Path) -> LocalReports:
+    return LocalReports(
+        folder=run_folder,
+        lender_id="demo",
+        tally=DynamoExperimentTally(
+            "rung-accounts", client=boto3.client("dynamodb", region_name="us-east-1")
+        ),
+        upload=SAMPLES / "accounts.csv",
+        start=datetime(2026, 12, 1, tzinfo=UTC),
+        days=35,
+    )
+
+
+@pytest.fixture
+def outcomes_app(services: ConsoleServices, reports: LocalReports) -> Any:
+    def identify(event: Any) -> ConsoleUser | None:
+        name = event.headers.get("x-test-user") or ""
+        return NOBODY if name == "nobody" else LOCAL_USERS.get(name)
+
+    return create_app(replace(services, reports=reports), identify, SECRET)
+
+
+@pytest.mark.parametrize("path", ["/kpis", "/experiments", "/plan"])
+def test_outcome_pages_need_a_group_that_may_view(
+    outcomes_app: Any, services: ConsoleServices, path: str
+) -> None:
+    assert as_user(outcomes_app, None).get(path)["statusCode"] == 302
+    refused = as_user(outcomes_app, "nobody").get(path)
+    assert refused["statusCode"] == 403
+    assert "Your groups do not allow this (view)" in refused["body"]
+    assert services.log.recent(1)[0].outcome == "refused"
+    for user in ("vic", "ana", "bo", "ada"):
+        page = as_user(outcomes_app, user).get(path)
+        assert page["statusCode"] == 200
+        assert page["headers"]["Content-Security-Policy"].startswith("default-src 'none'")
+        assert f'href="{path}" aria-current="page"' in page["body"]
+
+
+def test_kpis_page_shows_the_cli_figures_with_their_definitions(
+    outcomes_app: Any, reports: LocalReports, run_folder: Path
+) -> None:
+    expected = cli_json(["kpis", str(run_folder), "--json"])
+    assert reports.kpis() == expected
+    body = as_user(outcomes_app, "vic").get("/kpis")["body"]
+    for key, label, meaning in KPI_DEFINITIONS:
+        shown = percent(expected[key]) if key == "cure_rate" else number(expected[key])
+        block = re.search(rf'data-kpi="{key}">(.*?)</div>', body, re.S)
+        assert block is not None, key
+        assert label in block.group(1) and f"<strong>{shown}</strong>" in block.group(1)
+        assert str(escape(meaning.split("(")[0].strip())) in block.group(1)
+    for key, _, _ in KPI_TABLES:
+        rows = re.search(rf'aria-labelledby="t-{key}">(.*?)</table>', body, re.S)
+        assert rows is not None and rows.group(1).count("<tr>") == 1 + len(expected[key]), key
+
+
+def test_experiments_page_shows_intervals_sample_size_and_guardrail_stops(
+    outcomes_app: Any, reports: LocalReports, run_folder: Path
+) -> None:
+    reports.tally.stop("demo", EXPERIMENT, "email-first", "opt_out_rate 3/30 >= 0.02")
+    expected = cli_json(["experiments", "report", str(run_folder), "--json"])
+    got = reports.experiments()
+    stops = [[v.pop("stopped") for v in e["variants"]] for e in got["experiments"]]
+    assert got == expected
+    assert stops == [["", "opt_out_rate 3/30 >= 0.02"]]
+    body = as_user(outcomes_app, "vic").get("/experiments")["body"]
+    [experiment] = expected["experiments"]
+    _, challenger = experiment["variants"]
+    row = re.search(r'data-variant="email-first">(.*?)</tr>', body, re.S)
+    assert row is not None
+    low, _ = challenger["difference_ci"]
+    assert f'{points(challenger["difference"])} <span class="muted">({points(low)} to' in row.group(
+        1
+    )
+    assert f"{percent(challenger['cure_rate'])} <span" in row.group(1)
+    assert "stopped: opt_out_rate 3/30 &gt;= 0.02" in row.group(1)
+    assert number(challenger["accounts_still_needed"]) in row.group(1)
+    first = re.search(r'data-variant="current">(.*?)</tr>', body, re.S)
+    assert first is not None and "taking accounts" in first.group(1)
+    assert f"each variant needs {number(experiment['accounts_needed_per_arm'])} accounts" in body
+
+
+def test_plan_page_shows_the_planners_verdict_for_the_latest_upload(
+    outcomes_app: Any, reports: LocalReports
+) -> None:
+    plan_args = ["plan", str(SAMPLES / "accounts.csv"), "--start", DEMO_START, "--days", "35"]
+    expected = cli_json([*plan_args, "--json"])
+    got = dict(reports.plan())
+    assert (got.pop("file"), got.pop("start"), got.pop("days")) == (
+        "accounts.csv",
+        "2026-12-01T00:00Z",
+        35,
+    )
+    assert got == expected
+    body = as_user(outcomes_app, "vic").get("/plan")["body"]
+    assert (
+        f'data-testid="plan-state">{"Fits" if expected["fits"] else "Fits only by spilling"}<'
+        in body
+    )
+    assert expected["verdict"] in body
+    for name, channel in expected["channels"].items():
+        row = re.search(rf'data-channel="{name}">(.*?)</tr>', body, re.S)
+        assert row is not None
+        assert number(channel["capacity_per_minute"]) in row.group(1)
+        assert number(channel["peak_demand_per_minute"]) in row.group(1)
+
+
+def test_without_a_report_source_the_pages_name_the_command(app: Any) -> None:
+    for path, command in REPORT_COMMANDS.items():
+        body = as_user(app, "vic").get(f"/{path}")["body"]
+        assert "This console does not compute these figures." in body
+        assert f"<code>{command}</code>" in body
+
+
+def test_a_report_that_cannot_be_made_says_why(
+    app: Any, services: ConsoleServices, tmp_path: Path
+) -> None:
+    empty = LocalReports(
+        folder=tmp_path,
+        lender_id="demo",
+        tally=DynamoExperimentTally("rung-accounts"),
+        upload=tmp_path / "missing.csv",
+        start=NOW,
+        days=35,
+    )
+    outcomes = create_app(replace(services, reports=empty), lambda e: LOCAL_USERS["vic"], SECRET)
+    kpis = as_user(outcomes, "vic").get("/kpis")
+    assert kpis["statusCode"] == 200 and "no analytics events" in kpis["body"]
+    assert (
+        "No account has joined a running experiment yet."
+        in as_user(outcomes, "vic").get("/experiments")["body"]
+    )
+    assert "missing.csv" in as_user(outcomes, "vic").get("/plan")["body"]
+
+
+def test_the_demo_run_outputs_give_the_kpis_rung_simulate_gives(
+    run_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `rung console` writes its run's outputs itself (write_run_outputs); the KPIs read from
+    # them are those of `rung simulate --out` on the same input (account keys differ: each run
+    # draws its own key, and the KPIs only count them)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    sim = demo_input()
+    write_run_outputs(tmp_path, sim, run_fast(sim))
+    assert cli_json(["kpis", str(tmp_path), "--json"]) == cli_json(
+        ["kpis", str(run_folder), "--json"]
+    )
+
+
+@dataclass
+class PlanOnly:
+    """An OutcomeReports whose plan is given: for the verdicts the samples never reach."""
+
+    summary: dict[str, Any]
+
+    def kpis(self) -> dict[str, Any]:
+        raise ReportUnavailable("not asked")
+
+    def experiments(self) -> dict[str, Any]:
+        raise ReportUnavailable("not asked")
+
+    def plan(self) -> dict[str, Any]:
+        return self.summary
+
+
+@pytest.mark.parametrize(
+    ("change", "state"),
+    [
+        ({"fits": False, "spilled_rungs": 7}, "Fits only by spilling"),
+        ({"fits": False, "open_executions": 1_000_001}, "Does not fit"),
+    ],
+)
+def test_the_plan_page_names_each_verdict(
+    services: ConsoleServices, reports: LocalReports, change: dict[str, Any], state: str
+) -> None:
+    summary = {**reports.plan(), **change}
+    app = create_app(
+        replace(services, reports=PlanOnly(summary)), lambda e: LOCAL_USERS["vic"], SECRET
+    )
+    body = as_user(app, "vic").get("/plan")["body"]
+    assert f'data-testid="plan-state">{state}<' in body
