@@ -23,10 +23,19 @@ from infra.paths import PROJECT_ROOT
 
 # Imported on first use, never at a cold start: holidays when a gate first builds a calendar,
 # Jinja2 and Babel when a message is first rendered or checked, email-validator when a
-# lender's receipt address is first validated; pydantic-settings (and what it pulls in) not
-# at all. The schedule function reads lender files (Babel's locales and currencies, borrowers'
+# lender's receipt address is first validated, OpenCC, the confusables data and rapidfuzz when
+# a reply's text is first read; pydantic-settings (and what it pulls in) not at all.
+# The schedule function reads lender files (Babel's locales and currencies, borrowers'
 # email addresses) on nearly every invocation, so it still imports those two up front.
-DEFERRED = ("holidays", "jinja2", "pydantic_settings", "dotenv")
+DEFERRED = (
+    "holidays",
+    "jinja2",
+    "opencc",
+    "confusable_homoglyphs",
+    "rapidfuzz",
+    "pydantic_settings",
+    "dotenv",
+)
 DEFERRED_UNLESS_SCHEDULE = ("babel", "email_validator")
 
 
