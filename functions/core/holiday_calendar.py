@@ -7,7 +7,7 @@ weekend days made working days), which the library tracks.
 
 The library is imported when a calendar is first built, not with this module: importing it
 and building its first country calendar is most of a fresh process's first gate decision,
-and a cold start whose rungs never reach a holiday check does not pay for it.
+and a process that never loads the contact profiles does not pay for it.
 """
 
 from __future__ import annotations

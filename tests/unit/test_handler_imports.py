@@ -21,7 +21,7 @@ from functions.core.lenders import EmailAddress
 from functions.settings import SendSettings, Settings
 from infra.paths import PROJECT_ROOT
 
-# Imported on first use, never at a cold start: holidays when a gate first builds a calendar,
+# Imported on first use, never at a cold start: holidays when profiles first build calendars,
 # Jinja2 and Babel when a message is first rendered or checked, email-validator when a
 # lender's receipt address is first validated, OpenCC, the confusables data and rapidfuzz when
 # a reply's text is first read; pydantic-settings (and what it pulls in) not at all.
