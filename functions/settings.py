@@ -14,11 +14,11 @@ the local world, the simulator and the command line. Only there do names have lo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from functions.core.errors import ConfigError
 from functions.core.shipped import SHIPPED_ROOT
@@ -30,14 +30,37 @@ ENV_PREFIX = "RUNG_"
 Name = Annotated[str, Field(min_length=1)]  # a resource name, ARN, URL or prefix: never empty
 Days = Annotated[int, Field(ge=1)]
 
+if TYPE_CHECKING:
+    # For the type checker these are settings models, as pydantic's mypy plugin knows them:
+    # any field may come from the environment, so no field is a required argument.
+    from pydantic_settings import BaseSettings as _EnvironmentModel
+    from pydantic_settings import SettingsConfigDict as _Config
+else:
+    _EnvironmentModel, _Config = BaseModel, ConfigDict
 
-class FunctionSettings(BaseSettings):
-    """What every function reads: where the shipped configuration lives."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
+class FunctionSettings(_EnvironmentModel):
+    """What every function reads: where the shipped configuration lives.
+
+    Constructed, a model reads its fields from the environment (`RUNG_` + the field's name,
+    any case); a value passed in wins over the environment, and the environment over a
+    default. That is all pydantic-settings did here; it is not imported, since its import
+    (dotenv, argparse, asyncio, cloud secret sources) was a fifth of a cold start.
+    """
+
+    model_config = _Config(frozen=True, extra="forbid")
 
     # Unset: the configuration shipped beside the code (the local world points it elsewhere).
     config_root: Path = PROJECT_ROOT
+
+    def __init__(self, **values: Any) -> None:
+        environment = {name.lower(): value for name, value in os.environ.items()}
+        found = {
+            field: environment[variable_name(field).lower()]
+            for field in type(self).model_fields
+            if variable_name(field).lower() in environment
+        }
+        super().__init__(**{**found, **values})
 
     @classmethod
     def from_environment(cls) -> Self:

@@ -4,14 +4,20 @@ A profile names a country calendar and, optionally, subdivisions (a US state, th
 the UK); their union is the calendar. Dates come from the library, never from a list kept
 here: China's State Council publishes each year's arrangement (days off moved onto weekdays,
 weekend days made working days), which the library tracks.
+
+The library is imported when a calendar is first built, not with this module: importing it
+and building its first country calendar is most of a fresh process's first gate decision,
+and a process that never loads the contact profiles does not pay for it.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from functools import cache
+from typing import TYPE_CHECKING
 
-import holidays
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 NAMES_LANGUAGE = "en_US"
 
@@ -32,8 +38,10 @@ class HolidayCalendar:
     def __init__(self, country: str, subdivisions: tuple[str, ...] = ()) -> None:
         self.country = country
         self.subdivisions = subdivisions
+        import holidays
+
         try:
-            self._calendars = tuple(
+            self._calendars: tuple[HolidayBase, ...] = tuple(
                 # Names in English whatever the machine's locale (China's default is zh_CN).
                 holidays.country_holidays(country, subdiv=subdivision, language=NAMES_LANGUAGE)
                 for subdivision in (subdivisions or (None,))

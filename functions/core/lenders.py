@@ -6,13 +6,25 @@ import re
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic.networks import validate_email
 
 from functions.core.errors import ConfigError
 
 LENDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+# pydantic's `EmailStr`, checked and normalised the same way (`validate_email`), except that
+# email-validator is imported when an address is first validated: `EmailStr` imports it when
+# the model is defined, which put its regular expressions in every function's cold start.
+EmailAddress = Annotated[
+    str,
+    AfterValidator(lambda address: validate_email(address)[1]),
+    WithJsonSchema({"type": "string", "format": "email"}),
+]
 
 
 class UnitPrices(BaseModel):
@@ -68,7 +80,7 @@ class LenderConfig(BaseModel):
     # lender must carry a valid signature by it, or the file is rejected whole.
     pgp_signing_key: str | None = Field(default=None, pattern=r"^-----BEGIN PGP PUBLIC KEY BLOCK")
     # Who receives a receipt for every file this lender delivers (functions/core/receipts.py).
-    receipt_emails: list[EmailStr] = Field(default_factory=list)
+    receipt_emails: list[EmailAddress] = Field(default_factory=list)
 
     @property
     def support_contact(self) -> str:

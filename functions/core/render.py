@@ -36,15 +36,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
-from babel.numbers import format_currency
-from jinja2 import StrictUndefined, Template, TemplateError, nodes
-from jinja2.meta import find_undeclared_variables
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from functions.core.channels import BodyRule, OptOut, spec
 from functions.core.errors import RungError
@@ -52,6 +46,13 @@ from functions.core.lenders import LenderConfig
 from functions.core.models import Account, Channel
 from functions.core.segments import Encoding, sms_segments
 from functions.core.templates import MessageTemplate
+
+if TYPE_CHECKING:
+    # Jinja2 and Babel are imported when a message is first rendered or checked, not with
+    # this module: a cold start that renders nothing does not pay for them.
+    from babel import Locale
+    from jinja2 import Template, nodes
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 VARIABLES = frozenset(
     {
@@ -122,21 +123,29 @@ LOCALE_TEXTS: dict[str, LocaleTexts] = {
     ),
 }
 
-ALLOWED_NODES = (
-    nodes.Template,
-    nodes.Output,
-    nodes.TemplateData,
-    nodes.Name,
-    nodes.Const,
-    nodes.If,
-    nodes.Filter,
-    nodes.Not,
-    nodes.And,
-    nodes.Or,
-    nodes.Compare,
-    nodes.Operand,
-    nodes.CondExpr,
-)
+
+@cache
+def allowed_nodes() -> tuple[type[nodes.Node], ...]:
+    """The Jinja2 syntax a message template may use."""
+    from jinja2 import nodes
+
+    return (
+        nodes.Template,
+        nodes.Output,
+        nodes.TemplateData,
+        nodes.Name,
+        nodes.Const,
+        nodes.If,
+        nodes.Filter,
+        nodes.Not,
+        nodes.And,
+        nodes.Or,
+        nodes.Compare,
+        nodes.Operand,
+        nodes.CondExpr,
+    )
+
+
 ALLOWED_FILTERS = frozenset({"upper", "lower", "capitalize", "title", "trim"})
 # Babel puts no-break spaces in some locales' amounts and dates; in an SMS one of them alone
 # would switch the whole message to UCS-2 (more than double the segments), so they become spaces.
@@ -181,6 +190,8 @@ def build_variables(
     """
     locale = locale or account.locale
     texts = locale_texts(locale)
+    from babel import UnknownLocaleError
+
     try:
         babel_locale = _babel_locale(locale)
     except (UnknownLocaleError, ValueError) as exc:
@@ -209,16 +220,22 @@ def build_variables(
 # Each account renders once per rung: caching Babel's formatting keeps the simulator fast.
 @lru_cache(maxsize=64)
 def _babel_locale(locale: str) -> Locale:
+    from babel import Locale
+
     return Locale.parse(locale, sep="-")
 
 
 @lru_cache(maxsize=65536)
 def _money(amount: Decimal, currency: str, locale: Locale) -> str:
+    from babel.numbers import format_currency
+
     return format_currency(amount, currency, locale=locale)
 
 
 @lru_cache(maxsize=65536)
 def _date(day: date, locale: Locale) -> str:
+    from babel.dates import format_date
+
     return format_date(day, DATE_FORMAT, locale=locale)
 
 
@@ -243,7 +260,12 @@ def _lender_link(account: Account, lender: LenderConfig) -> str:
     return f"https://{lender.allowed_link_domains[0]}"
 
 
+@cache
 def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
+    """Only HTML parts escape variable values."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=autoescape)
     env.globals.clear()  # no range, cycler, joiner, namespace, lipsum, dict
     env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS}
@@ -251,18 +273,16 @@ def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
     return env
 
 
-_TEXT_ENV = _environment(autoescape=False)
-_HTML_ENV = _environment(autoescape=True)  # only HTML parts escape variable values
-
-
 def check_syntax(source: str) -> nodes.Template:
     """Parse `source` and refuse anything outside the allow-list; returns the AST."""
+    from jinja2 import TemplateError, nodes
+
     try:
-        tree = _TEXT_ENV.parse(source)
+        tree = _environment(autoescape=False).parse(source)
     except TemplateError as exc:
         raise RenderError(f"template syntax: {exc}") from exc
     for node in tree.find_all(nodes.Node):
-        if not isinstance(node, ALLOWED_NODES):
+        if not isinstance(node, allowed_nodes()):
             raise RenderError(
                 f"line {node.lineno}: {type(node).__name__} is not allowed in message templates "
                 "(only text, variables, if/else, comparisons and simple filters)"
@@ -277,20 +297,25 @@ def check_syntax(source: str) -> nodes.Template:
 
 def template_variables(source: str) -> set[str]:
     """Names a template part reads (jinja2.meta over the checked AST)."""
+    from jinja2.meta import find_undeclared_variables
+
     return set(find_undeclared_variables(check_syntax(source)))
 
 
 @lru_cache(maxsize=512)
 def _compiled(source: str, html: bool) -> Template:
+    from jinja2 import TemplateError
+
     check_syntax(source)
-    env = _HTML_ENV if html else _TEXT_ENV
     try:
-        return env.from_string(source)
+        return _environment(autoescape=html).from_string(source)
     except TemplateError as exc:
         raise RenderError(f"template syntax: {exc}") from exc
 
 
 def _render(source: str, context: Mapping[str, object], *, html: bool) -> str:
+    from jinja2 import TemplateError
+
     template = _compiled(source, html)
     try:
         return template.render(context)

@@ -18,11 +18,9 @@ from datetime import datetime as datetime_type
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import opencc
 import yaml
-from confusable_homoglyphs import categories, confusables
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,10 +31,15 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from rapidfuzz.distance import OSA, Indel
 
 from functions.core.errors import ConfigError
 from functions.core.models import Channel, ContactPreference, SuppressionScope
+
+if TYPE_CHECKING:
+    # OpenCC, the confusables data and rapidfuzz are imported when a text is first read, not
+    # with this module: functions that load the rules but read no reply (delivery receipts,
+    # one-click unsubscribes) do not pay for them at a cold start.
+    import opencc
 
 LOCALES = ("en-US", "es-US", "zh-CN")
 PLACEHOLDERS = {"company": "Company", "support": "+1 800 555 0100 / help@example.com"}
@@ -92,6 +95,8 @@ _REPEATED = re.compile(r"([a-z])\1{2,}")
 
 @cache
 def _traditional_to_simplified() -> opencc.OpenCC:
+    import opencc
+
     return opencc.OpenCC("t2s")
 
 
@@ -99,6 +104,8 @@ def _traditional_to_simplified() -> opencc.OpenCC:
 def _latin_lookalike(char: str) -> str:
     """`char` if it is Latin, Han or shared; else its Latin look-alike from Unicode's
     confusables data (Cyrillic "о" ⇒ "o"), else itself."""
+    from confusable_homoglyphs import categories, confusables
+
     if not char.isalpha() or categories.alias(char) in _KEEP_SCRIPTS:
         return char
     found = confusables.is_confusable(char, greedy=True, preferred_aliases=["latin"]) or []
@@ -436,6 +443,8 @@ def _fuzzy(tokens: tuple[str, ...], rules: ReplyRules, targets: tuple[str, ...])
     `fuzzy.max_edits` (one more for long words); never a different letter ("shop" ≠ "stop")."""
     if not tokens or len(tokens[0]) < rules.fuzzy.min_length:
         return None
+    from rapidfuzz.distance import OSA, Indel
+
     word = tokens[0]
     for target in targets:
         edits = rules.fuzzy.max_edits + (len(target) >= rules.fuzzy.long_word)
