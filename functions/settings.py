@@ -48,7 +48,7 @@ class FunctionSettings(_EnvironmentModel):
     (dotenv, argparse, asyncio, cloud secret sources) was a fifth of a cold start.
     """
 
-    model_config = _Config(frozen=True, extra="forbid")
+    model_config = _Config(frozen=True, extra="forbid", validate_default=True)
 
     # Unset: the configuration shipped beside the code (the local world points it elsewhere).
     config_root: Path = PROJECT_ROOT
