@@ -53,11 +53,12 @@ $(RUNTIME_STAMP): pyproject.toml
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	touch $(RUNTIME_STAMP)
 
-# What ships to Lambda is tested again there; the stack's synthesis (tests/infra, run by the
-# deployer's Python) and what runs only on the operator's machine (operator_only) are not.
+# What ships to Lambda is tested again there. Run once, by `make test`: the stack's synthesis
+# (tests/infra, the deployer's Python), what runs only on the operator's machine (operator_only)
+# and the long whole-ladder simulations (slow), whose handler paths the other tests cover.
 test-runtime: $(RUNTIME_STAMP)
 	$(RUNTIME_VENV)/bin/python -m pytest -n 2 -p no:cacheprovider --ignore=tests/infra \
-		-m "not operator_only"
+		-m "not operator_only and not slow"
 
 synth: $(STAMP)
 	$(BIN)/python -m infra.app
