@@ -30,10 +30,10 @@ from functions.adapters.records import (
 from functions.core.erasure import (
     LENDER_FILE_PREFIXES,
     file_replacements,
-    is_suppression_key_for,
     mentions,
     scrub_bytes,
     scrub_value,
+    suppression_keys_for,
 )
 from functions.core.errors import PermanentSendError
 from functions.core.experiments import TALLY_COUNTERS, VariantTally
@@ -601,10 +601,8 @@ class MemoryBorrowerRecords:
             if self._accounts._accounts.pop(account.key, None) is not None:
                 tally.removed["accounts"] += 1
         for channel, address in scope.addresses:
-            address_key = suppression_key(channel, address)
-            for held in list(self._suppressions._suppressions):
-                if is_suppression_key_for(address_key, held):
-                    del self._suppressions._suppressions[held]
+            for key in suppression_keys_for(channel, address, scope.lender_ids):
+                if self._suppressions._suppressions.pop(key, None) is not None:
                     tally.removed["suppressions"] += 1
             if self._leases.held.pop(lease_key(channel, address), None) is not None:
                 tally.removed["address_leases"] += 1

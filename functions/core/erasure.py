@@ -44,14 +44,10 @@ from functions.core.ports import (
 
 PSEUDONYM_PREFIX = "erased:"
 PSEUDONYM_HEX = 32  # 128 bits of the HMAC: no collision among any number of borrowers
-LENDER_SCOPE = "lender#"  # lender-scoped suppression keys: lender#{lender_id}#{address key}
 # Lender files (and payments files) in the uploads bucket: an erasure deletes one that names the
 # borrower rather than rewrite it (a rewrite is a new upload, which the schedule function would
 # take up again). Reports elsewhere (rejects/) are rewritten with pseudonyms.
-LENDER_FILE_PREFIXES = (
-    "uploads/",
-    "payments/",
-)  # lender-scoped suppression keys: lender#{lender_id}#{address key}
+LENDER_FILE_PREFIXES = ("uploads/", "payments/")
 
 
 class ErasureRefused(RungError):
@@ -74,19 +70,6 @@ def account_pseudonym(key: bytes, lender_id: str, account_id: str) -> str:
 def erasure_id(key: bytes, at: datetime, addresses: Iterable[str]) -> str:
     """Deterministic per request and instant: a retried erasure writes the same record."""
     return _digest(key, f"erasure#{at.isoformat()}#{'#'.join(sorted(addresses))}")
-
-
-def is_suppression_key_for(address_key: str, key: str) -> bool:
-    """Whether the suppressions-table key `key` suppresses the address whose
-    `suppression_key` is `address_key`: the collector-wide key itself, or a lender-scoped
-    `lender#{lender_id}#{address_key}`."""
-    if key == address_key:
-        return True
-    if not key.startswith(LENDER_SCOPE):
-        return False
-    _, _, rest = key.partition(LENDER_SCOPE)
-    _, separator, scoped = rest.partition("#")
-    return bool(separator) and scoped == address_key
 
 
 def suppression_keys_for(channel: Channel, address: str, lender_ids: Iterable[str]) -> list[str]:

@@ -16,7 +16,6 @@ from functions.core.erasure import (
     erased_suppression,
     file_replacements,
     find_borrower,
-    is_suppression_key_for,
     mentions,
     scrub,
     scrub_bytes,
@@ -60,28 +59,10 @@ def test_pseudonym_is_keyed_stable_and_case_folded_for_email() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("key", "matches"),
-    [
-        (f"sms#{PHONE}", True),  # collector-wide
-        (f"lender#demo#sms#{PHONE}", True),  # one lender's
-        (f"lender#other-bank#sms#{PHONE}", True),
-        (f"sms#{PHONE}9", False),  # a longer number
-        (f"lender#demo#sms#{PHONE}9", False),
-        (f"lender#sms#{PHONE}", False),  # no lender part
-        (f"email#{PHONE}", False),
-        ("pause#sms", False),
-    ],
-)
-def test_is_suppression_key_for_both_key_shapes(key: str, matches: bool) -> None:
-    assert is_suppression_key_for(suppression_key(Channel.SMS, PHONE), key) is matches
-
-
 def test_suppression_keys_for_lists_each_lenders_key_once() -> None:
     address_key = suppression_key(Channel.SMS, PHONE)
     keys = suppression_keys_for(Channel.SMS, PHONE, ["demo", "demo", "acme"])
     assert keys == [address_key, f"lender#demo#{address_key}", f"lender#acme#{address_key}"]
-    assert all(is_suppression_key_for(address_key, key) for key in keys)
 
 
 def test_scrub_replaces_emails_whatever_their_case_and_phones() -> None:
