@@ -239,10 +239,20 @@ class ErasurePorts(Protocol):
 
 
 def erase_borrower(
-    ports: ErasurePorts, borrower: Borrower, *, key: bytes, at: datetime, by: str
+    ports: ErasurePorts,
+    borrower: Borrower,
+    *,
+    key: bytes,
+    at: datetime,
+    by: str,
+    lender_ids: Iterable[str],
 ) -> ErasureRecord:
     """Erase `borrower`: hashed suppressions first (so no instant leaves an address
-    unprotected), then every record, then the audit's record of the erasure."""
+    unprotected), then every record, then the audit's record of the erasure.
+
+    `lender_ids`: every lender the deployment serves. A borrower may have opted out of a lender
+    that holds none of their accounts (an old account, or one erased already), and under
+    `scope: lender` that opt-out is kept under the lender's own key."""
     if not by.strip():
         raise ErasureRefused("say who erases (--by NAME): the audit records it")
     replacements = {a: address_pseudonym(key, c, a) for c, a in borrower.addresses}
@@ -255,7 +265,7 @@ def erase_borrower(
             accounts=borrower.accounts,
             addresses=borrower.addresses,
             replacements=replacements,
-            lender_ids=borrower.lender_ids,
+            lender_ids=tuple(dict.fromkeys((*borrower.lender_ids, *lender_ids))),
         )
     )
     record = ErasureRecord(

@@ -26,13 +26,14 @@ from functions.adapters.erasable import (
     DynamoErasedAddresses,
     ErasableTables,
 )
+from functions.adapters.lender_store import S3LenderSource
 from functions.core.erasure import (
     ErasureRefused,
     address_channel,
     erase_borrower,
     find_borrower,
 )
-from functions.core.lenders import LENDER_ID
+from functions.core.lenders import LENDER_ID, ShippedLenders
 from functions.core.retention import load_retention
 from functions.settings import PROJECT_ROOT, Settings
 from rung.commands.failure import CommandError
@@ -94,6 +95,14 @@ def _local_target() -> Target:
         bucket=settings.uploads_bucket,
         secret_arn=settings.unsubscribe_secret_arn,
     )
+
+
+def _served_lenders(target: Target, s3: Any) -> list[str]:
+    """Every lender the deployment serves: pushed to its bucket, else shipped with the code."""
+    shipped = ShippedLenders(Settings().config_root)
+    if not target.bucket:
+        return shipped.ids()
+    return S3LenderSource(target.bucket, shipped, client=s3).ids()
 
 
 def _stack_target(cloudformation: Any, stack: str) -> Target:
@@ -170,7 +179,14 @@ def run(args: argparse.Namespace) -> int:
             account=(args.lender, args.account) if args.account is not None else None,
             address=args.address,
         )
-        record = erase_borrower(ports, borrower, key=key, at=datetime.now(UTC), by=args.by)
+        record = erase_borrower(
+            ports,
+            borrower,
+            key=key,
+            at=datetime.now(UTC),
+            by=args.by,
+            lender_ids=_served_lenders(target, client("s3")),
+        )
     except (ErasureRefused, UsageError) as exc:
         raise CommandError(str(exc), exit_code=EXIT_REFUSED) from exc
     except AWS_ERRORS as exc:

@@ -199,7 +199,9 @@ def test_erasure_deletes_or_pseudonymises_every_record(world: ErasureWorld) -> N
     borrower_everywhere(world)
     # When they are erased by phone number
     borrower = find_borrower(world.accounts, address=PHONE)
-    record = erase_borrower(world, borrower, key=KEY, at=T0 + timedelta(days=9), by="Ana")
+    record = erase_borrower(
+        world, borrower, key=KEY, at=T0 + timedelta(days=9), by="Ana", lender_ids=("demo",)
+    )
     phone_alias = address_pseudonym(KEY, Channel.SMS, PHONE)
     email_alias = address_pseudonym(KEY, Channel.EMAIL, EMAIL)
 
@@ -246,8 +248,10 @@ def test_erasure_deletes_or_pseudonymises_every_record(world: ErasureWorld) -> N
 def test_erasing_again_changes_nothing(world: ErasureWorld) -> None:
     borrower_everywhere(world)
     borrower = find_borrower(world.accounts, address=PHONE)
-    erase_borrower(world, borrower, key=KEY, at=T0, by="Ana")
-    again = erase_borrower(world, borrower, key=KEY, at=T0 + timedelta(hours=1), by="Ana")
+    erase_borrower(world, borrower, key=KEY, at=T0, by="Ana", lender_ids=("demo",))
+    again = erase_borrower(
+        world, borrower, key=KEY, at=T0 + timedelta(hours=1), by="Ana", lender_ids=("demo",)
+    )
     assert again.removed == {}
     assert again.pseudonymised == {}
     assert len(world.erasures()) == 2  # both requests are on record
@@ -280,3 +284,24 @@ def test_upload_record_expires_a_retention_after_the_file(aws: AwsClients) -> No
     uploads.begin(record)
     uploads.finish(record.model_copy(update={"finished": True, "rows": 1, "accepted": 1}))
     assert _ttl(aws, "uploads") == [int((T0 + timedelta(days=1276)).timestamp())]
+
+
+def test_erasure_lifts_the_opt_outs_every_lender_holds(world: ErasureWorld) -> None:
+    # Given a borrower whose only account is with demo, who also opted out of another lender's
+    # messages (a lender-scoped suppression, kept under that lender's key)
+    borrower_everywhere(world)
+    world.suppressions.put(
+        Suppression(
+            channel=Channel.SMS,
+            address=PHONE,
+            source=SuppressionSource.REPLY,
+            at=T0,
+            lender_id="acme",
+        )
+    )
+    # When they are erased in a deployment serving both lenders
+    borrower = find_borrower(world.accounts, address=PHONE)
+    record = erase_borrower(world, borrower, key=KEY, at=T0, by="Ana", lender_ids=("demo", "acme"))
+    # Then the other lender's opt-out is gone too: the hashed mark protects the address
+    assert world.suppressions.get(Channel.SMS, PHONE, lender_id="acme") is None
+    assert record.removed["suppressions"] == 2

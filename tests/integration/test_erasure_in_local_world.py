@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
-from functions.core.models import Channel, Decision
+from functions.core.models import Channel, Decision, Suppression, SuppressionSource
 from rung.cli import main
 from rung.engine import ScriptedReply, SimulationInput
 from rung.engine_full import run_in
@@ -161,6 +161,28 @@ def test_erased_address_sent_again_is_suppressed(
     assert decisions, "the ladder ran"
     assert {(r.decision, r.reason) for r in decisions} == {(Decision.SUPPRESSED, "erased")}
     assert [sms for sms in world.sent_sms() if sms.to == PHONE] == texted_before
+
+
+def test_erasure_lifts_an_opt_out_kept_by_a_lender_without_their_account(
+    erased_world: tuple[LocalWorld, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world, _ = erased_world
+    # Given the borrower opted out of another lender's texts (kept under that lender's key),
+    # a lender the deployment serves that holds no account of theirs
+    optout = Suppression(
+        channel=Channel.SMS,
+        address=PHONE,
+        source=SuppressionSource.REPLY,
+        at=START,
+        lender_id="smoke",
+    )
+    world.services.suppressions.put(optout)
+    # When ops erase the borrower
+    assert main(["erase", "--address", PHONE, "--by", "Ana (ops)", "--json"]) == 0
+    capsys.readouterr()
+    # Then that opt-out is gone too: the address is held by its hash alone
+    assert world.services.suppressions.get(Channel.SMS, PHONE, lender_id="smoke") is None
+    assert leaks(everything_stored(world)) == {}
 
 
 def test_erasing_an_unknown_account_is_refused(
