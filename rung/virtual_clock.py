@@ -55,7 +55,7 @@ class VirtualClock:
             raise ValueError("VirtualClock needs a timezone-aware start instant")
         self._now = start.astimezone(UTC)
         # A guard against a stuck thread, in real seconds; the clock never sleeps for real.
-        self._stall_timeout = stall_timeout
+        self.stall_timeout = stall_timeout
         self._cond = threading.Condition()
         self._running = 0  # live execution threads not blocked in a virtual sleep
         self._sleepers: list[_Sleeper] = []
@@ -183,12 +183,12 @@ class VirtualClock:
         return self._sleepers[0] if self._sleepers else None
 
     def _settle_locked(self) -> None:
-        deadline = time.monotonic() + self._stall_timeout
+        deadline = time.monotonic() + self.stall_timeout
         while self._running > 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ClockStalled(
                     f"{self._running} execution thread(s) neither slept nor finished within "
-                    f"{self._stall_timeout:.0f} s at virtual time {self._now.isoformat()}"
+                    f"{self.stall_timeout:.0f} s at virtual time {self._now.isoformat()}"
                 )
             self._cond.wait(remaining)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -20,6 +21,7 @@ import jsonpath_ng.ext
 import pytest
 from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from functions.core.errors import ConfigError, PermanentSendError, TransientSendError
 from functions.core.ladder import to_sfn_timestamp
@@ -258,6 +260,28 @@ def test_stop_execution_wakes_a_sleeping_ladder(world: LocalWorld) -> None:
     assert _status(world, machine) == {"run-a": "ABORTED"}
     assert world.clock.sleeping == 0
     assert world.clock.next_wake() is None
+    assert CALLS == []
+
+
+def test_stop_execution_just_started_waits_for_its_thread_to_begin(world: LocalWorld) -> None:
+    # Given a ladder whose thread is slow to build its program (Step Functions accepts a stop
+    # from the moment StartExecution returns)
+    machine = _ladder_with_scripted_send(world)
+    parse = ExecutionWorker._get_evaluation_entrypoint
+
+    def slow_parse(self: ExecutionWorker) -> Any:
+        time.sleep(0.3)
+        return parse(self)
+
+    with mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", slow_parse):
+        _start(world, machine, "a", [START + timedelta(days=30)])
+        # When it is stopped at once
+        stopped = world.stop_running(cause="test", state_machine_arn=machine)
+
+    # Then the stop takes: the execution is aborted and nothing is left asleep
+    assert stopped == 1
+    assert _status(world, machine) == {"run-a": "ABORTED"}
+    assert world.clock.sleeping == 0
     assert CALLS == []
 
 
