@@ -648,7 +648,8 @@ def change_channel(
     services: ConsoleServices, user: ConsoleUser, verb: str, fields: Mapping[str, str]
 ) -> None:
     channel = _channel(fields)
-    reason = _text(fields, "reason", required=True)
+    # kept and shown to every viewer: an address typed into it is masked, as in comments
+    reason = redact(_text(fields, "reason", required=True))
     if verb == "pause":
         services.channels.pause(
             ChannelPause(channel=channel, reason=reason, at=services.clock.now(), by=user.username)
