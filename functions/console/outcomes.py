@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from functions.adapters.records import ObjectNotFound
@@ -79,20 +80,24 @@ class AthenaOutcomes:
             sql = all_kpi_sql(self.config_root, config)
         except ConfigError as exc:
             raise ReportUnavailable(str(exc)) from exc
-        batch = self._batch(sql)
-        ids = list(batch.executions.values())
         try:
+            batch = self._batch(sql)
+            ids = list(batch.executions.values())
             executions = self.queries.wait(ids, self.wait_seconds, timer=self.timer)
+            if executions is None:
+                raise ReportPending(
+                    "Athena is computing these figures (queries started "
+                    f"{batch.started:%Y-%m-%d %H:%M} UTC). This page reloads itself until "
+                    "they are ready."
+                )
+            rows = {
+                name: self.queries.rows(query_id) for name, query_id in batch.executions.items()
+            }
         except KpiEngineError as exc:
             self._forget()
             raise ReportUnavailable(f"{exc}. Reloading this page runs the queries again.") from exc
-        if executions is None:
-            raise ReportPending(
-                "Athena is computing these figures (queries started "
-                f"{batch.started:%Y-%m-%d %H:%M} UTC). This page reloads itself until they "
-                "are ready."
-            )
-        rows = {name: self.queries.rows(query_id) for name, query_id in batch.executions.items()}
+        except (BotoCoreError, ClientError) as exc:  # throttled, or a service unreachable
+            raise ReportUnavailable(f"AWS: {exc}. Reload this page to try again.") from exc
         completed = [e.completed for e in executions if e.completed is not None]
         computed_at = max(completed) if completed else batch.started
         return {

@@ -82,7 +82,7 @@ class OutcomeReports(Protocol):
     raise `ReportUnavailable` with a sentence saying why (no run yet, no upload yet)."""
 
     def kpis(self) -> dict[str, Any]:
-        """May also carry `computed_at` (ISO text): when the figures were computed, if not now.
+        """May also carry `computed_at` ("YYYY-MM-DD HH:MM UTC"): when the figures were computed.
         May raise `ReportPending` while they are being computed."""
         ...
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -326,3 +327,12 @@ def test_experiments_and_plan_say_why_they_are_not_computed_here(aws: None) -> N
         reports.experiments()
     with pytest.raises(ReportUnavailable, match="does not fit in one request"):
         reports.plan()
+
+
+def test_an_aws_error_is_a_sentence_on_the_page_not_a_traceback(aws: None) -> None:
+    client = boto3.client("athena", region_name=REGION)
+    reports = replace(outcomes(FixedClock(NOW)), queries=AthenaQueries(client, WORKGROUP, DATABASE))
+    with Stubber(client) as stub:
+        stub.add_client_error("start_query_execution", "TooManyRequestsException", "Rate exceeded")
+        with pytest.raises(ReportUnavailable, match=r"AWS: .*Rate exceeded\. Reload this page"):
+            reports.kpis()
