@@ -253,3 +253,10 @@ class ConsoleLambdaSettings(ConsoleSettings):
     user_pool_domain: Name  # managed login's host: <prefix>.auth.<region>.amazoncognito.com
     console_url: Name  # https base URL of the console (the HTTP API), ending in /
     session_secret_arn: Name  # Secrets Manager secret: HMAC key of sign-in state and CSRF
+    # The KPIs page runs the KPI queries in the analytics workgroup (functions.console.outcomes)
+    analytics_workgroup: Name
+    analytics_database: Name
+    analytics_bucket: Name  # the workgroup's result location: the page's batch item goes here
+    analytics_results_prefix: Name
+    report_wait_seconds: Annotated[float, Field(gt=0, lt=29)]  # API Gateway answers in 30 s
+    report_fresh_minutes: Annotated[int, Field(ge=1)]

@@ -6,6 +6,7 @@ Layout of the asset (Lambda's /var/task), exactly as in the repository so that
     functions/   the package (no tests, no __pycache__)
     config/      lender and rule configuration read at run time
     ladders/     ladder definitions read at run time
+    kpis/        the KPI queries (the console's KPIs page runs them on Athena)
     <deps>/      runtime dependencies that neither the Lambda runtime (boto3) nor the
                  Powertools layer provide, as manylinux wheels for the Lambda runtime
 
@@ -46,7 +47,7 @@ from packaging.utils import canonicalize_name
 from infra.paths import BUNDLE_CACHE, PROJECT_ROOT
 from infra.runtime_python import missing_message, runtime_python
 
-SOURCE_DIRS = ("functions", "config", "ladders")
+SOURCE_DIRS = ("functions", "config", "ladders", "kpis")
 EXCLUDED_DIRS = frozenset({"tests", "__pycache__"})
 # Shipped by the Powertools layer (aws-lambda-powertools) and the Lambda runtime (boto3).
 PROVIDED_BY_LAMBDA = frozenset({"aws-lambda-powertools", "boto3"})

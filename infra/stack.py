@@ -56,12 +56,6 @@ class RungStack(Stack):
             "RUNG_EMAIL_PAUSE_ALARMS", ",".join(self.observability.email_pause_alarm_names)
         )
 
-        # The ops console (README, The ops console in AWS): on unless cdk.json turns it off.
-        self.console = (
-            Console(self, "Console", config=config, storage=self.storage, functions=self.functions)
-            if config.console.enabled
-            else None
-        )
         self.analytics = Analytics(
             self,
             "Analytics",
@@ -69,6 +63,19 @@ class RungStack(Stack):
             storage=self.storage,
             dead_letters=self.messaging.dead_letters,
             powertools_layer_parameter=self.functions.powertools_layer_parameter,
+        )
+        # The ops console (README, The ops console in AWS): on unless cdk.json turns it off.
+        self.console = (
+            Console(
+                self,
+                "Console",
+                config=config,
+                storage=self.storage,
+                functions=self.functions,
+                analytics=self.analytics,
+            )
+            if config.console.enabled
+            else None
         )
 
         CfnOutput(self, "UploadsBucketName", value=self.storage.bucket.bucket_name)

@@ -1,30 +1,12 @@
-"""The KPIs of `rung kpis`: every query run on one engine, gathered into one report.
-
-The JSON keeps the contract's keys: `accounts` (accounts that entered a ladder), `cured` (paid
-in full within `cure_days` of the first rung), `cure_rate` (= cured / accounts), `by_rung`,
-`by_channel`, `by_template`, `by_variant`; and also the cost and contacts per cured account,
-`by_lender`, `by_cohort`, `by_segment`, `roll_rate` and `cure_curve` (definitions: docs/kpis.md).
-Every number comes from a query; nothing is recomputed here.
-"""
+"""`rung kpis` on a terminal: the report (functions.kpis.report) as plain-text tables."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, TextIO
 
-from rung.kpi_engines import KpiEngine, Row
-from rung.kpi_queries import KPI_QUERIES, KpiConfig, kpi_sql
+# kpi_report is also imported from here by rung.console_reports.
+from functions.kpis.report import kpi_report as kpi_report
 
-# The totals, from the `overview` query, at the top level of the report.
-TOTALS = (
-    "accounts",
-    "cured",
-    "cure_rate",
-    "contacts",
-    "cost",
-    "contacts_per_cured",
-    "cost_per_cured",
-)
 # What the terminal shows of each table, in this order (the JSON has every column).
 TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("by_lender", "Per lender", ("lender", "accounts", "cured", "cure_rate", "cost_per_cured")),
@@ -48,18 +30,6 @@ TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("first_day", "last_day", "observed", "rolled", "roll_rate"),
     ),
 )
-
-
-def kpi_report(engine: KpiEngine, root: Path, config: KpiConfig) -> dict[str, Any]:
-    results = {name: engine.rows(kpi_sql(root, name, config)) for name in KPI_QUERIES}
-    overview = results.pop("overview")
-    totals: Row = overview[0] if overview else {}
-    return {
-        "engine": engine.name,
-        "cure_days": config.cure_days,
-        **{key: totals.get(key) for key in TOTALS},
-        **results,
-    }
 
 
 def cell(value: Any) -> str:

@@ -1,13 +1,14 @@
 """Console Lambda (HTTP API, payload 2.0): the ops console's pages behind Cognito sign-in.
 
 Built once per cold start: the settings the stack sets (a missing one fails here, named), the
-session key from Secrets Manager, the pages over the real tables (functions/console/wiring.py)
-and the sign-in routes (functions/console/cognito.py), whose session cookie identifies the user
-of every request.
+session key from Secrets Manager, the pages over the real tables and the analytics workgroup
+(functions/console/wiring.py) and the sign-in routes (functions/console/cognito.py), whose
+session cookie identifies the user of every request.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -22,7 +23,7 @@ from functions.console.cognito import (
     add_auth_routes,
     session_identity,
 )
-from functions.console.wiring import aws_services, session_key
+from functions.console.wiring import athena_outcomes, aws_services, session_key
 from functions.observability import logger, metrics
 from functions.settings import ConsoleLambdaSettings
 
@@ -45,7 +46,9 @@ def build_console(
         console_url=settings.console_url,
     )
     verifier = IdTokenVerifier(cognito, jwks)
-    app = create_app(aws_services(settings), session_identity(verifier), csrf_secret=key)
+    services = aws_services(settings)
+    services = replace(services, reports=athena_outcomes(settings, services.clock))
+    app = create_app(services, session_identity(verifier), csrf_secret=key)
     add_auth_routes(app, config=cognito, verifier=verifier, signing_key=key)
     return app
 

@@ -17,7 +17,12 @@ from typing import Any, Literal
 
 from functions.console import words
 from functions.console.identity import Action, ConsoleUser
-from functions.console.services import ConsoleAction, ConsoleServices, ReportUnavailable
+from functions.console.services import (
+    ConsoleAction,
+    ConsoleServices,
+    ReportPending,
+    ReportUnavailable,
+)
 from functions.console.workbench import Check
 from functions.console.workbench import check as check_source
 from functions.core.approval import ApprovalError, SelfApprovalError, approve, push
@@ -648,7 +653,8 @@ def change_channel(
     services: ConsoleServices, user: ConsoleUser, verb: str, fields: Mapping[str, str]
 ) -> None:
     channel = _channel(fields)
-    reason = _text(fields, "reason", required=True)
+    # kept and shown to every viewer: an address typed into it is masked, as in comments
+    reason = redact(_text(fields, "reason", required=True))
     if verb == "pause":
         services.channels.pause(
             ChannelPause(channel=channel, reason=reason, at=services.clock.now(), by=user.username)
@@ -662,8 +668,8 @@ def change_channel(
 
 # -- outcomes: KPIs, experiments, capacity plan ------------------------------------------------
 
-# Where the figures come from when this console has no report source (the console Lambda
-# carries neither DuckDB nor the KPI queries): the command that gives them, per page.
+# The command that gives a page's figures on an operator's machine, named when this console
+# cannot give them.
 REPORT_COMMANDS = {
     "kpis": "rung kpis --athena",
     "experiments": "rung experiments report OUT",
@@ -745,21 +751,26 @@ KPI_TABLES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 ReportName = Literal["kpis", "experiments", "plan"]
 
 
+# Our choice: a page whose figures are being computed reloads itself this often; each reload
+# waits for them again (within the report's own budget) before answering.
+REFRESH_SECONDS = 5
+
+
 def outcome_report(services: ConsoleServices, name: ReportName) -> dict[str, Any]:
     """The page's context: `report` (the CLI's JSON shape), or `unavailable` saying why and
-    `command` naming what gives the figures instead."""
+    `command` naming what gives the figures instead; while they are being computed,
+    `refresh_seconds` (the page reloads itself, no script)."""
     command = REPORT_COMMANDS[name]
+    context: dict[str, Any] = {"report": None, "command": command, "refresh_seconds": 0}
     if services.reports is None:
-        return {
-            "report": None,
-            "unavailable": "This console does not compute these figures.",
-            "command": command,
-        }
+        return {**context, "unavailable": "This console does not compute these figures."}
     try:
         report: dict[str, Any] = getattr(services.reports, name)()
+    except ReportPending as exc:
+        return {**context, "unavailable": str(exc), "refresh_seconds": REFRESH_SECONDS}
     except ReportUnavailable as exc:
-        return {"report": None, "unavailable": str(exc), "command": command}
-    return {"report": report, "unavailable": "", "command": command}
+        return {**context, "unavailable": str(exc)}
+    return {**context, "report": report, "unavailable": ""}
 
 
 def percent(value: float | None, digits: int = 1) -> str:

@@ -81,7 +81,10 @@ class OutcomeReports(Protocol):
     dict as the CLI's `--json` (`rung kpis`, `rung experiments report`, `rung plan`). Any may
     raise `ReportUnavailable` with a sentence saying why (no run yet, no upload yet)."""
 
-    def kpis(self) -> dict[str, Any]: ...
+    def kpis(self) -> dict[str, Any]:
+        """May also carry `computed_at` ("YYYY-MM-DD HH:MM UTC"): when the figures were computed.
+        May raise `ReportPending` while they are being computed."""
+        ...
 
     def experiments(self) -> dict[str, Any]:
         """`{"experiments": [...]}`; each variant also carries `stopped`: why a guardrail
@@ -95,6 +98,11 @@ class OutcomeReports(Protocol):
 
 class ReportUnavailable(Exception):
     """A report cannot be shown: the message says why and where to get it instead."""
+
+
+class ReportPending(ReportUnavailable):
+    """A report is being computed off the request (Athena queries still running): the message
+    says since when; asking again later picks up the same computation."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +119,8 @@ class ConsoleServices:
     objects: ObjectStore  # reject reports
     records: ConsoleRecords
     log: ConsoleLog
-    # None in AWS: the console Lambda carries neither DuckDB nor the KPI queries (the pages say
-    # which command gives the figures); `rung console` wires the demo run's reports.
+    # In AWS, Athena's (functions.console.outcomes); `rung console` wires the demo run's
+    # reports. None: the pages say which command gives the figures.
     reports: OutcomeReports | None = None
 
     def lender(self, lender_id: str | None = None) -> LenderConfig:

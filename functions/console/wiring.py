@@ -3,11 +3,14 @@ the local world's moto tables with its virtual clock (`local_services`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.console.services import ConsoleServices
 from functions.core.clock import Clock, SystemClock
-from functions.settings import ConsoleSettings
+from functions.settings import ConsoleLambdaSettings, ConsoleSettings
+
+if TYPE_CHECKING:
+    from functions.console.outcomes import AthenaOutcomes
 
 
 def aws_services(
@@ -49,6 +52,28 @@ def aws_services(
             client=client,
         ),
         log=DynamoConsoleLog(settings.audit_table, retention_days=retention, client=client),
+    )
+
+
+def athena_outcomes(settings: ConsoleLambdaSettings, clock: Clock) -> AthenaOutcomes:
+    """The KPIs, experiments and plan pages' reports in AWS: Athena in the analytics
+    workgroup, its batch item in the analytics bucket."""
+    import boto3
+
+    from functions.adapters.s3_objects import S3ObjectStore
+    from functions.console.outcomes import AthenaOutcomes
+    from functions.kpis.athena import AthenaQueries
+
+    return AthenaOutcomes(
+        queries=AthenaQueries(
+            boto3.client("athena"), settings.analytics_workgroup, settings.analytics_database
+        ),
+        store=S3ObjectStore(settings.analytics_bucket),
+        results_prefix=settings.analytics_results_prefix,
+        clock=clock,
+        config_root=settings.config_root,
+        wait_seconds=settings.report_wait_seconds,
+        fresh_minutes=settings.report_fresh_minutes,
     )
 
 

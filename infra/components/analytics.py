@@ -174,6 +174,60 @@ class Analytics(Construct):
             stack, config, storage, dead_letters, powertools_layer_parameter
         )
 
+    # ---------------------------------------------------------------------------- KPI queries
+
+    def grant_kpi_queries(self, role: iam.IRole) -> None:
+        """What running the KPI queries in the workgroup takes (the console's KPIs page): the
+        Athena calls, and what Athena then does with the caller's credentials (read the Glue
+        table and the events under it, write and read the results, with the key)."""
+        stack = Stack.of(self)
+        workgroup = stack.format_arn(
+            service="athena", resource="workgroup", resource_name=self.workgroup.ref
+        )
+        statements = (
+            (
+                [
+                    "athena:StartQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                ],
+                [workgroup],
+            ),
+            (
+                ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+                [
+                    stack.format_arn(service="glue", resource="catalog"),
+                    stack.format_arn(
+                        service="glue", resource="database", resource_name=self.database_name
+                    ),
+                    stack.format_arn(
+                        service="glue",
+                        resource="table",
+                        resource_name=f"{self.database_name}/{TABLE_NAME}",
+                    ),
+                ],
+            ),
+            (["s3:ListBucket", "s3:GetBucketLocation"], [self.bucket.bucket_arn]),
+            (["s3:GetObject"], [self.bucket.arn_for_objects(f"{EVENTS_PREFIX}*")]),
+            (
+                ["s3:GetObject", "s3:PutObject"],
+                [self.bucket.arn_for_objects(f"{RESULTS_PREFIX}*")],
+            ),
+            (["kms:Decrypt", "kms:GenerateDataKey"], [self.key.key_arn]),
+        )
+        for actions, resources in statements:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        bucket = logical_id(self.bucket)
+        for prefix, why in (
+            (EVENTS_PREFIX, "Athena reads the events of every lender and day the queries scan"),
+            (RESULTS_PREFIX, "Athena writes each query's results under a name it chooses"),
+        ):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{prefix}*]",
+                f"{why}; the grant stops at the analytics bucket's {prefix} prefix.",
+            )
+
     # ------------------------------------------------------------------------------ firehose
 
     def _firehose(self, stack: Stack, config: RungStackConfig) -> firehose.CfnDeliveryStream:

@@ -1,6 +1,7 @@
 """Console: the ops console behind Cognito's managed login, served by one Lambda over an HTTP API.
 
-    browser ──HTTPS──▶ HTTP API ($default route) ──▶ console Lambda ──▶ tables, reject reports
+    browser ──HTTPS──▶ HTTP API ($default route) ──▶ console Lambda ──▶ tables, reject reports,
+                                                                       Athena (KPIs)
        ▲                                                  │
        └──── Cognito managed login (TOTP MFA) ◀── /auth/login, /auth/callback (PKCE)
 
@@ -25,6 +26,7 @@ from constructs import Construct
 from functions.console.identity import Group
 from functions.observability import METRICS_NAMESPACE
 from functions.settings import ConsoleLambdaSettings
+from infra.components.analytics import RESULTS_PREFIX, Analytics
 from infra.components.functions import XRAY_REASON, Functions
 from infra.components.nag import acknowledge, logical_id
 from infra.components.storage import REJECTS_PREFIX, Storage
@@ -33,6 +35,16 @@ from infra.stack_config import RungStackConfig
 HANDLER = "functions.console.handler.handler"
 MEMORY_MB = 512
 TIMEOUT = Duration.seconds(15)  # API Gateway's own integration limit is 30 s
+# Our choice: the longest a KPIs request waits for Athena. Half the function's timeout, which
+# leaves the rest for the sign-in check, reading ten results and rendering; past it the page
+# says the figures are being computed and reloads itself.
+REPORT_WAIT_SECONDS = 7
+# Our choice: finished KPIs are served for an hour before the queries run again. The record
+# lags its events by up to five minutes (the Firehose buffer) and the KPIs move by the day;
+# each run scans the whole record, so however often the page is opened it costs at most 24
+# runs a day. Longer than Athena's default 30-minute query timeout, so a batch has always ended
+# before a new one replaces it.
+REPORT_FRESH_MINUTES = 60
 # Cognito's password policy: NIST SP 800-63B asks for length over composition; cdk-nag's
 # AwsSolutions-COG1 also asks for every character class, which costs users little here.
 PASSWORD_MIN_LENGTH = 14
@@ -59,6 +71,7 @@ class Console(Construct):
         config: RungStackConfig,
         storage: Storage,
         functions: Functions,
+        analytics: Analytics,
     ) -> None:
         super().__init__(scope, construct_id)
         console = config.console
@@ -193,8 +206,10 @@ class Console(Construct):
             "(README) signs everyone out, and a rotation function would add a Lambda for that.",
         )
 
-        self.function = self._function(config, storage, functions)
+        self.function = self._function(config, storage, functions, analytics)
         self._grant(storage)
+        # The KPIs page (functions/console/outcomes.py) runs the KPI queries in the workgroup.
+        analytics.grant_kpi_queries(self.role)
         # One route, `$default`: every path and method goes to the Lambda, which routes it.
         route = apigwv2.HttpRoute(
             self,
@@ -209,7 +224,11 @@ class Console(Construct):
         CfnOutput(stack, "ConsoleUserPoolId", value=self.user_pool.user_pool_id)
 
     def _function(
-        self, config: RungStackConfig, storage: Storage, functions: Functions
+        self,
+        config: RungStackConfig,
+        storage: Storage,
+        functions: Functions,
+        analytics: Analytics,
     ) -> lambda_.Function:
         role = iam.Role(
             self,
@@ -234,7 +253,7 @@ class Console(Construct):
             layers=[functions.layer],
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
-            environment=self._environment(config, storage),
+            environment=self._environment(config, storage, analytics),
         )
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
         acknowledge(
@@ -245,7 +264,9 @@ class Console(Construct):
         )
         return function
 
-    def _environment(self, config: RungStackConfig, storage: Storage) -> dict[str, str]:
+    def _environment(
+        self, config: RungStackConfig, storage: Storage, analytics: Analytics
+    ) -> dict[str, str]:
         """The console's settings (functions.settings.ConsoleLambdaSettings), all of them, and
         Powertools'."""
         variables = {
@@ -267,6 +288,12 @@ class Console(Construct):
             ),
             "RUNG_CONSOLE_URL": self.url,
             "RUNG_SESSION_SECRET_ARN": self.session_secret.secret_arn,
+            "RUNG_ANALYTICS_WORKGROUP": analytics.workgroup.ref,
+            "RUNG_ANALYTICS_DATABASE": analytics.database_name,
+            "RUNG_ANALYTICS_BUCKET": analytics.bucket.bucket_name,
+            "RUNG_ANALYTICS_RESULTS_PREFIX": RESULTS_PREFIX,
+            "RUNG_REPORT_WAIT_SECONDS": str(REPORT_WAIT_SECONDS),
+            "RUNG_REPORT_FRESH_MINUTES": str(REPORT_FRESH_MINUTES),
         }
         missing = ConsoleLambdaSettings.variables() - set(variables) - {"RUNG_CONFIG_ROOT"}
         if missing:

@@ -26,6 +26,15 @@ class Call:
 
 
 @dataclass(frozen=True)
+class QueryPlace:
+    """Where Athena reads and writes, with the caller's credentials, for a query in one
+    workgroup: the workgroup's result location and each table's data location."""
+
+    output: str  # s3://bucket/prefix/
+    tables: Mapping[str, str]  # "database/table" → s3://bucket/prefix/ of its data
+
+
+@dataclass(frozen=True)
 class Where:
     """The account and region requests are made in, and how names become ARNs."""
 
@@ -35,6 +44,10 @@ class Where:
     email_identity: Callable[[str], str]  # a From address → the SES identity that sends it
     # An SMS origination identity as sent (number, id or ARN) → its End User Messaging ARN.
     sms_identity: Callable[[str], str]
+    # Athena, for a world whose functions query: a workgroup → where its queries read and
+    # write; a query execution id → the workgroup it ran in.
+    query_place: Callable[[str], QueryPlace] | None = None
+    query_workgroup: Callable[[str], str] | None = None
 
 
 Resolve = Callable[[Mapping[str, Any], Where], list[Call]]
@@ -221,6 +234,79 @@ def _secret(params: Mapping[str, Any], where: Where) -> list[Call]:
     return [Call("secretsmanager:GetSecretValue", where.secret_arn(params["SecretId"]))]
 
 
+# ---------------------------------------------------------------------------------- Athena
+
+
+def _athena_where(where: Where) -> tuple[Callable[[str], QueryPlace], Callable[[str], str]]:
+    if where.query_place is None or where.query_workgroup is None:
+        raise UnmodelledCall("athena: this local world does not say where queries read and write")
+    return where.query_place, where.query_workgroup
+
+
+def _workgroup_arn(where: Where, workgroup: str) -> str:
+    return f"arn:aws:athena:{where.region}:{where.account}:workgroup/{workgroup}"
+
+
+def _s3_location(location: str) -> tuple[str, str]:
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    return bucket, prefix
+
+
+def _start_query(params: Mapping[str, Any], where: Where) -> list[Call]:
+    """StartQueryExecution is authorised on the workgroup; Athena then reads the catalog and
+    the data and writes the results with the caller's credentials (every table of the query's
+    database, over-approximating the tables a query names)."""
+    query_place, _ = _athena_where(where)
+    workgroup = params.get("WorkGroup", "primary")
+    place = query_place(workgroup)
+    database = params["QueryExecutionContext"]["Database"]
+    glue = f"arn:aws:glue:{where.region}:{where.account}"
+    calls = [
+        Call("athena:StartQueryExecution", _workgroup_arn(where, workgroup)),
+        Call("glue:GetDatabase", f"{glue}:catalog"),
+        Call("glue:GetDatabase", f"{glue}:database/{database}"),
+    ]
+    for table, location in sorted(place.tables.items()):
+        if not table.startswith(f"{database}/"):
+            continue
+        for action in ("glue:GetTable", "glue:GetPartitions"):
+            calls += [
+                Call(action, f"{glue}:catalog"),
+                Call(action, f"{glue}:database/{database}"),
+                Call(action, f"{glue}:table/{table}"),
+            ]
+        bucket, prefix = _s3_location(location)
+        calls += [
+            Call("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}"),
+            Call("s3:ListBucket", f"arn:aws:s3:::{bucket}", (("s3:prefix", prefix),)),
+            Call("s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}"),
+        ]
+    bucket, prefix = _s3_location(place.output)
+    calls += [
+        Call("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}"),
+        Call("s3:PutObject", f"arn:aws:s3:::{bucket}/{prefix}"),
+    ]
+    return calls
+
+
+def _query_execution(params: Mapping[str, Any], where: Where) -> list[Call]:
+    _, query_workgroup = _athena_where(where)
+    workgroup = query_workgroup(params["QueryExecutionId"])
+    return [Call("athena:GetQueryExecution", _workgroup_arn(where, workgroup))]
+
+
+def _query_results(params: Mapping[str, Any], where: Where) -> list[Call]:
+    """GetQueryResults is authorised on the workgroup; Athena reads the result object with the
+    caller's credentials."""
+    query_place, query_workgroup = _athena_where(where)
+    workgroup = query_workgroup(params["QueryExecutionId"])
+    bucket, prefix = _s3_location(query_place(workgroup).output)
+    return [
+        Call("athena:GetQueryResults", _workgroup_arn(where, workgroup)),
+        Call("s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}"),
+    ]
+
+
 _OPERATIONS: Mapping[tuple[str, str], Resolve] = {
     ("dynamodb", "GetItem"): _dynamodb("GetItem"),
     ("dynamodb", "PutItem"): _dynamodb("PutItem"),
@@ -249,4 +335,7 @@ _OPERATIONS: Mapping[tuple[str, str], Resolve] = {
     ("stepfunctions", "ListExecutions"): _states("ListExecutions", "stateMachineArn"),
     ("lambda", "Invoke"): _invoke,
     ("secretsmanager", "GetSecretValue"): _secret,
+    ("athena", "StartQueryExecution"): _start_query,
+    ("athena", "GetQueryExecution"): _query_execution,
+    ("athena", "GetQueryResults"): _query_results,
 }

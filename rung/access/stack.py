@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
+from moto.athena.models import athena_backends
+from moto.glue.models import glue_backends
 from moto.ses.models import ses_backends
 
 from functions.settings import PROJECT_ROOT, Settings, variable_name
 from rung.access.enforcer import AccessEnforcer
-from rung.access.requests import Where
+from rung.access.requests import QueryPlace, Where
 from rung.access.roles import Principal, function_facts, principals
 from rung.access.template import Physical, Resolver, Template
 
@@ -83,6 +85,25 @@ def sending_identity(from_address: str, region: str, account: str) -> str:
     _, address = parseaddr(from_address)
     verified = ses_backends[account][region].email_identities
     return address if address in verified else address.rsplit("@", 1)[-1]
+
+
+def query_place(workgroup: str, region: str, account: str) -> QueryPlace:
+    """Where Athena (moto's) reads and writes for `workgroup`: its result location, and the
+    data location of every Glue table (moto's)."""
+    group = athena_backends[account][region].work_groups[workgroup]
+    output = group.configuration["ResultConfiguration"]["OutputLocation"]
+    tables = {
+        f"{database_name}/{table_name}": table.as_dict()["StorageDescriptor"]["Location"]
+        for database_name, database in glue_backends[account][region].databases.items()
+        for table_name, table in database.tables.items()
+    }
+    return QueryPlace(output=output, tables=tables)
+
+
+def query_workgroup(query_id: str, region: str, account: str) -> str:
+    """The workgroup a query execution (moto's) ran in."""
+    execution = athena_backends[account][region].executions[query_id]
+    return str(execution.workgroup.name if execution.workgroup else "primary")
 
 
 @dataclass(frozen=True)
@@ -298,7 +319,11 @@ def _by_type(resource_type: str, ref: str, region: str, account: str) -> Physica
         return Physical(ref, {"Arn": f"arn:aws:s3:::{ref}"})
     if resource_type == "AWS::SNS::Topic":
         return Physical(ref, {"TopicArn": ref, "TopicName": ref.rsplit(":", 1)[-1]})
-    if resource_type in ("AWS::SecretsManager::Secret", "AWS::SES::ConfigurationSet"):
+    if resource_type in (
+        "AWS::SecretsManager::Secret",
+        "AWS::SES::ConfigurationSet",
+        "AWS::Athena::WorkGroup",
+    ):
         return Physical(ref, {})
     if resource_type == "AWS::SMSVOICE::ConfigurationSet":
         return Physical(

@@ -21,13 +21,15 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.core.errors import ConfigError
+from functions.kpis.athena import AthenaEngine
+from functions.kpis.queries import load_kpi_config
+from functions.kpis.report import KpiEngine, KpiEngineError, kpi_report
 from functions.settings import PROJECT_ROOT
 from rung.access.stack import stack_name
 from rung.commands.failure import CommandError
-from rung.kpi_engines import AthenaEngine, DuckDbEngine, KpiEngine, KpiEngineError
+from rung.kpi_engines import DuckDbEngine
 from rung.kpi_page import render_kpi_page
-from rung.kpi_queries import load_kpi_config
-from rung.kpi_report import kpi_report, print_tables
+from rung.kpi_report import print_tables
 
 COMMAND = "rung kpis"
 EXIT_ENGINE_FAILED = 1

@@ -33,6 +33,9 @@ def test_asset_holds_functions_config_and_ladders(asset_dir: Path) -> None:
         # `rung smoke` uploads for the smoke lender, whose ladder runs in minutes.
         "config/lenders/smoke.yaml",
         "ladders/smoke.yaml",
+        # The console's KPIs page runs the KPI queries.
+        "kpis/overview.sql",
+        "kpis/base/entered.sql",
     ):
         assert (asset_dir / relative).is_file(), relative
 

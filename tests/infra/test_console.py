@@ -197,19 +197,78 @@ def test_console_role_allows_exactly_what_its_pages_call(
         "s3:GetObject",
         "kms:Decrypt",
         "secretsmanager:GetSecretValue",
+        # The KPIs page's Athena queries (functions/console/outcomes.py)
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "glue:GetDatabase",
+        "glue:GetTable",
+        "glue:GetPartitions",
+        "s3:ListBucket",
+        "s3:GetBucketLocation",
+        "s3:PutObject",
+        "kms:GenerateDataKey",
     }
 
 
-def test_console_role_reads_only_reject_reports_and_writes_no_objects(
+def test_console_role_reads_only_reject_reports_events_and_query_results(
     synthesized: Synthesized, console: Any
 ) -> None:
-    storage = synthesized.stack.storage
-    actions = role_actions(synthesized, console.role)
+    storage, analytics = synthesized.stack.storage, synthesized.stack.analytics
+    objects = resources_for(synthesized, console.role, "s3:GetObject")
+    assert sorted(map(str, objects)) == sorted(
+        str({"Fn::Join": ["", [arn_of(bucket), f"/{prefix}/*"]]})
+        for bucket, prefix in (
+            (storage.bucket, "rejects"),
+            (analytics.bucket, "events"),
+            (analytics.bucket, "athena-results"),
+        )
+    )
+    # Objects are written only where Athena puts its results (and the page its batch item)
+    assert resources_for(synthesized, console.role, "s3:PutObject") == [
+        {"Fn::Join": ["", [arn_of(analytics.bucket), "/athena-results/*"]]}
+    ]
+    for action in ("s3:ListBucket", "s3:GetBucketLocation"):
+        assert resources_for(synthesized, console.role, action) == [arn_of(analytics.bucket)]
+    assert sorted(map(str, resources_for(synthesized, console.role, "kms:Decrypt"))) == sorted(
+        str(arn_of(key)) for key in (storage.key, analytics.key)
+    )
+    assert resources_for(synthesized, console.role, "kms:GenerateDataKey") == [
+        arn_of(analytics.key)
+    ]
 
-    assert not {a for a in actions if a.startswith("s3:") and a != "s3:GetObject"}
-    (objects,) = resources_for(synthesized, console.role, "s3:GetObject")
-    assert objects == {"Fn::Join": ["", [arn_of(storage.bucket), "/rejects/*"]]}
-    assert resources_for(synthesized, console.role, "kms:Decrypt") == [arn_of(storage.key)]
+
+def test_console_role_runs_queries_in_the_analytics_workgroup_only(
+    synthesized: Synthesized, console: Any
+) -> None:
+    analytics = synthesized.stack.analytics
+    for action in (
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+    ):
+        (workgroup,) = resources_for(synthesized, console.role, action)
+        assert workgroup["Fn::Join"][1][-2:] == [
+            ":workgroup/",
+            {"Ref": logical_id(analytics.workgroup)},
+        ]
+    for action in ("glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"):
+        glue = [str(r) for r in resources_for(synthesized, console.role, action)]
+        assert len(glue) == 3, action
+        assert any(f"{analytics.database_name}/events" in r for r in glue), action
+
+
+def test_console_lambda_is_told_where_the_kpi_queries_run(
+    synthesized: Synthesized, console: Any
+) -> None:
+    analytics = synthesized.stack.analytics
+    variables = synthesized.resource(console.function)["Properties"]["Environment"]["Variables"]
+    assert variables["RUNG_ANALYTICS_WORKGROUP"] == {"Ref": logical_id(analytics.workgroup)}
+    assert variables["RUNG_ANALYTICS_DATABASE"] == analytics.database_name
+    assert variables["RUNG_ANALYTICS_BUCKET"] == {"Ref": logical_id(analytics.bucket)}
+    assert variables["RUNG_ANALYTICS_RESULTS_PREFIX"] == "athena-results/"
+    timeout = synthesized.resource(console.function)["Properties"]["Timeout"]
+    assert 0 < float(variables["RUNG_REPORT_WAIT_SECONDS"]) < timeout < 30
 
 
 def test_console_role_cannot_touch_ladders_messages_or_inbound_dedupe(

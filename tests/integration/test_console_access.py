@@ -79,6 +79,17 @@ class Person:
         return self.request("POST", path, {**fields, "csrf": self.cookies["__Host-rung_csrf"]})
 
 
+def console_variables(template: dict[str, Any]) -> dict[str, str]:
+    """The console function's literal environment values, as the stack sets them."""
+    (variables,) = [
+        resource["Properties"]["Environment"]["Variables"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and resource["Properties"].get("Handler") == HANDLER
+    ]
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
+
+
 @dataclass(frozen=True)
 class Checked:
     enforcer: AccessEnforcer
@@ -137,6 +148,38 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Checked]:
                 ]
             },
         )
+        # The analytics record: its bucket (encrypted as the stack's is), the Glue table over
+        # its events and the workgroup whose results go beside them
+        analytics = console_variables(template)
+        analytics_key = created[crypto.bucket_key["RUNG_ANALYTICS_BUCKET"]]
+        s3.create_bucket(Bucket="analytics")
+        s3.put_bucket_encryption(
+            Bucket="analytics",
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": analytics_key.attributes["Arn"],
+                        }
+                    }
+                ]
+            },
+        )
+        glue = boto3.client("glue", region_name=REGION)
+        glue.create_database(DatabaseInput={"Name": analytics["RUNG_ANALYTICS_DATABASE"]})
+        glue.create_table(
+            DatabaseName=analytics["RUNG_ANALYTICS_DATABASE"],
+            TableInput={
+                "Name": "events",
+                "StorageDescriptor": {"Location": "s3://analytics/events/"},
+            },
+        )
+        results = analytics["RUNG_ANALYTICS_RESULTS_PREFIX"]
+        boto3.client("athena", region_name=REGION).create_work_group(
+            Name="rung-kpis",
+            Configuration={"ResultConfiguration": {"OutputLocation": f"s3://analytics/{results}"}},
+        )
         secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="console-session", SecretString="s" * 64
         )["ARN"]
@@ -146,6 +189,17 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Checked]:
             "RUNG_AUDIT_RETENTION_DAYS": "400",
             "RUNG_LENDER_IDS": "demo",
             "RUNG_SESSION_SECRET_ARN": secret,
+            "RUNG_ANALYTICS_WORKGROUP": "rung-kpis",
+            "RUNG_ANALYTICS_BUCKET": "analytics",
+            **{
+                name: analytics[name]
+                for name in (
+                    "RUNG_ANALYTICS_DATABASE",
+                    "RUNG_ANALYTICS_RESULTS_PREFIX",
+                    "RUNG_REPORT_WAIT_SECONDS",
+                    "RUNG_REPORT_FRESH_MINUTES",
+                )
+            },
         }
         for name, value in {
             **environment,
@@ -222,6 +276,8 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Checked]:
             secret_arn=lambda name: name,
             email_identity=lambda address: address,
             sms_identity=lambda identity: identity,
+            query_place=lambda workgroup: stack_access.query_place(workgroup, REGION, ACCOUNT),
+            query_workgroup=lambda query: stack_access.query_workgroup(query, REGION, ACCOUNT),
         )
         enforcer = stack_access.enforcer(template, local, where, {"console": HANDLER})
         enforcer.install(stack)
@@ -270,6 +326,11 @@ def test_every_call_of_every_page_and_action_is_allowed_by_the_console_role(
         assert ana.get("/uploads/report?key=rejects/demo/accounts-1.csv")["statusCode"] == 200
         resolved = {"review_id": "r-1", "resolved_as": "attorney", "reason": "lawyer named"}
         assert bo.post("/replies/resolve", resolved)["statusCode"] == 303
+        # Outcomes: the KPIs run on Athena (their batch item kept beside the results), the
+        # experiments and plan pages say where to get their figures
+        for page in ("/kpis", "/experiments", "/plan"):
+            assert vic.get(page)["statusCode"] == 200
+        assert "Computed at" in vic.get("/kpis")["body"]
 
     assert enforcer.take_denials() == []
     # ... and every grant of the role was needed by some call (no permission to spare)

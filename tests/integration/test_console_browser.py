@@ -16,13 +16,16 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from functions.adapters.dynamo import DynamoExperimentTally
+from functions.console.pages import REFRESH_SECONDS
+from functions.console.services import OutcomeReports, ReportPending
 from rung.console_local import (
     LocalConsole,
     demo_reports,
@@ -334,6 +337,47 @@ def test_an_experiment_s_results_read_on_a_390_pixel_screen(
             snapshot(page, "experiments")
     finally:
         context.close()
+
+
+@dataclass
+class ComputedOnSecondAsk:
+    """KPIs still being computed when first asked for, then the demo run's."""
+
+    reports: OutcomeReports
+    asked: int = 0
+
+    def kpis(self) -> dict[str, Any]:
+        self.asked += 1
+        if self.asked == 1:
+            raise ReportPending("Athena is computing these figures.")
+        return self.reports.kpis()
+
+    def experiments(self) -> dict[str, Any]:
+        return self.reports.experiments()
+
+    def plan(self) -> dict[str, Any]:
+        return self.reports.plan()
+
+
+def test_kpis_being_computed_reload_by_themselves_until_they_are_shown(
+    page: Page, demo: tuple[LocalWorld, Path]
+) -> None:
+    # As in AWS while Athena runs the queries: the page says so and reloads itself (a meta
+    # refresh: the CSP allows no inline script), then shows the figures
+    world, out = demo
+    reports = ComputedOnSecondAsk(demo_reports(world, out))
+    server = LocalConsole(local_app(world_services(world, reports=reports), "vic"))
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text))
+    with server.running() as url:
+        page.goto(url + "kpis")
+        expect(page.get_by_test_id("pending")).to_contain_text("Athena is computing")
+        cure_rate = page.locator("[data-kpi=cure_rate] strong")
+        expect(cure_rate).to_have_text(
+            re.compile(r"^\d+\.\d%$"), timeout=(REFRESH_SECONDS + 10) * 1000
+        )
+    assert reports.asked == 2
+    assert not [text for text in refused if "Content Security Policy" in text]
 
 
 def test_an_upload_s_reject_report_downloads(page: Page, console: str) -> None:

@@ -4,6 +4,7 @@ served as the pool's JWKS)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from moto import mock_aws
 from functions.console import handler as console_handler
 from functions.console.cognito import SESSION_COOKIE
 from functions.core.errors import ConfigError
+from functions.kpis.queries import KPI_QUERIES
 from functions.settings import ConsoleLambdaSettings
 from rung.commands.local_table import create_local_table
 from rung.console_local import http_event
@@ -55,7 +57,9 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
         for variable, (table, range_key) in TABLES.items():
             create_local_table(client, table, range_key=range_key)
             monkeypatch.setenv(variable, table)
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="uploads")
+        for bucket in ("uploads", "analytics"):
+            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+        boto3.client("athena", region_name="us-east-1").create_work_group(Name="rung-kpis")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
             Name="console-session", SecretString="s" * 64
         )
@@ -69,6 +73,12 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
             "RUNG_USER_POOL_DOMAIN": CONFIG.domain,
             "RUNG_CONSOLE_URL": CONFIG.console_url,
             "RUNG_SESSION_SECRET_ARN": secret["ARN"],
+            "RUNG_ANALYTICS_WORKGROUP": "rung-kpis",
+            "RUNG_ANALYTICS_DATABASE": "rung_analytics",
+            "RUNG_ANALYTICS_BUCKET": "analytics",
+            "RUNG_ANALYTICS_RESULTS_PREFIX": "athena-results/",
+            "RUNG_REPORT_WAIT_SECONDS": "7",
+            "RUNG_REPORT_FRESH_MINUTES": "60",
         }.items():
             monkeypatch.setenv(name, value)
         console_handler.console_app.cache_clear()
@@ -117,6 +127,22 @@ def test_signed_in_person_sees_pages_their_group_allows(deployed: Deployed) -> N
 
     assert page["statusCode"] == 200
     assert "ana" in page["body"]
+
+
+def test_the_kpis_page_runs_the_queries_in_the_configured_workgroup(deployed: Deployed) -> None:
+    app = console_handler.build_console(deployed.settings, jwt.PyJWKClient(deployed.jwks.url))
+    viewer = id_token(**{"cognito:username": "vic", "cognito:groups": ["viewer"]})
+
+    page = get(app, "/kpis", {SESSION_COOKIE: viewer})
+
+    assert page["statusCode"] == 200 and "Source: athena" in page["body"]
+    athena = boto3.client("athena", region_name="us-east-1")
+    started = athena.list_query_executions(WorkGroup="rung-kpis")["QueryExecutionIds"]
+    assert len(started) == len(KPI_QUERIES)
+    batch = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket="analytics", Key="athena-results/console/kpis.json"
+    )
+    assert set(json.loads(batch["Body"].read())["executions"]) == set(KPI_QUERIES)
 
 
 def test_forged_session_is_treated_as_no_session(deployed: Deployed) -> None:

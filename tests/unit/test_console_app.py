@@ -316,6 +316,20 @@ def test_comments_are_recorded_with_addresses_masked(app: Any, services: Console
     assert PHONE not in action.comment and "+1******0123" in action.comment
 
 
+def test_a_pause_reason_is_stored_and_shown_with_addresses_masked(
+    app: Any, services: ConsoleServices
+) -> None:
+    reason = f"borrower {EMAIL} at {PHONE} complained"
+    as_user(app, "ada").post("/channels/pause", {"channel": "sms", "reason": reason})
+    pause = services.channels.paused(Channel.SMS)
+    assert pause is not None
+    assert PHONE not in pause.reason and EMAIL not in pause.reason
+    assert "+1******0123" in pause.reason
+    page = as_user(app, "vic").get("/channels")["body"]
+    assert "paused" in page and PHONE not in page and EMAIL not in page
+    assert "+1******0123" in page
+
+
 def test_a_borrower_opt_out_cannot_be_lifted_but_a_staff_suppression_can(
     app: Any, services: ConsoleServices
 ) -> None:

@@ -33,17 +33,17 @@ from functions.core.analytics import (
 from functions.core.errors import ConfigError
 from functions.core.lenders import UnitPrices
 from functions.core.models import AuditRecord, Channel, Decision
-from functions.settings import PROJECT_ROOT
-from rung.analytics_files import write_events
-from rung.kpi_engines import DuckDbEngine
-from rung.kpi_queries import (
+from functions.kpis.queries import (
     BASE_RELATIONS,
     KPI_QUERIES,
     KpiConfig,
     all_kpi_sql,
     load_kpi_config,
 )
-from rung.kpi_report import kpi_report
+from functions.kpis.report import kpi_report
+from functions.settings import PROJECT_ROOT
+from rung.analytics_files import write_events
+from rung.kpi_engines import DuckDbEngine
 
 T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 PRICES = UnitPrices(sms_segment=Decimal("0.01"), email=Decimal("0.001"))

@@ -9,8 +9,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from functions.kpis.athena import AthenaEngine
+from functions.kpis.report import KpiEngineError
 from rung.cli import main
-from rung.kpi_engines import AthenaEngine, KpiEngineError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

@@ -1,0 +1,147 @@
+"""The outcome pages in AWS: the KPIs computed by Athena, inside API Gateway's 30 seconds.
+
+`AthenaOutcomes.kpis()` runs the queries `rung kpis --athena` runs (functions.kpis), in the
+stack's workgroup, and gives the same JSON. A request never waits for Athena longer than
+`wait_seconds`: the ten queries are started together and their execution ids kept in a small
+item beside Athena's results (`{results_prefix}console/kpis.json`, in the analytics bucket).
+If they have not finished in time the page says the figures are being computed and reloads
+itself; the next request, whoever makes it, waits on the SAME executions (never a second run)
+and, once they have succeeded, reads their results. Finished figures are served from those
+executions for `fresh_minutes`; after that the next request runs the queries again.
+
+The experiments and the capacity plan are not computed here (docs/decisions.md, "KPIs,
+experiments and plan pages"): they say so and name the command that gives them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from functions.adapters.records import ObjectNotFound
+from functions.console.services import ReportPending, ReportUnavailable
+from functions.core.clock import Clock
+from functions.core.errors import ConfigError
+from functions.core.ports import ObjectStore
+from functions.kpis.athena import AthenaQueries, Timer
+from functions.kpis.queries import all_kpi_sql, load_kpi_config
+from functions.kpis.report import KpiEngineError, gather
+
+BATCH_ITEM = "console/kpis.json"  # under the workgroup's results prefix
+
+EXPERIMENTS_ELSEWHERE = (
+    "The console in AWS does not compute experiment results: their intervals and sample sizes "
+    "come from statsmodels, which is too large for the console's Lambda."
+)
+PLAN_ELSEWHERE = (
+    "The console in AWS does not compute the capacity plan: planning a large file does not "
+    "fit in one request."
+)
+
+
+class QueryBatch(BaseModel):
+    """The KPI queries' executions, started together at `started`; `digest` names the SQL
+    they ran (a change of the queries or of config/kpis.yaml starts a new batch)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    digest: str
+    started: datetime
+    executions: dict[str, str]  # KPI name → Athena query execution id
+
+
+@dataclass(frozen=True)
+class AthenaOutcomes:
+    """The `OutcomeReports` of the console Lambda."""
+
+    queries: AthenaQueries
+    store: ObjectStore  # the analytics bucket
+    results_prefix: str  # the workgroup's results prefix, e.g. athena-results/
+    clock: Clock
+    config_root: Path  # kpis/ and config/kpis.yaml
+    wait_seconds: float  # the longest a request waits for Athena
+    fresh_minutes: int  # how long finished figures are served before the queries run again
+    timer: Timer = field(default_factory=Timer)
+
+    @property
+    def batch_key(self) -> str:
+        return f"{self.results_prefix}{BATCH_ITEM}"
+
+    def kpis(self) -> dict[str, Any]:
+        try:
+            config = load_kpi_config(self.config_root)
+            sql = all_kpi_sql(self.config_root, config)
+        except ConfigError as exc:
+            raise ReportUnavailable(str(exc)) from exc
+        try:
+            batch = self._batch(sql)
+            ids = list(batch.executions.values())
+            executions = self.queries.wait(ids, self.wait_seconds, timer=self.timer)
+            if executions is None:
+                raise ReportPending(
+                    "Athena is computing these figures (queries started "
+                    f"{batch.started:%Y-%m-%d %H:%M} UTC). This page reloads itself until "
+                    "they are ready."
+                )
+            rows = {
+                name: self.queries.rows(query_id) for name, query_id in batch.executions.items()
+            }
+        except KpiEngineError as exc:
+            self._forget()
+            raise ReportUnavailable(f"{exc}. Reloading this page runs the queries again.") from exc
+        except (BotoCoreError, ClientError) as exc:  # throttled, or a service unreachable
+            raise ReportUnavailable(f"AWS: {exc}. Reload this page to try again.") from exc
+        completed = [e.completed for e in executions if e.completed is not None]
+        computed_at = max(completed) if completed else batch.started
+        return {
+            **gather("athena", config, rows),
+            "computed_at": f"{computed_at:%Y-%m-%d %H:%M} UTC",
+        }
+
+    def experiments(self) -> dict[str, Any]:
+        raise ReportUnavailable(EXPERIMENTS_ELSEWHERE)
+
+    def plan(self) -> dict[str, Any]:
+        raise ReportUnavailable(PLAN_ELSEWHERE)
+
+    def _batch(self, sql: dict[str, str]) -> QueryBatch:
+        """The batch to wait on: the stored one if it ran this SQL and is fresh, else a new
+        one, started now and stored."""
+        digest = hashlib.sha256(json.dumps(sql, sort_keys=True).encode()).hexdigest()
+        now = self.clock.now()
+        stored = self._stored()
+        if (
+            stored is not None
+            and stored.digest == digest
+            and set(stored.executions) == set(sql)
+            and now - stored.started < timedelta(minutes=self.fresh_minutes)
+        ):
+            return stored
+        started = QueryBatch(
+            digest=digest,
+            started=now,
+            executions={name: self.queries.start(text) for name, text in sql.items()},
+        )
+        self.store.put(self.batch_key, started.model_dump_json().encode(), "application/json")
+        return started
+
+    def _stored(self) -> QueryBatch | None:
+        try:
+            with self.store.open(self.batch_key) as body:
+                return QueryBatch.model_validate_json(body.read())
+        except ObjectNotFound:
+            return None
+        except ValidationError:
+            return None  # an item of an earlier version: start a new batch over it
+
+    def _forget(self) -> None:
+        """A failed batch is not waited on again: an empty item makes the next request start
+        a new one."""
+        self.store.put(self.batch_key, b"{}", "application/json")
