@@ -17,9 +17,9 @@ from bench.ingest import write_file
 from functions.core.ladder import load_ladder
 from functions.core.lender_file import FileReport, validate_lender_file
 from functions.core.lenders import load_lender
+from functions.plan.planner import plan
 from functions.settings import PROJECT_ROOT
 from rung.commands.plan import plan_file, sending_rates
-from rung.plan import plan
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 DAYS = 35

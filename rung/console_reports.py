@@ -23,9 +23,11 @@ from functions.core.lender_file import FileReport, LenderRow, validate_lender_fi
 from functions.core.lenders import load_lender
 from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.ports import ExperimentTally
+from functions.plan.planner import plan
+from functions.plan.report import plan_summary
 from functions.settings import PROJECT_ROOT
 from rung.analytics_files import simulation_events, write_events
-from rung.commands.plan import plan_file, plan_summary, sending_rates
+from rung.commands.plan import plan_file, sending_rates
 from rung.engine import SimulationInput, SimulationResult
 from rung.experiment_report import (
     EXPERIMENTS_CSV,
@@ -37,7 +39,6 @@ from rung.experiment_report import (
 from rung.kpi_engines import DuckDbEngine, KpiEngineError
 from rung.kpi_queries import load_kpi_config
 from rung.kpi_report import kpi_report
-from rung.plan import plan
 
 MIN_EFFECT = 0.05  # `rung experiments report`'s default --min-effect
 

@@ -34,6 +34,7 @@ from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.preferences import describe
 from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.zones import candidate_zones
+from functions.plan.planner import plan
 from functions.settings import PROJECT_ROOT
 from rung.analytics_files import simulation_events, write_events
 from rung.commands.failure import CommandError
@@ -42,7 +43,6 @@ from rung.commands.plan import plan_file, sending_rates
 from rung.encrypted_files import plaintext_path, read_key
 from rung.engine import SimulationFailed, SimulationInput, SimulationResult, read_replies
 from rung.invariants import BlackoutCheck
-from rung.plan import plan
 from rung.progress import Progress
 from rung.provider_limits import Outage
 from rung.report import RejectedRow, write_outputs

@@ -1,4 +1,4 @@
-"""The capacity planner (rung.plan, `rung plan`): demand against capacity, spills, exit codes."""
+"""The capacity planner (functions.plan, `rung plan`): demand, capacity, spills, exit codes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from functions.core.ladder import load_ladder
 from functions.core.models import Channel
+from functions.plan.planner import Demand, plan
 from functions.settings import PROJECT_ROOT
 from rung.cli import main
-from rung.plan import Demand, plan
 
 LADDER = load_ladder(PROJECT_ROOT, "default")
 TEN = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # 10:00 in New York
