@@ -44,6 +44,7 @@ from functions.core.ports import (
 from functions.settings import (
     FunctionSettings,
     OptoutSettings,
+    PlanSettings,
     ScheduleSettings,
     SendSettings,
     Settings,
@@ -164,6 +165,18 @@ def _schedule_ports(settings: ScheduleSettings) -> dict[str, Any]:
         "ladders": SfnLadderControl(settings.state_machine_arn),
         "continuations": LambdaContinuations(),
         "experiments": DynamoExperimentTally(settings.accounts_table),
+        "lenders": _lenders(settings.lenders_bucket, settings.config_root),
+    }
+
+
+def _plan_ports(settings: PlanSettings) -> dict[str, Any]:
+    from functions.adapters.openpgp import OpenPgpDecryption
+    from functions.adapters.s3_objects import S3ObjectStore
+    from functions.adapters.secrets import pgp_secret_key
+
+    return {
+        "objects": S3ObjectStore(settings.uploads_bucket),
+        "decryption": OpenPgpDecryption(lambda: pgp_secret_key(settings.pgp_secret_arn)),
         "lenders": _lenders(settings.lenders_bucket, settings.config_root),
     }
 
@@ -294,6 +307,12 @@ def optout_services() -> Services[OptoutSettings]:
 def unsubscribe_services() -> Services[UnsubscribeSettings]:
     settings = UnsubscribeSettings.from_environment()
     return _wired("unsubscribe", settings, None, _unsubscribe_ports(settings))
+
+
+@cache
+def plan_services() -> Services[PlanSettings]:
+    settings = PlanSettings.from_environment()
+    return _wired("plan", settings, None, _plan_ports(settings))
 
 
 def aws_services(settings: Settings, clock: Clock | None = None) -> Services[Settings]:

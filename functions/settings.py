@@ -98,6 +98,7 @@ class ScheduleSettings(FunctionSettings):
     ses_configuration_set: Name  # receipts to lenders name it
     pgp_secret_arn: Name  # Secrets Manager secret holding our OpenPGP key (encrypted files)
     lenders_bucket: Name  # lender files pushed without a deploy, under lenders/
+    plan_function: Name  # invoked asynchronously with each accepted lender file (functions.plan)
 
 
 class SendSettings(FunctionSettings):
@@ -168,11 +169,23 @@ class AnalyticsSettings(FunctionSettings):
     analytics_key_secret_arn: Name  # HMAC key of the pseudonymous account keys
 
 
+class PlanSettings(FunctionSettings):
+    """The plan function: an accepted lender file's capacity plan, stored under plans/."""
+
+    uploads_bucket: Name  # the lender file in, its plan out (plans/)
+    pgp_secret_arn: Name  # encrypted lender files are decrypted as intake decrypts them
+    lenders_bucket: Name  # lender files pushed without a deploy, under lenders/
+    # The stack's pacing defaults (cdk.json send_rates) where a lender's `send_rates` sets none.
+    sms_per_second: int = Field(ge=1)
+    email_per_second: int = Field(ge=1)
+
+
 FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
     "schedule": ScheduleSettings,
     "send": SendSettings,
     "optout": OptoutSettings,
     "unsubscribe": UnsubscribeSettings,
+    "plan": PlanSettings,
 }
 
 # What a process playing every function uses where its environment names nothing: the local
@@ -194,7 +207,7 @@ LOCAL_NAMES: dict[str, object] = {
 }
 
 
-class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettings):
+class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettings, PlanSettings):
     """Every function's settings, for one process that plays them all (local world,
     simulator, command line): what the environment does not name takes `LOCAL_NAMES`."""
 
@@ -208,6 +221,7 @@ class Settings(ScheduleSettings, SendSettings, OptoutSettings, UnsubscribeSettin
     unsubscribe_secret_arn: str = ""
     pgp_secret_arn: str = ""
     lenders_bucket: str = ""  # none: the lender files shipped in config/lenders/ only
+    plan_function: str = ""  # none: accepted files are not planned
 
     @model_validator(mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 
 Thin: parse the event, call `ingest` per object, log counts (never a phone or an email:
 only keys, counts and column names), emit metrics. A file too large for one invocation
-is continued by invoking this function again asynchronously with a `Continuation`.
+is continued by invoking this function again asynchronously with a `Continuation`. A lender
+file finished is handed to the plan function (functions/plan), asynchronously, to be planned.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from functions.bootstrap import Services, schedule_services
 from functions.core.intake import Continuation, IntakeOutcome, ingest
+from functions.core.models import UploadKind, UploadRecord
 from functions.observability import logger, metrics
+from functions.plan.stored import PlanEvent, PlanRequest
 from functions.settings import ScheduleSettings
 
 # Stop taking new batches with this much time left: a batch of 500 rows (reads, one
@@ -89,6 +93,8 @@ def handler(
         _observe(outcome)
         if outcome.continuation is not None:
             _continue_later(services, context, outcome.continuation)
+        elif _accepted_lender_file(outcome) and settings.plan_function:
+            _plan_later(services, outcome.record)
     return {"uploads": [outcome.record.model_dump(mode="json") for outcome in outcomes]}
 
 
@@ -114,6 +120,24 @@ def _observe(outcome: IntakeOutcome) -> None:
             "finished": record.finished,
         },
     )
+
+
+def _accepted_lender_file(outcome: IntakeOutcome) -> bool:
+    """A lender file intake has finished with now (a duplicate was planned the first time)."""
+    record = outcome.record
+    return record.kind is UploadKind.ACCOUNTS and record.finished and not outcome.duplicate
+
+
+def _plan_later(services: Services[ScheduleSettings], record: UploadRecord) -> None:
+    """Ask the plan function for the file's capacity plan (functions.plan), asynchronously. A
+    refused request is logged, never fatal: the file is in, the plan only reports on it."""
+    request = PlanEvent(rung_plan=PlanRequest(key=record.key, received_at=record.received_at))
+    try:
+        services.continuations.continue_later(
+            services.settings.plan_function, request.model_dump_json()
+        )
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("plan not requested", extra={"upload_key": record.key, "error": str(exc)})
 
 
 def _continue_later(
