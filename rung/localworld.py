@@ -131,7 +131,7 @@ class WorldResources:
     ses_feedback_topic_arn: str  # SES bounce / complaint / delivery events → optout λ
     inbound_email_topic_arn: str  # SES receipt rule (borrower email replies) → optout λ
     state_machine_arn: str
-    function_arns: Mapping[str, str]  # "schedule" | "send" | "optout" | "unsubscribe" → ARN
+    function_arns: Mapping[str, str]  # "schedule" | "send" | … | "plan" → ARN
     role_arn: str
 
 
@@ -678,6 +678,7 @@ class LocalWorld:
             "RUNG_UNSUBSCRIBE_URL": self._unsubscribe_url,
             "RUNG_UNSUBSCRIBE_SECRET_ARN": self._secret_arn,
             "RUNG_PGP_SECRET_ARN": self._pgp_secret_arn,
+            "RUNG_PLAN_FUNCTION": resources.function_arns["plan"],
             "RUNG_CONFIG_ROOT": str(self._config_root),
             **self._environment,
         }

@@ -58,11 +58,11 @@ def plan_upload(
     summary, error = None, ""
     try:
         lender = ports.lenders.get(upload.lender_id)
-        rates = sending_rates(lender, default_rates)
         with _plaintext(ports, upload, lender) as stream:
             report, demand = lay_out_file(stream, lender, config_root, start, PLAN_DAYS)
         if report.file_error:
             raise FileRejected(f"file rejected: {report.file_error}")
+        rates = sending_rates(lender, default_rates)
         result = plan(demand, load_ladder(config_root, lender.ladder), rates)
         summary = plan_summary(result, report, lender)
     except (ConfigError, FileRejected, ObjectNotFound) as exc:

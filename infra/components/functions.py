@@ -1,4 +1,4 @@
-"""Functions: four Lambdas from one code asset, each with its own least-privilege role."""
+"""Functions: five Lambdas from one code asset, each with its own least-privilege role."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ from functions.adapters.lender_store import LENDERS_PREFIX
 from functions.core.lenders import load_lender
 from functions.core.retention import load_retention
 from functions.observability import METRICS_NAMESPACE
+from functions.plan.stored import PLANS_PREFIX
 from functions.settings import (
     FunctionSettings,
     OptoutSettings,
+    PlanSettings,
     ScheduleSettings,
     SendSettings,
     UnsubscribeSettings,
@@ -189,6 +191,22 @@ class Functions(Construct):
             ),
             on_failure=True,
         )
+        self.plan = self._function(
+            "Plan",
+            _Spec(
+                "functions.plan.handler.handler",
+                "Lender file accepted: its capacity plan, stored under plans/ for the console",
+                # Our choice, as the schedule function's: a file is read (and decrypted) the
+                # same way, and 15 minutes plans a 1,000,000-row file with room to spare.
+                1024,
+                Duration.minutes(15),
+                None,  # one invocation per accepted file: never more than intake runs
+                PlanSettings,
+                ephemeral_storage_mb=SCHEDULE_TMP_MB,
+            ),
+            on_failure=True,
+        )
+        self.schedule.add_environment("RUNG_PLAN_FUNCTION", self.plan.function_arn)
         self.send.add_environment("RUNG_UNSUBSCRIBE_URL", self.unsubscribe_url.url)
         # Send is what the ladder invokes; it never starts or stops one.
         for controller in (self.schedule, self.optout, self.unsubscribe):
@@ -198,8 +216,10 @@ class Functions(Construct):
         self._wire_send()
         self._wire_optout()
         self._wire_unsubscribe()
-        # The schedule role decrypts the bucket's objects already (lender files).
+        self._wire_plan()
+        # The schedule and plan roles decrypt the bucket's objects already (lender files).
         self._allow_lenders("Schedule", self.schedule, decrypt=False)
+        self._allow_lenders("Plan", self.plan, decrypt=False)
         for role_name, function in (
             ("Send", self.send),
             ("Optout", self.optout),
@@ -371,6 +391,26 @@ class Functions(Construct):
                 "for files whose names the lender chooses.",
             )
         self._bucket_notifications_acknowledged()
+
+    def _wire_plan(self) -> None:
+        """What functions.plan.uploads does: read (and decrypt) the lender file the schedule
+        function names, write its plan under plans/. The schedule function invokes it."""
+        storage, fn = self._storage, self.plan
+        bucket = storage.bucket
+        _allow(self.schedule, ["lambda:InvokeFunction"], [fn.function_arn])
+        _allow(fn, ["s3:GetObject"], [bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")])
+        _allow(fn, ["s3:PutObject"], [bucket.arn_for_objects(f"{PLANS_PREFIX}*")])
+        _allow(fn, ["kms:Decrypt", "kms:GenerateDataKey"], [storage.key.key_arn])
+        _allow(fn, ["secretsmanager:GetSecretValue"], [self.pgp_secret.secret_arn])
+        for prefix, reason in (
+            (UPLOADS_PREFIX, "lender files, whose names the lender chooses; read only"),
+            (PLANS_PREFIX, "one plan per lender file, named after it; write only"),
+        ):
+            acknowledge(
+                self.roles["Plan"],
+                f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}*]",
+                f"Object-level access is limited to the {prefix} prefix: {reason}.",
+            )
 
     def _wire_send(self) -> None:
         """What functions.core.sending does: read the account, gate, claim, send, record."""

@@ -33,6 +33,7 @@ HANDLERS: Mapping[str, str] = {
     "send": "functions.send.handler.handler",
     "optout": "functions.optout.handler.handler",
     "unsubscribe": "functions.optout.unsubscribe.handler",
+    "plan": "functions.plan.handler.handler",
 }
 
 

@@ -194,7 +194,7 @@ def recording() -> Recording:
 
 def test_the_recorded_run_touches_every_function_and_the_ladder(recording: Recording) -> None:
     principals = {call.principal for call in recording.calls}
-    assert principals == {"schedule", "send", "optout", "unsubscribe", "ladder"}
+    assert principals == {"schedule", "send", "optout", "unsubscribe", "plan", "ladder"}
 
 
 def test_every_grant_of_every_role_is_needed(recording: Recording) -> None:
