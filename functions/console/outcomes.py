@@ -1,4 +1,5 @@
-"""The outcome pages in AWS: the KPIs computed by Athena, inside API Gateway's 30 seconds.
+"""The outcome pages in AWS: the KPIs computed by Athena, inside API Gateway's 30 seconds, and
+the capacity plan the plan function stored for the latest lender file.
 
 `AthenaOutcomes.kpis()` runs the queries `rung kpis --athena` runs (functions.kpis), in the
 stack's workgroup, and gives the same JSON. A request never waits for Athena longer than
@@ -9,8 +10,12 @@ itself; the next request, whoever makes it, waits on the SAME executions (never 
 and, once they have succeeded, reads their results. Finished figures are served from those
 executions for `fresh_minutes`; after that the next request runs the queries again.
 
-The experiments and the capacity plan are not computed here (docs/decisions.md, "KPIs,
-experiments and plan pages"): they say so and name the command that gives them.
+The capacity plan is not computed here either: planning a large file takes minutes, so the
+plan function plans each accepted lender file off the request path and stores the result under
+`plans/` in the uploads bucket (functions.plan); `plan()` shows the newest stored one, with
+the file it is for and when it was computed. The experiments are not computed in AWS at all
+(docs/decisions.md, "KPIs, experiments and plan pages"): the page says so and names the
+command that gives them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -33,6 +38,7 @@ from functions.core.ports import ObjectStore
 from functions.kpis.athena import AthenaQueries, Timer
 from functions.kpis.queries import all_kpi_sql, load_kpi_config
 from functions.kpis.report import KpiEngineError, gather
+from functions.plan.stored import StoredPlan
 
 BATCH_ITEM = "console/kpis.json"  # under the workgroup's results prefix
 
@@ -40,10 +46,16 @@ EXPERIMENTS_ELSEWHERE = (
     "The console in AWS does not compute experiment results: their intervals and sample sizes "
     "come from statsmodels, which is too large for the console's Lambda."
 )
-PLAN_ELSEWHERE = (
-    "The console in AWS does not compute the capacity plan: planning a large file does not "
-    "fit in one request."
+NO_PLAN_YET = (
+    "No lender file has been planned yet. Each lender file is planned once it is accepted; "
+    "its plan shows here when the planning is done (minutes for a large file)."
 )
+
+
+class StoredPlans(Protocol):
+    def latest(self) -> StoredPlan | None:
+        """The plan stored last (functions.plan.stored), None while none is stored."""
+        ...
 
 
 class QueryBatch(BaseModel):
@@ -63,6 +75,7 @@ class AthenaOutcomes:
 
     queries: AthenaQueries
     store: ObjectStore  # the analytics bucket
+    plans: StoredPlans  # the capacity plans under plans/ in the uploads bucket
     results_prefix: str  # the workgroup's results prefix, e.g. athena-results/
     clock: Clock
     config_root: Path  # kpis/ and config/kpis.yaml
@@ -109,7 +122,29 @@ class AthenaOutcomes:
         raise ReportUnavailable(EXPERIMENTS_ELSEWHERE)
 
     def plan(self) -> dict[str, Any]:
-        raise ReportUnavailable(PLAN_ELSEWHERE)
+        """The newest stored plan as `rung plan --json` gives it, plus the file, its start
+        and days, and when it was computed."""
+        try:
+            stored = self.plans.latest()
+        except (BotoCoreError, ClientError) as exc:
+            raise ReportUnavailable(f"AWS: {exc}. Reload this page to try again.") from exc
+        except ValidationError as exc:
+            raise ReportUnavailable(f"The latest stored plan is unreadable: {exc}") from exc
+        if stored is None:
+            raise ReportUnavailable(NO_PLAN_YET)
+        computed_at = f"{stored.computed_at:%Y-%m-%d %H:%M} UTC"
+        if stored.plan is None:
+            raise ReportUnavailable(
+                f"The latest lender file, {stored.file} (lender {stored.lender_id}), could not "
+                f"be planned ({computed_at}): {stored.error}"
+            )
+        return {
+            **stored.plan,
+            "file": stored.file,
+            "start": stored.start,
+            "days": stored.days,
+            "computed_at": computed_at,
+        }
 
     def _batch(self, sql: dict[str, str]) -> QueryBatch:
         """The batch to wait on: the stored one if it ran this SQL and is fresh, else a new

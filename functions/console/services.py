@@ -92,7 +92,8 @@ class OutcomeReports(Protocol):
         ...
 
     def plan(self) -> dict[str, Any]:
-        """The planner's summary of the latest upload, plus `file` and `start`."""
+        """The planner's summary of the latest lender file, plus `file`, `start` and `days`;
+        may also carry `computed_at` ("YYYY-MM-DD HH:MM UTC"): when the plan was computed."""
         ...
 
 

@@ -57,18 +57,21 @@ def aws_services(
 
 def athena_outcomes(settings: ConsoleLambdaSettings, clock: Clock) -> AthenaOutcomes:
     """The KPIs, experiments and plan pages' reports in AWS: Athena in the analytics
-    workgroup, its batch item in the analytics bucket."""
+    workgroup, its batch item in the analytics bucket; the plans stored in the uploads
+    bucket."""
     import boto3
 
     from functions.adapters.s3_objects import S3ObjectStore
     from functions.console.outcomes import AthenaOutcomes
     from functions.kpis.athena import AthenaQueries
+    from functions.plan.stored import S3StoredPlans
 
     return AthenaOutcomes(
         queries=AthenaQueries(
             boto3.client("athena"), settings.analytics_workgroup, settings.analytics_database
         ),
         store=S3ObjectStore(settings.analytics_bucket),
+        plans=S3StoredPlans(settings.uploads_bucket),
         results_prefix=settings.analytics_results_prefix,
         clock=clock,
         config_root=settings.config_root,

@@ -1,6 +1,7 @@
 """The console's KPIs in AWS (functions.console.outcomes) at the Athena boundary, on moto: the
 SQL sent is the shipped queries', the rows are read as `rung kpis --athena` reads them, and no
-request waits past its budget; a reload waits on the same executions, never a second run."""
+request waits past its budget; a reload waits on the same executions, never a second run. The
+capacity plan: the newest plan the plan function stored in the uploads bucket."""
 
 from __future__ import annotations
 
@@ -19,16 +20,18 @@ from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api import state_manager
+from moto.s3.models import s3_backends
 
 from functions.adapters.s3_objects import S3ObjectStore
 from functions.console.app import create_app
-from functions.console.outcomes import BATCH_ITEM, AthenaOutcomes
+from functions.console.outcomes import BATCH_ITEM, NO_PLAN_YET, AthenaOutcomes
 from functions.console.pages import REFRESH_SECONDS
 from functions.console.services import ConsoleServices, ReportPending, ReportUnavailable
 from functions.core.clock import FixedClock
 from functions.kpis.athena import AthenaQueries, Execution, Timer
 from functions.kpis.queries import KPI_QUERIES, all_kpi_sql, load_kpi_config
 from functions.kpis.report import KpiEngineError
+from functions.plan.stored import S3StoredPlans, StoredPlan, plan_key
 from functions.settings import PROJECT_ROOT
 from rung.cli import main
 from rung.console_local import LOCAL_USERS
@@ -37,6 +40,7 @@ from tests.unit.test_console_app import services as services
 
 REGION = "us-east-1"
 WORKGROUP, DATABASE, BUCKET, PREFIX = "rung-kpis", "rung_analytics", "analytics", "athena-results/"
+UPLOADS = "uploads"
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 # What Athena answers for each KPI query: its columns (name, Athena type) and rows as text.
 ANSWERS: dict[str, tuple[tuple[tuple[str, str], ...], list[tuple[str | None, ...]]]] = {
@@ -111,6 +115,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     with mock_aws():
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=UPLOADS)
         boto3.client("athena", region_name=REGION).create_work_group(
             Name=WORKGROUP,
             Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/{PREFIX}"}},
@@ -123,6 +128,7 @@ def outcomes(clock: FixedClock, timer: FakeTimer | None = None) -> AthenaOutcome
     return AthenaOutcomes(
         queries=AthenaQueries(boto3.client("athena", region_name=REGION), WORKGROUP, DATABASE),
         store=S3ObjectStore(BUCKET, client=boto3.client("s3", region_name=REGION)),
+        plans=S3StoredPlans(UPLOADS, client=boto3.client("s3", region_name=REGION)),
         results_prefix=PREFIX,
         clock=clock,
         config_root=PROJECT_ROOT,
@@ -321,12 +327,97 @@ def test_a_failed_query_stops_the_wait_with_athenas_reason() -> None:
         )
 
 
-def test_experiments_and_plan_say_why_they_are_not_computed_here(aws: None) -> None:
-    reports = outcomes(FixedClock(NOW))
+def test_experiments_say_why_they_are_not_computed_here(aws: None) -> None:
     with pytest.raises(ReportUnavailable, match="statsmodels"):
-        reports.experiments()
-    with pytest.raises(ReportUnavailable, match="does not fit in one request"):
+        outcomes(FixedClock(NOW)).experiments()
+
+
+# -- the capacity plan: stored by the plan function, shown as stored ----------------------------
+
+
+def rung_plan_json() -> dict[str, Any]:
+    """What `rung plan --json` prints for the sample lender file."""
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        arguments = ["--lender", "demo", "--json", "--start", "2026-12-01T09:30:00Z"]
+        assert main(["plan", str(PROJECT_ROOT / "samples" / "accounts.csv"), *arguments]) == 0
+    planned: dict[str, Any] = json.loads(printed.getvalue())
+    return planned
+
+
+PLANNED = rung_plan_json()
+
+
+def store_plan(upload_key: str, modified: datetime, **fields: Any) -> StoredPlan:
+    """A plan as the plan function stores it, last modified at `modified`."""
+    stored = StoredPlan.model_validate(
+        {
+            "key": upload_key,
+            "lender_id": "demo",
+            "start": "2026-12-01T09:30Z",
+            "days": 35,
+            "computed_at": modified,
+            "plan": PLANNED,
+            **fields,
+        }
+    )
+    key = plan_key(upload_key)
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=UPLOADS, Key=key, Body=stored.model_dump_json().encode()
+    )
+    s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets[UPLOADS].keys[key].last_modified = modified
+    return stored
+
+
+def test_the_newest_stored_plan_is_shown_with_its_file_and_when_it_was_computed(
+    aws: None, services: ConsoleServices
+) -> None:
+    # Given two files planned, the later one first in key order
+    store_plan("uploads/demo/b-older.csv", NOW - timedelta(days=1))
+    store_plan("uploads/demo/a-newer.csv.pgp", NOW - timedelta(minutes=5))
+    # When the plan is asked for
+    reports = outcomes(FixedClock(NOW))
+    # Then it is the plan computed last, as stored, with its file, start and days
+    assert reports.plan() == {
+        **PLANNED,
+        "file": "a-newer.csv.pgp",
+        "start": "2026-12-01T09:30Z",
+        "days": 35,
+        "computed_at": "2026-12-02 14:55 UTC",
+    }
+
+
+def test_the_plan_page_in_aws_names_the_file_and_when_its_plan_was_computed(
+    aws: None, services: ConsoleServices
+) -> None:
+    store_plan("uploads/demo/march.csv", NOW - timedelta(minutes=5))
+    app = create_app(
+        replace(services, reports=outcomes(FixedClock(NOW))), lambda e: LOCAL_USERS["vic"], SECRET
+    )
+    body = as_user(app, "vic").get("/plan")["body"]
+    assert 'data-testid="plan-state">Fits<' in body
+    assert "File march.csv (15 rows, 1 rejected), arriving 2026-12-01T09:30Z" in body
+    assert PLANNED["verdict"] in body
+    assert 'data-testid="plan-computed">2026-12-02 14:55 UTC<' in body
+
+
+def test_with_no_plan_stored_yet_the_page_says_so(aws: None, services: ConsoleServices) -> None:
+    reports = outcomes(FixedClock(NOW))
+    with pytest.raises(ReportUnavailable) as unavailable:
         reports.plan()
+    assert str(unavailable.value) == NO_PLAN_YET
+    app = create_app(replace(services, reports=reports), lambda e: LOCAL_USERS["vic"], SECRET)
+    assert "No lender file has been planned yet." in as_user(app, "vic").get("/plan")["body"]
+
+
+def test_a_file_that_could_not_be_planned_is_named_with_the_reason(aws: None) -> None:
+    store_plan("uploads/demo/march.csv", NOW, plan=None, error="missing required column(s): x")
+    with pytest.raises(ReportUnavailable) as unavailable:
+        outcomes(FixedClock(NOW)).plan()
+    assert str(unavailable.value) == (
+        "The latest lender file, march.csv (lender demo), could not be planned "
+        "(2026-12-02 15:00 UTC): missing required column(s): x"
+    )
 
 
 def test_an_aws_error_is_a_sentence_on_the_page_not_a_traceback(aws: None) -> None:
