@@ -25,6 +25,7 @@ from constructs import Construct
 
 from functions.console.identity import Group
 from functions.observability import METRICS_NAMESPACE
+from functions.plan.stored import PLANS_PREFIX
 from functions.settings import ConsoleLambdaSettings
 from infra.components.analytics import RESULTS_PREFIX, Analytics
 from infra.components.functions import XRAY_REASON, Functions
@@ -348,8 +349,24 @@ class Console(Construct):
         )
         # Reject reports are downloaded; lender files themselves are never opened here.
         _allow(fn, ["s3:GetObject"], [storage.bucket.arn_for_objects(f"{REJECTS_PREFIX}*")])
+        # The capacity plans the plan function stored: the newest is found by listing plans/
+        # (the listing is limited to that prefix), then read.
+        _allow(fn, ["s3:GetObject"], [storage.bucket.arn_for_objects(f"{PLANS_PREFIX}*")])
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[storage.bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": PLANS_PREFIX}},
+            )
+        )
         _allow(fn, ["kms:Decrypt"], [storage.key.key_arn])
         _allow(fn, ["secretsmanager:GetSecretValue"], [self.session_secret.secret_arn])
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(storage.bucket)}.Arn>/{PLANS_PREFIX}*]",
+            "Read-only and limited to the capacity plans' prefix; each plan is named after the "
+            "lender file it plans.",
+        )
         acknowledge(
             self.role,
             f"AwsSolutions-IAM5[Resource::<{logical_id(storage.bucket)}.Arn>/{REJECTS_PREFIX}*]",

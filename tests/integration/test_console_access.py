@@ -22,6 +22,7 @@ from functions.console import handler as console_handler
 from functions.console.cognito import SESSION_COOKIE
 from functions.core.models import Account, Channel, ReviewItem, UploadKind, UploadRecord
 from functions.core.shipped import SHIPPED_ROOT
+from functions.plan.stored import StoredPlan, plan_key
 from functions.settings import ConsoleLambdaSettings
 from infra.components.console import HANDLER
 from rung.access import stack as stack_access
@@ -241,6 +242,21 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Checked]:
                 report_key=report,
             )
         )
+        # The plan function stored the file's capacity plan beside it
+        s3.put_object(
+            Bucket="uploads",
+            Key=plan_key("uploads/demo/accounts-1.csv"),
+            Body=StoredPlan(
+                key="uploads/demo/accounts-1.csv",
+                lender_id="demo",
+                start="2026-12-01T09:00Z",
+                days=35,
+                computed_at=datetime(2026, 12, 1, 9, 2, tzinfo=UTC),
+                error="file rejected: the file has a header but no rows",
+            )
+            .model_dump_json()
+            .encode(),
+        )
         DynamoReviewQueue("rung-reviews", retention_days=400, client=dynamodb).open(
             ReviewItem(
                 review_id="r-1",
@@ -327,10 +343,11 @@ def test_every_call_of_every_page_and_action_is_allowed_by_the_console_role(
         resolved = {"review_id": "r-1", "resolved_as": "attorney", "reason": "lawyer named"}
         assert bo.post("/replies/resolve", resolved)["statusCode"] == 303
         # Outcomes: the KPIs run on Athena (their batch item kept beside the results), the
-        # experiments and plan pages say where to get their figures
+        # experiments page says where to get its figures, the plan page reads the stored plan
         for page in ("/kpis", "/experiments", "/plan"):
             assert vic.get(page)["statusCode"] == 200
         assert "Computed at" in vic.get("/kpis")["body"]
+        assert "accounts-1.csv (lender demo), could not be planned" in vic.get("/plan")["body"]
 
     assert enforcer.take_denials() == []
     # ... and every grant of the role was needed by some call (no permission to spare)
