@@ -211,7 +211,7 @@ def test_console_role_allows_exactly_what_its_pages_call(
     }
 
 
-def test_console_role_reads_only_reject_reports_events_and_query_results(
+def test_console_role_reads_only_reject_reports_plans_events_and_query_results(
     synthesized: Synthesized, console: Any
 ) -> None:
     storage, analytics = synthesized.stack.storage, synthesized.stack.analytics
@@ -220,16 +220,31 @@ def test_console_role_reads_only_reject_reports_events_and_query_results(
         str({"Fn::Join": ["", [arn_of(bucket), f"/{prefix}/*"]]})
         for bucket, prefix in (
             (storage.bucket, "rejects"),
+            (storage.bucket, "plans"),
             (analytics.bucket, "events"),
             (analytics.bucket, "athena-results"),
         )
     )
+    # The uploads bucket is listed under plans/ only (the newest plan is found by listing)
+    listing = [
+        statement
+        for statement in role_statements(synthesized, console.role)
+        if "s3:ListBucket" in as_list(statement["Action"])
+        and statement["Resource"] == arn_of(storage.bucket)
+    ]
+    assert [statement["Condition"] for statement in listing] == [
+        {"StringEquals": {"s3:prefix": "plans/"}}
+    ]
     # Objects are written only where Athena puts its results (and the page its batch item)
     assert resources_for(synthesized, console.role, "s3:PutObject") == [
         {"Fn::Join": ["", [arn_of(analytics.bucket), "/athena-results/*"]]}
     ]
-    for action in ("s3:ListBucket", "s3:GetBucketLocation"):
-        assert resources_for(synthesized, console.role, action) == [arn_of(analytics.bucket)]
+    assert resources_for(synthesized, console.role, "s3:GetBucketLocation") == [
+        arn_of(analytics.bucket)
+    ]
+    assert sorted(map(str, resources_for(synthesized, console.role, "s3:ListBucket"))) == sorted(
+        str(arn_of(bucket)) for bucket in (storage.bucket, analytics.bucket)
+    )
     assert sorted(map(str, resources_for(synthesized, console.role, "kms:Decrypt"))) == sorted(
         str(arn_of(key)) for key in (storage.key, analytics.key)
     )

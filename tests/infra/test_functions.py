@@ -13,6 +13,7 @@ from functions.bootstrap import (
     PORTS,
     Unwired,
     optout_services,
+    plan_services,
     schedule_services,
     send_services,
     unsubscribe_services,
@@ -42,6 +43,7 @@ HANDLERS = {
     "send": "functions.send.handler.handler",
     "optout": "functions.optout.handler.handler",
     "unsubscribe": "functions.optout.unsubscribe.handler",
+    "plan": "functions.plan.handler.handler",
 }
 ALWAYS = {
     "logs:CreateLogStream",
@@ -112,6 +114,11 @@ EXPECTED_ACTIONS = {
     | STOP_LADDER
     | READ_LENDERS
     | {"secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+    # Reads (and decrypts) an accepted lender file, writes its capacity plan: no table, no ladder
+    "plan": ALWAYS
+    | DEAD_LETTER_SEND
+    | READ_LENDERS
+    | {"s3:GetObject", "s3:PutObject", "kms:GenerateDataKey", "secretsmanager:GetSecretValue"},
 }
 
 
@@ -307,6 +314,43 @@ def test_schedule_reads_its_prefixes_and_writes_only_rejects(
     assert resources_for(synthesized, role, "s3:PutObject") == [under("rejects/")]
 
 
+def test_plan_reads_lender_files_and_the_pgp_key_and_writes_only_plans(
+    synthesized: Synthesized,
+) -> None:
+    functions, storage = synthesized.stack.functions, synthesized.stack.storage
+    role = functions.roles["Plan"]
+    bucket = arn_of(storage.bucket)
+
+    def under(prefix: str) -> dict[str, Any]:
+        return {"Fn::Join": ["", [bucket, f"/{prefix}*"]]}
+
+    assert sorted(map(str, resources_for(synthesized, role, "s3:GetObject"))) == sorted(
+        map(str, [under("uploads/"), under("lenders/")])
+    )
+    assert resources_for(synthesized, role, "s3:PutObject") == [under("plans/")]
+    assert resources_for(synthesized, role, "secretsmanager:GetSecretValue") == [
+        {"Ref": logical_id(functions.pgp_secret)}
+    ]
+    # The bucket's key (and the dead-letter queue's, for failed invocations)
+    assert resources_for(synthesized, role, "kms:GenerateDataKey") == [arn_of(storage.key)]
+    assert sorted(map(str, resources_for(synthesized, role, "kms:Decrypt"))) == sorted(
+        map(str, [arn_of(storage.key), arn_of(synthesized.stack.messaging.key)])
+    )
+    # ... and nothing else may write plans/
+    for name in ("Schedule", "Send", "Optout", "Unsubscribe"):
+        other = functions.roles[name]
+        assert under("plans/") not in resources_for(synthesized, other, "s3:PutObject")
+
+
+def test_plan_function_has_the_schedule_functions_room_and_time(
+    synthesized: Synthesized,
+) -> None:
+    plan, schedule = _function(synthesized, "plan"), _function(synthesized, "schedule")
+    for setting in ("MemorySize", "Timeout", "EphemeralStorage"):
+        assert plan[setting] == schedule[setting]
+    assert "ReservedConcurrentExecutions" not in plan  # one invocation per accepted file
+
+
 def test_unsubscribe_writes_only_suppressions_and_the_decision_log(
     synthesized: Synthesized,
 ) -> None:
@@ -426,12 +470,14 @@ WIRED_PORTS = {
         "unsubscribe_key",
         "lenders",
     },
+    "plan": {"objects", "decryption", "lenders"},
 }
 COLD_STARTS = {
     "schedule": schedule_services,
     "send": send_services,
     "optout": optout_services,
     "unsubscribe": unsubscribe_services,
+    "plan": plan_services,
 }
 
 
@@ -502,10 +548,10 @@ def test_only_ladder_controllers_know_the_state_machine(synthesized: Synthesized
     name = machine["StateMachineName"]
     assert name == f"{CONFIG.stack_name}-ladder"
     expected_arn = _partitioned("states", f"stateMachine:{name}")
-    # Then schedule, optout and unsubscribe get its ARN; send, which it invokes, does not
+    # Then schedule, optout and unsubscribe get its ARN; send, which it invokes, and plan do not
     for fn in HANDLERS:
         variables = _function(synthesized, fn)["Environment"]["Variables"]
-        expected = None if fn == "send" else expected_arn
+        expected = None if fn in ("send", "plan") else expected_arn
         assert variables.get("RUNG_STATE_MACHINE_ARN") == expected
 
 
@@ -517,16 +563,24 @@ def test_ladder_control_is_limited_to_this_ladder(synthesized: Synthesized, name
         assert resources_for(synthesized, role, action) == [executions]
 
 
-def test_schedule_may_continue_only_in_itself(synthesized: Synthesized) -> None:
-    # A long file continues in a new asynchronous invocation of the same function.
+def test_schedule_may_continue_only_in_itself_and_ask_only_the_plan_function(
+    synthesized: Synthesized,
+) -> None:
+    # A long file continues in a new asynchronous invocation of the same function; an accepted
+    # lender file is handed to the plan function, whose ARN the schedule function is given.
     schedule = _function(synthesized, "schedule")
     role = synthesized.stack.functions.roles["Schedule"]
-    assert resources_for(synthesized, role, "lambda:InvokeFunction") == [
-        _partitioned("lambda", f"function:{schedule['FunctionName']}")
-    ]
+    plan = arn_of(synthesized.stack.functions.plan)
+    assert sorted(map(str, resources_for(synthesized, role, "lambda:InvokeFunction"))) == sorted(
+        map(str, [_partitioned("lambda", f"function:{schedule['FunctionName']}"), plan])
+    )
+    assert schedule["Environment"]["Variables"]["RUNG_PLAN_FUNCTION"] == plan
     assert resources_for(synthesized, role, "states:StartExecution") == [
         _partitioned("states", f"stateMachine:{CONFIG.stack_name}-ladder")
     ]
+    for name in ("send", "optout", "unsubscribe", "plan"):
+        other = synthesized.stack.functions.roles[name.capitalize()]
+        assert resources_for(synthesized, other, "lambda:InvokeFunction") == []
 
 
 def test_the_send_function_gets_the_unsubscribe_function_url(synthesized: Synthesized) -> None:
@@ -562,7 +616,7 @@ def test_reserved_concurrency_caps_all_but_send(synthesized: Synthesized) -> Non
         assert _function(synthesized, name)["ReservedConcurrentExecutions"] == getattr(caps, name)
 
 
-@pytest.mark.parametrize("name", ["schedule", "optout"])
+@pytest.mark.parametrize("name", ["schedule", "optout", "plan"])
 def test_async_failures_go_to_the_dead_letter_queue(synthesized: Synthesized, name: str) -> None:
     function_id = logical_id(getattr(synthesized.stack.functions, name))
     (config,) = [
