@@ -29,6 +29,7 @@ _TITLES = {
     "send": "send — one rung of one ladder (invoked by the ladder)",
     "optout": "optout — replies, delivery receipts, alarms (SNS)",
     "unsubscribe": "unsubscribe — one-click unsubscribe (Function URL)",
+    "plan": "plan — the capacity plan of each accepted lender file (invoked by schedule)",
     "ladder": "ladder — the state machine's own role",
 }
 

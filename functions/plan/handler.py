@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.bootstrap import Services, plan_services
-from functions.observability import logger
+from functions.observability import logger, metrics
 from functions.plan.stored import PlanEvent, plan_key
 from functions.settings import PlanSettings
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def handler(
     event: dict[str, Any],
     context: LambdaContext,
@@ -44,4 +46,7 @@ def handler(
         "error": stored.error,
     }
     logger.info("plan not made: reason stored" if stored.error else "plan stored", extra=outcome)
+    metrics.add_metric(
+        name="PlansNotMade" if stored.error else "PlansStored", unit=MetricUnit.Count, value=1
+    )
     return outcome

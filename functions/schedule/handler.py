@@ -14,9 +14,9 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
+from functions.adapters.aws_errors import SDK_ERRORS
 from functions.bootstrap import Services, schedule_services
 from functions.core.intake import Continuation, IntakeOutcome, ingest
 from functions.core.models import UploadKind, UploadRecord
@@ -136,7 +136,7 @@ def _plan_later(services: Services[ScheduleSettings], record: UploadRecord) -> N
         services.continuations.continue_later(
             services.settings.plan_function, request.model_dump_json()
         )
-    except (BotoCoreError, ClientError) as exc:
+    except SDK_ERRORS as exc:
         logger.warning("plan not requested", extra={"upload_key": record.key, "error": str(exc)})
 
 

@@ -3,8 +3,9 @@ synthesizes it, refused as AWS refuses them, and every grant of every role is ne
 
 One recorded run covers what the functions do in production: the sample simulation (uploads,
 ladders, SMS and email, replies, payments), delivery receipts of both channels, a one-click
-unsubscribe, a lender file long enough to continue in a second invocation, and an inbound
-event and an upload that fail (so Lambda hands them to the on-failure destination).
+unsubscribe, a lender file long enough to continue in a second invocation, the plans of the
+accepted lender files, and an inbound event, an upload and a plan that fail (so Lambda hands
+them to the on-failure destination).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from functions.bootstrap import LOCAL_UNSUBSCRIBE_KEY
 from functions.core import intake
 from functions.core.models import Channel
 from functions.core.unsubscribe import make_unsubscribe_url
+from functions.plan import uploads as plan_uploads
 from functions.schedule import handler as schedule_handler
 from functions.settings import PROJECT_ROOT
 from rung import moto_patches
@@ -185,8 +187,12 @@ def recording() -> Recording:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(schedule_handler, "ingest", _crash)
             world.put_object("payments/demo/crashes.csv", b"account_id,amount,paid_at\n")
+        # ... and a lender file accepted whose planning crashes
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(plan_uploads, "plan_upload", _crash)
+            world.put_object("uploads/demo/unplanned.csv", LATE_ACCOUNTS)
         failed = {error.function_name for error in world.handler_errors}
-        assert failed == {"rung-optout", "Rung-schedule"}, failed
+        assert failed == {"rung-optout", "Rung-schedule", "rung-plan"}, failed
         denials = world.access.take_denials()
         assert denials == []
         return Recording(frozenset(world.access.calls), dict(world.access.principals))
