@@ -60,7 +60,7 @@ def test_a_plan_is_stored_under_plans_named_after_the_upload() -> None:
     world = services(sms_per_second=3, email_per_second=14)
     world.objects.put("uploads/demo/march.csv", SAMPLE, "text/csv")
     event = PlanEvent(rung_plan=request("uploads/demo/march.csv")).model_dump(mode="json")
-    outcome = plan_handler.handler(event, FakeContext(), services=world)  # type: ignore[arg-type]
+    outcome = plan_handler.handler(event, FakeContext(), services=world)
     assert outcome == {
         "upload_key": "uploads/demo/march.csv",
         "plan_key": "plans/demo/march.csv.json",
