@@ -26,10 +26,10 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 import phonenumbers
-import yaml
 from phonenumbers import timezone as number_timezones
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError, RungError
 from functions.core.models import Account
 from functions.core.shipped import SHIPPED_ROOT
@@ -240,8 +240,8 @@ def _zone_table(
     """A config/ table of key → IANA zones, every zone checked against the tz database."""
     path = config_root / "config" / name
     try:
-        table = parse(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError, ValueError) as exc:
+        table = parse(read_config(path))
+    except (OSError, NotYaml, ValidationError, ValueError) as exc:
         raise ConfigError(f"config/{name}: {exc}") from exc
     for key, zones in table.items():
         for zone_name in zones:
