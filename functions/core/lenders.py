@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
-from pydantic.networks import validate_email
 
 from functions.core.config_files import NotYaml, parse_yaml, read_config
 from functions.core.errors import ConfigError
@@ -17,12 +16,19 @@ from functions.core.errors import ConfigError
 LENDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
+def _email_address(address: str) -> str:
+    from pydantic.networks import validate_email  # see EmailAddress
+
+    return validate_email(address)[1]
+
+
 # pydantic's `EmailStr`, checked and normalised the same way (`validate_email`), except that
-# email-validator is imported when an address is first validated: `EmailStr` imports it when
-# the model is defined, which put its regular expressions in every function's cold start.
+# pydantic.networks and email-validator are imported when an address is first validated:
+# `EmailStr` imports them when the model is defined, which put their regular expressions and
+# package metadata lookups in every function's cold start.
 EmailAddress = Annotated[
     str,
-    AfterValidator(lambda address: validate_email(address)[1]),
+    AfterValidator(_email_address),
     WithJsonSchema({"type": "string", "format": "email"}),
 ]
 
