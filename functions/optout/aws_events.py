@@ -22,7 +22,6 @@ from functools import cache
 from html.parser import HTMLParser
 from typing import Annotated, Literal, assert_never
 
-import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from functions.core.borrower_replies import Reply
@@ -80,6 +79,8 @@ class SnsEnvelope(_Aws):
 
 
 def _e164(value: str) -> str:
+    import phonenumbers  # only two-way SMS reads a number: not receipts, bounces or alarms
+
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
@@ -231,7 +232,6 @@ class CloudWatchAlarm(_Aws):
 
 
 InboundMessage = InboundSms | SmsDeliveryEvent | SesNotification | CloudWatchAlarm
-
 
 
 @cache
