@@ -124,7 +124,6 @@ def test_asset_bundles_dependencies_for_the_lambda_runtime(asset_dir: Path) -> N
     # Given the dependencies next to the sources
     for package in (
         "pydantic",
-        "pydantic_settings",
         "phonenumbers",
         "babel",
         "jinja2",
@@ -138,6 +137,8 @@ def test_asset_bundles_dependencies_for_the_lambda_runtime(asset_dir: Path) -> N
     assert cpython in core.name
     # And what the Lambda runtime or the Powertools layer provides is not duplicated
     assert not (asset_dir / "aws_lambda_powertools").exists()
+    # And pydantic-settings, which only the type checker reads, is not shipped
+    assert not (asset_dir / "pydantic_settings").exists()
     assert not (asset_dir / "boto3").exists()
 
 
