@@ -232,6 +232,7 @@ def shipped_sources(root: Path = PROJECT_ROOT) -> Iterator[Path]:
 
 def asset_hash(python_version: str, pins: tuple[str, ...], *, bytecode: bool) -> str:
     digest = hashlib.sha256(dependency_key(python_version, pins, bytecode=bytecode).encode())
+    digest.update(f"pre-parsed:{','.join(CONFIG_DIRS)}".encode())  # the asset's JSON config
     for relative in shipped_sources():
         digest.update(relative.as_posix().encode())
         digest.update(hashlib.sha256((PROJECT_ROOT / relative).read_bytes()).digest())
