@@ -48,7 +48,14 @@ EARLIER = """| layout | send | schedule | optout | unsubscribe | asset unzipped 
 229 / 416: 1.82× | 219 / 532: 2.43× | 233 / 543: 2.33× | 108.4 / 36.1 MiB, 5,460 files |
 | + no pydantic-settings; holidays, Jinja2, Babel, email-validator, OpenCC, confusables and \
 rapidfuzz on first use (15 runs, same session) | 228 / 402: 1.76× | 222 / 351: 1.59× | \
-232 / 449: 1.94× | 239 / 432: 1.80× | same |"""
+232 / 449: 1.94× | 239 / 432: 1.80× | same |
+| same layout, again later on 2026-12-02 (15 runs, a quieter machine) | 175 / 309: 1.76× | \
+168 / 272: 1.62× | 162 / 322: 1.99× | 161 / 290: 1.81× | 108.4 / 36.1 MiB, 5,464 files |
+| + handlers read their own events, botocore's Config with the send clients, configuration \
+pre-parsed, phonenumbers and SES models on first use where a path reads none, no \
+pydantic-settings in the asset (15 runs, same \
+session) | 180 / 229: 1.27× | 182 / 264: 1.45× | 182 / 258: 1.41× | 164 / 222: 1.35× | \
+107.8 / 35.9 MiB, 5,407 files |"""
 BASELINE = "import boto3"
 # Handler module → its settings model (functions/settings.py), validated at cold start.
 HANDLERS = {
@@ -212,7 +219,8 @@ one run):
 | --- | ---: |
 {profile}
 
-Why the X-Ray SDK went and what remains above the target: docs/decisions.md, "Cold start".
+What each change removed, and what each function still imports and why: docs/decisions.md,
+"Cold start".
 """
 
 

@@ -7,6 +7,8 @@ Layout of the asset (Lambda's /var/task), exactly as in the repository so that
     config/      lender and rule configuration read at run time
     ladders/     ladder definitions read at run time
     kpis/        the KPI queries (the console's KPIs page runs them on Athena)
+    *.yaml.json  beside each YAML file of config/ and ladders/, its content pre-parsed
+                 (functions/core/config_files.py: the functions read JSON, never PyYAML)
     <deps>/      runtime dependencies that neither the Lambda runtime (boto3) nor the
                  Powertools layer provide, as manylinux wheels for the Lambda runtime
 
@@ -39,15 +41,18 @@ from pathlib import Path
 from typing import Any
 
 import jsii
+import yaml
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from functions.core.config_files import json_faithful, parsed_path
 from infra.paths import BUNDLE_CACHE, PROJECT_ROOT
 from infra.runtime_python import missing_message, runtime_python
 
 SOURCE_DIRS = ("functions", "config", "ladders", "kpis")
+CONFIG_DIRS = ("config", "ladders")  # YAML the functions read, shipped pre-parsed too
 EXCLUDED_DIRS = frozenset({"tests", "__pycache__"})
 # Shipped by the Powertools layer (aws-lambda-powertools) and the Lambda runtime (boto3).
 PROVIDED_BY_LAMBDA = frozenset({"aws-lambda-powertools", "boto3"})
@@ -228,6 +233,7 @@ def shipped_sources(root: Path = PROJECT_ROOT) -> Iterator[Path]:
 
 def asset_hash(python_version: str, pins: tuple[str, ...], *, bytecode: bool) -> str:
     digest = hashlib.sha256(dependency_key(python_version, pins, bytecode=bytecode).encode())
+    digest.update(f"pre-parsed:{','.join(CONFIG_DIRS)}".encode())  # the asset's JSON config
     for relative in shipped_sources():
         digest.update(relative.as_posix().encode())
         digest.update(hashlib.sha256((PROJECT_ROOT / relative).read_bytes()).digest())
@@ -243,9 +249,25 @@ def build_asset(
     for relative in shipped_sources():
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_ROOT / relative, out / relative)
+    write_parsed_config(out)
     if compiler is not None:
         for directory in SOURCE_DIRS:
             compile_bytecode(compiler, out / directory)
+
+
+def write_parsed_config(out: Path) -> None:
+    """Beside each YAML file of config/ and ladders/ in `out`, its content as JSON, which the
+    functions read instead (functions/core/config_files.py). A file JSON cannot carry
+    unchanged (a YAML date, a non-string key) fails the build, naming it."""
+    for directory in CONFIG_DIRS:
+        for path in sorted((out / directory).rglob("*.yaml")):
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            if not json_faithful(data):
+                raise BundlingError(
+                    f"{path.relative_to(out)}: JSON cannot carry its content unchanged "
+                    "(a date or a non-string key?); quote the value"
+                )
+            parsed_path(path).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 @jsii.implements(ILocalBundling)

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import NoReturn
 
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -63,14 +62,6 @@ def is_transient(exc: ClientError) -> bool:
     code = exc.response.get("Error", {}).get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return code in THROTTLING_CODES or code in SERVER_ERROR_CODES or status >= 500
-
-
-# One attempt per provider call: botocore's own retries would resend after a read timeout,
-# which is exactly the double send the ledger exists to prevent. Step Functions retries
-# TransientSendError instead, after the send Lambda releases its ledger claim.
-SEND_CLIENT_CONFIG = Config(
-    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10
-)
 
 
 def send_failure(exc: ClientError, service: str, permanent: Mapping[str, str]) -> NoReturn:

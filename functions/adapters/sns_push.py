@@ -23,10 +23,10 @@ from botocore.exceptions import ClientError
 
 from functions.adapters.aws_errors import (
     NETWORK_ERRORS,
-    SEND_CLIENT_CONFIG,
     network_failure,
     send_failure,
 )
+from functions.adapters.send_client import SEND_CLIENT_CONFIG
 from functions.core.errors import PermanentSendError
 from functions.core.ports import OutboundMessage
 

@@ -32,7 +32,6 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -43,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError
 
 NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -191,8 +191,8 @@ def _load_experiments(config_root: Path, lender_id: str) -> ExperimentBook:
     if not path.is_file():
         return ExperimentBook()
     try:
-        return ExperimentBook.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as exc:
+        return ExperimentBook.model_validate(read_config(path))
+    except (NotYaml, ValidationError) as exc:
         raise ConfigError(f"config/experiments/{path.name}: {exc}") from exc
 
 
@@ -210,8 +210,8 @@ class Guardrails(BaseModel):
 def load_guardrails(config_root: Path) -> Guardrails:
     path = config_root / "config" / "experiment_guardrails.yaml"
     try:
-        return Guardrails.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        return Guardrails.model_validate(read_config(path))
+    except (OSError, NotYaml, ValidationError) as exc:
         raise ConfigError(f"config/experiment_guardrails.yaml: {exc}") from exc
 
 

@@ -13,9 +13,9 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError
 from functions.core.models import Channel
 
@@ -185,8 +185,8 @@ def _load_ladder(config_root: Path, ladder_id: str) -> Ladder:
     if not path.is_file():
         raise ConfigError(f"unknown ladder {ladder_id!r}: no file ladders/{ladder_id}.yaml")
     try:
-        ladder = Ladder.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as exc:
+        ladder = Ladder.model_validate(read_config(path))
+    except (NotYaml, ValidationError) as exc:
         raise ConfigError(f"ladder {ladder_id!r}: {exc}") from exc
     if ladder.id != ladder_id:
         raise ConfigError(f"ladders/{ladder_id}.yaml declares id {ladder.id!r}")

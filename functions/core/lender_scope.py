@@ -26,10 +26,10 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from functions.core.channels import spec
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError
 from functions.core.lenders import LenderConfig
 from functions.core.models import (
@@ -88,9 +88,9 @@ def _load_collector(config_root: Path) -> CollectorConfig:
     if not path.is_file():
         return CollectorConfig()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = read_config(path) or {}
         return CollectorConfig.model_validate(raw)
-    except yaml.YAMLError as exc:
+    except NotYaml as exc:
         raise ConfigError(f"{COLLECTOR_FILE}: not YAML: {exc}") from exc
     except ValidationError as exc:
         fields = "; ".join(

@@ -8,21 +8,27 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
-from pydantic.networks import validate_email
 
+from functions.core.config_files import NotYaml, parse_yaml, read_config
 from functions.core.errors import ConfigError
 
 LENDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
+def _email_address(address: str) -> str:
+    from pydantic.networks import validate_email  # see EmailAddress
+
+    return validate_email(address)[1]
+
+
 # pydantic's `EmailStr`, checked and normalised the same way (`validate_email`), except that
-# email-validator is imported when an address is first validated: `EmailStr` imports it when
-# the model is defined, which put its regular expressions in every function's cold start.
+# pydantic.networks and email-validator are imported when an address is first validated:
+# `EmailStr` imports them when the model is defined, which put their regular expressions and
+# package metadata lookups in every function's cold start.
 EmailAddress = Annotated[
     str,
-    AfterValidator(lambda address: validate_email(address)[1]),
+    AfterValidator(_email_address),
     WithJsonSchema({"type": "string", "format": "email"}),
 ]
 
@@ -89,12 +95,20 @@ class LenderConfig(BaseModel):
 
 def parse_lender(text: str, source: str, lender_id: str) -> LenderConfig:
     """One lender's YAML, validated; ConfigError naming `source` (the file) and each bad field."""
+    _check_id(lender_id, source)
+    try:
+        raw = parse_yaml(text)
+    except NotYaml as exc:
+        raise ConfigError(f"{source}: not YAML: {exc}") from exc
+    return _validated(raw, source, lender_id)
+
+
+def _check_id(lender_id: str, source: str) -> None:
     if not LENDER_ID.match(lender_id):
         raise ConfigError(f"{source}: invalid lender id {lender_id!r} (a-z, 0-9, -; 1-40)")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not YAML: {exc}") from exc
+
+
+def _validated(raw: object, source: str, lender_id: str) -> LenderConfig:
     try:
         config = LenderConfig.model_validate(raw)
     except ValidationError as exc:
@@ -138,6 +152,9 @@ def _load_lender(config_root: Path, lender_id: str) -> LenderConfig:
     path = config_root / "config" / "lenders" / f"{lender_id}.yaml"
     if not path.is_file():
         raise ConfigError(f"unknown lender {lender_id!r}: no configuration at config/lenders/")
-    return parse_lender(
-        path.read_text(encoding="utf-8"), f"config/lenders/{lender_id}.yaml", lender_id
-    )
+    source = f"config/lenders/{lender_id}.yaml"
+    try:
+        raw = read_config(path)
+    except NotYaml as exc:
+        raise ConfigError(f"{source}: not YAML: {exc}") from exc
+    return _validated(raw, source, lender_id)

@@ -44,10 +44,10 @@ from functools import cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from functions.core.channels import BodyRule, OptOut, spec
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError
 from functions.core.lenders import LenderConfig
 from functions.core.models import Account, Channel
@@ -177,8 +177,8 @@ def load_lint_rules(config_root: Path = SHIPPED_ROOT) -> LintRules:
 def _load_lint_rules(config_root: Path) -> LintRules:
     path = config_root / "config" / "lint_rules.yaml"
     try:
-        return LintRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        return LintRules.model_validate(read_config(path))
+    except (OSError, NotYaml, ValidationError) as exc:
         raise ConfigError(f"config/lint_rules.yaml: {exc}") from exc
 
 

@@ -15,10 +15,10 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from functions.core.caps import Cap
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError
 from functions.core.holiday_calendar import UnknownCalendar, holiday_calendar
 from functions.core.lenders import LenderConfig
@@ -288,13 +288,13 @@ def load_profiles(config_root: Path) -> ProfileBook:
 def _load_profiles(config_root: Path) -> ProfileBook:
     path = config_root / "config" / "profiles.yaml"
     try:
-        text = path.read_text(encoding="utf-8")
-        raw = _ProfilesFile.model_validate(yaml.safe_load(text))
+        text = path.read_text(encoding="utf-8")  # its hash versions the rules, below
+        raw = _ProfilesFile.model_validate(read_config(path))
         profiles = {
             name: Profile.model_validate({"name": name, **body})
             for name, body in raw.profiles.items()
         }
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except (OSError, NotYaml, ValidationError) as exc:
         raise ConfigError(f"config/profiles.yaml: {exc}") from exc
     if raw.default not in profiles:
         raise ConfigError(f"config/profiles.yaml: default profile {raw.default!r} is not defined")

@@ -20,7 +20,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -32,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError
 from functions.core.models import Channel, ContactPreference, SuppressionScope
 
@@ -380,8 +380,8 @@ def _load_reply_rules(config_root: Path) -> ReplyRules:
     if not path.is_file():
         raise ConfigError(f"no reply rules at {path}")
     try:
-        return ReplyRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as exc:
+        return ReplyRules.model_validate(read_config(path))
+    except (NotYaml, ValidationError) as exc:
         raise ConfigError(f"config/replies.yaml: {exc}") from exc
 
 

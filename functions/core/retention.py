@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError
 
 RETENTION_FILE = Path("config") / "retention.yaml"
@@ -96,6 +96,6 @@ def load_retention(config_root: Path) -> Retention:
 def _load(config_root: Path) -> Retention:
     path = config_root / RETENTION_FILE
     try:
-        return Retention.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        return Retention.model_validate(read_config(path))
+    except (OSError, NotYaml, ValidationError) as exc:
         raise ConfigError(f"{RETENTION_FILE}: {exc}") from exc

@@ -30,10 +30,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from functions.core.channels import BodyRule, Channel, spec
+from functions.core.config_files import NotYaml, parse_yaml
 from functions.core.errors import RungError
 
 TEMPLATE_ID = re.compile(r"^[a-z0-9_]+$")  # same pattern as ladders' `template`
@@ -124,9 +124,9 @@ def parse_template(
         raise TemplateError(f"{where}: locale must look like en-US (language-REGION)")
     front_raw, body = _split_front_matter(source, where)
     try:
-        loaded = yaml.safe_load(front_raw)
+        loaded = parse_yaml(front_raw)
         front = FrontMatter.model_validate(loaded if loaded is not None else {})
-    except yaml.YAMLError as exc:
+    except NotYaml as exc:
         raise TemplateError(f"{where}: front matter is not valid YAML: {exc}") from exc
     except ValidationError as exc:
         raise TemplateError(f"{where}: front matter: {_first_error(exc)}") from exc

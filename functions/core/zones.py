@@ -24,15 +24,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import phonenumbers
-import yaml
-from phonenumbers import timezone as number_timezones
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
+from functions.core.config_files import NotYaml, read_config
 from functions.core.errors import ConfigError, RungError
 from functions.core.models import Account
 from functions.core.shipped import SHIPPED_ROOT
+
+if TYPE_CHECKING:
+    # Imported where a number is first read: the optout function reads numbers only for SMS
+    # replies, not for the receipts and bounces that make most of its cold starts.
+    import phonenumbers
 
 UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers answers for non-geographic numbers
 
@@ -60,15 +64,20 @@ class _AreaCodeTable(BaseModel):
         return table
 
 
-# Number types that name a service, not a place (ITU-T E.164 non-geographic numbering).
-NO_PLACE_TYPES = {
-    phonenumbers.PhoneNumberType.TOLL_FREE: "toll-free",
-    phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium-rate",
-    phonenumbers.PhoneNumberType.SHARED_COST: "shared-cost",
-    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: "personal",
-    phonenumbers.PhoneNumberType.UAN: "universal access",
-    phonenumbers.PhoneNumberType.VOICEMAIL: "voicemail",
-}
+def _no_place_kind(number: phonenumbers.PhoneNumber) -> str | None:
+    """What a number names instead of a place, if its type names a service (ITU-T E.164
+    non-geographic numbering), else None."""
+    import phonenumbers
+
+    kinds = {
+        phonenumbers.PhoneNumberType.TOLL_FREE: "toll-free",
+        phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium-rate",
+        phonenumbers.PhoneNumberType.SHARED_COST: "shared-cost",
+        phonenumbers.PhoneNumberType.PERSONAL_NUMBER: "personal",
+        phonenumbers.PhoneNumberType.UAN: "universal access",
+        phonenumbers.PhoneNumberType.VOICEMAIL: "voicemail",
+    }
+    return kinds.get(phonenumbers.number_type(number))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +152,7 @@ class ZoneAtlas:
         if not phone:
             return ZoneEvidence(tuple(found))
         number = _parse_phone(phone)
-        kind = NO_PLACE_TYPES.get(phonenumbers.number_type(number))
+        kind = _no_place_kind(number)
         if kind and found:
             note = f"phone: a {kind} number names no place; the address's zones are used"
             return ZoneEvidence(tuple(found), (note,))
@@ -167,6 +176,8 @@ class ZoneAtlas:
         return self.phone_region(phone) if phone else None
 
     def _phone_region(self, phone: str) -> str | None:
+        import phonenumbers
+
         return phonenumbers.region_code_for_number(_parse_phone(phone))
 
 
@@ -181,6 +192,8 @@ def candidate_zones(
     """
     phone = account.phone
     if phone and default_region and not phone.startswith("+"):
+        import phonenumbers
+
         try:
             parsed = phonenumbers.parse(phone, default_region)
         except phonenumbers.NumberParseException:
@@ -195,6 +208,8 @@ def candidate_zones(
 
 
 def _parse_phone(phone: str) -> phonenumbers.PhoneNumber:
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException as exc:
@@ -205,6 +220,8 @@ def _parse_phone(phone: str) -> phonenumbers.PhoneNumber:
 
 
 def _library_zones(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+    from phonenumbers import timezone as number_timezones
+
     zones = number_timezones.time_zones_for_number(number)
     return tuple(name for name in zones if name != UNKNOWN_ZONE)
 
@@ -240,8 +257,8 @@ def _zone_table(
     """A config/ table of key → IANA zones, every zone checked against the tz database."""
     path = config_root / "config" / name
     try:
-        table = parse(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError, ValueError) as exc:
+        table = parse(read_config(path))
+    except (OSError, NotYaml, ValidationError, ValueError) as exc:
         raise ConfigError(f"config/{name}: {exc}") from exc
     for key, zones in table.items():
         for zone_name in zones:

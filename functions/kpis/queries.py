@@ -16,9 +16,9 @@ from pathlib import Path
 from string import Template
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from functions.core.config_files import read_config
 from functions.core.errors import ConfigError
 
 KPI_DIR = "kpis"  # beside functions/, in the repository and in the Lambda asset
@@ -73,9 +73,8 @@ class KpiConfig(BaseModel):
 def load_kpi_config(root: Path) -> KpiConfig:
     path = root / CONFIG_FILE
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return KpiConfig.model_validate(raw)
-    except (OSError, yaml.YAMLError, ValueError) as exc:
+        return KpiConfig.model_validate(read_config(path))
+    except (OSError, ValueError) as exc:  # NotYaml is a ValueError
         raise ConfigError(f"{path}: {exc}") from exc
 
 

@@ -18,10 +18,10 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import Parser
 from email.utils import parseaddr
+from functools import cache
 from html.parser import HTMLParser
 from typing import Annotated, Literal, assert_never
 
-import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from functions.core.borrower_replies import Reply
@@ -51,7 +51,9 @@ def describe(exc: ValidationError) -> str:
 
 
 class _Aws(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Each model's validator is built when it first validates: an invocation builds only
+    # those of the messages it receives (an SMS receipt needs none of SES's), not all at import.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 # --- SNS envelope -----------------------------------------------------------------------------
@@ -77,6 +79,8 @@ class SnsEnvelope(_Aws):
 
 
 def _e164(value: str) -> str:
+    import phonenumbers  # only two-way SMS reads a number: not receipts, bounces or alarms
+
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
@@ -229,7 +233,10 @@ class CloudWatchAlarm(_Aws):
 
 InboundMessage = InboundSms | SmsDeliveryEvent | SesNotification | CloudWatchAlarm
 
-_SES = TypeAdapter(SesNotification)
+
+@cache
+def _ses() -> TypeAdapter[SesNotification]:
+    return TypeAdapter(SesNotification)
 
 
 def parse_sns_message(record: SnsRecord) -> InboundMessage:
@@ -253,7 +260,7 @@ def parse_sns_message(record: SnsRecord) -> InboundMessage:
             # Configuration-set event publishing names the kind `eventType`.
             data = {**data, "notificationType": event_type}
         if "notificationType" in data:
-            return _SES.validate_python(data)
+            return _ses().validate_python(data)
     except ValidationError as exc:
         raise InboundRejected(record_id, describe(exc)) from exc
     raise InboundRejected(

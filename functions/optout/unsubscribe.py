@@ -4,18 +4,25 @@ POST with body `List-Unsubscribe=One-Click` (sent by the mail client, or by the 
 confirmation page) unsubscribes. GET only shows that page: link scanners and previews fetch
 GET, so GET alone must never unsubscribe. Any invalid, forged or expired token gets the same
 generic 400 page, which says nothing about any account.
+
+The Function URL's event is read directly (method, query, body): Powertools' HTTP resolver did
+the same for two routes, and its import (its routing, validation and async machinery) was a
+fifth of this function's cold start (docs/decisions.md, "Cold start").
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
+import json
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -33,8 +40,6 @@ from functions.core.unsubscribe import (
 from functions.observability import logger, metrics
 from functions.settings import UnsubscribeSettings
 
-app = LambdaFunctionUrlResolver()
-
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058 §3.1: the POST body
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -48,16 +53,52 @@ _PAGE = """<!doctype html>
 <body style="font-family:sans-serif;max-width:32em;margin:3em auto">{body}</body></html>"""
 
 
-def _page(status: int, title: str, body: str) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type="text/html; charset=utf-8",
-        body=_PAGE.format(title=html.escape(title), body=body),
-        headers=_HEADERS,
-    )
+Response = dict[str, Any]  # what a Function URL returns: statusCode, headers, body
+_NOT_FOUND: Response = {
+    "statusCode": 404,
+    "headers": {"Content-Type": "application/json"},
+    "body": json.dumps({"statusCode": 404, "message": "Not found"}),
+}
 
 
-def _invalid() -> Response[str]:
+@dataclass(frozen=True)
+class Request:
+    """What this function reads of a Function URL event (payload format 2.0)."""
+
+    method: str
+    path: str
+    token: str
+    content_type: str
+    body: str
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Request:
+        http = event.get("requestContext", {}).get("http", {})
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        body = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(body).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                body = ""  # not a one-click body: the generic page
+        return cls(
+            method=str(http.get("method", "")).upper(),
+            path=event.get("rawPath") or http.get("path") or "/",
+            token=(event.get("queryStringParameters") or {}).get(QUERY_PARAMETER, ""),
+            content_type=headers.get("content-type", ""),
+            body=body,
+        )
+
+
+def _page(status: int, title: str, body: str) -> Response:
+    return {
+        "statusCode": status,
+        "headers": {**_HEADERS, "Content-Type": "text/html; charset=utf-8"},
+        "body": _PAGE.format(title=html.escape(title), body=body),
+    }
+
+
+def _invalid() -> Response:
     # One page for every failure (malformed, forged, expired, missing body): reveals nothing.
     return _page(
         400,
@@ -67,13 +108,14 @@ def _invalid() -> Response[str]:
     )
 
 
-def _claims() -> UnsubscribeClaims | None:
-    services: Services[UnsubscribeSettings] = app.context["services"]
-    token = app.current_event.get_query_string_value(QUERY_PARAMETER, "") or ""
+def _claims(services: Services[UnsubscribeSettings], request: Request) -> UnsubscribeClaims | None:
     rules = load_reply_rules(services.settings.config_root)
     try:
         return verify_token(
-            token, app.context["key"], now=services.clock.now(), max_age=rules.unsubscribe.max_age
+            request.token,
+            services.unsubscribe_key(),
+            now=services.clock.now(),
+            max_age=rules.unsubscribe.max_age,
         )
     except InvalidUnsubscribeToken as exc:
         logger.info("unsubscribe token refused", extra={"problem": exc.problem.value})
@@ -90,11 +132,9 @@ def _company(services: Services[UnsubscribeSettings], claims: UnsubscribeClaims)
         return "the sender"  # a lender offboarded since the email went out: still unsubscribe
 
 
-def _is_one_click() -> bool:
+def _is_one_click(request: Request) -> bool:
     """RFC 8058: the body is `List-Unsubscribe=One-Click`, form-urlencoded or multipart."""
-    event = app.current_event
-    body = event.decoded_body or ""
-    content_type = event.headers.get("content-type", "")
+    body, content_type = request.body, request.content_type
     if content_type.startswith("multipart/form-data"):
         raw = f"Content-Type: {content_type}\r\n\r\n{body}".encode()
         message = BytesParser(policy=policy.default).parsebytes(raw)
@@ -108,15 +148,13 @@ def _is_one_click() -> bool:
     return ONE_CLICK[1] in parse_qs(body).get(ONE_CLICK[0], [])
 
 
-@app.get("/")
-def confirmation_page() -> Response[str]:
-    claims = _claims()
+def confirmation_page(services: Services[UnsubscribeSettings], request: Request) -> Response:
+    claims = _claims(services, request)
     if claims is None:
         return _invalid()
     metrics.add_metric(name="UnsubscribePageShown", unit=MetricUnit.Count, value=1)
-    services: Services[UnsubscribeSettings] = app.context["services"]
     company = html.escape(_company(services, claims))
-    token = html.escape(app.current_event.get_query_string_value(QUERY_PARAMETER, "") or "")
+    token = html.escape(request.token)
     return _page(
         200,
         "Unsubscribe",
@@ -128,15 +166,13 @@ def confirmation_page() -> Response[str]:
     )
 
 
-@app.post("/")
-def one_click() -> Response[str]:
-    claims = _claims()
+def one_click(services: Services[UnsubscribeSettings], request: Request) -> Response:
+    claims = _claims(services, request)
     if claims is None:
         return _invalid()
-    if not _is_one_click():
+    if not _is_one_click(request):
         metrics.add_metric(name="UnsubscribeNotOneClick", unit=MetricUnit.Count, value=1)
         return _invalid()
-    services: Services[UnsubscribeSettings] = app.context["services"]
     config_root = services.settings.config_root
     rules = load_reply_rules(config_root)
     feedback = Feedback(ports=services, rules=rules, config_root=config_root)
@@ -153,6 +189,9 @@ def one_click() -> Response[str]:
     )
 
 
+ROUTES = {("GET", "/"): confirmation_page, ("POST", "/"): one_click}
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(
@@ -161,9 +200,6 @@ def handler(
     services: Services[UnsubscribeSettings] | None = None,
 ) -> dict[str, Any]:
     services = services or unsubscribe_services()
-    # Powertools leaves Router.append_context and clear_context unannotated.
-    app.append_context(services=services, key=services.unsubscribe_key())  # type: ignore[no-untyped-call]
-    try:
-        return app.resolve(event, context)
-    finally:
-        app.clear_context()  # type: ignore[no-untyped-call]
+    request = Request.from_event(event)
+    route = ROUTES.get((request.method, request.path))
+    return _NOT_FOUND if route is None else route(services, request)

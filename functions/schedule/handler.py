@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
@@ -70,9 +69,7 @@ def handler(
             )
         )
     else:
-        for s3_record in S3Event(event).records:
-            obj = s3_record.s3.get_object
-            key = unquote_plus(obj.key)  # S3 event keys are URL-encoded ("a+b.csv" = "a b.csv")
+        for key, etag in _created_objects(event):
             if not key.startswith(INTAKE_PREFIXES):
                 # Reports go to rejects/ in the same bucket: never read our own output.
                 logger.warning("not an upload: ignored", extra={"upload_key": key})
@@ -81,7 +78,7 @@ def handler(
                 ingest(
                     services,
                     key,
-                    obj.etag,
+                    etag,
                     services.clock.now(),
                     settings.config_root,
                     settings.reports_prefix,
@@ -96,6 +93,17 @@ def handler(
         elif _accepted_lender_file(outcome) and settings.plan_function:
             _plan_later(services, outcome.record)
     return {"uploads": [outcome.record.model_dump(mode="json") for outcome in outcomes]}
+
+
+def _created_objects(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, ETag) of each object of an S3 ObjectCreated event, read as Powertools' S3Event
+    reads them, without importing every event class it ships (a tenth of a cold start)."""
+    objects = []
+    for record in event["Records"]:
+        obj = record["s3"]["object"]
+        # S3 event keys are URL-encoded ("a+b.csv" = "a b.csv"); a deletion carries no ETag.
+        objects.append((unquote_plus(obj["key"]), obj.get("eTag") or ""))
+    return objects
 
 
 def _observe(outcome: IntakeOutcome) -> None:

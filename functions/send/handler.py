@@ -13,6 +13,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+# Nearly every rung's gate reads the borrower's phone number for its time zones, which
+# functions.core.zones imports on first use (for the optout function, whose receipts read
+# none): the send function loads it at its cold start, where it is paid anyway.
+import phonenumbers.timezone  # noqa: F401
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel

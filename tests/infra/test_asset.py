@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import yaml
 
-from infra.bundling import PROVIDED_BY_LAMBDA, TRIMMED, dependency_key, runtime_pins
+from functions.core.config_files import parsed_path
+from infra.bundling import (
+    CONFIG_DIRS,
+    PROVIDED_BY_LAMBDA,
+    TRIMMED,
+    BundlingError,
+    dependency_key,
+    runtime_pins,
+    write_parsed_config,
+)
 from infra.paths import PROJECT_ROOT
 from infra.runtime_python import runtime_python
 from infra.stack_config import CONTEXT_KEY, RungStackConfig, cdk_json_context
@@ -38,6 +49,25 @@ def test_asset_holds_functions_config_and_ladders(asset_dir: Path) -> None:
         "kpis/base/entered.sql",
     ):
         assert (asset_dir / relative).is_file(), relative
+
+
+def test_asset_carries_every_config_yaml_pre_parsed_unchanged(asset_dir: Path) -> None:
+    # Given every YAML file of config/ and ladders/ in the asset
+    shipped = sorted(p for d in CONFIG_DIRS for p in (asset_dir / d).rglob("*.yaml"))
+    assert len(shipped) >= 10
+    for path in shipped:
+        # Then its pre-parsed JSON holds exactly what PyYAML reads from it
+        parsed = json.loads(parsed_path(path).read_text(encoding="utf-8"))
+        assert parsed == yaml.safe_load(path.read_text(encoding="utf-8")), path
+
+
+def test_a_config_file_json_cannot_carry_fails_the_build(tmp_path: Path) -> None:
+    # Given a ladder whose YAML holds a date (JSON has none)
+    (tmp_path / "ladders").mkdir()
+    (tmp_path / "ladders" / "dated.yaml").write_text("id: dated\nstarts: 2026-12-01\n")
+    # When the asset's config is pre-parsed / Then the build stops, naming the file
+    with pytest.raises(BundlingError, match=r"ladders/dated\.yaml: JSON cannot carry"):
+        write_parsed_config(tmp_path)
 
 
 def test_asset_ships_no_tests(asset_dir: Path) -> None:
@@ -97,7 +127,6 @@ def test_asset_bundles_dependencies_for_the_lambda_runtime(asset_dir: Path) -> N
     # Given the dependencies next to the sources
     for package in (
         "pydantic",
-        "pydantic_settings",
         "phonenumbers",
         "babel",
         "jinja2",
@@ -111,6 +140,8 @@ def test_asset_bundles_dependencies_for_the_lambda_runtime(asset_dir: Path) -> N
     assert cpython in core.name
     # And what the Lambda runtime or the Powertools layer provides is not duplicated
     assert not (asset_dir / "aws_lambda_powertools").exists()
+    # And pydantic-settings, which only the type checker reads, is not shipped
+    assert not (asset_dir / "pydantic_settings").exists()
     assert not (asset_dir / "boto3").exists()
 
 

@@ -193,6 +193,15 @@ def test_schedule_sample_upload_stores_accounts_starts_ladders_and_reports(aws: 
     ]
 
 
+def test_schedule_reads_a_url_encoded_key_as_the_object_s_name(aws: Aws) -> None:
+    # Given a file whose name has a space (S3 sends the key form-encoded: "December+file.csv")
+    answer = aws.upload("uploads/demo/December file.csv", (SAMPLES / "accounts.csv").read_bytes())
+    # Then the object is read under its real name, and its report is named after it
+    (record,) = answer["uploads"]
+    assert record["key"] == "uploads/demo/December file.csv" and record["accepted"] == 14
+    assert record["report_key"] == "rejects/demo/December file.rejects.csv"
+
+
 def test_schedule_duplicate_event_changes_nothing(aws: Aws) -> None:
     body = (SAMPLES / "accounts.csv").read_bytes()
     key = "uploads/demo/2026-12-01.csv"

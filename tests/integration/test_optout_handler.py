@@ -7,6 +7,7 @@ docs/design.md, Provider events; user stories 4–8).
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Iterator
@@ -768,6 +769,30 @@ def test_unsubscribe_bad_tokens_get_one_generic_page() -> None:
     assert {r["statusCode"] for r in (forged, expired, garbage, no_body)} == {400}
     assert len({r["body"] for r in (forged, expired, garbage, no_body)}) == 1
     assert "j***" not in forged["body"] and "Demo Finance" not in forged["body"]
+    assert services.suppressions.get(Channel.EMAIL, EMAIL) is None
+
+
+def test_unsubscribe_reads_a_base64_encoded_one_click_body() -> None:
+    # Given a Function URL event whose body Lambda passed base64-encoded
+    services = memory_services(account(phone=None))
+    event = url_event("POST", token_for(), "")
+    event.update(
+        body=base64.b64encode(b"List-Unsubscribe=One-Click").decode(), isBase64Encoded=True
+    )
+    # When it is clicked
+    response = click(services, event)
+    # Then the address is unsubscribed as with a plain body
+    assert response["statusCode"] == 200
+    assert services.suppressions.get(Channel.EMAIL, EMAIL) is not None
+
+
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/"), ("GET", "/admin"), ("DELETE", "/")])
+def test_unsubscribe_answers_other_methods_and_paths_not_found(method: str, path: str) -> None:
+    services = memory_services(account(phone=None))
+    event = url_event(method, token_for(), "List-Unsubscribe=One-Click")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    response = click(services, event)
+    assert response["statusCode"] == 404
     assert services.suppressions.get(Channel.EMAIL, EMAIL) is None
 
 

@@ -24,7 +24,6 @@ from moto import mock_aws
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from functions.adapters.aws_errors import SEND_CLIENT_CONFIG
 from functions.adapters.dynamo import (
     DynamoAccountStore,
     DynamoAddressLeases,
@@ -68,6 +67,7 @@ from functions.adapters.records import (
     ReviewClosed,
 )
 from functions.adapters.s3_objects import S3ObjectStore
+from functions.adapters.send_client import SEND_CLIENT_CONFIG
 from functions.adapters.ses_email import SesEmailSender
 from functions.adapters.sms_voice import SmsVoiceSender
 from functions.adapters.sns_push import SnsPushSender

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, EmailStr, TypeAdapter, ValidationError
@@ -19,6 +21,7 @@ from pydantic import BaseModel, EmailStr, TypeAdapter, ValidationError
 from bench.cold_start import HANDLERS, lambda_environment, subject_code
 from functions.core.lenders import EmailAddress
 from functions.settings import SendSettings, Settings
+from infra.bundling import CONFIG_DIRS, write_parsed_config
 from infra.paths import PROJECT_ROOT
 
 # Imported on first use, never at a cold start: holidays when profiles first build calendars,
@@ -35,8 +38,27 @@ DEFERRED = (
     "rapidfuzz",
     "pydantic_settings",
     "dotenv",
+    "yaml",  # the asset's configuration is read pre-parsed (functions/core/config_files.py)
 )
 DEFERRED_UNLESS_SCHEDULE = ("babel", "email_validator")
+# phonenumbers: the optout function reads a number only for a two-way SMS reply, the
+# unsubscribe function never; the send gate (nearly every rung) and intake read them always.
+DEFERRED_IN = {
+    "functions.optout.handler": ("phonenumbers",),
+    "functions.optout.unsubscribe": ("phonenumbers",),
+}
+# Parts of libraries no handler imports at its cold start: botocore's HTTP stack (boto3 loads
+# it with the first client), Powertools' HTTP resolver and event classes (each handler reads
+# its event itself), pydantic.networks (on the first lender receipt address; the schedule
+# function's lender files hold URLs and addresses, so it loads it up front).
+NEVER_AT_COLD_START = (
+    "botocore.config",
+    "botocore.endpoint",
+    "urllib3",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.data_classes",
+)
+NEVER_UNLESS_SCHEDULE = ("pydantic.networks",)
 
 
 def loaded_at_cold_start(module: str, settings_model: str) -> set[str]:
@@ -68,9 +90,58 @@ def test_a_cold_start_leaves_first_use_libraries_unimported(
     loaded = loaded_at_cold_start(module, settings_model)
     # Then the handler is loaded, and none of the deferred libraries is
     assert module in loaded
-    deferred = DEFERRED if "schedule" in module else DEFERRED + DEFERRED_UNLESS_SCHEDULE
+    schedule = "schedule" in module
+    deferred = (
+        *DEFERRED,
+        *(() if schedule else DEFERRED_UNLESS_SCHEDULE),
+        *DEFERRED_IN.get(module, ()),
+    )
     early = sorted(name for name in loaded if name.split(".")[0] in deferred)
     assert early == []
+    # Nor any of the library parts no cold start needs
+    never = (*NEVER_AT_COLD_START, *(() if schedule else NEVER_UNLESS_SCHEDULE))
+    unneeded = sorted(
+        name for name in loaded if any(name == p or name.startswith(f"{p}.") for p in never)
+    )
+    assert unneeded == []
+
+
+def test_every_configuration_is_read_from_the_asset_without_pyyaml(tmp_path: Path) -> None:
+    # Given the configuration as the asset ships it: YAML with its pre-parsed JSON beside it
+    for directory in CONFIG_DIRS:
+        shutil.copytree(PROJECT_ROOT / directory, tmp_path / directory)
+    write_parsed_config(tmp_path)
+    # When a fresh interpreter loads every configuration a function reads
+    code = f"""
+import sys
+from pathlib import Path
+from functions.core import (
+    experiments, ladder, lender_scope, lenders, lint, profiles, replies, retention, zones
+)
+root = Path({str(tmp_path)!r})
+lenders.load_lender(root, "demo")
+ladder.load_ladder(root, "default")
+experiments.load_experiments(root, "demo")
+experiments.load_guardrails(root)
+lender_scope.load_collector(root)
+lint.load_lint_rules(root)
+profiles.load_profiles(root)
+replies.load_reply_rules(root)
+retention.load_retention(root)
+zones.load_atlas(root)
+print("yaml" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Then it never imports PyYAML
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def _clear_rung_variables(monkeypatch: pytest.MonkeyPatch) -> None:
