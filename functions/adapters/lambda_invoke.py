@@ -1,4 +1,4 @@
-"""Lambda: a large upload's next chunk, invoked asynchronously
+"""Lambda: a large upload's next chunk (or an accepted file's plan), invoked asynchronously
 (functions.core.ports.Continuations)."""
 
 from __future__ import annotations

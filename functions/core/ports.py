@@ -284,7 +284,8 @@ class FileDecryption(Protocol):
 
 class Continuations(Protocol):
     def continue_later(self, function_arn: str, payload: str) -> None:
-        """Invoke a function asynchronously with `payload` (a large upload's next chunk)."""
+        """Invoke a function asynchronously with `payload` (a large upload's next chunk, or an
+        accepted lender file to plan)."""
         ...
 
 
