@@ -23,10 +23,11 @@ from rung.plan import plan
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 DAYS = 35
+ROWS = 1_000_000
 
 
 def run(quick: bool = False) -> str:
-    rows = 20_000 if quick else 1_000_000
+    rows = 20_000 if quick else ROWS
     lender = load_lender(PROJECT_ROOT, "demo")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "accounts.csv"
