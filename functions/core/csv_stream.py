@@ -292,7 +292,14 @@ class CsvText:
         for line in self._raw:
             self._offset += len(line)
             self._lines += 1
-            yield self._decode(line)
+            if self._ascii_so_far:
+                yield self._decode(line)
+                continue
+            try:  # the common case inline: a line in the settled encoding
+                text = line.decode(self.encoding)
+            except UnicodeDecodeError:
+                text = self._decode(line)
+            yield text
 
     def _decode(self, line: bytes) -> str:
         try:

@@ -623,6 +623,7 @@ def parse_amount(text: str, currency: str | None) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-digits))
 
 
+@lru_cache(maxsize=4096)  # due dates repeat across rows (bounded, as amounts are)
 def parse_iso_date(text: str) -> date:
     if not _ISO_DATE.match(text):
         raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD)")
