@@ -97,6 +97,16 @@ def test_validate_with_workers_lists_the_same_rows_and_counts_without_a_plan(
     assert parallel.getvalue().splitlines() == [*checked, command.PLAN_LEFT_OUT]
 
 
+def test_validate_json_with_workers_gives_the_same_answer_but_the_plan() -> None:
+    alone, parallel = StringIO(), StringIO()
+    validate(SAMPLES / "accounts.csv", "demo", True, alone)
+    validate(SAMPLES / "accounts.csv", "demo", True, parallel, workers=2)
+    one, two = json.loads(alone.getvalue()), json.loads(parallel.getvalue())
+    assert two.pop("plan") == command.PLAN_LEFT_OUT
+    assert one.pop("plan").startswith("plan: ")
+    assert two == one
+
+
 def test_validate_is_registered_with_the_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
