@@ -118,8 +118,9 @@ def record_spans(
         yield Span(
             Cursor(byte_offset=offset, lines=lines, encoding=encoding), offset + cut, settled
         )
-        lines += pending.count(b"\n", 0, cut) + pending.count(b"\r", 0, cut)
-        lines -= pending.count(b"\r\n", 0, cut)
+        returns = pending.count(b"\r", 0, cut)
+        lines += pending.count(b"\n", 0, cut) + returns
+        lines -= pending.count(b"\r\n", 0, cut) if returns else 0
         offset += cut
         del pending[:cut]
 

@@ -552,7 +552,8 @@ def _without_duplicates(
     seen: SeenAccounts,
     report: FileReport,
 ) -> Iterator[RowResult[LenderRow]]:
-    duplicates = seen.duplicates(json.dumps(accepted, ensure_ascii=False)) if accepted else {}
+    pairs = json.dumps(accepted, ensure_ascii=False)
+    duplicates = seen.duplicates(pairs, len(accepted)) if accepted else {}
     for result in held:
         if result.row in duplicates:
             result = result.rejected_with(duplicate_error(duplicates[result.row][1]))
@@ -568,29 +569,32 @@ class SeenAccounts:
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("PRAGMA cache_size=-8192")  # KiB
-        self._db.execute("CREATE TABLE seen (account_id TEXT PRIMARY KEY, row INTEGER)")
-        self._db.execute("CREATE TABLE batch (row INTEGER PRIMARY KEY, account_id TEXT)")
-
-    def duplicates(self, accepted: str) -> dict[int, tuple[str, int]]:
-        """Remember the ids of `accepted` (JSON `[[row, account_id], …]` in row order) and
-        return the rows whose id was seen before, in an earlier row of this batch or of an
-        earlier one: row → (account id, the row that claimed it first).
-
-        The ids go to SQLite as one JSON text: no Python object a row on this side."""
-        db = self._db
-        db.execute("DELETE FROM batch")
-        db.execute(
-            "INSERT INTO batch (row, account_id) "
-            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
-            (accepted,),
+        # WITHOUT ROWID: one B-tree keyed by the id, not a table and an index beside it.
+        self._db.execute(
+            "CREATE TABLE seen (account_id TEXT PRIMARY KEY, row INTEGER) WITHOUT ROWID"
         )
-        db.execute(
+
+    def duplicates(self, accepted: str, count: int) -> dict[int, tuple[str, int]]:
+        """Remember the ids of `accepted` (JSON `[[row, account_id], …]` of `count` pairs, in
+        row order) and return the rows whose id was seen before, in an earlier row of this
+        batch or of an earlier one: row → (account id, the row that claimed it first).
+
+        The ids go to SQLite as one JSON text: no Python object a row on this side. When
+        every id was new (the common case), no second look is needed."""
+        inserted = self._db.execute(
             "INSERT OR IGNORE INTO seen (account_id, row) "
-            "SELECT account_id, row FROM batch ORDER BY row"
-        )
-        found = db.execute(
-            "SELECT batch.row, batch.account_id, seen.row FROM batch "
-            "JOIN seen ON seen.account_id = batch.account_id WHERE seen.row <> batch.row"
+            "SELECT json_extract(value, '$[1]'), json_extract(value, '$[0]') "
+            "FROM json_each(?) ORDER BY key",
+            (accepted,),
+        ).rowcount
+        if inserted == count:
+            return {}
+        found = self._db.execute(
+            "SELECT batch.row, batch.account_id, seen.row FROM "
+            "(SELECT json_extract(value, '$[0]') AS row, json_extract(value, '$[1]') AS account_id "
+            "FROM json_each(?)) AS batch "
+            "JOIN seen ON seen.account_id = batch.account_id WHERE seen.row <> batch.row",
+            (accepted,),
         )
         return {row: (account_id, first) for row, account_id, first in found}
 

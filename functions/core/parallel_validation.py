@@ -155,7 +155,8 @@ def _settled(
     verdicts: SpanVerdicts, seen: SeenAccounts, report: FileReport
 ) -> Iterator[RowResult[LenderRow]]:
     """A span's rejected rows with its duplicates among them, in row order; counts added."""
-    duplicates = seen.duplicates(verdicts.accepted)
+    accepted = verdicts.rows - len(verdicts.rejected)
+    duplicates = seen.duplicates(verdicts.accepted, accepted)
     rejected = verdicts.rejected + [
         RowResult(row, account_id, None, (duplicate_error(first),))
         for row, (account_id, first) in duplicates.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
@@ -13,7 +14,13 @@ import pytest
 from functions.core.csv_safety import SafeCsvWriter, neutralise
 from functions.core.csv_stream import CHUNK_BYTES
 from functions.core.errors import FileRejected
-from functions.core.lender_file import FileReport, LenderFile, RowResult, validate_lender_file
+from functions.core.lender_file import (
+    FileReport,
+    LenderFile,
+    RowResult,
+    SeenAccounts,
+    validate_lender_file,
+)
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import AccountStatus, Channel
 from functions.settings import PROJECT_ROOT
@@ -193,6 +200,21 @@ def test_file_duplicate_account_id_rejects_later_rows_naming_the_first() -> None
         "account_id: duplicate account_id (first seen in row 2)"
     ] * 2
     assert (report.rows, report.accepted, report.rejected) == (4, 2, 2)
+
+
+def test_seen_accounts_find_duplicates_within_and_across_batches() -> None:
+    with SeenAccounts() as seen:
+        # every id new: nothing to report
+        assert seen.duplicates(json.dumps([[2, "A1"], [3, "A2"]]), 2) == {}
+        # a repeat inside the batch and one of an earlier batch, ids beyond ASCII included
+        batch = [[4, "A3"], [5, "A3"], [6, "A1"], [7, "王芳-1"], [8, "王芳-1"]]
+        assert seen.duplicates(json.dumps(batch, ensure_ascii=False), 5) == {
+            5: ("A3", 4),
+            6: ("A1", 2),
+            8: ("王芳-1", 7),
+        }
+        # the first row stays the first, however often the id comes back
+        assert seen.duplicates(json.dumps([[9, "A3"]]), 1) == {9: ("A3", 4)}
 
 
 def test_file_rejected_row_claims_no_account_id() -> None:
