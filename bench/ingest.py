@@ -38,7 +38,7 @@ from functions.core.intake import ingest
 from functions.core.lender_file import FileReport, validate_lender_file
 from functions.core.lenders import ShippedLenders, load_lender
 from functions.core.models import Account, Channel
-from functions.core.parallel_validation import validate_in_parallel
+from functions.core.parallel_validation import WorkerUsage, validate_in_parallel
 from functions.settings import PROJECT_ROOT
 
 KEY = "uploads/demo/generated.csv"
@@ -137,23 +137,26 @@ class Ports:
 
 def child(mode: str, root: Path) -> dict[str, Any]:
     path = root / KEY
-    worker_cpu: dict[int, float] = {}
+    workers: dict[int, WorkerUsage] = {}
     with cpu_clock() as clock:
-        rows, accepted = _work(mode, root, path, worker_cpu)
+        rows, accepted = _work(mode, root, path, workers)
     return {
         "rows": rows,
         "accepted": accepted,
         "seconds": clock.wall,
         # Workers come from a fork server, not from this process: their CPU time is their own
         # report (functions.core.parallel_validation), added here.
-        "cpu": clock.cpu + sum(worker_cpu.values()),
+        "cpu": clock.cpu + sum(worker.cpu for worker in workers.values()),
         "main_cpu": clock.own_cpu,
-        "worker_cpu": sorted(worker_cpu.values()),
+        "worker_cpu": sorted(worker.cpu for worker in workers.values()),
+        "worker_peak_kib": max((worker.peak_kib for worker in workers.values()), default=0),
         "load": os.getloadavg()[0],
     }
 
 
-def _work(mode: str, root: Path, path: Path, worker_cpu: dict[int, float]) -> tuple[int, int]:
+def _work(
+    mode: str, root: Path, path: Path, workers_used: dict[int, WorkerUsage]
+) -> tuple[int, int]:
     if mode == "parse":
         with path.open("rb") as raw:
             rows = sum(1 for _ in csv.reader(io.TextIOWrapper(raw, "utf-8", newline=""))) - 1
@@ -169,7 +172,7 @@ def _work(mode: str, root: Path, path: Path, worker_cpu: dict[int, float]) -> tu
         report = FileReport()
         lender = load_lender(PROJECT_ROOT, "demo")
         workers = len(os.sched_getaffinity(0))
-        for _ in validate_in_parallel(path, lender, report, workers, worker_cpu=worker_cpu):
+        for _ in validate_in_parallel(path, lender, report, workers, workers_used=workers_used):
             pass
         rows, accepted = report.rows, report.accepted
     else:
@@ -191,6 +194,7 @@ class Run:
         self.seconds: float = figures["seconds"]
         self.main_cpu: float = figures["main_cpu"]
         self.worker_cpu: list[float] = figures["worker_cpu"]
+        self.worker_peak_kib: int = figures["worker_peak_kib"]
         self.load: float = figures["load"]
         self.peak_kib = usage.peak_kib
 
@@ -254,6 +258,7 @@ def run(quick: bool = False) -> str:
     ratio = {name: parse_rate / value for name, value in rate.items()}
     growth_validate = validate.peak_kib / validate_small.peak_kib
     growth_parallel = parallel.peak_kib / parallel_small.peak_kib
+    growth_worker = parallel.worker_peak_kib / parallel_small.worker_peak_kib
     growth_sink = sink_small.peak_kib / sink_tiny.peak_kib
     workers_cpu = " and ".join(f"{cpu:.1f} s" for cpu in parallel.worker_cpu)
     loaded = parallel.load > cores / 2
@@ -306,6 +311,9 @@ Accepted {validate.accepted:,} of {validate.rows:,} rows.
 | `rung validate --workers {cores}` (main process), {small_rows:,} → {large_rows:,} rows | \
 {parallel_small.peak_kib / 1024:.0f} MiB | {parallel.peak_kib / 1024:.0f} MiB | \
 {growth_parallel:.2f}× | ≤ {TARGET_MEMORY_GROWTH}× |
+| `rung validate --workers {cores}` (the larger worker), {small_rows:,} → {large_rows:,} rows | \
+{parallel_small.worker_peak_kib / 1024:.0f} MiB | {parallel.worker_peak_kib / 1024:.0f} MiB | \
+{growth_worker:.2f}× | ≤ {TARGET_MEMORY_GROWTH}× |
 | intake (counting sinks: intake's own memory), {tiny_rows:,} → {small_rows:,} rows | \
 {sink_tiny.peak_kib / 1024:.0f} MiB | {sink_small.peak_kib / 1024:.0f} MiB | \
 {growth_sink:.2f}× | ≤ {TARGET_MEMORY_GROWTH}× |

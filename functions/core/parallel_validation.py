@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import resource
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -46,6 +47,14 @@ from functions.core.lenders import LenderConfig
 
 
 @dataclass(frozen=True)
+class WorkerUsage:
+    """A worker's own CPU seconds (user + system) and peak resident set (KiB) so far."""
+
+    cpu: float
+    peak_kib: int
+
+
+@dataclass(frozen=True)
 class SpanVerdicts:
     """A worker's answer for one span."""
 
@@ -57,7 +66,7 @@ class SpanVerdicts:
     settled: bool  # whether `end.encoding` is final
     file_error: str = ""  # the span became unreadable here (its rows before it stand)
     worker: int = 0  # the worker's process id
-    worker_cpu: float = 0.0  # its CPU seconds so far (user + system)
+    usage: WorkerUsage | None = None  # the worker's so far
 
 
 def validate_span(
@@ -92,7 +101,10 @@ def validate_span(
             settled=text.encoding_settled,
             file_error=file_error,
             worker=os.getpid(),
-            worker_cpu=time.process_time(),
+            usage=WorkerUsage(
+                cpu=time.process_time(),
+                peak_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            ),
         )
 
 
@@ -102,14 +114,14 @@ def validate_in_parallel(
     report: FileReport,
     workers: int,
     on_rows: Callable[[int], None] | None = None,
-    worker_cpu: dict[int, float] | None = None,
+    workers_used: dict[int, WorkerUsage] | None = None,
     span_bytes: int = SPAN_BYTES,
 ) -> Iterator[RowResult[LenderRow]]:
     """The rejected rows of `validate_lender_file` on the file at `path`, in file order,
     judged by `workers` processes; `report` is complete at the end. `on_rows(n)` is told of
-    every n rows judged; `worker_cpu` is filled with each worker's CPU seconds (process id →
-    seconds, the workers' own clock: they are no children of this process). The file must
-    not change while it is read."""
+    every n rows judged; `workers_used` is filled with each worker's usage by process id (their
+    own figures: they are no children of this process). The file must not change while it
+    is read."""
     with path.open("rb") as stream:
         lender_file = LenderFile(stream, lender)
         report.ignored_columns = lender_file.header.ignored
@@ -136,8 +148,8 @@ def validate_in_parallel(
                 report.encoding = verdicts.end.encoding
                 if on_rows is not None:
                     on_rows(verdicts.rows)
-                if worker_cpu is not None:
-                    worker_cpu[verdicts.worker] = verdicts.worker_cpu
+                if workers_used is not None and verdicts.usage is not None:
+                    workers_used[verdicts.worker] = verdicts.usage
                 if verdicts.file_error:
                     report.file_error = verdicts.file_error
                     break
