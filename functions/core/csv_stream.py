@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
@@ -222,7 +222,8 @@ class CsvText:
         self._lines = 0
         self._bad_lines: list[int] = []
         self._raw = self._physical_lines(first[len(bom) :])
-        self._reader = csv.reader(self._decoded(), strict=False)
+        self._lines_read = self._decoded()
+        self._reader = csv.reader(self._lines_read, strict=False)
         header = self._next_record()
         if header is None:
             raise FileRejected("the file has no header row")
@@ -246,9 +247,16 @@ class CsvText:
         text._lines = start.lines
         text._bad_lines = []
         text._raw = text._physical_lines(stream.read(CHUNK_BYTES))
-        text._reader = csv.reader(text._decoded(), strict=False)
+        text._lines_read = text._decoded()
+        text._reader = csv.reader(text._lines_read, strict=False)
         text.header = []
         return text
+
+    def close(self) -> None:
+        """Let go of the buffers now: the line generators refer to this object, a cycle that
+        only a full garbage collection would otherwise free (a reader per span adds up)."""
+        self._lines_read.close()
+        self._raw.close()
 
     @property
     def cursor(self) -> Cursor:
@@ -289,7 +297,7 @@ class CsvText:
             raise FileRejected("the file changed since it was started: resume point is gone")
         self._lines = start.lines
 
-    def _decoded(self) -> Iterator[str]:
+    def _decoded(self) -> Generator[str]:
         for line in self._raw:
             self._offset += len(line)
             self._lines += 1
@@ -318,7 +326,7 @@ class CsvText:
             if self._ascii_so_far and not line.isascii():
                 self._ascii_so_far = False
 
-    def _physical_lines(self, first: bytes) -> Iterator[bytes]:
+    def _physical_lines(self, first: bytes) -> Generator[bytes]:
         pending = b""
         chunk = first
         while chunk:

@@ -92,6 +92,8 @@ def validate_span(
                     accepted.append((verdict.row, verdict.account_id))
         except FileRejected as exc:
             file_error = str(exc)
+        finally:
+            text.close()
         return SpanVerdicts(
             rows=rows,
             blank_lines=cells.blank_lines,

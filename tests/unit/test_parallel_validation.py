@@ -8,9 +8,11 @@ rows (row, account id, errors, in order) and the report must be the same.
 
 from __future__ import annotations
 
+import gc
 import io
 import threading
 import warnings
+import weakref
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -20,10 +22,10 @@ import pytest
 
 from bench.ingest import lines
 from functions.core import parallel_validation
-from functions.core.csv_stream import Cursor, Span, record_spans
-from functions.core.lender_file import FileReport, validate_lender_file
+from functions.core.csv_stream import CsvText, Cursor, Span, record_spans
+from functions.core.lender_file import FileReport, LenderFile, lender_context, validate_lender_file
 from functions.core.lenders import load_lender
-from functions.core.parallel_validation import validate_in_parallel
+from functions.core.parallel_validation import validate_in_parallel, validate_span
 from functions.settings import PROJECT_ROOT
 
 DEMO = load_lender(PROJECT_ROOT, "demo")
@@ -179,3 +181,37 @@ def test_parallel_validation_never_forks_a_multithreaded_process(tmp_path: Path)
     assert [str(w.message) for w in seen if "fork()" in str(w.message)] == []
     assert report.rows == 40
     assert [r.row for r in rejected][:2] == [2, 39]
+
+
+def test_a_span_s_reader_is_freed_when_done_not_left_to_the_garbage_collector() -> None:
+    # A worker reads a hundred spans of a million-row file: a reader left in a reference
+    # cycle would hold its buffers until a full collection, and memory would grow per span.
+    data = (HEADER + "\n" + _rows(50)).encode()
+    start = Cursor(byte_offset=len(HEADER) + 1, lines=1, encoding="utf-8")
+    span, *_ = record_spans(io.BytesIO(data), start, settled=True, size=500)
+    gc.disable()
+    try:
+        text = CsvText.span(io.BytesIO(data), span)
+        assert 0 < len(list(text.records(span.end))) < 50  # stopped mid-file, as workers do
+        text.close()
+        reader = weakref.ref(text)
+        del text
+        assert reader() is None
+    finally:
+        gc.enable()
+
+
+def test_a_worker_closes_the_reader_of_its_span(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _file(tmp_path, (HEADER + "\n" + _rows(50)).encode())
+    with path.open("rb") as stream:
+        lender_file = LenderFile(stream, DEMO)
+        (span,) = record_spans(stream, lender_file.cursor, settled=True)
+    closed: list[CsvText] = []
+    monkeypatch.setattr(CsvText, "close", lambda text: closed.append(text))
+    verdicts = validate_span(
+        str(path), span, lender_file.header, lender_file.width, lender_context(DEMO)
+    )
+    assert verdicts.rows == 50
+    assert len(closed) == 1
