@@ -8,7 +8,7 @@ export TZ := UTC
 # Upgrade Node to 22+ when your machine allows and this line can go.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test test-runtime synth deploy bench mutation lint clean browser aws-calls
+.PHONY: install demo test test-runtime synth deploy bench bench-scale mutation lint clean browser aws-calls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,8 +66,13 @@ synth: $(STAMP)
 deploy: $(STAMP)
 	npx --yes aws-cdk@2 deploy --require-approval broadening
 
+# Every benchmark but the long ones, under ten minutes on two cores (bench/run.py).
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The 100,000-account, 30-day simulation alone (about ten minutes): its section only.
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.run --only bench.scale
 
 # Mutation testing of the compliance core, one module at a time (not part of `make test`).
 mutation: $(STAMP)

@@ -92,7 +92,7 @@ class Progress:
 
 
 class RowProgress(Progress):
-    """`row()` per row checked: "validating · 120,000 rows · 0:07"."""
+    """`row()` per row checked (or `row(n)` per n rows): "validating · 120,000 rows · 0:07"."""
 
     def __init__(
         self,
@@ -108,8 +108,8 @@ class RowProgress(Progress):
     def __enter__(self) -> RowProgress:
         return self
 
-    def row(self) -> None:
-        self.rows += 1
+    def row(self, count: int = 1) -> None:
+        self.rows += count
         now = self.clock()
         if self.enabled and (
             self.last_drawn is None or now - self.last_drawn >= REDRAW_EVERY_SECONDS

@@ -10,17 +10,14 @@ row. Blank lines (no cell holds anything) are not rows: they are counted in
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import re
 import sqlite3
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
-from itertools import islice
 from typing import Annotated, Any, BinaryIO, Generic, TypeVar
 from zoneinfo import available_timezones
 
@@ -52,6 +49,7 @@ from functions.core.preferences import LENDER_FILE
 REQUIRED_COLUMNS = ("account_id", "amount_due", "currency", "due_date")
 # One address column per channel (functions.core.channels): at least one must be given.
 CONTACT_COLUMNS = tuple(shape.address_field for shape in CHANNELS.values())
+_OTHER_CONTACT_COLUMNS = tuple(name for name in CONTACT_COLUMNS if name != "email")
 OPTIONAL_COLUMNS = (
     "first_name",
     "locale",
@@ -90,7 +88,6 @@ _HTTPS: TypeAdapter[AnyUrl] = TypeAdapter(
     Annotated[AnyUrl, UrlConstraints(allowed_schemes=["https"], host_required=True)]
 )
 
-PARALLEL_BATCH_ROWS = 2000
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SUBDIVISION = re.compile(r"^[A-Z0-9]{1,3}$")  # ISO 3166-2 suffix: WA, MA, 11 (Beijing)
 _POSTAL = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,11}$")
@@ -157,8 +154,8 @@ class LenderRow(BaseModel):
     @classmethod
     def _email(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
-            others = [c for c in CONTACT_COLUMNS if c != info.field_name]
-            if all(c in info.data and info.data[c] is None for c in others):
+            data = info.data
+            if all(c in data and data[c] is None for c in _OTHER_CONTACT_COLUMNS):
                 raise ValueError(
                     f"{', '.join(CONTACT_COLUMNS)} are all empty: at least one is required"
                 )
@@ -402,6 +399,11 @@ class FileReport:
         else:
             self.rejected += 1
 
+    def add_counts(self, accepted: int, rejected: int) -> None:
+        self.rows += accepted + rejected
+        self.accepted += accepted
+        self.rejected += rejected
+
 
 def duplicate_error(first_row: int) -> RowError:
     return RowError("account_id", f"duplicate account_id (first seen in row {first_row})")
@@ -420,7 +422,8 @@ class LenderFile:
             raise FileRejected(
                 f"missing required column(s): {' or '.join(CONTACT_COLUMNS)} (at least one)"
             )
-        self.blank_lines = 0
+        self.width = len(self._text.header)
+        self._rows = RowCells(self._text, self.header, self.width)
         self._context = lender_context(lender)
 
     @property
@@ -428,88 +431,74 @@ class LenderFile:
         return self._text.encoding
 
     @property
+    def encoding_settled(self) -> bool:
+        return self._text.encoding_settled
+
+    @property
+    def blank_lines(self) -> int:
+        return self._rows.blank_lines
+
+    @property
     def cursor(self) -> Cursor:
         """Position after the last result returned: resume here with `LenderFile(..., start=)`."""
         return self._text.cursor
 
-    def results(self, workers: int = 1) -> Iterator[RowResult[LenderRow]]:
-        """Every data row's verdict, in file order.
+    def results(self) -> Iterator[RowResult[LenderRow]]:
+        """Every data row's verdict, in file order."""
+        context = self._context
+        for item in self._rows():
+            yield item if isinstance(item, RowResult) else validate_row(*item, context)
 
-        `workers > 1` validates batches in that many processes (`rung validate --workers`:
-        phone and email checks are pure-Python CPU work); at most two batches per worker are
-        in flight, so memory stays flat. Accepted rows then carry no `value`.
-        """
-        if workers <= 1:
-            for item in self._raw_rows():
-                yield item if isinstance(item, RowResult) else validate_row(*item, self._context)
-            return
-        # Workers come from a fork server, never fork() of this process: forking a process that
-        # runs other threads (a progress bar, boto3's pools) can deadlock the child, and Python
-        # 3.12+ warns about it (3.14 makes forkserver the default on Linux).
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])  # workers start with the rules imported
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            in_flight: deque[Future[list[RowResult[LenderRow]]]] = deque()
-            for batch in _batches(self._raw_rows(), PARALLEL_BATCH_ROWS):
-                in_flight.append(pool.submit(validate_batch, batch, self._context))
-                if len(in_flight) >= 2 * workers:
-                    yield from in_flight.popleft().result()
-            while in_flight:
-                yield from in_flight.popleft().result()
 
-    def _raw_rows(self) -> Iterator[RowResult[LenderRow] | tuple[int, dict[str, str]]]:
-        """(row, stripped cells by contract column) to validate, or a verdict already reached."""
-        columns = tuple(self.header.columns.items())
-        needed = 1 + max(i for _, i in columns)  # cells a record needs to hold every column
-        width = len(self._text.header)
-        for record in self._text.records():
-            cells = record.cells
+class RowCells:
+    """The records of a CSV text as rows to judge: blank lines counted and skipped, each
+    other record as (row, its non-empty stripped cells by contract column), or as a verdict
+    already reached (undecodable bytes, more cells than the header)."""
+
+    def __init__(self, text: CsvText, header: HeaderMap, width: int) -> None:
+        self._text = text
+        self._columns = tuple(header.columns.items())
+        self._needed = 1 + max(i for _, i in self._columns)  # cells holding every column
+        self._width = width
+        self.blank_lines = 0
+
+    def __call__(
+        self, until: int | None = None
+    ) -> Iterator[RowResult[LenderRow] | tuple[int, dict[str, str]]]:
+        """Rows of the records that start before byte offset `until` (default: all)."""
+        columns, needed, width = self._columns, self._needed, self._width
+        for line, cells, undecodable in self._text.records(until):
             if not "".join(cells).strip():  # no cell holds anything but whitespace
                 self.blank_lines += 1
                 continue
             if len(cells) >= needed:
-                raw = {name: cells[i].strip() for name, i in columns}
+                raw = {name: text for name, i in columns if (text := cells[i].strip())}
             else:
-                raw = {name: cells[i].strip() for name, i in columns if i < len(cells)}
-            account_id = raw.get("account_id", "")
-            if record.undecodable:
-                reason = f"holds bytes that are not {self.encoding} text"
-                yield RowResult(record.line, account_id, None, (RowError("", reason),))
+                raw = {
+                    name: text
+                    for name, i in columns
+                    if i < len(cells) and (text := cells[i].strip())
+                }
+            if undecodable:
+                reason = f"holds bytes that are not {self._text.encoding} text"
+                yield _rejected(line, raw, reason)
             elif len(cells) > width and any(cell.strip() for cell in cells[width:]):
-                reason = f"has {len(cells)} cells but the header has {width}"
-                yield RowResult(record.line, account_id, None, (RowError("", reason),))
+                yield _rejected(line, raw, f"has {len(cells)} cells but the header has {width}")
             else:
-                yield record.line, raw
+                yield line, raw
 
 
-def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    while batch := list(islice(items, size)):
-        yield batch
-
-
-def validate_batch(
-    batch: list[RowResult[LenderRow] | tuple[int, dict[str, str]]], context: dict[str, Any]
-) -> list[RowResult[LenderRow]]:
-    """Runs in a worker process: judge a batch, keeping verdicts already reached.
-
-    Accepted rows come back without their value: shipping validated models between
-    processes would cost the main process more than validating them itself.
-    """
-    verdicts = (
-        item if isinstance(item, RowResult) else validate_row(*item, context) for item in batch
-    )
-    return [RowResult(v.row, v.account_id, None, v.errors) for v in verdicts]
+def _rejected(line: int, raw: dict[str, str], reason: str) -> RowResult[LenderRow]:
+    return RowResult(line, raw.get("account_id", ""), None, (RowError("", reason),))
 
 
 def validate_row(row: int, raw: dict[str, str], context: dict[str, Any]) -> RowResult[LenderRow]:
-    """Judge one row's stripped cells (contract column → text) in the lender's context."""
-    account_id = raw.get("account_id", "")
+    """Judge one row's non-empty stripped cells (contract column → text) in the lender's
+    context (an empty cell is an absent one)."""
     try:
-        value = LenderRow.model_validate(
-            {name: text for name, text in raw.items() if text}, context=context
-        )
+        value = LenderRow.model_validate(raw, context=context)
     except ValidationError as exc:
-        return RowResult(row, account_id, None, tuple(row_errors(exc)))
+        return RowResult(row, raw.get("account_id", ""), None, tuple(row_errors(exc)))
     return RowResult(row, value.account_id, value)
 
 
@@ -521,10 +510,15 @@ def row_errors(exc: ValidationError) -> Iterator[RowError]:
         yield RowError(name, reason)
 
 
+# Accepted rows whose ids are checked for duplicates at once: one SQLite statement a batch
+# instead of one a row (our choice; rows reach the caller at most this many rows late).
+DUPLICATE_BATCH_ROWS = 1000
+
+
 def validate_lender_file(
-    stream: BinaryIO, lender: LenderConfig, report: FileReport, workers: int = 1
+    stream: BinaryIO, lender: LenderConfig, report: FileReport
 ) -> Iterator[RowResult[LenderRow]]:
-    """`rung validate`: every row's result as it is judged; `report` is complete at the end.
+    """`rung validate`: every row's result, in file order; `report` is complete at the end.
 
     A file unreadable from the start raises FileRejected; one unreadable part-way stops
     there with `report.file_error` set (the rows before it keep their verdicts).
@@ -534,19 +528,37 @@ def validate_lender_file(
     lender_file = LenderFile(stream, lender)
     report.ignored_columns = lender_file.header.ignored
     report.encoding = lender_file.encoding
+    held: list[RowResult[LenderRow]] = []
+    accepted: list[tuple[int, str]] = []
     with SeenAccounts() as seen:
         try:
-            for result in lender_file.results(workers):
+            for result in lender_file.results():
+                held.append(result)
                 if result.accepted:
-                    first = seen.first_row(result.account_id, result.row)
-                    if first is not None:
-                        result = result.rejected_with(duplicate_error(first))
-                report.add(result)
-                yield result
+                    accepted.append((result.row, result.account_id))
+                    if len(accepted) >= DUPLICATE_BATCH_ROWS:
+                        yield from _without_duplicates(held, accepted, seen, report)
+                        held, accepted = [], []
         except FileRejected as exc:
             report.file_error = str(exc)
+        yield from _without_duplicates(held, accepted, seen, report)
     report.blank_lines = lender_file.blank_lines
     report.encoding = lender_file.encoding
+
+
+def _without_duplicates(
+    held: list[RowResult[LenderRow]],
+    accepted: list[tuple[int, str]],
+    seen: SeenAccounts,
+    report: FileReport,
+) -> Iterator[RowResult[LenderRow]]:
+    pairs = json.dumps(accepted, ensure_ascii=False)
+    duplicates = seen.duplicates(pairs, len(accepted)) if accepted else {}
+    for result in held:
+        if result.row in duplicates:
+            result = result.rejected_with(duplicate_error(duplicates[result.row][1]))
+        report.add(result)
+        yield result
 
 
 class SeenAccounts:
@@ -557,17 +569,34 @@ class SeenAccounts:
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("PRAGMA cache_size=-8192")  # KiB
-        self._db.execute("CREATE TABLE seen (account_id TEXT PRIMARY KEY, row INTEGER)")
-
-    def first_row(self, account_id: str, row: int) -> int | None:
-        """None the first time an id is seen (and remember `row`), else the row seen first."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO seen (account_id, row) VALUES (?, ?)", (account_id, row)
+        # WITHOUT ROWID: one B-tree keyed by the id, not a table and an index beside it.
+        self._db.execute(
+            "CREATE TABLE seen (account_id TEXT PRIMARY KEY, row INTEGER) WITHOUT ROWID"
         )
-        if cursor.rowcount:
-            return None
-        found = self._db.execute("SELECT row FROM seen WHERE account_id = ?", (account_id,))
-        return int(found.fetchone()[0])
+
+    def duplicates(self, accepted: str, count: int) -> dict[int, tuple[str, int]]:
+        """Remember the ids of `accepted` (JSON `[[row, account_id], …]` of `count` pairs, in
+        row order) and return the rows whose id was seen before, in an earlier row of this
+        batch or of an earlier one: row → (account id, the row that claimed it first).
+
+        The ids go to SQLite as one JSON text: no Python object a row on this side. When
+        every id was new (the common case), no second look is needed."""
+        inserted = self._db.execute(
+            "INSERT OR IGNORE INTO seen (account_id, row) "
+            "SELECT json_extract(value, '$[1]'), json_extract(value, '$[0]') "
+            "FROM json_each(?) ORDER BY key",
+            (accepted,),
+        ).rowcount
+        if inserted == count:
+            return {}
+        found = self._db.execute(
+            "SELECT batch.row, batch.account_id, seen.row FROM "
+            "(SELECT json_extract(value, '$[0]') AS row, json_extract(value, '$[1]') AS account_id "
+            "FROM json_each(?)) AS batch "
+            "JOIN seen ON seen.account_id = batch.account_id WHERE seen.row <> batch.row",
+            (accepted,),
+        )
+        return {row: (account_id, first) for row, account_id, first in found}
 
     def __enter__(self) -> SeenAccounts:
         return self
@@ -598,6 +627,7 @@ def parse_amount(text: str, currency: str | None) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-digits))
 
 
+@lru_cache(maxsize=4096)  # due dates repeat across rows (bounded, as amounts are)
 def parse_iso_date(text: str) -> date:
     if not _ISO_DATE.match(text):
         raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD)")

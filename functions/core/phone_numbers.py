@@ -48,7 +48,14 @@ _PARSE_ERRORS = {
 def to_e164(raw: str, region: str) -> str:
     """`raw` as E.164, read in `region` unless it carries its own calling code; ValueError
     naming why when it is not a valid phone number."""
-    number = _plain_e164(raw)
+    plain = _plain_split(raw)
+    if plain is not None:
+        calling_code, national = plain
+        # The region's own calling code and valid there: the library's E.164 form of such a
+        # number is the cell itself (a plus, the calling code, the national number).
+        if calling_code == _calling_code(region) and _national_valid_in(national, region):
+            return raw
+    number = _plain_number(plain)
     if number is None:
         try:
             number = phonenumbers.parse(raw, region)
@@ -58,7 +65,7 @@ def to_e164(raw: str, region: str) -> str:
             raise ValueError(f"not a phone number ({reason})") from exc
     # Valid for the expected region settles it at half the cost of asking every region
     # that shares the calling code (+1 has 25); otherwise ask them all.
-    expected = phonenumbers.country_code_for_region(region) == number.country_code
+    expected = _calling_code(region) == number.country_code
     if not (expected and _valid_in(number, region)) and not phonenumbers.is_valid_number(number):
         refuse_scientific_notation(raw)
         where = "" if raw.lstrip().startswith("+") else f" in region {region}"
@@ -77,25 +84,50 @@ def refuse_scientific_notation(raw: str) -> None:
 def _plain_e164(raw: str) -> PhoneNumber | None:
     """What `phonenumbers.parse(raw, any region)` returns when `raw` is `+` and ASCII digits
     and the library would only split off the calling code; None in every other case."""
+    return _plain_number(_plain_split(raw))
+
+
+def _plain_number(plain: tuple[int, str] | None) -> PhoneNumber | None:
+    if plain is None:
+        return None
+    calling_code, national = plain
+    return PhoneNumber(country_code=calling_code, national_number=int(national))
+
+
+def _plain_split(raw: str) -> tuple[int, str] | None:
+    """(calling code, national number) when `_plain_e164` takes its short path, else None."""
     found = _PLAIN.fullmatch(raw)
     if found is None:
         return None
     digits = found[1]
-    for length in range(1, _LONGEST_CALLING_CODE + 1):
-        calling_code = int(digits[:length])
-        if calling_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
+    split = _calling_code_of(digits[:_LONGEST_CALLING_CODE])
+    if split is None:
         return None  # the library retries without the plus: let it
+    length, calling_code, prefix = split
     national = digits[length:]
     if not _SHORTEST_NATIONAL_NUMBER <= len(national) <= _LONGEST_NATIONAL_NUMBER:
         return None
     if national.startswith("0"):
         return None  # the library records leading zeros (Italian numbers)
-    prefix = _national_prefix(calling_code)
     if prefix is not None and prefix.match(national):
         return None  # the library may strip it as a national prefix or carrier code
-    return PhoneNumber(country_code=calling_code, national_number=int(national))
+    return calling_code, national
+
+
+@cache  # keyed by the first three digits: at most 900 entries
+def _calling_code_of(first: str) -> tuple[int, int, re.Pattern[str] | None] | None:
+    """(its length, the calling code, its national prefix pattern) of the calling code that
+    `first` (the first 1-3 digits after the plus) starts with, None when none does."""
+    for length in range(1, len(first) + 1):
+        calling_code = int(first[:length])
+        if calling_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return length, calling_code, _national_prefix(calling_code)
+    return None
+
+
+@cache
+def _calling_code(region: str) -> int:
+    return int(phonenumbers.country_code_for_region(region))
 
 
 @cache
@@ -115,10 +147,18 @@ def _valid_in(number: PhoneNumber, region: str) -> bool:
     region's own calling code: its national number fits the region's general pattern and
     the pattern of some type of number (fixed line, mobile, toll free, …). The library asks
     the same with a dozen calls a number; here each region's patterns are gathered once."""
+    if _region_patterns(region) is None:
+        return phonenumbers.is_valid_number_for_region(number, region)
+    return _national_valid_in(phonenumbers.national_significant_number(number), region)
+
+
+def _national_valid_in(national: str, region: str) -> bool:
+    """`_valid_in` of a number of the region's calling code, given its national significant
+    number (no leading zeros): False when the region has no metadata to judge by (the
+    caller then asks the library)."""
     patterns = _region_patterns(region)
     if patterns is None:
-        return phonenumbers.is_valid_number_for_region(number, region)
-    national = phonenumbers.national_significant_number(number)
+        return False
     general, types = patterns
     return _fits(national, general) and any(_fits(national, kind) for kind in types)
 

@@ -7,7 +7,9 @@ printed as they are judged, so a million-row file needs no more memory than a sm
 JSON (docs/design.md, Command line): {"rows", "accepted", "rejected": [{"row", "account_id",
 "errors"}], "file_error"} plus "blank_lines", "ignored_columns" and "encoding".
 Last, the capacity planner's one-line verdict for the accepted rows if the file arrived now
-(`rung plan` has the details); JSON: "plan".
+(`rung plan` has the details); JSON: "plan". With `--workers N` (N processes, each reading
+its own part of the file: functions.core.parallel_validation) the plan line says it was left
+out: the workers return rejected rows and counts, not the accepted accounts.
 A payments file (`account_id, paid_at, amount`) is recognised by its header and checked with
 the payments rules (no plan line); JSON says which in "kind" ("accounts" or "payments").
 A file with a header and no rows is unusable ("file_error"). On a terminal (or with
@@ -28,6 +30,7 @@ from functions.core.errors import ConfigError, FileRejected
 from functions.core.lender_file import FileReport, LenderRow, RowResult, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account
+from functions.core.parallel_validation import validate_in_parallel
 from functions.core.payments_file import PaymentsFile
 from functions.settings import Settings
 from rung.commands.failure import CommandError
@@ -40,6 +43,7 @@ EXIT_OK = 0
 EXIT_REJECTED_ROWS = 1
 EXIT_UNUSABLE = 2
 ACCOUNTS, PAYMENTS = "accounts", "payments"
+PLAN_LEFT_OUT = "plan: left out with --workers (rung plan FILE gives it)"
 Row = TypeVar("Row", bound=RowResult[Any])
 
 
@@ -61,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--workers",
         type=positive,
         default=1,
-        help="processes validating rows (default 1; more helps only on idle cores)",
+        help="processes validating rows, each reading its own part of the file (default 1; "
+        "more helps only on idle cores; no plan line)",
     )
     parser.add_argument(
         "--pgp-key",
@@ -105,8 +110,15 @@ def validate(
             with readable.open("rb") as stream:
                 if kind == PAYMENTS:
                     _report_payments(PaymentsFile(stream, lender), report, output, progress)
+                elif workers > 1:
+                    # Workers return rejected rows and counts only: nothing for the planner.
+                    on_rows = None if progress is None else progress.row
+                    rejected = validate_in_parallel(readable, lender, report, workers, on_rows)
+                    for result in rejected:
+                        output.rejected(result)
+                    verdict = PLAN_LEFT_OUT
                 else:
-                    results = validate_lender_file(stream, lender, report, workers)
+                    results = validate_lender_file(stream, lender, report)
                     # One pass: rejected rows are reported, accepted ones laid out for the planner.
                     accepted = _accepted_reporting(_counted(results, progress), output, lender)
                     verdict = plan_verdict(accepted, lender)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import codecs
 import io
-import threading
-import warnings
+import json
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
@@ -15,7 +14,13 @@ import pytest
 from functions.core.csv_safety import SafeCsvWriter, neutralise
 from functions.core.csv_stream import CHUNK_BYTES
 from functions.core.errors import FileRejected
-from functions.core.lender_file import FileReport, LenderFile, RowResult, validate_lender_file
+from functions.core.lender_file import (
+    FileReport,
+    LenderFile,
+    RowResult,
+    SeenAccounts,
+    validate_lender_file,
+)
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import AccountStatus, Channel
 from functions.settings import PROJECT_ROOT
@@ -197,6 +202,21 @@ def test_file_duplicate_account_id_rejects_later_rows_naming_the_first() -> None
     assert (report.rows, report.accepted, report.rejected) == (4, 2, 2)
 
 
+def test_seen_accounts_find_duplicates_within_and_across_batches() -> None:
+    with SeenAccounts() as seen:
+        # every id new: nothing to report
+        assert seen.duplicates(json.dumps([[2, "A1"], [3, "A2"]]), 2) == {}
+        # a repeat inside the batch and one of an earlier batch, ids beyond ASCII included
+        batch = [[4, "A3"], [5, "A3"], [6, "A1"], [7, "王芳-1"], [8, "王芳-1"]]
+        assert seen.duplicates(json.dumps(batch, ensure_ascii=False), 5) == {
+            5: ("A3", 4),
+            6: ("A1", 2),
+            8: ("王芳-1", 7),
+        }
+        # the first row stays the first, however often the id comes back
+        assert seen.duplicates(json.dumps([[9, "A3"]]), 1) == {9: ("A3", 4)}
+
+
 def test_file_rejected_row_claims_no_account_id() -> None:
     # Given a first row for A1 that is rejected, then a valid one
     results, _ = check(f"{HEADER}\nA1,bad,,10,USD,2026-11-25\nA1,+12065550134,,10,USD,2026-11-25\n")
@@ -361,46 +381,6 @@ def test_file_resumes_from_a_cursor_with_the_same_results() -> None:
     head = [result for _, result in zip(range(4), first.results(), strict=False)]
     rest = list(LenderFile(io.BytesIO(body.encode()), DEMO, start=first.cursor).results())
     assert head + rest == whole
-
-
-def test_file_validated_by_two_workers_gives_the_same_verdicts_in_order() -> None:
-    # Given more rows than one batch, with bad rows, duplicates and a blank line
-    rows = "".join(
-        f"A{i % 2900},+1206555{i % 10000:04d},,{'x' if i % 101 == 0 else '10'},USD,2026-11-25\n"
-        for i in range(3000)
-    )
-    data = f"{HEADER}\n\n{rows}".encode()
-    sequential, one = check(data)
-    report = FileReport()
-    parallel = list(validate_lender_file(io.BytesIO(data), DEMO, report, workers=2))
-    # Then the verdicts are the same, in file order (accepted rows come back without values)
-    assert [(r.row, r.account_id, r.errors) for r in parallel] == [
-        (r.row, r.account_id, r.errors) for r in sequential
-    ]
-    assert (report.rows, report.rejected, report.blank_lines) == (one.rows, one.rejected, 1)
-    assert one.rejected > 100  # the duplicates and the bad amounts are both there
-
-
-def test_parallel_validation_never_forks_a_multithreaded_process() -> None:
-    # Given a process with another thread running (a CLI's progress bar, a test's moto server):
-    # forking it may deadlock the child, and Python 3.12+ warns that it does
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    data = f"{HEADER}\n" + "".join(f"A{i},+12065550{i:03d},,10,USD,2026-11-25\n" for i in range(3))
-    try:
-        with warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
-            # When a file is validated by two workers
-            results = list(
-                validate_lender_file(io.BytesIO(data.encode()), DEMO, FileReport(), workers=2)
-            )
-    finally:
-        stop.set()
-        other.join()
-    # Then the workers start without fork() and give every verdict
-    assert [str(w.message) for w in seen if "fork()" in str(w.message)] == []
-    assert [r.row for r in results] == [2, 3, 4]
 
 
 def test_neutralise_prefixes_formula_triggers_only() -> None:

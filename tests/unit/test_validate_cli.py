@@ -85,6 +85,28 @@ def test_validate_human_output_lists_bad_rows_and_counts(
     assert len(lines) == 3 and lines[2].startswith("plan: fits")
 
 
+@pytest.mark.parametrize("sample", ["accounts.csv", "accounts_gbk.csv"])
+def test_validate_with_workers_lists_the_same_rows_and_counts_without_a_plan(
+    sample: str,
+) -> None:
+    alone, parallel = StringIO(), StringIO()
+    code = validate(SAMPLES / sample, "demo", False, alone)
+    assert validate(SAMPLES / sample, "demo", False, parallel, workers=2) == code
+    *checked, plan = alone.getvalue().splitlines()
+    assert plan.startswith("plan: ")
+    assert parallel.getvalue().splitlines() == [*checked, command.PLAN_LEFT_OUT]
+
+
+def test_validate_json_with_workers_gives_the_same_answer_but_the_plan() -> None:
+    alone, parallel = StringIO(), StringIO()
+    validate(SAMPLES / "accounts.csv", "demo", True, alone)
+    validate(SAMPLES / "accounts.csv", "demo", True, parallel, workers=2)
+    one, two = json.loads(alone.getvalue()), json.loads(parallel.getvalue())
+    assert two.pop("plan") == command.PLAN_LEFT_OUT
+    assert one.pop("plan").startswith("plan: ")
+    assert two == one
+
+
 def test_validate_is_registered_with_the_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
