@@ -13,9 +13,14 @@ executions for `fresh_minutes`; after that the next request runs the queries aga
 The capacity plan is not computed here either: planning a large file takes minutes, so the
 plan function plans each accepted lender file off the request path and stores the result under
 `plans/` in the uploads bucket (functions.plan); `plan()` shows the newest stored one, with
-the file it is for and when it was computed. The experiments are not computed in AWS at all
-(docs/decisions.md, "KPIs, experiments and plan pages"): the page says so and names the
-command that gives them.
+the file it is for and when it was computed.
+
+The experiments page shows what AWS holds about each configured experiment
+(`TalliedExperiments`): per variant the accounts assigned, opt-outs and complaints counted as
+they happen, and a guardrail's stop, read from the tally with one GetItem per variant, beside
+the shipped guardrails. The intervals and sample sizes of `rung experiments report` are not
+computed here (docs/decisions.md, "Experiments: tallies in AWS, statistics on the CLI"): the
+page says so and names the command that gives them.
 """
 
 from __future__ import annotations
@@ -34,7 +39,13 @@ from functions.adapters.records import ObjectNotFound
 from functions.console.services import ReportPending, ReportUnavailable
 from functions.core.clock import Clock
 from functions.core.errors import ConfigError
-from functions.core.ports import ObjectStore
+from functions.core.experiments import (
+    Experiment,
+    VariantTally,
+    load_experiments,
+    load_guardrails,
+)
+from functions.core.ports import ExperimentTally, ObjectStore
 from functions.kpis.athena import AthenaQueries, Timer
 from functions.kpis.queries import all_kpi_sql, load_kpi_config
 from functions.kpis.report import KpiEngineError, gather
@@ -42,9 +53,9 @@ from functions.plan.stored import StoredPlan
 
 BATCH_ITEM = "console/kpis.json"  # under the workgroup's results prefix
 
-EXPERIMENTS_ELSEWHERE = (
-    "The console in AWS does not compute experiment results: their intervals and sample sizes "
-    "come from statsmodels, which is too large for the console's Lambda."
+STATISTICS_ELSEWHERE = (
+    "Cure rates with their 95% ranges, the difference from the champion and the accounts still "
+    "needed are computed with statsmodels, which is too large for the console's Lambda."
 )
 NO_PLAN_YET = (
     "No lender file has been planned yet. Each lender file is planned once it is accepted; "
@@ -81,6 +92,7 @@ class AthenaOutcomes:
     config_root: Path  # kpis/ and config/kpis.yaml
     wait_seconds: float  # the longest a request waits for Athena
     fresh_minutes: int  # how long finished figures are served before the queries run again
+    tallies: TalliedExperiments  # the experiments page
     timer: Timer = field(default_factory=Timer)
 
     @property
@@ -119,7 +131,7 @@ class AthenaOutcomes:
         }
 
     def experiments(self) -> dict[str, Any]:
-        raise ReportUnavailable(EXPERIMENTS_ELSEWHERE)
+        return self.tallies.report(self.clock)
 
     def plan(self) -> dict[str, Any]:
         """The newest stored plan as `rung plan --json` gives it, plus the file, its start
@@ -180,3 +192,79 @@ class AthenaOutcomes:
         """A failed batch is not waited on again: an empty item makes the next request start
         a new one."""
         self.store.put(self.batch_key, b"{}", "application/json")
+
+
+@dataclass(frozen=True)
+class TalliedExperiments:
+    """Each configured experiment of each lender served, with its variants' tallies: what the
+    send and reply paths have counted, read with one GetItem per variant (no scan)."""
+
+    tally: ExperimentTally
+    config_root: Path  # config/experiments/ and config/experiment_guardrails.yaml
+    lender_ids: tuple[str, ...]
+
+    def report(self, clock: Clock) -> dict[str, Any]:
+        """`{"source": "tally", "guardrails": …, "experiments": [...], "statistics": …}`; each
+        experiment names its lender and whether any tally exists yet (`counted`)."""
+        try:
+            rules = load_guardrails(self.config_root)
+            books = [
+                (lender, load_experiments(self.config_root, lender)) for lender in self.lender_ids
+            ]
+        except ConfigError as exc:
+            raise ReportUnavailable(str(exc)) from exc
+        now = clock.now()
+        try:
+            experiments = [
+                self._experiment(lender, experiment, now)
+                for lender, book in books
+                for experiment in book.experiments
+            ]
+        except (BotoCoreError, ClientError) as exc:
+            raise ReportUnavailable(f"AWS: {exc}. Reload this page to try again.") from exc
+        return {
+            "source": "tally",
+            "guardrails": rules.model_dump(),
+            "experiments": experiments,
+            "statistics": STATISTICS_ELSEWHERE,
+        }
+
+    def _experiment(self, lender: str, experiment: Experiment, now: datetime) -> dict[str, Any]:
+        tallies = [
+            (variant.name, self.tally.get(lender, experiment.id, variant.name))
+            for variant in experiment.variants
+        ]
+        if now < experiment.start:
+            state = "not started"
+        elif experiment.running(now):
+            state = "running"
+        else:
+            state = "ended"
+        return {
+            "lender": lender,
+            "experiment": experiment.id,
+            "description": experiment.description,
+            "champion": experiment.champion,
+            "start": f"{experiment.start:%Y-%m-%d}",
+            "end": f"{experiment.end:%Y-%m-%d}",
+            "state": state,
+            "counted": any(t != VariantTally() for _, t in tallies),
+            "variants": [
+                _variant(name, name == experiment.champion, tally) for name, tally in tallies
+            ],
+        }
+
+
+def _variant(name: str, champion: bool, tally: VariantTally) -> dict[str, Any]:
+    """One variant's counts and rates per account assigned (None before any account)."""
+    accounts = tally.accounts
+    return {
+        "variant": name,
+        "champion": champion,
+        "accounts": accounts,
+        "opt_outs": tally.opt_outs,
+        "opt_out_rate": tally.opt_outs / accounts if accounts else None,
+        "complaints": tally.complaints,
+        "complaint_rate": tally.complaints / accounts if accounts else None,
+        "stopped": tally.stopped,
+    }

@@ -58,11 +58,12 @@ def aws_services(
 def athena_outcomes(settings: ConsoleLambdaSettings, clock: Clock) -> AthenaOutcomes:
     """The KPIs, experiments and plan pages' reports in AWS: Athena in the analytics
     workgroup, its batch item in the analytics bucket; the plans stored in the uploads
-    bucket."""
+    bucket; the experiments' tallies in the accounts table."""
     import boto3
 
+    from functions.adapters.dynamo import DynamoExperimentTally
     from functions.adapters.s3_objects import S3ObjectStore
-    from functions.console.outcomes import AthenaOutcomes
+    from functions.console.outcomes import AthenaOutcomes, TalliedExperiments
     from functions.kpis.athena import AthenaQueries
     from functions.plan.stored import S3StoredPlans
 
@@ -77,6 +78,11 @@ def athena_outcomes(settings: ConsoleLambdaSettings, clock: Clock) -> AthenaOutc
         config_root=settings.config_root,
         wait_seconds=settings.report_wait_seconds,
         fresh_minutes=settings.report_fresh_minutes,
+        tallies=TalliedExperiments(
+            tally=DynamoExperimentTally(settings.accounts_table),
+            config_root=settings.config_root,
+            lender_ids=settings.lenders,
+        ),
     )
 
 

@@ -17,7 +17,12 @@ import jwt
 import pytest
 from moto import mock_aws
 
-from functions.adapters.dynamo import DynamoAccountStore, DynamoReviewQueue, DynamoUploadStore
+from functions.adapters.dynamo import (
+    DynamoAccountStore,
+    DynamoExperimentTally,
+    DynamoReviewQueue,
+    DynamoUploadStore,
+)
 from functions.console import handler as console_handler
 from functions.console.cognito import SESSION_COOKIE
 from functions.core.models import Account, Channel, ReviewItem, UploadKind, UploadRecord
@@ -225,6 +230,16 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Checked]:
                 )
             ]
         )
+        # The demo experiment's tallies (config/experiments/demo.yaml): a challenger stopped
+        tally = DynamoExperimentTally("rung-accounts", client=dynamodb)
+        for variant, counter, times in (
+            ("current", "accounts", 3),
+            ("email-first", "accounts", 2),
+            ("email-first", "complaints", 1),
+        ):
+            for _ in range(times):
+                tally.add("demo", "email-first-2026q4", variant, counter)
+        tally.stop("demo", "email-first-2026q4", "email-first", "complaint_rate 1/2 >= 0.001")
         # A file with rejected rows (its report under rejects/) and a reply held for review
         report = "rejects/demo/accounts-1.csv"
         s3.put_object(Bucket="uploads", Key=report, Body=b"row,account_id,errors\n2,D-9,phone\n")
@@ -343,11 +358,15 @@ def test_every_call_of_every_page_and_action_is_allowed_by_the_console_role(
         resolved = {"review_id": "r-1", "resolved_as": "attorney", "reason": "lawyer named"}
         assert bo.post("/replies/resolve", resolved)["statusCode"] == 303
         # Outcomes: the KPIs run on Athena (their batch item kept beside the results), the
-        # experiments page says where to get its figures, the plan page reads the stored plan
+        # experiments read their tallies from the accounts table, the plan page reads the
+        # stored plan
         for page in ("/kpis", "/experiments", "/plan"):
             assert vic.get(page)["statusCode"] == 200
         assert "Computed at" in vic.get("/kpis")["body"]
         assert "accounts-1.csv (lender demo), could not be planned" in vic.get("/plan")["body"]
+        experiments = vic.get("/experiments")["body"]
+        assert '<td data-label="Accounts">3</td>' in experiments
+        assert "stopped: complaint_rate 1/2 &gt;= 0.001" in experiments
 
     assert enforcer.take_denials() == []
     # ... and every grant of the role was needed by some call (no permission to spare)

@@ -22,9 +22,15 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api import state_manager
 from moto.s3.models import s3_backends
 
+from functions.adapters.memory import MemoryExperimentTally
 from functions.adapters.s3_objects import S3ObjectStore
 from functions.console.app import create_app
-from functions.console.outcomes import BATCH_ITEM, NO_PLAN_YET, AthenaOutcomes
+from functions.console.outcomes import (
+    BATCH_ITEM,
+    NO_PLAN_YET,
+    AthenaOutcomes,
+    TalliedExperiments,
+)
 from functions.console.pages import REFRESH_SECONDS
 from functions.console.services import ConsoleServices, ReportPending, ReportUnavailable
 from functions.core.clock import FixedClock
@@ -134,6 +140,7 @@ def outcomes(clock: FixedClock, timer: FakeTimer | None = None) -> AthenaOutcome
         config_root=PROJECT_ROOT,
         wait_seconds=8,
         fresh_minutes=60,
+        tallies=TalliedExperiments(MemoryExperimentTally(), PROJECT_ROOT, ("demo",)),
         timer=(timer or FakeTimer()).timer(),
     )
 
@@ -325,11 +332,6 @@ def test_a_failed_query_stops_the_wait_with_athenas_reason() -> None:
         AthenaQueries(athena, WORKGROUP, DATABASE).wait(
             ["a", "b"], 8, poll_seconds=1, timer=FakeTimer().timer()
         )
-
-
-def test_experiments_say_why_they_are_not_computed_here(aws: None) -> None:
-    with pytest.raises(ReportUnavailable, match="statsmodels"):
-        outcomes(FixedClock(NOW)).experiments()
 
 
 # -- the capacity plan: stored by the plan function, shown as stored ----------------------------
