@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from functions.adapters.dynamo import DynamoExperimentTally
@@ -179,3 +180,28 @@ def test_a_viewer_sees_the_tallies_and_where_the_statistics_come_from(
     assert "<code>rung experiments report OUT</code>" in body and "statsmodels" in body
     assert 'data-testid="no-tally"' not in body
     assert "<script>" not in body
+
+
+def test_a_viewer_is_told_when_no_account_has_joined_yet(
+    aws: None, services: ConsoleServices
+) -> None:
+    app = create_app(
+        replace(services, reports=outcomes(FixedClock(NOW))), lambda e: LOCAL_USERS["vic"], SECRET
+    )
+    body = as_user(app, "vic").get("/experiments")["body"]
+    assert 'data-testid="no-tally"' in body
+    champion = body.split(f'<tr data-variant="{CHAMPION}">', 1)[1].split("</tr>", 1)[0]
+    assert '"Accounts">0<' in champion and '"Opt-out rate">-<' in champion
+
+
+def test_a_dynamodb_error_is_a_sentence_on_the_page_not_a_traceback(
+    aws: None, services: ConsoleServices
+) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    tallied = TalliedExperiments(
+        DynamoExperimentTally("rung-accounts", client=client), PROJECT_ROOT, ("demo",)
+    )
+    with Stubber(client) as stub:
+        stub.add_client_error("get_item", "ProvisionedThroughputExceededException", "Slow down")
+        with pytest.raises(ReportUnavailable, match=r"AWS: .*Slow down\. Reload this page"):
+            tallied.report(FixedClock(NOW))
