@@ -88,7 +88,8 @@ class OutcomeReports(Protocol):
 
     def experiments(self) -> dict[str, Any]:
         """`{"experiments": [...]}`; each variant also carries `stopped`: why a guardrail
-        stopped it ("" while it still takes accounts)."""
+        stopped it ("" while it still takes accounts). In AWS, with `"source": "tally"`, the
+        variants' tallies instead of the report (functions.console.outcomes)."""
         ...
 
     def plan(self) -> dict[str, Any]:
