@@ -175,9 +175,10 @@ class PlanSettings(FunctionSettings):
     uploads_bucket: Name  # the lender file in, its plan out (plans/)
     pgp_secret_arn: Name  # encrypted lender files are decrypted as intake decrypts them
     lenders_bucket: Name  # lender files pushed without a deploy, under lenders/
-    # The stack's pacing defaults (cdk.json send_rates) where a lender's `send_rates` sets none.
-    sms_per_second: int = Field(ge=1)
-    email_per_second: int = Field(ge=1)
+    # The stack's pacing defaults (cdk.json send_rates) where a lender's `send_rates` sets none;
+    # the stack always sets them. Neither named: the stored plan says which rate is missing.
+    sms_per_second: int | None = Field(default=None, ge=1)
+    email_per_second: int | None = Field(default=None, ge=1)
 
 
 FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {

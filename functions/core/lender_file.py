@@ -49,7 +49,10 @@ from functions.core.preferences import LENDER_FILE
 REQUIRED_COLUMNS = ("account_id", "amount_due", "currency", "due_date")
 # One address column per channel (functions.core.channels): at least one must be given.
 CONTACT_COLUMNS = tuple(shape.address_field for shape in CHANNELS.values())
-_OTHER_CONTACT_COLUMNS = tuple(name for name in CONTACT_COLUMNS if name != "email")
+# Per contact column, the others: a row with none of them needs this one.
+_OTHER_CONTACT_COLUMNS = {
+    name: tuple(other for other in CONTACT_COLUMNS if other != name) for name in CONTACT_COLUMNS
+}
 OPTIONAL_COLUMNS = (
     "first_name",
     "locale",
@@ -155,7 +158,8 @@ class LenderRow(BaseModel):
     def _email(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             data = info.data
-            if all(c in data and data[c] is None for c in _OTHER_CONTACT_COLUMNS):
+            others = _OTHER_CONTACT_COLUMNS[info.field_name or ""]
+            if all(c in data and data[c] is None for c in others):
                 raise ValueError(
                     f"{', '.join(CONTACT_COLUMNS)} are all empty: at least one is required"
                 )
