@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
-from functools import partial
+from functools import cache, partial
+from pathlib import Path
 from typing import Any
 
 from functions.adapters.memory import (
@@ -37,8 +38,8 @@ from functions.core.approval import approve_lint_clean
 from functions.core.clock import FixedClock
 from functions.core.errors import RungError
 from functions.core.ladder import LadderState
-from functions.core.lenders import load_lender
-from functions.core.models import AuditRecord, Channel, Decision
+from functions.core.lenders import LenderConfig, load_lender
+from functions.core.models import AuditRecord, Channel, Decision, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.observability import metrics
 from functions.optout import handler as optout
@@ -108,7 +109,13 @@ class _Ladders(MemoryLadderControl):
 
 
 class FastEngine:
-    def __init__(self, sim: SimulationInput, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        sim: SimulationInput,
+        settings: Settings | None = None,
+        templates: MemoryTemplateStore | None = None,
+    ) -> None:
+        """`templates`: a store the run's templates are already approved in (`approved`)."""
         self.sim = sim
         self.end = sim.start + timedelta(days=sim.days)
         self.clock = FixedClock(sim.start)
@@ -126,7 +133,8 @@ class FastEngine:
         self.audit = MemoryAuditLog()
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
-        self.templates = MemoryTemplateStore()
+        self.templates = templates if templates is not None else MemoryTemplateStore()
+        self._approved = templates is not None
         self.limits = sim.provider_limits()
         self.policy = send_rung_policy()
         self.failed: list[str] = []  # ladders a defect failed
@@ -279,12 +287,8 @@ class FastEngine:
     # -- the run -------------------------------------------------------------------------
 
     def run(self, progress: ProgressListener | None = None) -> SimulationResult:
-        approve_lint_clean(
-            self.templates,
-            self.settings.config_root / "templates" / "messages",
-            self.lender,
-            self.sim.start,
-        )
+        if not self._approved:
+            approve(self.templates, self.settings.config_root, self.lender, self.sim.start)
         name = self.sim.accounts_file.name
         body = self.sim.accounts_file.read_bytes()
         accounts_key = f"uploads/{self.sim.lender_id}/{name}"
@@ -303,13 +307,18 @@ class FastEngine:
             event.action()
             if progress is not None:
                 progress(event.at, decisions=self._decisions)
-        return self._result(accounts_key, body)
+        return self._result()
+
+    def accounts_upload(self) -> UploadRecord | None:
+        """The accounts file as intake took it (None before it arrived)."""
+        key = f"uploads/{self.sim.lender_id}/{self.sim.accounts_file.name}"
+        return next((u for u in self.uploads.records.values() if u.key == key), None)
 
     def _decisions(self) -> int:
         return len(self.audit.records)
 
-    def _result(self, accounts_key: str, body: bytes) -> SimulationResult:
-        upload = next((u for u in self.uploads.records.values() if u.key == accounts_key), None)
+    def _result(self) -> SimulationResult:
+        upload = self.accounts_upload()
         return SimulationResult(
             records=sorted(self.audit.records, key=record_order),
             accounts=sorted(self.accounts.all(), key=lambda a: a.account_id),
@@ -354,6 +363,29 @@ def large_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def run_fast(sim: SimulationInput, progress: ProgressListener | None = None) -> SimulationResult:
+@contextmanager
+def simulation() -> Iterator[None]:
+    """What a run needs around it: the handlers' logs quiet, garbage collected rarely."""
     with lambda_logs(HANDLER_MODULES, level=SIMULATION_LOG_LEVEL), large_heap():
+        yield
+
+
+def approve(
+    templates: MemoryTemplateStore, config_root: Path, lender: LenderConfig, start: datetime
+) -> None:
+    """Approve the shipped templates that lint clean for `lender` at `start`."""
+    approve_lint_clean(templates, config_root / "templates" / "messages", lender, start)
+
+
+@cache
+def approved(config_root: Path, lender_id: str, start: datetime) -> MemoryTemplateStore:
+    """A template store approved as a run starting at `start` approves it: made once per
+    process and shared by its runs (a run only reads it)."""
+    templates = MemoryTemplateStore()
+    approve(templates, config_root, load_lender(config_root, lender_id), start)
+    return templates
+
+
+def run_fast(sim: SimulationInput, progress: ProgressListener | None = None) -> SimulationResult:
+    with simulation():
         return FastEngine(sim).run(progress)

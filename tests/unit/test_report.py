@@ -24,7 +24,7 @@ from functions.core.models import (
 )
 from rung.engine import ScriptedReply, SimulationResult
 from rung.report import CSV_COLUMNS, summarize, write_messages_csv, write_outputs
-from rung.report_page import TIMELINE_ACCOUNTS, hour_chart, render_report
+from rung.report_page import TIMELINE_ACCOUNTS, SentCounts, hour_chart, render_report
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 PRICES = UnitPrices(
@@ -611,7 +611,7 @@ def test_report_html_timeline_capped_for_large_runs() -> None:
 def test_hour_chart_partly_allowed_hour_is_shaded() -> None:
     # Given a window opening at 07:30 (the 07:00 hour is only partly allowed)
     # When the time-of-day chart is laid out
-    chart = hour_chart(build_result().records, (time(7, 30), time(21)))
+    chart = hour_chart(SentCounts.of(build_result().records), (time(7, 30), time(21)))
 
     # Then the quiet blocks are 00:00–08:00 and 21:00–24:00
     assert [shade.title for shade in chart.shades] == [
