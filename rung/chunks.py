@@ -33,10 +33,11 @@ from rung.account_groups import AccountGroups
 from rung.engine import ScriptedReply, SimulationInput
 from rung.run_outputs import Part, RunContext, write_part
 
-# Accounts per chunk (our choice): the fast engine holds about 25 KB per account while it
-# runs (docs/performance.md, "Preview of a million accounts"), so a chunk of 20,000 needs
-# about 0.5 GB per worker, and a chunk is still large against its fixed cost (about 1 s).
-CHUNK_ACCOUNTS = 20_000
+# Accounts per chunk (our choice): a worker peaked at about 0.9 GB on a chunk of 20,000
+# accounts (the engine's state, then the chunk's outputs; docs/performance.md, "Preview of a
+# million accounts"), so 10,000 keeps two workers near 1 GB together, and a chunk is still
+# large against its fixed cost (under a second: the templates are approved once per worker).
+CHUNK_ACCOUNTS = 10_000
 
 
 def row_keys(result: RowResult[LenderRow]) -> list[str]:

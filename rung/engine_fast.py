@@ -225,12 +225,10 @@ class FastEngine:
 
     def _send(self, state: LadderState, fault: send.TaskError | None) -> LadderState:
         """The send handler's work (`take_step`): the state stays a model between steps, as
-        the ASL's JSON would give it back, and no Lambda wrapping is simulated."""
+        the ASL's JSON would give it back; no Lambda wrapping, no metrics (a preview publishes
+        none)."""
         before = len(self.audit.records)
-        try:
-            following = send.take_step(state, fault, self.services).state
-        finally:
-            self._discard_metrics()
+        following = send.take_step(state, fault, self.services).state
         if self.sim.response_model is not None:
             self._respond(self.sim.response_model, self.audit.records[before:])
         return following
@@ -366,8 +364,13 @@ def large_heap() -> Iterator[None]:
 @contextmanager
 def simulation() -> Iterator[None]:
     """What a run needs around it: the handlers' logs quiet, garbage collected rarely."""
-    with lambda_logs(HANDLER_MODULES, level=SIMULATION_LOG_LEVEL), large_heap():
-        yield
+    try:
+        with lambda_logs(HANDLER_MODULES, level=SIMULATION_LOG_LEVEL), large_heap():
+            yield
+    finally:
+        # The send handler keeps a sender per services object, as a warm container does;
+        # a run's services hold all its state, which must go when the run ends.
+        send._sender.cache_clear()
 
 
 def approve(

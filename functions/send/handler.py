@@ -42,14 +42,16 @@ def handler(
 ) -> dict[str, Any]:
     state = LadderState.model_validate(event)
     fault = TaskError.model_validate(event["transient"]) if "transient" in event else None
-    return take_step(state, fault, services or send_services()).state.model_dump(mode="json")
+    step = take_step(state, fault, services or send_services())
+    _count(step)
+    return step.state.model_dump(mode="json")
 
 
 def take_step(
     state: LadderState, fault: TaskError | None, services: Services[SendSettings]
 ) -> Step:
-    """The handler's work on a parsed state (the simulator calls it without the Lambda
-    wrapping: no JSON round trip, no Powertools decorators)."""
+    """The handler's work on a parsed state, metrics and decision logs aside (the simulator
+    calls it without the Lambda wrapping: no JSON round trip, no Powertools decorators)."""
     sender = _sender(services)
     with transient_faults_deferred():
         if fault is not None:
@@ -57,7 +59,6 @@ def take_step(
             step = sender.defer(state, fault.Error)
         else:
             step = sender.step(state)
-    _count(step)
     return step
 
 
