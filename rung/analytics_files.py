@@ -120,7 +120,7 @@ def simulation_events(
         for a in result.accounts
         if a.status is not AccountStatus.ACTIVE and a.status_changed_at is not None
     )
-    return sorted(events, key=lambda e: (e.at_utc, e.event_type.value, e.account_key))
+    return sorted(events, key=event_order)
 
 
 EventRow = tuple[Any, ...]  # one event's values in `SCHEMA` order, partitions last
@@ -142,13 +142,6 @@ def event_row(event: AnalyticsEvent) -> EventRow:
 def event_order(event: AnalyticsEvent) -> tuple[datetime, str, str]:
     """The order events are written in: time, then type, then account."""
     return (event.at_utc, event.event_type.value, event.account_key)
-
-
-def events_table(events: Iterable[AnalyticsEvent]) -> pa.Table:
-    """The events as one Arrow table of `SCHEMA` (timestamps naive UTC)."""
-    rows = [event_row(event) for event in events]
-    columns = {field.name: [row[i] for row in rows] for i, field in enumerate(SCHEMA)}
-    return pa.Table.from_pydict(columns, schema=SCHEMA)
 
 
 def write_events(out_dir: Path, events: Iterable[AnalyticsEvent]) -> Path:

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from functools import cache, partial
 from pathlib import Path
-from typing import Any
 
 from functions.adapters.memory import (
     MemoryAccountStore,
@@ -53,6 +52,7 @@ from rung.engine import (
     SimulationInput,
     SimulationResult,
     receipt_of,
+    record_key,
 )
 from rung.events import (
     UNSUBSCRIBE_URL,
@@ -318,7 +318,7 @@ class FastEngine:
     def _result(self) -> SimulationResult:
         upload = self.accounts_upload()
         return SimulationResult(
-            records=sorted(self.audit.records, key=record_order),
+            records=sorted(self.audit.records, key=record_key),
             accounts=sorted(self.accounts.all(), key=lambda a: a.account_id),
             suppressions=self.suppressions.all(),
             rows=upload.rows if upload else 0,
@@ -336,16 +336,6 @@ class FastEngine:
 
 def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def record_order(record: Any) -> tuple[Any, ...]:
-    return (
-        record.at_utc,
-        record.account_id,
-        record.rung,
-        record.channel.value,
-        record.decision.value,
-    )
 
 
 @contextmanager

@@ -39,7 +39,7 @@ from functions.core.payments_file import PaymentRow
 from functions.core.preferences import describe
 from functions.core.segments import encoding_of
 from rung.analytics_files import event_order, event_row, simulation_events, write_event_rows
-from rung.engine import SimulationResult
+from rung.engine import RecordKey, SimulationResult, record_key
 from rung.experiment_report import EXPERIMENTS_CSV, outcomes_of, write_outcomes
 from rung.invariants import INVARIANTS, BlackoutCheck, QuietHoursCheck, Violation, check_all
 from rung.report import (
@@ -74,20 +74,8 @@ from rung.report_page import (
     PaymentRow as PaymentLine,
 )
 
-RecordKey = tuple[datetime, str, int, str, str]
 BATCH = 2_000  # items pickled together in a part's files (our choice: few, cheap loads)
 MESSAGES, EVENTS, OUTCOMES, SYNTHETIC = "messages", "events", "outcomes", "synthetic"
-
-
-def record_key(record: AuditRecord) -> RecordKey:
-    """The order of messages.csv: time, account, rung, channel, decision."""
-    return (
-        record.at_utc,
-        record.account_id,
-        record.rung,
-        record.channel.value,
-        record.decision.value,
-    )
 
 
 @dataclass
