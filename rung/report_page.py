@@ -37,6 +37,9 @@ TEMPLATE_NAME = "report_template.html.j2"
 PAGE_LOCALE = "en_US"
 # Caps that keep the page small (≈ 1 MB at most) for 10 000-account files.
 TIMELINE_ACCOUNTS = 200
+# Replies and payments listed on the page (our choice: a page a browser opens at once); the
+# page says how many there were.
+ROWS_LISTED = 500
 BODY_PREVIEW_CHARS = 140
 
 # Gate reasons in plain words for non-engineers; an unknown code is shown as written.
@@ -692,6 +695,7 @@ def render_page(
             invariant_text=INVARIANT_TEXT,
             timelines=shown,
             accounts_total=view.accounts_total,
+            rows_listed=ROWS_LISTED,
             reason_text=reason_text,
         )
     )

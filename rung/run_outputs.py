@@ -74,6 +74,8 @@ from rung.report_page import (
     PaymentRow as PaymentLine,
 )
 
+# Accounts whose sends `rung simulate` prints (the first, by id); the rest are in the files.
+PRINTED_ACCOUNTS = 50
 BATCH = 2_000  # items pickled together in a part's files (our choice: few, cheap loads)
 MESSAGES, EVENTS, OUTCOMES, SYNTHETIC = "messages", "events", "outcomes", "synthetic"
 
@@ -345,7 +347,8 @@ class ViewPart:
     shown: list[Any]  # AccountTimeline, the part's first TIMELINE_ACCOUNTS accounts by id
     replies: list[tuple[datetime, ReplyRow]]
     payments: dict[str, str]  # account id → final status, for the accounts paying
-    timeline: list[tuple[str, list[str], list[AuditRecord]]]  # first accounts: id, prefs, sent
+    # The part's first PRINTED_ACCOUNTS accounts by id: id, contact preferences, sends.
+    timeline: list[tuple[str, list[str], list[AuditRecord]]]
 
 
 @dataclass
@@ -405,7 +408,7 @@ def write_part(
     tally.experiment_accounts = len(outcomes)
     sent = SentCounts.of(result.records)
     status = {a.account_id: a.status.value for a in result.accounts if a.account_id in paying}
-    first = sorted(result.accounts, key=lambda a: a.account_id)[:TIMELINE_ACCOUNTS]
+    first = sorted(result.accounts, key=lambda a: a.account_id)[:PRINTED_ACCOUNTS]
     first_ids = {a.account_id for a in first}
     sent_by_first: dict[str, list[AuditRecord]] = {a.account_id: [] for a in first}
     for record in result.records:

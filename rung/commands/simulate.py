@@ -59,7 +59,7 @@ from rung.progress import Progress
 from rung.provider_limits import Outage
 from rung.report import RejectedRow
 from rung.response_model import load_response_model
-from rung.run_outputs import Part, RunContext, write_part, write_run
+from rung.run_outputs import PRINTED_ACCOUNTS, Part, RunContext, write_part, write_run
 
 EXIT_OK, EXIT_INVARIANT, EXIT_FAILED = 0, 3, 4
 COMMAND = "rung simulate"
@@ -498,7 +498,9 @@ def _capacity(lender: LenderConfig, sim: SimulationInput) -> dict[Channel, int]:
     return sending_rates(lender) | {channel: r for channel, r in sim.rates if r is not None}
 
 
-def _print_timeline(parts: list[Part], accounts: int, out: TextIO, limit: int = 50) -> None:
+def _print_timeline(
+    parts: list[Part], accounts: int, out: TextIO, limit: int = PRINTED_ACCOUNTS
+) -> None:
     """What was sent when, for the first `limit` accounts (by id)."""
     first = heapq.merge(*(part.view.timeline for part in parts), key=lambda entry: entry[0])
     for account_id, preferences, sent in islice(first, limit):

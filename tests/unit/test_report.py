@@ -618,3 +618,19 @@ def test_hour_chart_partly_allowed_hour_is_shaded() -> None:
         "quiet hours 00:00–08:00",
         "quiet hours 21:00–00:00",
     ]
+
+
+def test_the_page_lists_at_most_rows_listed_replies_and_says_how_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rung.report_page as page
+
+    monkeypatch.setattr(page, "ROWS_LISTED", 1)
+    result = build_result()
+    result.replies = result.replies * 3
+    summary = summarize(result, PRICES, in_quiet_hours=never_quiet, on_blackout_day=no_blackout)
+
+    html = render_report(summary, result, start=START, days=10)
+
+    assert "Showing the first 1 of 3 replies." in html
+    assert html.count('data-label="Received"') == 1
