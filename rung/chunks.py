@@ -30,7 +30,7 @@ from functions.core.models import Channel, UploadRecord
 from functions.core.profiles import load_profiles
 from functions.settings import PROJECT_ROOT
 from rung.account_groups import AccountGroups
-from rung.engine import ScriptedReply, SimulationInput
+from rung.engine import ProgressListener, ScriptedReply, SimulationInput
 from rung.run_outputs import Part, RunContext, write_part
 
 # Accounts per chunk (our choice): a worker peaked at about 0.9 GB on a chunk of 20,000
@@ -187,10 +187,14 @@ def chunk_jobs(
     ]
 
 
-def run_chunks(jobs: Sequence[ChunkJob], workers: int) -> Iterator[ChunkDone]:
-    """Run the chunks on `workers` processes; yields each as it finishes, in chunk order."""
+def run_chunks(
+    jobs: Sequence[ChunkJob], workers: int, progress: ProgressListener | None = None
+) -> Iterator[ChunkDone]:
+    """Run the chunks on `workers` processes; yields each as it finishes, in chunk order.
+    `progress` hears the virtual clock of a run that is one chunk."""
     if workers <= 1 or len(jobs) == 1:
-        yield from map(run_chunk, jobs)
+        for job in jobs:
+            yield run_chunk(job, progress if len(jobs) == 1 else None)
         return
     # A fork server, never fork() of this process (it may run a progress thread).
     context = multiprocessing.get_context("forkserver")
@@ -199,7 +203,7 @@ def run_chunks(jobs: Sequence[ChunkJob], workers: int) -> Iterator[ChunkDone]:
         yield from pool.imap(run_chunk, jobs)
 
 
-def run_chunk(job: ChunkJob) -> ChunkDone:
+def run_chunk(job: ChunkJob, progress: ProgressListener | None = None) -> ChunkDone:
     """One chunk, start to end, in this process: run it, write its part, forget its state."""
     from rung.commands.simulate import blackout_day_check, quiet_hours_check
     from rung.engine_fast import FastEngine, approved, simulation
@@ -209,7 +213,7 @@ def run_chunk(job: ChunkJob) -> ChunkDone:
     with simulation():
         templates = approved(PROJECT_ROOT, lender.lender_id, job.sim.start)
         engine = FastEngine(job.sim, templates=templates)
-        result = engine.run()
+        result = engine.run(progress)
     with job.plaintext.open("rb") as stream:
         entered = [
             row.value

@@ -319,11 +319,12 @@ def _parts(
     if jobs is None:
         jobs = [ChunkJob(scratch, sim, context, readable)]
     done: list[ChunkDone] = []
-    for finished in run_chunks(jobs, args.workers or worker_count()):
+    for finished in run_chunks(jobs, args.workers or worker_count(), progress.update):
         done.append(finished)
-        # Chunks run side by side, each over the whole period: the bar shows chunks done.
-        share = sim.days * len(done) / len(jobs)
-        progress.update(sim.start + timedelta(days=share), decisions=_decisions(done))
+        if len(jobs) > 1:
+            # Chunks run side by side, each over the whole period: the bar shows chunks done.
+            share = sim.days * len(done) / len(jobs)
+            progress.update(sim.start + timedelta(days=share), decisions=_decisions(done))
     uploads = [d.upload for d in done if d.upload is not None]
     return [d.part for d in done], receipt_of(merged_upload(uploads)) if uploads else {}
 
