@@ -33,10 +33,11 @@ from rung.account_groups import AccountGroups
 from rung.engine import ProgressListener, ScriptedReply, SimulationInput
 from rung.run_outputs import Part, RunContext, write_part
 
-# Accounts per chunk (our choice): a worker peaked at about 0.9 GB on a chunk of 20,000
-# accounts (the engine's state, then the chunk's outputs; docs/performance.md, "Preview of a
-# million accounts"), so 10,000 keeps two workers near 1 GB together, and a chunk is still
-# large against its fixed cost (under a second: the templates are approved once per worker).
+# Accounts per chunk (our choice): a worker peaked at 0.9 GB on one chunk of 20,000 accounts
+# and at 0.8 GB over a million accounts in chunks of 10,000 (the engine's state, then the
+# chunk's outputs; docs/performance.md, "Preview of 1,000,000 accounts"); 10,000 keeps two
+# workers and the main process under 3 GB, and a chunk large against its fixed cost (under a
+# second: the templates are approved once per worker).
 CHUNK_ACCOUNTS = 10_000
 
 
