@@ -212,7 +212,10 @@ def run_chunk(job: ChunkJob, progress: ProgressListener | None = None) -> ChunkD
     lender = job.context.lender
     assert lender is not None  # a chunked run writes events
     with simulation():
-        templates = approved(PROJECT_ROOT, lender.lender_id, job.sim.start)
+        # A worker approves the templates once for all its chunks; a run in this process
+        # approves its own (nothing cached outlives it here).
+        in_worker = multiprocessing.parent_process() is not None
+        templates = approved(PROJECT_ROOT, lender.lender_id, job.sim.start) if in_worker else None
         engine = FastEngine(job.sim, templates=templates)
         result = engine.run(progress)
     with job.plaintext.open("rb") as stream:
