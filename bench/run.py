@@ -42,9 +42,9 @@ ORDER = (
     "bench.cold_start",
     "bench.simulate",
     "bench.scale",
+    "bench.preview",
     "bench.plan",
     "bench.decrypt",
-    "bench.preview",
 )
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 _MARKER = re.compile(r"^<!-- (bench\.\w+) -->$", re.MULTILINE)

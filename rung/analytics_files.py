@@ -17,6 +17,7 @@ files of one run join, and no file names an account.
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,30 +120,75 @@ def simulation_events(
         for a in result.accounts
         if a.status is not AccountStatus.ACTIVE and a.status_changed_at is not None
     )
-    return sorted(events, key=lambda e: (e.at_utc, e.event_type.value, e.account_key))
+    return sorted(events, key=event_order)
 
 
-def events_table(events: Iterable[AnalyticsEvent]) -> pa.Table:
-    """The events as one Arrow table of `SCHEMA` (timestamps naive UTC)."""
-    columns: dict[str, list[Any]] = {field.name: [] for field in SCHEMA}
-    for event in events:
-        row = event.model_dump()
-        row["at_utc"] = event.at_utc.astimezone(UTC).replace(tzinfo=None)
-        row["event_type"] = event.event_type.value
-        row["date"] = event.at_utc.astimezone(UTC).date()
-        for name, values in columns.items():
-            values.append(row[name])
-    return pa.Table.from_pydict(columns, schema=SCHEMA)
+EventRow = tuple[Any, ...]  # one event's values in `SCHEMA` order, partitions last
+# Events written per Parquet row group (our choice: a few MB of Python values buffered).
+ROWS_PER_GROUP = 50_000
+FILE_SCHEMA = pa.schema([SCHEMA.field(name) for name, _ in COLUMNS])
+
+
+def event_row(event: AnalyticsEvent) -> EventRow:
+    """The event as `SCHEMA` values (timestamps naive UTC, the date partition its UTC day)."""
+    row = event.model_dump()
+    at = event.at_utc.astimezone(UTC)
+    row["at_utc"] = at.replace(tzinfo=None)
+    row["event_type"] = event.event_type.value
+    row["date"] = at.date()
+    return tuple(row[field.name] for field in SCHEMA)
+
+
+def event_order(event: AnalyticsEvent) -> tuple[datetime, str, str]:
+    """The order events are written in: time, then type, then account."""
+    return (event.at_utc, event.event_type.value, event.account_key)
 
 
 def write_events(out_dir: Path, events: Iterable[AnalyticsEvent]) -> Path:
-    """Write the events under `out_dir/events/lender=…/date=…/`; returns that folder."""
+    """Write events under `out_dir/events/lender=…/date=…/`; returns that folder."""
+    return write_event_rows(out_dir, (event_row(e) for e in sorted(events, key=event_order)))
+
+
+def write_event_rows(out_dir: Path, rows: Iterable[EventRow]) -> Path:
+    """Stream event rows (time-ordered, so each day's partition is written once, in row
+    groups of `ROWS_PER_GROUP`) into one `part-0.parquet` per lender and day, as the stack's
+    Firehose stream lays them out; returns the events folder."""
     root = out_dir / EVENTS_DIR
-    pq.write_to_dataset(
-        events_table(events),
-        root_path=root,
-        partition_cols=[name for name, _ in PARTITIONS],
-        basename_template="part-{i}.parquet",
-        existing_data_behavior="delete_matching",
-    )
+    if root.exists():
+        shutil.rmtree(root)  # a folder's events are those of its last run
+    partition = len(COLUMNS)
+    writer: pq.ParquetWriter | None = None
+    current: tuple[Any, ...] | None = None
+    buffer: list[EventRow] = []
+
+    def flush() -> None:
+        if writer is not None and buffer:
+            columns = [
+                pa.array([row[i] for row in buffer], type=field.type)
+                for i, field in enumerate(FILE_SCHEMA)
+            ]
+            writer.write_table(pa.Table.from_arrays(columns, schema=FILE_SCHEMA))
+            buffer.clear()
+
+    try:
+        for row in rows:
+            key = row[partition:]
+            if key != current:
+                flush()
+                if writer is not None:
+                    writer.close()
+                lender, day = key
+                folder = root / f"lender={lender}" / f"date={day.isoformat()}"
+                if folder.exists():
+                    raise ValueError(f"events of {folder.name} out of time order")
+                folder.mkdir(parents=True)
+                writer = pq.ParquetWriter(folder / "part-0.parquet", FILE_SCHEMA)
+                current = key
+            buffer.append(row[:partition])
+            if len(buffer) >= ROWS_PER_GROUP:
+                flush()
+        flush()
+    finally:
+        if writer is not None:
+            writer.close()
     return root

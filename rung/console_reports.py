@@ -5,13 +5,15 @@
 `events/`, experiments from its `experiments.csv` (plus each variant's guardrail state from the
 experiment tally in the accounts table), and the capacity plan of the lender file the run took
 in. `write_run_outputs` writes that folder for a run made with `rung.engine_full.run_in`, as
-`rung simulate --out` does.
+`rung simulate --out` does (the same writer: rung.run_outputs).
 """
 
 from __future__ import annotations
 
+import secrets
+import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +25,18 @@ from functions.core.lender_file import FileReport, LenderRow, validate_lender_fi
 from functions.core.lenders import load_lender
 from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.ports import ExperimentTally
+from functions.core.profiles import load_profiles
 from functions.plan.planner import plan
 from functions.plan.report import plan_summary
 from functions.settings import PROJECT_ROOT
-from rung.analytics_files import simulation_events, write_events
+from rung.analytics_files import SECRET_BYTES
 from rung.commands.plan import plan_file, sending_rates
 from rung.engine import SimulationInput, SimulationResult
-from rung.experiment_report import (
-    EXPERIMENTS_CSV,
-    outcomes_of,
-    read_outcomes,
-    report,
-    write_outcomes,
-)
+from rung.experiment_report import EXPERIMENTS_CSV, read_outcomes, report
 from rung.kpi_engines import DuckDbEngine, KpiEngineError
 from rung.kpi_queries import load_kpi_config
 from rung.kpi_report import kpi_report
+from rung.run_outputs import RunContext, write_part, write_run
 
 MIN_EFFECT = 0.05  # `rung experiments report`'s default --min-effect
 
@@ -105,8 +103,11 @@ class LocalReports:
 
 
 def write_run_outputs(out_dir: Path, sim: SimulationInput, result: SimulationResult) -> None:
-    """The run's analytics events (`events/`) and `experiments.csv`, as `rung simulate` writes
-    them; `sim`'s files are plaintext."""
+    """The run's output folder — events/, experiments.csv, messages.csv, summary.json,
+    report.html — written as `rung simulate` writes it (rung.run_outputs); `sim`'s files are
+    plaintext."""
+    from rung.commands.simulate import blackout_day_check, quiet_hours_check
+
     lender = load_lender(PROJECT_ROOT, sim.lender_id)
     with sim.accounts_file.open("rb") as stream:
         entered = [
@@ -118,11 +119,22 @@ def write_run_outputs(out_dir: Path, sim: SimulationInput, result: SimulationRes
     if sim.payments_file is not None:
         with sim.payments_file.open("rb") as stream:
             payments = [row.value for row in PaymentsFile(stream, lender).results() if row.value]
-    end = sim.start + timedelta(days=sim.days)
-    events = simulation_events(
-        result, lender, entered=entered, payments=payments, start=sim.start, end=end
+    context = RunContext(
+        lender.prices,
+        sim.start,
+        sim.days,
+        secret=secrets.token_bytes(SECRET_BYTES),
+        payments=tuple(payments),
+        lender=lender,
     )
-    write_events(out_dir, events)
-    outcomes = outcomes_of(result.accounts, result.suppressions, result.synthetic)
-    if outcomes:
-        write_outcomes(out_dir / EXPERIMENTS_CSV, outcomes)
+    book = load_profiles(PROJECT_ROOT).for_lender(lender)
+    with tempfile.TemporaryDirectory(prefix="rung-console-") as folder:
+        part = write_part(
+            Path(folder),
+            result,
+            context,
+            entered=entered,
+            in_quiet_hours=quiet_hours_check(book, lender),
+            on_blackout_day=blackout_day_check(book, lender),
+        )
+        write_run(out_dir, [part], context, capacity_per_second=sending_rates(lender))

@@ -99,6 +99,20 @@ class SimulationResult:
     synthetic_responses: list[tuple[str, str, Channel, datetime]] = field(default_factory=list)
 
 
+RecordKey = tuple[datetime, str, int, str, str]
+
+
+def record_key(record: AuditRecord) -> RecordKey:
+    """The order of a run's decisions (messages.csv): time, account, rung, channel, decision."""
+    return (
+        record.at_utc,
+        record.account_id,
+        record.rung,
+        record.channel.value,
+        record.decision.value,
+    )
+
+
 def read_replies(path: Path) -> tuple[ScriptedReply, ...]:
     """Parse a replies file; a bad row raises ValueError naming the row and the field."""
     replies: list[ScriptedReply] = []

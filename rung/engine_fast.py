@@ -10,15 +10,17 @@ prove that this engine and the full moto + ASL engine record the same decisions.
 from __future__ import annotations
 
 import csv
+import gc
 import heapq
 import io
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
-from functools import partial
-from typing import Any
+from functools import cache, partial
+from pathlib import Path
 
 from functions.adapters.memory import (
     MemoryAccountStore,
@@ -35,8 +37,8 @@ from functions.core.approval import approve_lint_clean
 from functions.core.clock import FixedClock
 from functions.core.errors import RungError
 from functions.core.ladder import LadderState
-from functions.core.lenders import load_lender
-from functions.core.models import AuditRecord, Channel, Decision
+from functions.core.lenders import LenderConfig, load_lender
+from functions.core.models import AuditRecord, Channel, Decision, UploadRecord
 from functions.core.replies import load_reply_rules, read_reply
 from functions.observability import metrics
 from functions.optout import handler as optout
@@ -50,6 +52,7 @@ from rung.engine import (
     SimulationInput,
     SimulationResult,
     receipt_of,
+    record_key,
 )
 from rung.events import (
     UNSUBSCRIBE_URL,
@@ -70,6 +73,11 @@ BUCKET = "rung-simulator"
 HANDLER_MODULES = (optout.__name__, schedule.__name__, send.__name__)
 INBOUND_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-sms"
 EMAIL_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-email"
+
+# Cyclic garbage collection thresholds during a run (our choice, measured in bench/preview.py):
+# a run allocates millions of short-lived acyclic objects (models, records, events), and the
+# default young-generation threshold (700) made collection cost about a tenth of the CPU time.
+GC_THRESHOLDS = (50_000, 50, 1_000)
 
 # Order of events falling on the same instant: files first (a payment lands before the rung
 # that would have chased it), then borrower replies, then ladder steps.
@@ -101,7 +109,13 @@ class _Ladders(MemoryLadderControl):
 
 
 class FastEngine:
-    def __init__(self, sim: SimulationInput, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        sim: SimulationInput,
+        settings: Settings | None = None,
+        templates: MemoryTemplateStore | None = None,
+    ) -> None:
+        """`templates`: a store the run's templates are already approved in (`approved`)."""
         self.sim = sim
         self.end = sim.start + timedelta(days=sim.days)
         self.clock = FixedClock(sim.start)
@@ -119,7 +133,8 @@ class FastEngine:
         self.audit = MemoryAuditLog()
         self.uploads = MemoryUploadStore()
         self.objects = MemoryObjectStore()
-        self.templates = MemoryTemplateStore()
+        self.templates = templates if templates is not None else MemoryTemplateStore()
+        self._approved = templates is not None
         self.limits = sim.provider_limits()
         self.policy = send_rung_policy()
         self.failed: list[str] = []  # ladders a defect failed
@@ -178,10 +193,9 @@ class FastEngine:
         DeferRung; any other RungError fails the ladder, as the execution fails on AWS."""
         if name not in self.ladders.running:
             return  # stopped (payment, opt-out of every channel) while it waited
-        payload = state.model_dump(mode="json")
         self.transitions += 1  # SendRung entered, or retried
         try:
-            result = self._send(payload)
+            following = self._send(state, None)
         except RungError as exc:
             # A bug (any other exception) is not caught: the simulator must fail loudly
             # rather than report a broken run as a failed ladder.
@@ -198,10 +212,10 @@ class FastEngine:
                 self.failed.append(name)  # the execution fails at SendRung
                 self.ladders.finish(name)
                 return
-            fault = {"Error": error, "Cause": str(exc)}
             self.transitions += 1  # DeferRung
-            result = self._send({**payload, catcher.result_path.removeprefix("$."): fault})
-        following = LadderState.model_validate(result)
+            # The Catch puts the fault at its ResultPath; the handler reads `$.transient`.
+            fault = send.TaskError(Error=error, Cause=str(exc))
+            following = self._send(state, fault if catcher.result_path == "$.transient" else None)
         self.transitions += 1  # RungsLeft
         if following.done:
             self.transitions += 1  # LadderDone
@@ -209,17 +223,15 @@ class FastEngine:
         else:
             self.wait(name, following)
 
-    def _send(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _send(self, state: LadderState, fault: send.TaskError | None) -> LadderState:
+        """The send handler's work (`take_step`): the state stays a model between steps, as
+        the ASL's JSON would give it back; no Lambda wrapping, no metrics (a preview publishes
+        none)."""
         before = len(self.audit.records)
-        try:
-            result: dict[str, Any] = send.handler(
-                payload, LocalContext("send"), services=self.services
-            )
-        finally:
-            self._discard_metrics()
+        following = send.take_step(state, fault, self.services).state
         if self.sim.response_model is not None:
             self._respond(self.sim.response_model, self.audit.records[before:])
-        return result
+        return following
 
     def _respond(self, model: ResponseModel, records: list[AuditRecord]) -> None:
         """The response model's part: after each message sent, the borrower may pay in full
@@ -273,12 +285,8 @@ class FastEngine:
     # -- the run -------------------------------------------------------------------------
 
     def run(self, progress: ProgressListener | None = None) -> SimulationResult:
-        approve_lint_clean(
-            self.templates,
-            self.settings.config_root / "templates" / "messages",
-            self.lender,
-            self.sim.start,
-        )
+        if not self._approved:
+            approve(self.templates, self.settings.config_root, self.lender, self.sim.start)
         name = self.sim.accounts_file.name
         body = self.sim.accounts_file.read_bytes()
         accounts_key = f"uploads/{self.sim.lender_id}/{name}"
@@ -297,15 +305,20 @@ class FastEngine:
             event.action()
             if progress is not None:
                 progress(event.at, decisions=self._decisions)
-        return self._result(accounts_key, body)
+        return self._result()
+
+    def accounts_upload(self) -> UploadRecord | None:
+        """The accounts file as intake took it (None before it arrived)."""
+        key = f"uploads/{self.sim.lender_id}/{self.sim.accounts_file.name}"
+        return next((u for u in self.uploads.records.values() if u.key == key), None)
 
     def _decisions(self) -> int:
         return len(self.audit.records)
 
-    def _result(self, accounts_key: str, body: bytes) -> SimulationResult:
-        upload = next((u for u in self.uploads.records.values() if u.key == accounts_key), None)
+    def _result(self) -> SimulationResult:
+        upload = self.accounts_upload()
         return SimulationResult(
-            records=sorted(self.audit.records, key=record_order),
+            records=sorted(self.audit.records, key=record_key),
             accounts=sorted(self.accounts.all(), key=lambda a: a.account_id),
             suppressions=self.suppressions.all(),
             rows=upload.rows if upload else 0,
@@ -325,16 +338,47 @@ def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def record_order(record: Any) -> tuple[Any, ...]:
-    return (
-        record.at_utc,
-        record.account_id,
-        record.rung,
-        record.channel.value,
-        record.decision.value,
-    )
+@contextmanager
+def large_heap() -> Iterator[None]:
+    """Collect garbage rarely, and never scan what existed before the run (imports, config)."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+@contextmanager
+def simulation() -> Iterator[None]:
+    """What a run needs around it: the handlers' logs quiet, garbage collected rarely."""
+    try:
+        with lambda_logs(HANDLER_MODULES, level=SIMULATION_LOG_LEVEL), large_heap():
+            yield
+    finally:
+        # The send handler keeps a sender per services object, as a warm container does;
+        # a run's services hold all its state, which must go when the run ends.
+        send._sender.cache_clear()
+
+
+def approve(
+    templates: MemoryTemplateStore, config_root: Path, lender: LenderConfig, start: datetime
+) -> None:
+    """Approve the shipped templates that lint clean for `lender` at `start`."""
+    approve_lint_clean(templates, config_root / "templates" / "messages", lender, start)
+
+
+@cache
+def approved(config_root: Path, lender_id: str, start: datetime) -> MemoryTemplateStore:
+    """A template store approved as a run starting at `start` approves it: made once per
+    process and shared by its runs (a run only reads it)."""
+    templates = MemoryTemplateStore()
+    approve(templates, config_root, load_lender(config_root, lender_id), start)
+    return templates
 
 
 def run_fast(sim: SimulationInput, progress: ProgressListener | None = None) -> SimulationResult:
-    with lambda_logs(HANDLER_MODULES, level=SIMULATION_LOG_LEVEL):
+    with simulation():
         return FastEngine(sim).run(progress)

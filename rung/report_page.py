@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -37,6 +37,9 @@ TEMPLATE_NAME = "report_template.html.j2"
 PAGE_LOCALE = "en_US"
 # Caps that keep the page small (≈ 1 MB at most) for 10 000-account files.
 TIMELINE_ACCOUNTS = 200
+# Replies and payments listed on the page (our choice: a page a browser opens at once); the
+# page says how many there were.
+ROWS_LISTED = 500
 BODY_PREVIEW_CHARS = 140
 
 # Gate reasons in plain words for non-engineers; an unknown code is shown as written.
@@ -190,16 +193,47 @@ def _axes(width: int, height: int, peak: int) -> tuple[float, list[Text], list[f
     return scale, labels, lines, plot_height
 
 
+@dataclass
+class SentCounts:
+    """What the charts draw, counted from the SENT records in one pass: per UTC day and
+    channel, per channel and UTC minute, per local hour. Counts of parts of a run add up."""
+
+    by_day: Counter[tuple[date, Channel]] = field(default_factory=Counter)
+    by_minute: Counter[tuple[Channel, datetime]] = field(default_factory=Counter)
+    by_hour: Counter[int] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, records: Iterable[AuditRecord]) -> SentCounts:
+        counts = cls()
+        for record in records:
+            counts.add(record)
+        return counts
+
+    def add(self, record: AuditRecord) -> None:
+        if record.decision is not Decision.SENT:
+            return
+        at = record.at_utc.astimezone(UTC)
+        self.by_day[(at.date(), record.channel)] += 1
+        self.by_minute[(record.channel, at.replace(second=0, microsecond=0))] += 1
+        hour = local_hour(record)
+        if hour is not None:
+            self.by_hour[hour] += 1
+
+    def merge(self, other: SentCounts) -> None:
+        self.by_day.update(other.by_day)
+        self.by_minute.update(other.by_minute)
+        self.by_hour.update(other.by_hour)
+
+
 def daily_chart(
-    records: list[AuditRecord], start: datetime, days: int, width: int = 960, height: int = 260
+    sent: SentCounts, start: datetime, days: int, width: int = 960, height: int = 260
 ) -> Chart:
     """Stacked bars of SENT messages per UTC day and channel over the simulated period."""
     first = start.astimezone(UTC).date()
     dates = [first + timedelta(days=offset) for offset in range(max(days, 1))]
     counts: dict[date, Counter[Channel]] = defaultdict(Counter)
-    for record in records:
-        if record.decision is Decision.SENT:
-            counts[record.at_utc.astimezone(UTC).date()][record.channel] += 1
+    for (day, channel), count in sent.by_day.items():
+        counts[day][channel] += count
     peak = max((sum(counts[day].values()) for day in dates), default=0)
     scale, texts, lines, _ = _axes(width, height, peak)
     slot = (width - PLOT_LEFT - PLOT_RIGHT) / len(dates)
@@ -229,7 +263,7 @@ def daily_chart(
 
 
 def busiest_minute_chart(
-    records: list[AuditRecord],
+    sent: SentCounts,
     start: datetime,
     days: int,
     capacity_per_second: Mapping[str, int | None],
@@ -241,13 +275,8 @@ def busiest_minute_chart(
     sends were paced right up to what the provider allows; above it, they would be throttled."""
     first = start.astimezone(UTC).date()
     dates = [first + timedelta(days=offset) for offset in range(max(days, 1))]
-    per_minute: Counter[tuple[Channel, datetime]] = Counter()
-    for record in records:
-        if record.decision is Decision.SENT:
-            minute = record.at_utc.astimezone(UTC).replace(second=0, microsecond=0)
-            per_minute[(record.channel, minute)] += 1
     busiest: dict[tuple[date, Channel], int] = defaultdict(int)
-    for (channel, minute), count in per_minute.items():
+    for (channel, minute), count in sent.by_minute.items():
         key = (minute.date(), channel)
         busiest[key] = max(busiest[key], count)
     capacity = {
@@ -311,17 +340,13 @@ def in_window(hour: int, window: tuple[time, time]) -> bool:
 
 
 def hour_chart(
-    records: list[AuditRecord],
+    sent: SentCounts,
     allowed_window: tuple[time, time] | None,
     width: int = 960,
     height: int = 220,
 ) -> Chart:
     """Histogram of SENT messages by local hour (0–23), quiet hours shaded."""
-    hours = Counter(
-        hour
-        for record in records
-        if record.decision is Decision.SENT and (hour := local_hour(record)) is not None
-    )
+    hours = sent.by_hour
     scale, texts, lines, plot_height = _axes(width, height, max(hours.values(), default=0))
     slot = (width - PLOT_LEFT - PLOT_RIGHT) / 24
     quiet = [
@@ -598,6 +623,29 @@ def _environment() -> Environment:
     return environment
 
 
+@dataclass
+class ReportView:
+    """What the page shows beyond summary.json: the chart counts, the first accounts'
+    timelines, the replies and the payments — small whatever the run's size (the timelines
+    are limited to `TIMELINE_ACCOUNTS`; the page says how many accounts there were)."""
+
+    sent: SentCounts
+    shown: list[AccountTimeline]
+    replies: list[ReplyRow]
+    payments: list[PaymentRow]
+    accounts_total: int
+
+    @classmethod
+    def of(cls, result: SimulationResult, payments: Sequence[Payment] = ()) -> ReportView:
+        return cls(
+            SentCounts.of(result.records),
+            timelines(result),
+            reply_rows(result),
+            payment_rows(result, payments),
+            len(result.accounts),
+        )
+
+
 def render_report(
     summary: dict[str, Any],
     result: SimulationResult,
@@ -607,9 +655,22 @@ def render_report(
     allowed_window: tuple[time, time] | None = None,
     payments: Sequence[Payment] = (),
 ) -> str:
-    """The whole page as a string (UTF-8 when written). `payments`: the payments file's
-    accepted rows, listed with each account's final status."""
-    shown = timelines(result)
+    """The whole page of one run held in memory (`render_page` draws any view)."""
+    view = ReportView.of(result, payments)
+    return render_page(summary, view, start=start, days=days, allowed_window=allowed_window)
+
+
+def render_page(
+    summary: dict[str, Any],
+    view: ReportView,
+    *,
+    start: datetime,
+    days: int,
+    allowed_window: tuple[time, time] | None = None,
+) -> str:
+    """The whole page as a string (UTF-8 when written); payments are listed with each
+    account's final status."""
+    shown = view.shown
     return (
         _environment()
         .get_template(TEMPLATE_NAME)
@@ -618,22 +679,23 @@ def render_report(
             start=start.astimezone(UTC),
             end=(start + timedelta(days=days)).astimezone(UTC),
             days=days,
-            daily=daily_chart(result.records, start, days),
+            daily=daily_chart(view.sent, start, days),
             minutes=busiest_minute_chart(
-                result.records, start, days, summary.get("capacity_per_second", {})
+                view.sent, start, days, summary.get("capacity_per_second", {})
             ),
-            hours=hour_chart(result.records, allowed_window),
+            hours=hour_chart(view.sent, allowed_window),
             allowed_window=allowed_window,
             reasons=reason_bars(summary["suppressed"]["by_reason"]),
             deferral_reasons=reason_bars(summary["deferred"]["by_reason"]),
             held_back=held_back_summary(summary["deferred"]["by_reason"]),
             rejected=summary.get("rejected_rows", {"total": 0, "listed": []}),
-            replies=reply_rows(result),
-            payments=payment_rows(result, payments),
+            replies=view.replies,
+            payments=view.payments,
             filters=_filter_options(shown),
             invariant_text=INVARIANT_TEXT,
             timelines=shown,
-            accounts_total=len(result.accounts),
+            accounts_total=view.accounts_total,
+            rows_listed=ROWS_LISTED,
             reason_text=reason_text,
         )
     )

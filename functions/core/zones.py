@@ -200,7 +200,7 @@ def candidate_zones(
             return ()
         phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     try:
-        return (atlas or load_atlas(SHIPPED_ROOT)).candidates(
+        return (atlas or _shipped_atlas()).candidates(
             phone, account.country, account.state, account.postal_code, account.timezone
         )
     except InvalidLocation:
@@ -236,6 +236,13 @@ def _valid_zone(name: str) -> str:
 
 def load_atlas(config_root: Path) -> ZoneAtlas:
     return _load_atlas(config_root.resolve())
+
+
+@cache
+def _shipped_atlas() -> ZoneAtlas:
+    """The shipped atlas, found once (resolving its path on every call cost more than a
+    gate decision's zone look-up)."""
+    return load_atlas(SHIPPED_ROOT)
 
 
 @cache

@@ -45,16 +45,25 @@ def handler(
     services: Services[SendSettings] | None = None,
 ) -> dict[str, Any]:
     state = LadderState.model_validate(event)
-    sender = _sender(services or send_services())
+    fault = TaskError.model_validate(event["transient"]) if "transient" in event else None
+    step = take_step(state, fault, services or send_services())
+    _count(step)
+    return step.state.model_dump(mode="json")
+
+
+def take_step(
+    state: LadderState, fault: TaskError | None, services: Services[SendSettings]
+) -> Step:
+    """The handler's work on a parsed state, metrics and decision logs aside (the simulator
+    calls it without the Lambda wrapping: no JSON round trip, no Powertools decorators)."""
+    sender = _sender(services)
     with transient_faults_deferred():
-        if "transient" in event:
-            fault = TaskError.model_validate(event["transient"])
+        if fault is not None:
             logger.warning("rung deferred after a transient fault", extra={"error": fault.Error})
             step = sender.defer(state, fault.Error)
         else:
             step = sender.step(state)
-    _count(step)
-    return step.state.model_dump(mode="json")
+    return step
 
 
 @lru_cache(maxsize=4)

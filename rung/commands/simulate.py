@@ -11,16 +11,19 @@ refuse sends as real ones do (throttling above the rate, a 5xx during an outage)
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
+import secrets
 import sys
-from collections import defaultdict
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
+from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -29,24 +32,34 @@ from functions.core.errors import ConfigError, FileRejected
 from functions.core.ladder import load_ladder
 from functions.core.lender_file import FileReport, LenderRow, RowResult, validate_lender_file
 from functions.core.lenders import LenderConfig, load_lender
-from functions.core.models import Account, AuditRecord, Channel, Decision
+from functions.core.models import Account, AuditRecord, Channel, UploadRecord
 from functions.core.payments_file import PaymentRow, PaymentsFile
-from functions.core.preferences import describe
 from functions.core.profiles import ProfileBook, load_profiles
 from functions.core.zones import candidate_zones
-from functions.plan.planner import plan
+from functions.plan.planner import Demand, lay_out, plan
 from functions.settings import PROJECT_ROOT
-from rung.analytics_files import simulation_events, write_events
+from rung.account_groups import AccountGroups
+from rung.analytics_files import SECRET_BYTES
+from rung.chunks import (
+    CHUNK_ACCOUNTS,
+    ChunkDone,
+    ChunkJob,
+    chunk_jobs,
+    row_keys,
+    run_chunks,
+    worker_count,
+)
 from rung.commands.failure import CommandError
 from rung.commands.options import MAX_DAYS, days, existing_file, instant
-from rung.commands.plan import plan_file, sending_rates
+from rung.commands.plan import sending_rates
 from rung.encrypted_files import plaintext_path, read_key
-from rung.engine import SimulationFailed, SimulationInput, SimulationResult, read_replies
+from rung.engine import SimulationFailed, SimulationInput, read_replies, receipt_of
 from rung.invariants import BlackoutCheck
 from rung.progress import Progress
 from rung.provider_limits import Outage
-from rung.report import RejectedRow, write_outputs
+from rung.report import RejectedRow
 from rung.response_model import load_response_model
+from rung.run_outputs import PRINTED_ACCOUNTS, Part, RunContext, write_part, write_run
 
 EXIT_OK, EXIT_INVARIANT, EXIT_FAILED = 0, 3, 4
 COMMAND = "rung simulate"
@@ -110,6 +123,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the response model's draws (default 0)"
     )
+    parser.add_argument(
+        "--workers",
+        type=_count,
+        default=None,
+        help="processes running the fast engine's chunks (default: every core)",
+    )
+    parser.add_argument(
+        "--chunk-accounts",
+        type=_count,
+        default=CHUNK_ACCOUNTS,
+        help=f"accounts per chunk of the fast engine (default {CHUNK_ACCOUNTS:,}; each worker "
+        "holds about 25 KB per account of its chunk)",
+    )
     parser.add_argument("--json", action="store_true", help="print summary.json to stdout")
     parser.set_defaults(handler=run)
 
@@ -124,6 +150,16 @@ def _rate(text: str) -> int:
     if rate < 1:
         raise argparse.ArgumentTypeError(f"a rate must be at least 1 per second, not {rate}")
     return rate
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {count}")
+    return count
 
 
 def _outage(text: str) -> Outage:
@@ -151,10 +187,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key: str) -> int:
     out = sys.stdout
+    start = args.start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    groups = AccountGroups()
     try:
         _refuse_output_folder(args.out)
-        entered: list[LenderRow] = []
-        report, rejected = _validate(readable, lender, out, entered, quiet=args.json)
+        report, rejected, demand = _validate(
+            readable, lender, out, groups, start, args.days, quiet=args.json
+        )
         replies = read_replies(existing_file(args.replies)) if args.replies else ()
         model = (
             load_response_model(existing_file(args.response_model)) if args.response_model else None
@@ -177,7 +216,6 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
     if report.file_error:
         raise CommandError(f"file rejected: {report.file_error}", command=COMMAND)
 
-    start = args.start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     sim = SimulationInput(
         accounts_file=args.file,
         lender_id=args.lender,
@@ -194,51 +232,45 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
         response_model=model,
         seed=args.seed,
     )
-    if not args.json:
-        print(_plan_verdict(sim, readable, lender), file=out)
+    if demand is not None:
+        rates = _capacity(lender, sim)
+        print(plan(demand, load_ladder(PROJECT_ROOT, lender.ladder), rates).verdict(), file=out)
     engine = args.engine
     if engine == "auto":
         small = report.rows <= FULL_ENGINE_MAX_ROWS
         engine = "full" if small and model is None else "fast"
-    try:
-        with Progress(args.days, start=start) as progress:
-            result = _engine(engine)(sim, progress.update)
-    except SimulationFailed as exc:
-        # What would fail in AWS fails here: a defect to fix, not a result to report.
-        raise CommandError(str(exc), command=COMMAND, exit_code=EXIT_FAILED) from exc
-
     book = load_profiles(PROJECT_ROOT).for_lender(lender)
-    summary = write_outputs(
-        args.out,
-        result,
+    context = RunContext(
         lender.prices,
-        in_quiet_hours=quiet_hours_check(book, lender),
-        on_blackout_day=blackout_day_check(book, lender),
-        start=start,
-        days=args.days,
-        allowed_window=_default_window(book),
-        capacity_per_second=_capacity(lender, sim),
-        rejected_rows=rejected,
-        payments=payments,
+        start,
+        args.days,
+        secret=secrets.token_bytes(SECRET_BYTES),
+        payments=tuple(payments),
+        lender=lender,
     )
-    # The analytics record, as the stack keeps it (rung.analytics_files, `rung kpis OUT`).
-    end = start + timedelta(days=args.days)
-    write_events(
-        args.out,
-        simulation_events(
-            result,
-            lender,
-            entered=entered,
-            payments=[*payments, *_drawn_payments(result, entered)],
-            start=start,
-            end=end,
-        ),
-    )
+    with tempfile.TemporaryDirectory(prefix="rung-simulate-") as scratch:
+        try:
+            with Progress(args.days, start=start) as progress:
+                parts, receipt = _parts(
+                    args, engine, sim, readable, groups, context, Path(scratch), progress
+                )
+        except SimulationFailed as exc:
+            # What would fail in AWS fails here: a defect to fix, not a result to report.
+            raise CommandError(str(exc), command=COMMAND, exit_code=EXIT_FAILED) from exc
+        summary = write_run(
+            args.out,
+            parts,
+            context,
+            receipt=receipt,
+            allowed_window=_default_window(book),
+            capacity_per_second=_capacity(lender, sim),
+            rejected_rows=rejected,
+        )
     if args.json:
         json.dump(summary, out, ensure_ascii=False, indent=2)
         out.write("\n")
     else:
-        _print_timeline(result, out)
+        _print_timeline(parts, summary["accounts"], out)
         _print_summary(summary, args.out, engine, out)
     violated = sum(summary["invariants"].values()) + summary["ladders_failed"]
     if violated:
@@ -251,18 +283,77 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
     return EXIT_OK
 
 
-def _engine(name: str) -> Callable[..., SimulationResult]:
+def _parts(
+    args: argparse.Namespace,
+    engine: str,
+    sim: SimulationInput,
+    readable: Path,
+    groups: AccountGroups,
+    context: RunContext,
+    scratch: Path,
+    progress: Progress,
+) -> tuple[list[Part], dict[str, Any] | None]:
+    """Run the simulation and write its parts: the full engine's run as one part; the fast
+    engine's as chunks (rung.chunks) when no rate couples the accounts, else as one chunk.
+    Returns the parts and the receipt for the whole file (None: the one part's own)."""
+    _quiet_handlers()
+    if engine == "full":
+        from rung.engine_full import run_full
+
+        result = run_full(sim, progress.update)
+        book = load_profiles(PROJECT_ROOT).for_lender(context.lender)  # type: ignore[arg-type]
+        entered = _entered(readable, context.lender)  # type: ignore[arg-type]
+        part = write_part(
+            scratch / "part",
+            result,
+            context,
+            entered=entered,
+            in_quiet_hours=quiet_hours_check(book, context.lender),  # type: ignore[arg-type]
+            on_blackout_day=blackout_day_check(book, context.lender),  # type: ignore[arg-type]
+        )
+        return [part], None
+    coupled = any(rate is not None for _, rate in sim.rates)
+    jobs = None
+    if not coupled and readable == sim.accounts_file:
+        jobs = chunk_jobs(sim, readable, groups, context, scratch, size=args.chunk_accounts)
+    if jobs is None:
+        jobs = [ChunkJob(scratch, sim, context, readable)]
+    done: list[ChunkDone] = []
+    for finished in run_chunks(jobs, args.workers or worker_count(), progress.update):
+        done.append(finished)
+        if len(jobs) > 1:
+            # Chunks run side by side, each over the whole period: the bar shows chunks done.
+            share = sim.days * len(done) / len(jobs)
+            progress.update(sim.start + timedelta(days=share), decisions=_decisions(done))
+    uploads = [d.upload for d in done if d.upload is not None]
+    return [d.part for d in done], receipt_of(merged_upload(uploads)) if uploads else {}
+
+
+def _decisions(done: list[ChunkDone]) -> int:
+    return sum(sum(d.part.tally.decisions.values()) for d in done)
+
+
+def _entered(path: Path, lender: LenderConfig) -> list[LenderRow]:
+    with path.open("rb") as stream:
+        return [
+            row.value
+            for row in validate_lender_file(stream, lender, FileReport())
+            if row.accepted and row.value is not None
+        ]
+
+
+def merged_upload(uploads: list[UploadRecord]) -> UploadRecord:
+    """The accounts file as intake took it, from its chunks' shares."""
+    counts = ("rows", "accepted", "rejected", "ladders_started")
+    return uploads[0].model_copy(
+        update={name: sum(getattr(u, name) for u in uploads) for name in counts}
+    )
+
+
+def _quiet_handlers() -> None:
     # The handlers emit metrics for CloudWatch (printed to stdout when enabled); a preview
     # prints its own summary. Their logs go to stderr (rung.lambda_logs).
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    # Imported on demand: the full engine pulls in moto, which the fast path never needs.
-    if name == "full":
-        from rung.engine_full import run_full
-
-        return run_full
-    from rung.engine_fast import run_fast
-
-    return run_fast
 
 
 def quiet_hours_check(
@@ -334,35 +425,44 @@ def _refuse_output_folder(out: Path) -> None:
 
 
 def _validate(
-    path: Path, lender: LenderConfig, out: TextIO, accepted: list[LenderRow], *, quiet: bool
-) -> tuple[FileReport, list[RejectedRow]]:
-    """List the rows the schedule handler will reject, before spending time on the run;
-    the accepted ones are added to `accepted`."""
+    path: Path,
+    lender: LenderConfig,
+    out: TextIO,
+    groups: AccountGroups,
+    start: datetime,
+    days: int,
+    *,
+    quiet: bool,
+) -> tuple[FileReport, list[RejectedRow], Demand | None]:
+    """One pass over the file before the run: list the rows the schedule handler will reject,
+    join rows that share an id or an address (`groups`), and — unless `quiet` — lay out the
+    accepted accounts' messages for the capacity planner's verdict."""
     report = FileReport()
     rejected: list[RejectedRow] = []
-    with path.open("rb") as stream:
+
+    def accepted(stream: BinaryIO) -> Iterator[LenderRow]:
         for row in validate_lender_file(stream, lender, report):
+            groups.add(row.row, row_keys(row))
             if row.accepted and row.value is not None:
-                accepted.append(row.value)
-            if not row.accepted:
+                yield row.value
+            else:
                 rejected.append(_rejected(path, row))
                 if not quiet:
                     print(
                         f"rejected row {row.row} [{row.account_id or '-'}]: {_errors(row)}",
                         file=out,
                     )
-    return report, rejected
 
-
-def _drawn_payments(result: SimulationResult, entered: list[LenderRow]) -> list[PaymentRow]:
-    """The response model's payments, as the payments files it delivered said them: the
-    account's balance in full (rung.engine_fast)."""
-    owed = {row.account_id: row.amount_due for row in entered}
-    return [
-        PaymentRow(account_id=account_id, paid_at=at, amount=owed[account_id])
-        for kind, account_id, _channel, at in result.synthetic_responses
-        if kind == "payment"
-    ]
+    with path.open("rb") as stream:
+        if quiet:
+            for _ in accepted(stream):
+                pass
+            return report, rejected, None
+        ladder = load_ladder(PROJECT_ROOT, lender.ladder)
+        book = load_profiles(PROJECT_ROOT).for_lender(lender)
+        accounts = (row.to_account(lender) for row in accepted(stream))
+        demand = lay_out(accounts, lender, ladder, book, start, start + timedelta(days=days))
+    return report, rejected, demand
 
 
 def _validate_payments(
@@ -399,24 +499,14 @@ def _capacity(lender: LenderConfig, sim: SimulationInput) -> dict[Channel, int]:
     return sending_rates(lender) | {channel: r for channel, r in sim.rates if r is not None}
 
 
-def _plan_verdict(sim: SimulationInput, readable: Path, lender: LenderConfig) -> str:
-    """The capacity planner's one line for this run (`rung plan` has the details)."""
-    rates = _capacity(lender, sim)
-    _, demand = plan_file(readable, lender, sim.start, sim.days)
-    return plan(demand, load_ladder(PROJECT_ROOT, lender.ladder), rates).verdict()
-
-
-def _print_timeline(result: SimulationResult, out: TextIO, limit: int = 50) -> None:
-    by_account: dict[str, list[AuditRecord]] = defaultdict(list)
-    for record in result.records:
-        if record.decision is Decision.SENT:
-            by_account[record.account_id].append(record)
-    accounts = sorted({a.account_id for a in result.accounts})
-    preferences = {a.account_id: a.contact_preferences for a in result.accounts}
-    for account_id in accounts[:limit]:
-        sent = by_account.get(account_id, [])
+def _print_timeline(
+    parts: list[Part], accounts: int, out: TextIO, limit: int = PRINTED_ACCOUNTS
+) -> None:
+    """What was sent when, for the first `limit` accounts (by id)."""
+    first = heapq.merge(*(part.view.timeline for part in parts), key=lambda entry: entry[0])
+    for account_id, preferences, sent in islice(first, limit):
         lines = [f"{account_id}: {len(sent)} sent"]
-        lines.extend(f"    prefers {describe(p)}" for p in preferences[account_id])
+        lines.extend(f"    prefers {text}" for text in preferences)
         for record in sent:
             local = record.at_local[:16].replace("T", " ") or "?"
             lines.append(
@@ -424,8 +514,8 @@ def _print_timeline(result: SimulationResult, out: TextIO, limit: int = 50) -> N
                 f" {record.template_id}"
             )
         print("\n".join(lines), file=out)
-    if len(accounts) > limit:
-        print(f"… and {len(accounts) - limit} more accounts (see messages.csv)", file=out)
+    if accounts > limit:
+        print(f"… and {accounts - limit} more accounts (see messages.csv)", file=out)
 
 
 def _print_summary(summary: dict[str, Any], out_dir: Path, engine: str, out: TextIO) -> None:

@@ -24,7 +24,7 @@ from functions.core.models import (
 )
 from rung.engine import ScriptedReply, SimulationResult
 from rung.report import CSV_COLUMNS, summarize, write_messages_csv, write_outputs
-from rung.report_page import TIMELINE_ACCOUNTS, hour_chart, render_report
+from rung.report_page import TIMELINE_ACCOUNTS, SentCounts, hour_chart, render_report
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 PRICES = UnitPrices(
@@ -611,10 +611,26 @@ def test_report_html_timeline_capped_for_large_runs() -> None:
 def test_hour_chart_partly_allowed_hour_is_shaded() -> None:
     # Given a window opening at 07:30 (the 07:00 hour is only partly allowed)
     # When the time-of-day chart is laid out
-    chart = hour_chart(build_result().records, (time(7, 30), time(21)))
+    chart = hour_chart(SentCounts.of(build_result().records), (time(7, 30), time(21)))
 
     # Then the quiet blocks are 00:00–08:00 and 21:00–24:00
     assert [shade.title for shade in chart.shades] == [
         "quiet hours 00:00–08:00",
         "quiet hours 21:00–00:00",
     ]
+
+
+def test_the_page_lists_at_most_rows_listed_replies_and_says_how_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rung.report_page as page
+
+    monkeypatch.setattr(page, "ROWS_LISTED", 1)
+    result = build_result()
+    result.replies = result.replies * 3
+    summary = summarize(result, PRICES, in_quiet_hours=never_quiet, on_blackout_day=no_blackout)
+
+    html = render_report(summary, result, start=START, days=10)
+
+    assert "Showing the first 1 of 3 replies." in html
+    assert html.count('data-label="Received"') == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from functions.core.models import AuditRecord, Channel, Decision
 from rung.report import write_outputs
-from rung.report_page import busiest_minute_chart
+from rung.report_page import SentCounts, busiest_minute_chart
 from tests.unit.test_report import PRICES, build_result, never_quiet, no_blackout, record
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
@@ -31,7 +31,7 @@ def test_each_day_shows_its_busiest_minute_per_channel_under_the_capacity_line()
         record("B", 2, Channel.SMS, Decision.DEFERRED, day1, reason="capacity"),
     ]
     # When drawn against 3 SMS/s and 14 emails/s
-    chart = busiest_minute_chart(records, START, 3, {"sms": 3, "email": 14})
+    chart = busiest_minute_chart(SentCounts.of(records), START, 3, {"sms": 3, "email": 14})
     bars = {r.title: r for r in chart.rects if r.css.startswith("bar-")}
     lines = {r.title: r for r in chart.rects if r.css.startswith("capacity-")}
     # Then each day has one bar per channel that sent, its height the busiest minute
@@ -51,7 +51,9 @@ def test_each_day_shows_its_busiest_minute_per_channel_under_the_capacity_line()
 
 
 def test_a_channel_without_a_known_rate_has_no_line() -> None:
-    chart = busiest_minute_chart(_sent(Channel.SMS, START, 3), START, 1, {"sms": None})
+    chart = busiest_minute_chart(
+        SentCounts.of(_sent(Channel.SMS, START, 3)), START, 1, {"sms": None}
+    )
     assert not [r for r in chart.rects if r.css.startswith("capacity-")]
 
 
