@@ -26,6 +26,8 @@ from functions.core.lenders import load_lender
 from functions.core.payments_file import PaymentRow, PaymentsFile
 from functions.core.ports import ExperimentTally
 from functions.core.profiles import load_profiles
+from functions.kpis.queries import load_kpi_config
+from functions.kpis.report import KpiEngineError, kpi_report
 from functions.plan.planner import plan
 from functions.plan.report import plan_summary
 from functions.settings import PROJECT_ROOT
@@ -33,9 +35,7 @@ from rung.analytics_files import SECRET_BYTES
 from rung.commands.plan import plan_file, sending_rates
 from rung.engine import SimulationInput, SimulationResult
 from rung.experiment_report import EXPERIMENTS_CSV, read_outcomes, report
-from rung.kpi_engines import DuckDbEngine, KpiEngineError
-from rung.kpi_queries import load_kpi_config
-from rung.kpi_report import kpi_report
+from rung.kpi_engines import DuckDbEngine
 from rung.run_outputs import RunContext, write_part, write_run
 
 MIN_EFFECT = 0.05  # `rung experiments report`'s default --min-effect

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-# KpiEngineError is also imported from here by rung.console_reports.
-from functions.kpis.report import KpiEngineError as KpiEngineError
-from functions.kpis.report import Row, plain
+from functions.kpis.report import KpiEngineError, Row, plain
 from rung.analytics_files import EVENTS_DIR
 
 # The events with their partitions (functions.core.analytics.PARTITIONS) typed from the folder

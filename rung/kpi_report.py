@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-# kpi_report is also imported from here by rung.console_reports.
-from functions.kpis.report import kpi_report as kpi_report
-
 # What the terminal shows of each table, in this order (the JSON has every column).
 TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("by_lender", "Per lender", ("lender", "accounts", "cured", "cure_rate", "cost_per_cured")),
