@@ -15,14 +15,13 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from functions.core.csv_safety import SafeCsvWriter
 from functions.core.lenders import UnitPrices
 from functions.core.models import (
     AuditRecord,
@@ -113,19 +112,6 @@ def message_row(record: AuditRecord) -> tuple[str, ...]:
         record.experiment,
         record.variant,
     )
-
-
-def write_messages_csv(path: Path, records: Iterable[AuditRecord]) -> int:
-    """Write every gate decision to `path`; returns the number of rows (header excluded)."""
-    count = 0
-    with path.open("w", encoding=CSV_ENCODING, newline="") as handle:
-        # Bodies, ids and names come from lender files: every cell is neutralised.
-        writer = SafeCsvWriter(handle)
-        writer.writerow(CSV_COLUMNS)
-        for record in records:
-            writer.writerow(message_row(record))
-            count += 1
-    return count
 
 
 def violation_entry(violation: Violation) -> dict[str, object]:

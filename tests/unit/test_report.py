@@ -23,7 +23,7 @@ from functions.core.models import (
     SuppressionSource,
 )
 from rung.engine import ScriptedReply, SimulationResult
-from rung.report import CSV_COLUMNS, summarize, write_messages_csv, write_outputs
+from rung.report import CSV_COLUMNS, summarize, write_outputs
 from rung.report_page import TIMELINE_ACCOUNTS, SentCounts, hour_chart, render_report
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
@@ -210,6 +210,21 @@ def no_blackout(record: AuditRecord, account: Account) -> str | None:
     return None
 
 
+def written_messages(folder: Path, result: SimulationResult) -> Path:
+    """messages.csv as `rung simulate` writes it (with summary.json and report.html)."""
+    out = folder / "out"
+    write_outputs(
+        out,
+        result,
+        PRICES,
+        in_quiet_hours=never_quiet,
+        on_blackout_day=no_blackout,
+        start=START,
+        days=10,
+    )
+    return out / "messages.csv"
+
+
 def read_rows(path: Path) -> list[list[str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.reader(handle))
@@ -227,10 +242,9 @@ def assert_cell(actual: str, raw: str) -> None:
 def test_messages_csv_columns_and_rows_exact(tmp_path: Path) -> None:
     # Given a simulation with sends, a deferral and suppressions
     result = build_result()
-    path = tmp_path / "messages.csv"
 
     # When messages.csv is written
-    count = write_messages_csv(path, result.records)
+    path = written_messages(tmp_path, result)
 
     # Then the header is the contract's, in order, with one row per decision
     rows = read_rows(path)
@@ -252,7 +266,7 @@ def test_messages_csv_columns_and_rows_exact(tmp_path: Path) -> None:
         "experiment",
         "variant",
     ]
-    assert count == len(rows) - 1 == 8
+    assert len(rows) - 1 == 8
     expected = [
         [
             "C2",
@@ -385,10 +399,8 @@ def test_messages_csv_columns_and_rows_exact(tmp_path: Path) -> None:
 
 def test_messages_csv_formula_body_neutralised_and_bom_written(tmp_path: Path) -> None:
     # Given a body a lender file could carry that Excel would run as a formula
-    path = tmp_path / "messages.csv"
-
     # When messages.csv is written
-    write_messages_csv(path, build_result().records)
+    path = written_messages(tmp_path, build_result())
 
     # Then the file starts with a UTF-8 BOM (Excel and Chinese text) and the body cell is inert
     raw = path.read_bytes()
