@@ -50,7 +50,7 @@ from rung.chunks import (
     worker_count,
 )
 from rung.commands.failure import CommandError
-from rung.commands.options import MAX_DAYS, days, existing_file, instant
+from rung.commands.options import MAX_DAYS, days, existing_file, instant, positive
 from rung.commands.plan import sending_rates
 from rung.encrypted_files import plaintext_path, read_key
 from rung.engine import SimulationFailed, SimulationInput, read_replies, receipt_of
@@ -125,13 +125,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--workers",
-        type=_count,
+        type=positive,
         default=None,
         help="processes running the fast engine's chunks (default: every core)",
     )
     parser.add_argument(
         "--chunk-accounts",
-        type=_count,
+        type=positive,
         default=CHUNK_ACCOUNTS,
         help=f"accounts per chunk of the fast engine (default {CHUNK_ACCOUNTS:,}; each worker "
         "holds about 25 KB per account of its chunk)",
@@ -150,16 +150,6 @@ def _rate(text: str) -> int:
     if rate < 1:
         raise argparse.ArgumentTypeError(f"a rate must be at least 1 per second, not {rate}")
     return rate
-
-
-def _count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {count}")
-    return count
 
 
 def _outage(text: str) -> Outage:
