@@ -16,6 +16,10 @@ import pytest
 from functions.settings import PROJECT_ROOT
 from rung.cli import main
 
+# The `rung` command on the operator's machine: run once, by `make test`, not again on the
+# Lambda runtime (Makefile, test-runtime).
+pytestmark = pytest.mark.operator_only
+
 SAMPLES = PROJECT_ROOT / "samples"
 START = "2026-12-01T00:00:00Z"
 SECRET = b"k" * 32  # the run's pseudonym key, fixed so that two runs' events compare

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# The `rung` command on the operator's machine: run once, by `make test`, not again on the
+# Lambda runtime (Makefile, test-runtime).
+pytestmark = pytest.mark.operator_only
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 RUNG = [sys.executable, "-m", "rung.cli"]

@@ -13,6 +13,10 @@ import yaml
 from functions.settings import PROJECT_ROOT
 from rung.cli import main
 
+# The `rung` command on the operator's machine: run once, by `make test`, not again on the
+# Lambda runtime (Makefile, test-runtime).
+pytestmark = pytest.mark.operator_only
+
 SAMPLE_MODEL = PROJECT_ROOT / "samples" / "response_model.yaml"
 START = "2026-11-29T00:00:00Z"
 

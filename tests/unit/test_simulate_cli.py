@@ -11,6 +11,10 @@ import pytest
 from rung.cli import main
 from rung.report import CSV_COLUMNS
 
+# The `rung` command on the operator's machine: run once, by `make test`, not again on the
+# Lambda runtime (Makefile, test-runtime).
+pytestmark = pytest.mark.operator_only
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 BASE = ["simulate", str(SAMPLES / "accounts.csv"), "--start", "2026-12-01T00:00:00Z"]
 
