@@ -138,12 +138,13 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
     now = gate.now
     try:
         profile = profiles.profile_for(account)
-        zones = profiles.atlas.candidates(
+        zones, location_error = profiles.atlas.checked(
             account.phone, account.country, account.state, account.postal_code, account.timezone
         )
-        location_error = ""
     except InvalidLocation as exc:
-        profile, zones, location_error = profiles.profiles[profiles.default], (), str(exc)
+        zones, location_error = (), str(exc)
+    if location_error:
+        profile = profiles.profiles[profiles.default]
 
     def result(
         verdict: Verdict,

@@ -114,6 +114,8 @@ class ZoneAtlas:
         self._area_codes = dict(area_codes or {})
         self.evidence = lru_cache(maxsize=1 << 17)(self._evidence)
         self.candidates = lru_cache(maxsize=1 << 17)(self._candidates)
+        self.checked = lru_cache(maxsize=1 << 17)(self._checked)
+        self.lenient = lru_cache(maxsize=1 << 17)(self._lenient)
         self.phone_region = lru_cache(maxsize=1 << 17)(self._phone_region)
 
     def _candidates(
@@ -126,6 +128,41 @@ class ZoneAtlas:
     ) -> tuple[str, ...]:
         """Candidate zones, lender-given first, then address, then phone; duplicates dropped."""
         return self.evidence(phone, country, state, postal_code, timezone).zones
+
+    def _checked(
+        self,
+        phone: str | None,
+        country: str | None,
+        state: str | None,
+        postal_code: str | None,
+        timezone: str | None,
+    ) -> tuple[tuple[str, ...], str]:
+        """`candidates`, or () and why the location cannot be read: the answer is kept either
+        way (an exception is not cached), so an unreadable location is read once too."""
+        try:
+            return self.candidates(phone, country, state, postal_code, timezone), ""
+        except InvalidLocation as exc:
+            return (), str(exc)
+
+    def _lenient(
+        self,
+        phone: str | None,
+        country: str | None,
+        state: str | None,
+        postal_code: str | None,
+        timezone: str | None,
+        default_region: str | None,
+    ) -> tuple[str, ...]:
+        """`candidate_zones` for these location fields (what it documents)."""
+        if phone and default_region and not phone.startswith("+"):
+            import phonenumbers
+
+            try:
+                parsed = phonenumbers.parse(phone, default_region)
+            except phonenumbers.NumberParseException:
+                return ()
+            phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return self.checked(phone, country, state, postal_code, timezone)[0]
 
     def _evidence(
         self,
@@ -188,23 +225,17 @@ def candidate_zones(
 
     Lenient by design: unreadable location data gives () here, because the gate
     (`atlas.candidates`, strict) suppresses the same account with `invalid_location`.
-    `default_region` only reads a phone written without a country code.
+    `default_region` only reads a phone written without a country code. The answer is a
+    pure function of the location fields, kept per atlas (the send step asks on every step).
     """
-    phone = account.phone
-    if phone and default_region and not phone.startswith("+"):
-        import phonenumbers
-
-        try:
-            parsed = phonenumbers.parse(phone, default_region)
-        except phonenumbers.NumberParseException:
-            return ()
-        phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    try:
-        return (atlas or _shipped_atlas()).candidates(
-            phone, account.country, account.state, account.postal_code, account.timezone
-        )
-    except InvalidLocation:
-        return ()
+    return (atlas or _shipped_atlas()).lenient(
+        account.phone,
+        account.country,
+        account.state,
+        account.postal_code,
+        account.timezone,
+        default_region,
+    )
 
 
 def _parse_phone(phone: str) -> phonenumbers.PhoneNumber:

@@ -125,3 +125,19 @@ def test_zones_schedule_with_the_lenders_zone_and_the_country_column() -> None:
 
 def test_zones_email_only_borrower_with_only_the_lenders_zone_keeps_it() -> None:
     assert atlas().candidates(None, None, None, None, "America/Chicago") == ("America/Chicago",)
+
+
+def test_checked_keeps_the_reason_an_unreadable_location_gives() -> None:
+    """The gate's look-up answers (zones, "") or ((), why): an unreadable location is kept
+    as an answer like any other, so a second step of the same account reads it again without
+    re-parsing — and says the same."""
+    fresh = ZoneAtlas({"NY": (NY,)}, {"US": (NY,)})
+    with pytest.raises(InvalidLocation) as raised:
+        fresh.candidates("+12125550123", "US", "XX", None, None)
+    assert fresh.checked("+12125550123", "US", "XX", None, None) == ((), str(raised.value))
+    assert fresh.checked("+12125550123", "US", "XX", None, None) == ((), str(raised.value))
+    assert fresh.checked.cache_info().hits == 1
+    assert fresh.checked("+12125550123", "US", "NY", None, None) == (
+        fresh.candidates("+12125550123", "US", "NY", None, None),
+        "",
+    )
