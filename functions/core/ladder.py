@@ -131,19 +131,15 @@ class LadderState(BaseModel):
 
     @property
     def next_instant(self) -> datetime:
-        return datetime.fromisoformat(self.next_at.replace("Z", "+00:00"))
+        return datetime.fromisoformat(self.next_at)  # reads the "Z" as UTC (Python 3.11+)
 
     @property
     def started_instant(self) -> datetime | None:
-        return (
-            datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
-            if self.started_at
-            else None
-        )
+        return datetime.fromisoformat(self.started_at) if self.started_at else None
 
     @property
     def slot_instant(self) -> datetime | None:
-        return datetime.fromisoformat(self.slot.replace("Z", "+00:00")) if self.slot else None
+        return datetime.fromisoformat(self.slot) if self.slot else None
 
 
 def to_sfn_timestamp(instant: datetime) -> str:

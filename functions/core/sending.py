@@ -616,8 +616,9 @@ class RungSender:
         """
         index, deferred = state.rung, state.deferred
         woke = min(now, state.next_instant)
+        started = state.started_instant
         while index < len(ladder.rungs):
-            expires = ladder.expires_at(index, account.due_date, zone, state.started_instant)
+            expires = ladder.expires_at(index, account.due_date, zone, started)
             if expires is None or now < expires:
                 break
             reason = "expired_after_deferral" if deferred else "missed_before_upload"
