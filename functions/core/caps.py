@@ -68,6 +68,8 @@ def blocked_until(
     cap: Cap, attempts: Sequence[datetime], instant: datetime, zones: Sequence[str]
 ) -> CapBlock | None:
     """None if `cap` allows a send at `instant`; else when it frees."""
+    if len(attempts) < cap.max:
+        return None  # fewer attempts in all than the cap allows in any one period
     if cap.period == "rolling":
         return _rolling(cap, attempts, instant)
     return _local_day(cap, attempts, instant, zones)

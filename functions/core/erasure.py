@@ -19,6 +19,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -58,6 +59,9 @@ def _digest(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
 
 
+# A pure function of its arguments, the key included (a rotated key is a new cache key): the
+# send step checks every address of an account on each of its steps, an HMAC each.
+@lru_cache(maxsize=1 << 16)
 def address_pseudonym(key: bytes, channel: Channel, address: str) -> str:
     """The keyed pseudonym of an address (case-folded as its suppressions are)."""
     return f"{PSEUDONYM_PREFIX}{_digest(key, suppression_key(channel, address))}"

@@ -45,6 +45,9 @@ from functions.core.ports import SuppressionStore
 COLLECTOR_FILE = Path("config") / "collector.yaml"
 
 
+_CHANNELS = tuple(Channel)  # iterating the enum itself costs more than the look-ups below
+
+
 class Scope(StrEnum):
     COLLECTOR = "collector"  # one debt collector: opt-outs and caps span every lender
     LENDER = "lender"  # each lender a separate sender: opt-outs and caps per lender
@@ -116,7 +119,7 @@ def binding_suppressions(store: SuppressionStore, account: Account) -> tuple[Sup
     lender-scoped opt-out written under `scope: lender` still holds after a switch back to
     `collector`. Two reads per address (deployment-wide and own lender)."""
     found = []
-    for channel in Channel:
+    for channel in _CHANNELS:
         address = account.address(channel)
         if not address:
             continue

@@ -115,6 +115,11 @@ class ContactPreference(BaseModel):
     at: datetime
 
 
+# The Account field holding each channel's address (the registry's `address_field`), looked up
+# once: the send step reads every address of an account several times per step.
+_ADDRESS_FIELDS = {channel: spec(channel).address_field for channel in Channel}
+
+
 class Account(BaseModel):
     """One delinquent account as Rung stores it (`accounts` table)."""
 
@@ -157,7 +162,7 @@ class Account(BaseModel):
         return f"{self.lender_id}#{self.account_id}#{self.cycle}"
 
     def address(self, channel: Channel) -> str | None:
-        value = getattr(self, spec(channel).address_field)
+        value = getattr(self, _ADDRESS_FIELDS[channel])
         return str(value) if value else None
 
 

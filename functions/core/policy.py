@@ -138,12 +138,13 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
     now = gate.now
     try:
         profile = profiles.profile_for(account)
-        zones = profiles.atlas.candidates(
+        zones, location_error = profiles.atlas.checked(
             account.phone, account.country, account.state, account.postal_code, account.timezone
         )
-        location_error = ""
     except InvalidLocation as exc:
-        profile, zones, location_error = profiles.profiles[profiles.default], (), str(exc)
+        zones, location_error = (), str(exc)
+    if location_error:
+        profile = profiles.profiles[profiles.default]
 
     def result(
         verdict: Verdict,
@@ -218,7 +219,8 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
         )
     # 3b. Not on this channel: the borrower asked, or the lender file says so (1006.14(h));
     # the borrower's word wins where the two conflict (functions.core.preferences).
-    excluded = binding(account.contact_preferences, gate.channel).excluded_by
+    preferences = binding(account.contact_preferences, gate.channel)
+    excluded = preferences.excluded_by
     if excluded is not None:
         return result(
             Verdict.SUPPRESS,
@@ -242,7 +244,7 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
             detail="no zone from phone, address or lender timezone",
         )
     # 6–7. Blackout days, quiet hours and caps, solved together.
-    until, block = _earliest_allowed(gate, profile, zones, not_before)
+    until, block = _earliest_allowed(gate, profile, zones, not_before, preferences.hours)
     if until is None:
         first = block or _Block("quiet_hours", "no_allowed_time", None, "")
         return result(
@@ -276,10 +278,15 @@ def decide(gate: GateInput, profiles: ProfileBook) -> GateResult:
 
 
 def _earliest_allowed(
-    gate: GateInput, profile: Profile, zones: tuple[str, ...], start: datetime
+    gate: GateInput,
+    profile: Profile,
+    zones: tuple[str, ...],
+    start: datetime,
+    preferred_hours: tuple[ContactPreference, ...],
 ) -> tuple[datetime | None, _Block | None]:
     """The earliest instant ≥ start that blackout days, quiet hours and every cap allow,
-    and the first rule that blocked on the way (None if `start` itself is allowed)."""
+    and the first rule that blocked on the way (None if `start` itself is allowed).
+    `preferred_hours`: the borrower's binding hours on the gate's channel."""
     window = profile.local_window
     hours: tuple[ContactPreference, ...] = ()
     if gate.is_reply:
@@ -287,7 +294,7 @@ def _earliest_allowed(
         # hours. Only the hours are waived; blackout days and caps still apply.
         window = window.whole_day()
     else:
-        hours = binding(gate.account.contact_preferences, gate.channel).hours
+        hours = preferred_hours
         narrowed = preferred_window(window, hours, gate.channel)
         if narrowed is None:
             return None, _Block("contact_preference", "preferred_hours", None, "")
@@ -366,4 +373,6 @@ def preferred_window(
             end = min(end, _seconds(preference.not_after) or SECONDS_PER_DAY)
     if start >= end:
         return None
+    if (start, end) == (window.start, window.end):
+        return window  # no preference narrows it (the common case): no copy
     return replace(window, start=start, end=end)

@@ -200,6 +200,11 @@ class ProfileBook:
         }
         self._overridden: dict[tuple[str, str], ProfileBook] = {}
 
+    @cached_property
+    def longest_cap_days(self) -> int:
+        """The longest rolling window any cap of this book counts, in days (1 without caps)."""
+        return max((cap.days for p in self.profiles.values() for cap in p.caps), default=1)
+
     def profile_for(self, account: Account) -> Profile:
         """The account's country/state decides; a US state alone means US; else the phone's
         region (`ZoneAtlas.region_of`)."""

@@ -135,6 +135,12 @@ ADDRESS_LEASE = timedelta(minutes=1)
 TRANSIENT_REASONS = frozenset({"provider_unavailable", "service_unavailable"})
 
 
+_CHANNELS = tuple(Channel)  # iterating the enum itself costs more than the look-ups it feeds
+
+# The fields of an audit record before its decision (`RungSender._bare_record`).
+_Fields = dict[str, object]
+
+
 @dataclass(frozen=True)
 class Step:
     """What one invocation did: the state for the next Wait and the decisions it recorded."""
@@ -218,7 +224,7 @@ class RungSender:
 
         due = ladder.due_at(index, account.due_date, zone, state.started_instant)
         if now < due:
-            return Step(self._paced(state, index, due, deferred, account, lender), records)
+            return Step(self._paced(state, index, due, deferred, account, lender, ladder), records)
 
         rung = ladder.rungs[index]
         attempt = self.ledger.get(account.ladder_key, index, rung.channel)
@@ -264,18 +270,16 @@ class RungSender:
             ),
             book,
         )
-        base = self._bare_record(account, ladder, index, now, zone).model_copy(
-            update={
-                "rule": gate.rule,
-                "profile": gate.profile,
-                "profile_version": gate.profile_version,
-                "at_local": gate.local_time,
-                "template_version": template.version if template else "",
-            }
+        base = self._bare_record(account, ladder, index, now, zone, at_local=gate.local_time)
+        base.update(
+            rule=gate.rule,
+            profile=gate.profile,
+            profile_version=gate.profile_version,
+            template_version=template.version if template else "",
         )
         if gate.verdict is Verdict.DEFER:
             assert gate.until is not None
-            following = self._paced(state, index, gate.until, True, account, lender)
+            following = self._paced(state, index, gate.until, True, account, lender, ladder)
             records.append(
                 self._append(
                     base, Decision.DEFERRED, gate.reason, deferred_until=following.next_instant
@@ -314,7 +318,7 @@ class RungSender:
                     deferred_until=until,
                 )
             )
-            return Step(self._paced(state, index, until, True, account, lender), records)
+            return Step(self._paced(state, index, until, True, account, lender, ladder), records)
         sent = self._send(account, lender, index, rung.channel, template, base, now)
         records.extend([sent] if sent else [])
         return Step(self._advanced(state, index + 1, now, ladder, account, zone, lender), records)
@@ -368,7 +372,7 @@ class RungSender:
         index: int,
         channel: Channel,
         template: MessageTemplate,
-        base: AuditRecord,
+        base: _Fields,
         now: datetime,
     ) -> AuditRecord | None:
         address = account.address(channel) or ""
@@ -517,7 +521,7 @@ class RungSender:
 
     def _suppressions(self, account: Account) -> tuple[Suppression, ...]:
         found = list(binding_suppressions(self.suppressions, account))
-        for channel in Channel:
+        for channel in _CHANNELS:
             address = account.address(channel)
             if address:
                 # An erased borrower's address is known only by its keyed hash; sent again by
@@ -549,23 +553,32 @@ class RungSender:
     # -- recording -----------------------------------------------------------------------
 
     def _bare_record(
-        self, account: Account, ladder: Ladder, index: int, now: datetime, zone: ZoneInfo
-    ) -> AuditRecord:
+        self,
+        account: Account,
+        ladder: Ladder,
+        index: int,
+        now: datetime,
+        zone: ZoneInfo,
+        *,
+        at_local: str | None = None,
+    ) -> _Fields:
+        """The fields every record of rung `index` at `now` has; `_append` adds the decision
+        and builds the record once. `at_local`: as the gate spoke, else in the scheduling
+        zone."""
         rung = ladder.rungs[index]
-        return AuditRecord(
-            lender_id=account.lender_id,
-            account_id=account.account_id,
-            cycle=account.cycle,
-            rung=index,
-            channel=rung.channel,
-            decision=Decision.SUPPRESSED,
-            template_id=self._template_id(account, rung.template),
-            at_utc=now,
-            at_local=now.astimezone(zone).isoformat(),  # the scheduling zone; no gate spoke
-            address_masked=mask_address(account.address(rung.channel)),
-            experiment=account.experiment,
-            variant=account.variant,
-        )
+        return {
+            "lender_id": account.lender_id,
+            "account_id": account.account_id,
+            "cycle": account.cycle,
+            "rung": index,
+            "channel": rung.channel,
+            "template_id": self._template_id(account, rung.template),
+            "at_utc": now,
+            "at_local": now.astimezone(zone).isoformat() if at_local is None else at_local,
+            "address_masked": mask_address(account.address(rung.channel)),
+            "experiment": account.experiment,
+            "variant": account.variant,
+        }
 
     # -- experiments ---------------------------------------------------------------------
 
@@ -603,8 +616,9 @@ class RungSender:
         """
         index, deferred = state.rung, state.deferred
         woke = min(now, state.next_instant)
+        started = state.started_instant
         while index < len(ladder.rungs):
-            expires = ladder.expires_at(index, account.due_date, zone, state.started_instant)
+            expires = ladder.expires_at(index, account.due_date, zone, started)
             if expires is None or now < expires:
                 break
             reason = "expired_after_deferral" if deferred else "missed_before_upload"
@@ -619,7 +633,7 @@ class RungSender:
             index, deferred = index + 1, False
         return index, deferred
 
-    def _uncertain(self, base: AuditRecord) -> AuditRecord:
+    def _uncertain(self, base: _Fields) -> AuditRecord:
         """Claimed but never completed: the attempt may have reached the borrower. Never
         re-sent automatically; the UncertainSends alarm asks ops to reconcile
         (docs/design.md, At most once)."""
@@ -628,9 +642,11 @@ class RungSender:
         )
 
     def _append(
-        self, base: AuditRecord, decision: Decision, reason: str, **update: object
+        self, base: _Fields, decision: Decision, reason: str, **update: object
     ) -> AuditRecord:
-        record = base.model_copy(update={"decision": decision, "reason": reason, **update})
+        record = AuditRecord.model_validate(
+            {**base, "decision": decision, "reason": reason, **update}
+        )
         self.audit.append(record)
         return record
 
@@ -657,11 +673,11 @@ class RungSender:
         deferred: bool,
         account: Account,
         lender: LenderConfig,
+        ladder: Ladder,
     ) -> LadderState:
-        """Wait for rung `index` until `instant` — or the first send slot after it, reserved
-        now, when its channel is paced. A slot pushed past the rung's own minute counts as a
-        deferral (the catch-up policy then says `expired_after_deferral`)."""
-        ladder = self._ladder(account, lender)
+        """Wait for rung `index` of `ladder` until `instant` — or the first send slot after it,
+        reserved now, when its channel is paced. A slot pushed past the rung's own minute
+        counts as a deferral (the catch-up policy then says `expired_after_deferral`)."""
         pace = self._pace(lender, ladder.rungs[index].channel)
         if pace is None:
             return _at(state, index, instant, deferred)
@@ -717,7 +733,7 @@ class RungSender:
                 }
             )
         due = ladder.due_at(index, account.due_date, zone, state.started_instant)
-        return self._paced(state, index, max(now, due), False, account, lender)
+        return self._paced(state, index, max(now, due), False, account, lender, ladder)
 
 
 def _at(
@@ -779,5 +795,4 @@ def history_window(book: ProfileBook) -> timedelta:
     """How far back the caps of `book` count (docs/compliance.md, Frequency caps): their longest
     rolling window — a lender override may lengthen one — plus a day for local-day edges in any
     zone."""
-    longest = max((cap.days for p in book.profiles.values() for cap in p.caps), default=1)
-    return timedelta(days=longest + 1)
+    return timedelta(days=book.longest_cap_days + 1)

@@ -64,9 +64,9 @@ class _AreaCodeTable(BaseModel):
         return table
 
 
-def _no_place_kind(number: phonenumbers.PhoneNumber) -> str | None:
-    """What a number names instead of a place, if its type names a service (ITU-T E.164
-    non-geographic numbering), else None."""
+def _no_place_kind(number_type: int) -> str | None:
+    """What a number of `number_type` (phonenumbers.PhoneNumberType) names instead of a place,
+    if its type names a service (ITU-T E.164 non-geographic numbering), else None."""
     import phonenumbers
 
     kinds = {
@@ -77,7 +77,7 @@ def _no_place_kind(number: phonenumbers.PhoneNumber) -> str | None:
         phonenumbers.PhoneNumberType.UAN: "universal access",
         phonenumbers.PhoneNumberType.VOICEMAIL: "voicemail",
     }
-    return kinds.get(phonenumbers.number_type(number))
+    return kinds.get(number_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +114,8 @@ class ZoneAtlas:
         self._area_codes = dict(area_codes or {})
         self.evidence = lru_cache(maxsize=1 << 17)(self._evidence)
         self.candidates = lru_cache(maxsize=1 << 17)(self._candidates)
+        self.checked = lru_cache(maxsize=1 << 17)(self._checked)
+        self.lenient = lru_cache(maxsize=1 << 17)(self._lenient)
         self.phone_region = lru_cache(maxsize=1 << 17)(self._phone_region)
 
     def _candidates(
@@ -126,6 +128,41 @@ class ZoneAtlas:
     ) -> tuple[str, ...]:
         """Candidate zones, lender-given first, then address, then phone; duplicates dropped."""
         return self.evidence(phone, country, state, postal_code, timezone).zones
+
+    def _checked(
+        self,
+        phone: str | None,
+        country: str | None,
+        state: str | None,
+        postal_code: str | None,
+        timezone: str | None,
+    ) -> tuple[tuple[str, ...], str]:
+        """`candidates`, or () and why the location cannot be read: the answer is kept either
+        way (an exception is not cached), so an unreadable location is read once too."""
+        try:
+            return self.candidates(phone, country, state, postal_code, timezone), ""
+        except InvalidLocation as exc:
+            return (), str(exc)
+
+    def _lenient(
+        self,
+        phone: str | None,
+        country: str | None,
+        state: str | None,
+        postal_code: str | None,
+        timezone: str | None,
+        default_region: str | None,
+    ) -> tuple[str, ...]:
+        """`candidate_zones` for these location fields (what it documents)."""
+        if phone and default_region and not phone.startswith("+"):
+            import phonenumbers
+
+            try:
+                parsed = phonenumbers.parse(phone, default_region)
+            except phonenumbers.NumberParseException:
+                return ()
+            phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return self.checked(phone, country, state, postal_code, timezone)[0]
 
     def _evidence(
         self,
@@ -151,15 +188,15 @@ class ZoneAtlas:
             found.extend((name, f"country {country.upper()}") for name in zones)
         if not phone:
             return ZoneEvidence(tuple(found))
-        number = _parse_phone(phone)
-        kind = _no_place_kind(number)
+        number, number_type = _read_phone(phone)
+        kind = _no_place_kind(number_type)
         if kind and found:
             note = f"phone: a {kind} number names no place; the address's zones are used"
             return ZoneEvidence(tuple(found), (note,))
         source = (
             f"phone: a {kind} number, every zone of +{number.country_code}" if kind else "phone"
         )
-        found.extend((name, source) for name in _library_zones(number))
+        found.extend((name, source) for name in _library_zones(number, number_type))
         if number.country_code == 1 and not kind:
             npa = str(number.national_number)[:3]
             spans = f"phone area code {npa} spans zones"
@@ -188,23 +225,17 @@ def candidate_zones(
 
     Lenient by design: unreadable location data gives () here, because the gate
     (`atlas.candidates`, strict) suppresses the same account with `invalid_location`.
-    `default_region` only reads a phone written without a country code.
+    `default_region` only reads a phone written without a country code. The answer is a
+    pure function of the location fields, kept per atlas (the send step asks on every step).
     """
-    phone = account.phone
-    if phone and default_region and not phone.startswith("+"):
-        import phonenumbers
-
-        try:
-            parsed = phonenumbers.parse(phone, default_region)
-        except phonenumbers.NumberParseException:
-            return ()
-        phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    try:
-        return (atlas or _shipped_atlas()).candidates(
-            phone, account.country, account.state, account.postal_code, account.timezone
-        )
-    except InvalidLocation:
-        return ()
+    return (atlas or _shipped_atlas()).lenient(
+        account.phone,
+        account.country,
+        account.state,
+        account.postal_code,
+        account.timezone,
+        default_region,
+    )
 
 
 def _parse_phone(phone: str) -> phonenumbers.PhoneNumber:
@@ -219,10 +250,35 @@ def _parse_phone(phone: str) -> phonenumbers.PhoneNumber:
     return number
 
 
-def _library_zones(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+def _read_phone(phone: str) -> tuple[phonenumbers.PhoneNumber, int]:
+    """`_parse_phone`, with the number's type, from one type look-up: the library's
+    is_valid_number is `number_type(n) != UNKNOWN` in the region the number belongs to, and
+    each look-up tries the number against every region of its country code (about 25 for +1)."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidLocation(f"phone: not an E.164 number ({exc})") from exc
+    number_type = phonenumbers.number_type(number)
+    if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
+        raise InvalidLocation("phone: not a valid number for its country code")
+    return number, number_type
+
+
+def _library_zones(number: phonenumbers.PhoneNumber, number_type: int) -> tuple[str, ...]:
+    """The library's zones of a valid number (`time_zones_for_number`, given the type it
+    would look up again: the library offers `is_number_type_geographical` for this)."""
+    import phonenumbers
     from phonenumbers import timezone as number_timezones
 
-    zones = number_timezones.time_zones_for_number(number)
+    country_code = number.country_code
+    if country_code is not None and phonenumbers.is_number_type_geographical(
+        number_type, country_code
+    ):
+        zones = number_timezones.time_zones_for_geographical_number(number)
+    else:
+        zones = number_timezones.time_zones_for_number(number)
     return tuple(name for name in zones if name != UNKNOWN_ZONE)
 
 

@@ -125,3 +125,57 @@ def test_zones_schedule_with_the_lenders_zone_and_the_country_column() -> None:
 
 def test_zones_email_only_borrower_with_only_the_lenders_zone_keeps_it() -> None:
     assert atlas().candidates(None, None, None, None, "America/Chicago") == ("America/Chicago",)
+
+
+def test_checked_keeps_the_reason_an_unreadable_location_gives() -> None:
+    """The gate's look-up answers (zones, "") or ((), why): an unreadable location is kept
+    as an answer like any other, so a second step of the same account reads it again without
+    re-parsing — and says the same."""
+    fresh = ZoneAtlas({"NY": (NY,)}, {"US": (NY,)})
+    with pytest.raises(InvalidLocation) as raised:
+        fresh.candidates("+12125550123", "US", "XX", None, None)
+    assert fresh.checked("+12125550123", "US", "XX", None, None) == ((), str(raised.value))
+    assert fresh.checked("+12125550123", "US", "XX", None, None) == ((), str(raised.value))
+    assert fresh.checked.cache_info().hits == 1
+    assert fresh.checked("+12125550123", "US", "NY", None, None) == (
+        fresh.candidates("+12125550123", "US", "NY", None, None),
+        "",
+    )
+
+
+def _library_reading(phone: str) -> tuple[bool, tuple[str, ...], int]:
+    """What the library's own one-call functions say of `phone`: valid, zones, type."""
+    import phonenumbers
+    from phonenumbers import timezone as number_timezones
+
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return False, (), phonenumbers.PhoneNumberType.UNKNOWN
+    zones = tuple(z for z in number_timezones.time_zones_for_number(number) if z != "Etc/Unknown")
+    return phonenumbers.is_valid_number(number), zones, phonenumbers.number_type(number)
+
+
+def test_one_type_look_up_reads_every_example_number_as_the_library_does() -> None:
+    """`_read_phone` and `_library_zones` look the number's type up once; the library's
+    is_valid_number, number_type and time_zones_for_number each look it up again. Both must
+    agree on every example number of every region and type (and on a few invalid ones)."""
+    import phonenumbers
+
+    from functions.core.zones import _library_zones, _read_phone
+
+    phones = {"+12125550123", "+1212555012", "+999123", "+4412"}
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                phones.add(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    assert len(phones) > 900  # about 1,000 in phonenumbers 9
+    for phone in sorted(phones):
+        valid, zones, kind = _library_reading(phone)
+        if not valid:
+            with pytest.raises(InvalidLocation):
+                _read_phone(phone)
+            continue
+        number, number_type = _read_phone(phone)
+        assert (number_type, _library_zones(number, number_type)) == (kind, zones), phone
