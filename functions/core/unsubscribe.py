@@ -69,7 +69,7 @@ def _check_key(key: bytes) -> None:
 
 
 def _signature(key: bytes, payload: str) -> bytes:
-    return hmac.digest(key, payload.encode("ascii"), hashlib.sha256)
+    return hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()
 
 
 def sign_token(claims: UnsubscribeClaims, key: bytes) -> str:
