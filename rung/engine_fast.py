@@ -16,7 +16,6 @@ import io
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from functools import cache, partial
@@ -84,13 +83,11 @@ GC_THRESHOLDS = (50_000, 50, 1_000)
 _UPLOAD, _REPLY, _STEP = 0, 1, 2
 
 
-@dataclass(order=True)
-class _Event:
-    at: datetime
-    order: int
-    name: str  # ladder steps due together run in execution-name order, as in the full engine
-    seq: int
-    action: Callable[[], None] = field(compare=False)
+# A queued event: (at, order, name, seq, action), compared as a tuple — heapq compares events
+# millions of times in a large run, and a tuple compares in C where a dataclass's __lt__ is
+# Python. Ladder steps due together run in execution-name order, as in the full engine; `seq`
+# is unique, so `action` is never compared.
+_Event = tuple[datetime, int, str, int, Callable[[], None]]
 
 
 class _Ladders(MemoryLadderControl):
@@ -165,7 +162,7 @@ class FastEngine:
     # -- scheduling ----------------------------------------------------------------------
 
     def _at(self, at: datetime, order: int, action: Callable[[], None], name: str = "") -> None:
-        heapq.heappush(self._queue, _Event(at, order, name, next(self._seq), action))
+        heapq.heappush(self._queue, (at, order, name, next(self._seq), action))
 
     def wait(self, name: str, state: LadderState) -> None:
         """The ASL's Wait on `$.next_at`."""
@@ -299,12 +296,13 @@ class FastEngine:
                 key = payments_key(self.sim.lender_id, at)
                 self._at(max(at, self.sim.start), _UPLOAD, partial(self._upload, key, part))
 
-        while self._queue and self._queue[0].at <= self.end:
-            event = heapq.heappop(self._queue)
-            self.clock.set(event.at)
-            event.action()
+        queue, end = self._queue, self.end
+        while queue and queue[0][0] <= end:
+            at, _, _, _, action = heapq.heappop(queue)
+            self.clock.set(at)
+            action()
             if progress is not None:
-                progress(event.at, decisions=self._decisions)
+                progress(at, decisions=self._decisions)
         return self._result()
 
     def accounts_upload(self) -> UploadRecord | None:

@@ -37,19 +37,23 @@ def _sort_key(version: TemplateVersion) -> tuple[str, str, str, str, str]:
 
 class MemoryTemplateStore:
     def __init__(self) -> None:
-        self._versions: dict[tuple[str, Channel, str, str], TemplateVersion] = {}
+        # The table's partitions: (template_id, channel, locale) -> version -> TemplateVersion,
+        # so finding a template's newest approval reads its own versions, not every one.
+        self._partitions: dict[tuple[str, Channel, str], dict[str, TemplateVersion]] = {}
 
     def put_draft(self, version: TemplateVersion) -> bool:
-        key = (version.template_id, version.channel, version.locale, version.version)
-        if key in self._versions:
+        partition = self._partitions.setdefault(
+            (version.template_id, version.channel, version.locale), {}
+        )
+        if version.version in partition:
             return False
-        self._versions[key] = version
+        partition[version.version] = version
         return True
 
     def get(
         self, template_id: str, channel: Channel, locale: str, version: str
     ) -> TemplateVersion | None:
-        return self._versions.get((template_id, channel, locale, version))
+        return self._partitions.get((template_id, channel, locale), {}).get(version)
 
     def approve(
         self,
@@ -61,12 +65,13 @@ class MemoryTemplateStore:
         at: datetime,
         lint: Mapping[str, object] | None = None,
     ) -> TemplateVersion:
-        key = (template_id, channel, locale, version)
-        current = self._versions.get(key)
+        pk = template_pk(template_id, channel, locale)
+        partition = self._partitions.get((template_id, channel, locale), {})
+        current = partition.get(version)
         if current is None:
-            raise UnknownVersionError(f"{template_pk(*key[:3])}@{version}: no such version")
+            raise UnknownVersionError(f"{pk}@{version}: no such version")
         if current.status is not TemplateStatus.DRAFT:
-            raise AlreadyApprovedError(f"{template_pk(*key[:3])}@{version}: is {current.status}")
+            raise AlreadyApprovedError(f"{pk}@{version}: is {current.status}")
         approved = current.model_copy(
             update={
                 "status": TemplateStatus.APPROVED,
@@ -75,19 +80,23 @@ class MemoryTemplateStore:
                 "lint": dict(lint or {}),
             }
         )
-        self._versions[key] = approved
+        partition[version] = approved
         return approved
 
     def versions(self, template_id: str | None = None) -> list[TemplateVersion]:
-        found = [v for v in self._versions.values() if template_id in (None, v.template_id)]
+        found = [
+            v
+            for (tid, _, _), partition in self._partitions.items()
+            if template_id in (None, tid)
+            for v in partition.values()
+        ]
         return sorted(found, key=_sort_key)
 
     def newest_approved(
         self, template_id: str, channel: Channel, locale: str
     ) -> TemplateVersion | None:
-        return _newest_approved(
-            [v for k, v in self._versions.items() if k[:3] == (template_id, channel, locale)]
-        )
+        partition = self._partitions.get((template_id, channel, locale))
+        return _newest_approved(list(partition.values())) if partition else None
 
 
 class DynamoTemplateStore(Table):

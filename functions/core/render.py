@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -190,26 +191,24 @@ def build_variables(
     """
     locale = locale or account.locale
     texts = locale_texts(locale)
-    from babel import UnknownLocaleError
-
     try:
-        babel_locale = _babel_locale(locale)
-    except (UnknownLocaleError, ValueError) as exc:
+        _babel_locale(locale)
+    except ValueError as exc:
         raise RenderError(f"account {account.account_id}: unknown locale {locale!r}") from exc
     name = (account.first_name or "").strip()
     variables: dict[str, object] = {
         "greeting": texts.greeting_named.format(name=name) if name else texts.greeting_anonymous,
         "first_name": name or texts.first_name_fallback,
-        "amount_due": _money(account.amount_due, account.currency, babel_locale),
-        "amount_due_raw": str(account.amount_due.quantize(Decimal("0.01"))),
+        "amount_due": _money(account.amount_due, account.currency, locale),
+        "amount_due_raw": str(account.amount_due.quantize(_CENTS)),
         "currency": account.currency,
-        "due_date": _date(account.due_date, babel_locale),
+        "due_date": _date(account.due_date, locale),
         "days_past_due": max(0, (_local_date(account, now) - account.due_date).days),
         "payment_link": account.payment_link or _lender_link(account, lender),
         "company_name": lender.company_name,
         "support_phone": lender.support_phone,
         "support_email": lender.support_email,
-        "optout_instruction": {c: texts.optout[spec(c).optout] for c in Channel},
+        "optout_instruction": _optout_instructions(locale),
         "third_party_collector": lender.third_party_collector,
     }
     if unsubscribe_url is not None:
@@ -217,26 +216,41 @@ def build_variables(
     return variables
 
 
+_CENTS = Decimal("0.01")
+
+
 # Each account renders once per rung: caching Babel's formatting keeps the simulator fast.
+# The caches are keyed by the locale's name (a str hashes in C; Babel's Locale in Python).
 @lru_cache(maxsize=64)
 def _babel_locale(locale: str) -> Locale:
-    from babel import Locale
+    """Babel's locale; ValueError for one Babel does not know or cannot parse."""
+    from babel import Locale, UnknownLocaleError
 
-    return Locale.parse(locale, sep="-")
+    try:
+        return Locale.parse(locale, sep="-")
+    except UnknownLocaleError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 @lru_cache(maxsize=65536)
-def _money(amount: Decimal, currency: str, locale: Locale) -> str:
+def _money(amount: Decimal, currency: str, locale: str) -> str:
     from babel.numbers import format_currency
 
-    return format_currency(amount, currency, locale=locale)
+    return format_currency(amount, currency, locale=_babel_locale(locale))
 
 
 @lru_cache(maxsize=65536)
-def _date(day: date, locale: Locale) -> str:
+def _date(day: date, locale: str) -> str:
     from babel.dates import format_date
 
-    return format_date(day, DATE_FORMAT, locale=locale)
+    return format_date(day, DATE_FORMAT, locale=_babel_locale(locale))
+
+
+@lru_cache(maxsize=64)
+def _optout_instructions(locale: str) -> Mapping[Channel, str]:
+    """The opt-out sentence for each channel in `locale` (read-only: renders share it)."""
+    texts = locale_texts(locale)
+    return MappingProxyType({c: texts.optout[spec(c).optout] for c in Channel})
 
 
 def _local_date(account: Account, now: datetime) -> date:
@@ -313,13 +327,20 @@ def _compiled(source: str, html: bool) -> Template:
         raise RenderError(f"template syntax: {exc}") from exc
 
 
-def _render(source: str, context: Mapping[str, object], *, html: bool) -> str:
+@cache
+def _render_errors() -> tuple[type[Exception], ...]:
+    """What a render raises for a bad template or context: an undefined variable, a sandbox
+    refusal (TemplateError), a bad comparison (TypeError)."""
     from jinja2 import TemplateError
 
+    return (TemplateError, TypeError)
+
+
+def _render(source: str, context: Mapping[str, object], *, html: bool) -> str:
     template = _compiled(source, html)
     try:
         return template.render(context)
-    except (TemplateError, TypeError) as exc:  # undefined variable, sandbox refusal, bad compare
+    except _render_errors() as exc:  # evaluated only when a render raises
         raise RenderError(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -329,7 +350,6 @@ def render_message(template: MessageTemplate, variables: Mapping[str, object]) -
     optout = context.get("optout_instruction")
     if isinstance(optout, Mapping):
         context["optout_instruction"] = optout[template.channel]
-    where = template.file
     shape = spec(template.channel)
     try:
         heading = template.heading
@@ -342,9 +362,10 @@ def render_message(template: MessageTemplate, variables: Mapping[str, object]) -
             return RenderedMessage(subject, text_part, html_part, None, 0)
         text = _render(template.body, context, html=False).strip()
         if shape.body_rule is BodyRule.SEGMENTS:
-            text = text.translate(_SMS_SPACES)
+            if not text.isascii():  # the no-break spaces are not ASCII; most texts are
+                text = text.translate(_SMS_SPACES)
             info = sms_segments(text)
             return RenderedMessage(subject, text, None, info.encoding, info.segments)
         return RenderedMessage(subject, text, None, None, 0)
     except RenderError as exc:
-        raise RenderError(f"{where}: {exc}") from exc
+        raise RenderError(f"{template.file}: {exc}") from exc

@@ -14,8 +14,9 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -114,9 +115,7 @@ def make_unsubscribe_url(
     issued_at: datetime,
 ) -> str:
     """The https URL for the `List-Unsubscribe` header and the email body's link (RFC 8058)."""
-    parts = urlsplit(base_url)
-    if parts.scheme != "https" or not parts.netloc:
-        raise ConfigError("unsubscribe base URL must be an absolute https URL (RFC 8058)")
+    parts, base_query = _base_url(base_url)
     if issued_at.tzinfo is None:
         raise ValueError("issued_at must be timezone-aware")
     claims = UnsubscribeClaims(
@@ -125,5 +124,14 @@ def make_unsubscribe_url(
         account_id=account_id,
         issued_at=int(issued_at.timestamp()),
     )
-    query = [*parse_qsl(parts.query), (QUERY_PARAMETER, sign_token(claims, key))]
+    query = [*base_query, (QUERY_PARAMETER, sign_token(claims, key))]
     return urlunsplit(parts._replace(query=urlencode(query), path=parts.path or "/"))
+
+
+@lru_cache(maxsize=8)
+def _base_url(base_url: str) -> tuple[SplitResult, tuple[tuple[str, str], ...]]:
+    """The configured base URL split, and its query's pairs (every link of a run shares it)."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ConfigError("unsubscribe base URL must be an absolute https URL (RFC 8058)")
+    return parts, tuple(parse_qsl(parts.query))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -267,6 +268,28 @@ def test_build_variables_payment_link_falls_back_to_the_lender_domain() -> None:
 def test_build_variables_unsupported_language_is_an_error() -> None:
     with pytest.raises(RenderError, match="fr-FR"):
         build_variables(account(locale="fr-FR"), DEMO, unsubscribe_url=None, now=SAMPLE_NOW)
+
+
+@pytest.mark.parametrize("locale", ["zh-XX", "en-"])  # Babel: unknown locale / not a locale id
+def test_build_variables_locale_babel_cannot_use_is_an_error_naming_the_account(
+    locale: str,
+) -> None:
+    for _ in range(2):  # the second time too: a failed lookup is not remembered as a success
+        with pytest.raises(RenderError, match=f"account A1: unknown locale '{locale}'"):
+            build_variables(account(locale=locale), DEMO, unsubscribe_url=None, now=SAMPLE_NOW)
+
+
+def test_build_variables_optout_instructions_cannot_be_changed_through_one_render() -> None:
+    # Given the opt-out sentences one render was given (renders of a locale share them)
+    first = build_variables(account(), DEMO, unsubscribe_url=None, now=SAMPLE_NOW)
+    optout = first["optout_instruction"]
+    assert isinstance(optout, Mapping)
+    # Then they are read-only, and the next render gets the same words
+    with pytest.raises(TypeError):
+        optout[Channel.SMS] = "changed"  # type: ignore[index]
+    again = build_variables(account(), DEMO, unsubscribe_url=None, now=SAMPLE_NOW)
+    assert again["optout_instruction"] == optout
+    assert optout[Channel.SMS] == "Reply STOP to stop texts to this number."
 
 
 def test_render_message_sms_turns_babel_no_break_spaces_into_spaces() -> None:
