@@ -19,7 +19,9 @@ from __future__ import annotations
 import secrets
 import shutil
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,7 @@ def simulation_events(
 
     # Uploads and decisions, one or more per account, are rows made straight from their
     # fields: the values of our own validated rows and records, each of its field's type.
+    same = Shared()
     rows = [
         fields_row(
             upload_fields(
@@ -96,13 +99,14 @@ def simulation_events(
                 amount_due=row.amount_due,
                 currency=row.currency,
                 due_date=row.due_date,
-            )
+            ),
+            same,
         )
         for row in entered
     ]
     prices = lender.prices
     rows.extend(
-        fields_row(decision_fields(record, key(record.account_id), prices))
+        fields_row(decision_fields(record, key(record.account_id), prices), same)
         for record in result.records
     )
     events = [
@@ -127,7 +131,7 @@ def simulation_events(
         for a in result.accounts
         if a.status is not AccountStatus.ACTIVE and a.status_changed_at is not None
     )
-    rows.extend(event_row(event) for event in events)
+    rows.extend(fields_row(vars(event), same) for event in events)
     rows.sort(key=row_order)
     return rows
 
@@ -139,23 +143,44 @@ FILE_SCHEMA = pa.schema([SCHEMA.field(name) for name, _ in COLUMNS])
 # An event's values in `SCHEMA` order but the last (the date partition, made from `at_utc`).
 _VALUES = itemgetter(*SCHEMA.names[:-1])
 _DEFAULTS = {
-    name: field.default
-    for name, field in AnalyticsEvent.model_fields.items()
-    if not field.is_required()
+    name: spec.default
+    for name, spec in AnalyticsEvent.model_fields.items()
+    if not spec.is_required()
 }
+_AMOUNTS = tuple(name for name, kind in COLUMNS if kind.startswith("decimal("))
 _AT, _TYPE, _KEY = (
     SCHEMA.get_field_index(name) for name in ("at_utc", "event_type", "account_key")
 )
 
 
-def fields_row(fields: dict[str, Any]) -> EventRow:
+def fields_row(fields: dict[str, Any], same: Shared | None = None) -> EventRow:
     """An event's row from its fields (`AnalyticsEvent`'s defaults for those not given):
-    timestamps naive UTC, the date partition its UTC day."""
+    timestamps naive UTC, the date partition its UTC day. With `same`, the row holds the
+    run's one object for each instant, day and amount (`Shared`)."""
     values = {**_DEFAULTS, **fields}
     at = values["at_utc"].astimezone(UTC)
-    values["at_utc"] = at.replace(tzinfo=None)
+    naive, day = at.replace(tzinfo=None), at.date()
+    if same is not None:
+        naive = same.times.setdefault(naive, naive)
+        day = same.days.setdefault(day, day)
+        for name in _AMOUNTS:
+            amount = values[name]
+            if amount is not None:
+                values[name] = same.amounts.setdefault(amount, amount)
+    values["at_utc"] = naive
     values["event_type"] = values["event_type"].value
-    return (*_VALUES(values), at.date())
+    return (*_VALUES(values), day)
+
+
+@dataclass
+class Shared:
+    """A run's events share few instants, days and amounts: each row holds the one object
+    for its value, so a batch of rows pickles each once and loads it once (equal amounts are
+    the same number in the files' fixed-scale decimal columns)."""
+
+    times: dict[datetime, datetime] = field(default_factory=dict)
+    days: dict[date, date] = field(default_factory=dict)
+    amounts: dict[Decimal, Decimal] = field(default_factory=dict)
 
 
 def event_row(event: AnalyticsEvent) -> EventRow:
@@ -188,9 +213,9 @@ def write_event_rows(out_dir: Path, rows: Iterable[EventRow]) -> Path:
     def flush() -> None:
         if writer is not None and buffer:
             columns = [
-                pa.array(values, type=field.type)
+                pa.array(values, type=column.type)
                 # The rows' partition values, last, are not columns of the file: zip stops.
-                for values, field in zip(zip(*buffer, strict=True), FILE_SCHEMA, strict=False)
+                for values, column in zip(zip(*buffer, strict=True), FILE_SCHEMA, strict=False)
             ]
             writer.write_table(pa.Table.from_arrays(columns, schema=FILE_SCHEMA))
             buffer.clear()

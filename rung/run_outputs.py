@@ -379,7 +379,7 @@ def write_part(
     of its accounts."""
     folder.mkdir(parents=True, exist_ok=True)
     records = result.records
-    _dump(folder / MESSAGES, zip(map(record_key, records), message_lines(records), strict=True))
+    _dump(folder / MESSAGES, zip(_message_keys(records), message_lines(records), strict=True))
     drawn = drawn_payments(result, entered)
     paying = {p.account_id for p in (*context.payments, *drawn)}
     lender = context.lender
@@ -479,6 +479,14 @@ def message_lines(records: Iterable[AuditRecord]) -> Iterator[str]:
     for record in records:
         writer.writerow(message_row(record))
         yield sink.text
+
+
+def _message_keys(records: Iterable[AuditRecord]) -> Iterator[RecordKey]:
+    """Each record's order; records at one instant share one object for it (a batch pickles
+    it once). Orders are only compared: an instant's object is any equal to it."""
+    same: dict[datetime, datetime] = {}
+    for key in map(record_key, records):
+        yield (same.setdefault(key[0], key[0]), *key[1:])
 
 
 def _dump(path: Path, items: Iterable[tuple[Any, Any]]) -> None:
