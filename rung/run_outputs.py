@@ -18,10 +18,12 @@ from __future__ import annotations
 import heapq
 import json
 import pickle
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -501,7 +503,8 @@ def _dump(path: Path, items: Iterable[tuple[Any, Any]]) -> None:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _load(path: Path) -> Iterator[tuple[Any, Any]]:
+def _load(path: Path) -> Iterator[list[tuple[Any, Any]]]:
+    """A part's file, batch by batch."""
     with path.open("rb") as handle:
         while True:
             try:
@@ -509,17 +512,46 @@ def _load(path: Path) -> Iterator[tuple[Any, Any]]:
                 batch = pickle.load(handle)  # noqa: S301
             except EOFError:
                 return
-            yield from batch
+            if batch:
+                yield batch
+
+
+_ORDER, _VALUE = itemgetter(0), itemgetter(1)
+
+
+def _merged_runs(parts: Sequence[Part], name: str) -> Iterator[list[Any]]:
+    """The parts' `name` files merged in output order, as runs of values (each part's file
+    is in that order). Each round holds one batch per part: every item up to the least of
+    their last orders can go out, for no later item of any part comes before it; those items
+    are sorted (stably, by order alone) and the part whose batch ran out loads its next.
+    Orders tie only within a part (each names its account — an id, or its pseudonymous key —
+    and no two parts share an account, rung.account_groups), where the stable sort keeps the
+    part's own order, as one run of the whole file writes it."""
+    streams = [_load(part.folder / name) for part in parts]
+    heads: dict[int, tuple[list[tuple[Any, Any]], int]] = {}
+    for index, stream in enumerate(streams):
+        batch = next(stream, None)
+        if batch is not None:
+            heads[index] = (batch, 0)
+    while heads:
+        bound = min(batch[-1][0] for batch, _ in heads.values())
+        out: list[tuple[Any, Any]] = []
+        for index, (batch, start) in list(heads.items()):
+            cut = bisect_right(batch, bound, lo=start, key=_ORDER)
+            out.extend(batch[start:cut])
+            if cut < len(batch):
+                heads[index] = (batch, cut)
+            elif (following := next(streams[index], None)) is not None:
+                heads[index] = (following, 0)
+            else:
+                del heads[index]
+        out.sort(key=_ORDER)
+        yield list(map(_VALUE, out))
 
 
 def _merged(parts: Sequence[Part], name: str) -> Iterator[Any]:
-    """The parts' `name` files merged in output order (each part's file is in that order).
-    Items are compared as (order, value) pairs: no two parts share an order, for every order
-    names its account (an id, or its pseudonymous key) and no two parts share an account
-    (rung.account_groups), so values are never compared."""
-    streams = [_load(part.folder / name) for part in parts]
-    merged = streams[0] if len(streams) == 1 else heapq.merge(*streams)
-    return map(itemgetter(1), merged)
+    """The parts' `name` files merged in output order, value by value (`_merged_runs`)."""
+    return chain.from_iterable(_merged_runs(parts, name))
 
 
 def write_run(
@@ -541,7 +573,8 @@ def write_run(
         tally.merge(part.tally)
     with (out_dir / MESSAGES_CSV).open("w", encoding=CSV_ENCODING, newline="") as handle:
         SafeCsvWriter(handle).writerow(CSV_COLUMNS)
-        handle.writelines(_merged(parts, MESSAGES))
+        for lines in _merged_runs(parts, MESSAGES):
+            handle.write("".join(lines))
     if context.lender is not None:
         write_event_rows(out_dir, _merged(parts, EVENTS))
     synthetic = any(part.synthetic for part in parts)
