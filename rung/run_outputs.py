@@ -528,6 +528,9 @@ def _merged_runs(parts: Sequence[Part], name: str) -> Iterator[list[Any]]:
     and no two parts share an account, rung.account_groups), where the stable sort keeps the
     part's own order, as one run of the whole file writes it."""
     streams = [_load(part.folder / name) for part in parts]
+    if len(streams) == 1:  # one part: its file, as it is
+        yield from (list(map(_VALUE, batch)) for batch in streams[0])
+        return
     heads: dict[int, tuple[list[tuple[Any, Any]], int]] = {}
     for index, stream in enumerate(streams):
         batch = next(stream, None)
