@@ -19,7 +19,10 @@ from __future__ import annotations
 import secrets
 import shutil
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +34,11 @@ from functions.core.analytics import (
     PARTITIONS,
     AnalyticsEvent,
     account_key,
-    decision_event,
+    decision_fields,
     payment_event,
     reply_event,
     status_event,
-    upload_event,
+    upload_fields,
 )
 from functions.core.lender_file import LenderRow
 from functions.core.lenders import LenderConfig
@@ -73,8 +76,8 @@ def simulation_events(
     start: datetime,
     end: datetime,
     secret: bytes | None = None,
-) -> list[AnalyticsEvent]:
-    """Every event of a run, in time order."""
+) -> list[EventRow]:
+    """Every event of a run as `SCHEMA` rows, in event order (`row_order`)."""
     secret = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
     lender_id = lender.lender_id
     keys: dict[str, str] = {}
@@ -84,25 +87,33 @@ def simulation_events(
             keys[account_id] = account_key(secret, lender_id, account_id)
         return keys[account_id]
 
-    events = [
-        upload_event(
-            lender_id,
-            key(row.account_id),
-            start,
-            amount_due=row.amount_due,
-            currency=row.currency,
-            due_date=row.due_date,
+    # Uploads and decisions, one or more per account, are rows made straight from their
+    # fields: the values of our own validated rows and records, each of its field's type.
+    same = Shared()
+    rows = [
+        fields_row(
+            upload_fields(
+                lender_id,
+                key(row.account_id),
+                start,
+                amount_due=row.amount_due,
+                currency=row.currency,
+                due_date=row.due_date,
+            ),
+            same,
         )
         for row in entered
     ]
-    events.extend(
-        decision_event(record, key(record.account_id), lender.prices) for record in result.records
+    prices = lender.prices
+    rows.extend(
+        fields_row(decision_fields(record, key(record.account_id), prices), same)
+        for record in result.records
     )
-    events.extend(
+    events = [
         payment_event(lender_id, key(p.account_id), p.paid_at, p.amount)
         for p in payments
         if p.paid_at <= end
-    )
+    ]
     holders: dict[tuple[Channel, str], list[str]] = {}
     for account in result.accounts:
         for channel in Channel:
@@ -120,33 +131,71 @@ def simulation_events(
         for a in result.accounts
         if a.status is not AccountStatus.ACTIVE and a.status_changed_at is not None
     )
-    return sorted(events, key=event_order)
+    rows.extend(fields_row(vars(event), same) for event in events)
+    rows.sort(key=row_order)
+    return rows
 
 
 EventRow = tuple[Any, ...]  # one event's values in `SCHEMA` order, partitions last
 # Events written per Parquet row group (our choice: a few MB of Python values buffered).
 ROWS_PER_GROUP = 50_000
 FILE_SCHEMA = pa.schema([SCHEMA.field(name) for name, _ in COLUMNS])
+# An event's values in `SCHEMA` order but the last (the date partition, made from `at_utc`).
+_VALUES = itemgetter(*SCHEMA.names[:-1])
+_DEFAULTS = {
+    name: spec.default
+    for name, spec in AnalyticsEvent.model_fields.items()
+    if not spec.is_required()
+}
+_AMOUNTS = tuple(name for name, kind in COLUMNS if kind.startswith("decimal("))
+_AT, _TYPE, _KEY = (
+    SCHEMA.get_field_index(name) for name in ("at_utc", "event_type", "account_key")
+)
+
+
+def fields_row(fields: dict[str, Any], same: Shared | None = None) -> EventRow:
+    """An event's row from its fields (`AnalyticsEvent`'s defaults for those not given):
+    timestamps naive UTC, the date partition its UTC day. With `same`, the row holds the
+    run's one object for each instant, day and amount (`Shared`)."""
+    values = {**_DEFAULTS, **fields}
+    at = values["at_utc"].astimezone(UTC)
+    naive, day = at.replace(tzinfo=None), at.date()
+    if same is not None:
+        naive = same.times.setdefault(naive, naive)
+        day = same.days.setdefault(day, day)
+        for name in _AMOUNTS:
+            amount = values[name]
+            if amount is not None:
+                values[name] = same.amounts.setdefault(amount, amount)
+    values["at_utc"] = naive
+    values["event_type"] = values["event_type"].value
+    return (*_VALUES(values), day)
+
+
+@dataclass
+class Shared:
+    """A run's events share few instants, days and amounts: each row holds the one object
+    for its value, so a batch of rows pickles each once and loads it once (equal amounts are
+    the same number in the files' fixed-scale decimal columns)."""
+
+    times: dict[datetime, datetime] = field(default_factory=dict)
+    days: dict[date, date] = field(default_factory=dict)
+    amounts: dict[Decimal, Decimal] = field(default_factory=dict)
 
 
 def event_row(event: AnalyticsEvent) -> EventRow:
-    """The event as `SCHEMA` values (timestamps naive UTC, the date partition its UTC day)."""
-    row = event.model_dump()
-    at = event.at_utc.astimezone(UTC)
-    row["at_utc"] = at.replace(tzinfo=None)
-    row["event_type"] = event.event_type.value
-    row["date"] = at.date()
-    return tuple(row[field.name] for field in SCHEMA)
+    """The event as `SCHEMA` values (`fields_row`)."""
+    return fields_row(vars(event))
 
 
-def event_order(event: AnalyticsEvent) -> tuple[datetime, str, str]:
+def row_order(row: EventRow) -> tuple[datetime, str, str]:
     """The order events are written in: time, then type, then account."""
-    return (event.at_utc, event.event_type.value, event.account_key)
+    return (row[_AT], row[_TYPE], row[_KEY])
 
 
 def write_events(out_dir: Path, events: Iterable[AnalyticsEvent]) -> Path:
     """Write events under `out_dir/events/lender=…/date=…/`; returns that folder."""
-    return write_event_rows(out_dir, (event_row(e) for e in sorted(events, key=event_order)))
+    return write_event_rows(out_dir, sorted(map(event_row, events), key=row_order))
 
 
 def write_event_rows(out_dir: Path, rows: Iterable[EventRow]) -> Path:
@@ -164,8 +213,9 @@ def write_event_rows(out_dir: Path, rows: Iterable[EventRow]) -> Path:
     def flush() -> None:
         if writer is not None and buffer:
             columns = [
-                pa.array([row[i] for row in buffer], type=field.type)
-                for i, field in enumerate(FILE_SCHEMA)
+                pa.array(values, type=column.type)
+                # The rows' partition values, last, are not columns of the file: zip stops.
+                for values, column in zip(zip(*buffer, strict=True), FILE_SCHEMA, strict=False)
             ]
             writer.write_table(pa.Table.from_arrays(columns, schema=FILE_SCHEMA))
             buffer.clear()
@@ -184,7 +234,7 @@ def write_event_rows(out_dir: Path, rows: Iterable[EventRow]) -> Path:
                 folder.mkdir(parents=True)
                 writer = pq.ParquetWriter(folder / "part-0.parquet", FILE_SCHEMA)
                 current = key
-            buffer.append(row[:partition])
+            buffer.append(row)
             if len(buffer) >= ROWS_PER_GROUP:
                 flush()
         flush()

@@ -480,11 +480,16 @@ def _when(record: AuditRecord) -> tuple[str, str]:
 
 def timelines(result: SimulationResult, limit: int = TIMELINE_ACCOUNTS) -> list[AccountTimeline]:
     """The first `limit` accounts (file order) with every decision for them, in time order."""
-    by_account: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)
+    first = result.accounts[:limit]
+    by_account: dict[tuple[str, str], list[AuditRecord]] = {
+        (account.lender_id, account.account_id): [] for account in first
+    }
     for record in result.records:
-        by_account[(record.lender_id, record.account_id)].append(record)
+        kept = by_account.get((record.lender_id, record.account_id))
+        if kept is not None:
+            kept.append(record)
     shown: list[AccountTimeline] = []
-    for account in result.accounts[:limit]:
+    for account in first:
         records = sorted(
             by_account[(account.lender_id, account.account_id)], key=lambda r: r.at_utc
         )

@@ -16,13 +16,15 @@ batch per part. The tallies hold counts (per second sent, per reason) and the fi
 from __future__ import annotations
 
 import heapq
-import io
 import json
 import pickle
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from functions.core.models import (
 from functions.core.payments_file import PaymentRow
 from functions.core.preferences import describe
 from functions.core.segments import encoding_of
-from rung.analytics_files import event_order, event_row, simulation_events, write_event_rows
+from rung.analytics_files import row_order, simulation_events, write_event_rows
 from rung.engine import RecordKey, SimulationResult, record_key
 from rung.experiment_report import EXPERIMENTS_CSV, outcomes_of, write_outcomes
 from rung.invariants import INVARIANTS, BlackoutCheck, QuietHoursCheck, Violation, check_all
@@ -88,10 +90,11 @@ class Ranked:
     counts: Counter[str] = field(default_factory=Counter)
     first: dict[str, RecordKey] = field(default_factory=dict)
 
-    def add(self, name: str, key: RecordKey) -> None:
+    def add(self, name: str, record: AuditRecord) -> None:
+        """Count `record` under `name`; records come in output order (a run's do)."""
         self.counts[name] += 1
-        if name not in self.first or key < self.first[name]:
-            self.first[name] = key
+        if name not in self.first:
+            self.first[name] = record_key(record)
 
     def merge(self, other: Ranked) -> None:
         self.counts.update(other.counts)
@@ -165,12 +168,12 @@ class Tally:
                     encoding = encoding_of(record.body) if record.body else "unknown"
                     tally.segments_by_encoding[encoding] += record.segments
             elif decision is Decision.DEFERRED:
-                tally.deferred.add(record.reason, record_key(record))
+                tally.deferred.add(record.reason, record)
                 deferred_rungs.add(
                     (record.lender_id, record.account_id, record.cycle, record.rung, record.channel)
                 )
             elif decision is Decision.SUPPRESSED:
-                tally.suppressed.add(record.reason, record_key(record))
+                tally.suppressed.add(record.reason, record)
         tally.deferred_rungs = len(deferred_rungs)
         tally.executions = len(executions)
         tally.opt_outs = [
@@ -377,7 +380,8 @@ def write_part(
     output order; return its tally and report share. `entered`: the accepted lender-file rows
     of its accounts."""
     folder.mkdir(parents=True, exist_ok=True)
-    _dump(folder / MESSAGES, ((record_key(r), _message_line(r)) for r in result.records))
+    records = result.records
+    _dump(folder / MESSAGES, zip(_message_keys(records), message_lines(records), strict=True))
     drawn = drawn_payments(result, entered)
     paying = {p.account_id for p in (*context.payments, *drawn)}
     lender = context.lender
@@ -394,7 +398,7 @@ def write_part(
         if lender is not None
         else []
     )
-    _dump(folder / EVENTS, ((event_order(e), event_row(e)) for e in events))
+    _dump(folder / EVENTS, ((row_order(row), row) for row in events))
     outcomes = outcomes_of(result.accounts, result.suppressions, result.synthetic)
     _dump(folder / OUTCOMES, ((o.account_id, o) for o in outcomes))
     _dump(
@@ -459,10 +463,32 @@ def drawn_payments(result: SimulationResult, entered: Sequence[LenderRow]) -> li
     ]
 
 
-def _message_line(record: AuditRecord) -> str:
-    buffer = io.StringIO()
-    SafeCsvWriter(buffer).writerow(message_row(record))
-    return buffer.getvalue()
+class _RowText:
+    """A csv writer's sink that keeps the last row written: a csv writer writes each row
+    whole, in one call to `write`."""
+
+    text = ""
+
+    def write(self, text: str, /) -> int:
+        self.text = text
+        return len(text)
+
+
+def message_lines(records: Iterable[AuditRecord]) -> Iterator[str]:
+    """Each record's `messages.csv` line, neutralised (one writer for all of them)."""
+    sink = _RowText()
+    writer = SafeCsvWriter(sink)
+    for record in records:
+        writer.writerow(message_row(record))
+        yield sink.text
+
+
+def _message_keys(records: Iterable[AuditRecord]) -> Iterator[RecordKey]:
+    """Each record's order; records at one instant share one object for it (a batch pickles
+    it once). Orders are only compared: an instant's object is any equal to it."""
+    same: dict[datetime, datetime] = {}
+    for key in map(record_key, records):
+        yield (same.setdefault(key[0], key[0]), *key[1:])
 
 
 def _dump(path: Path, items: Iterable[tuple[Any, Any]]) -> None:
@@ -477,7 +503,8 @@ def _dump(path: Path, items: Iterable[tuple[Any, Any]]) -> None:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _load(path: Path) -> Iterator[tuple[Any, Any]]:
+def _load(path: Path) -> Iterator[list[tuple[Any, Any]]]:
+    """A part's file, batch by batch."""
     with path.open("rb") as handle:
         while True:
             try:
@@ -485,14 +512,49 @@ def _load(path: Path) -> Iterator[tuple[Any, Any]]:
                 batch = pickle.load(handle)  # noqa: S301
             except EOFError:
                 return
-            yield from batch
+            if batch:
+                yield batch
+
+
+_ORDER, _VALUE = itemgetter(0), itemgetter(1)
+
+
+def _merged_runs(parts: Sequence[Part], name: str) -> Iterator[list[Any]]:
+    """The parts' `name` files merged in output order, as runs of values (each part's file
+    is in that order). Each round holds one batch per part: every item up to the least of
+    their last orders can go out, for no later item of any part comes before it; those items
+    are sorted (stably, by order alone) and the part whose batch ran out loads its next.
+    Orders tie only within a part (each names its account — an id, or its pseudonymous key —
+    and no two parts share an account, rung.account_groups), where the stable sort keeps the
+    part's own order, as one run of the whole file writes it."""
+    streams = [_load(part.folder / name) for part in parts]
+    if len(streams) == 1:  # one part: its file, as it is
+        yield from (list(map(_VALUE, batch)) for batch in streams[0])
+        return
+    heads: dict[int, tuple[list[tuple[Any, Any]], int]] = {}
+    for index, stream in enumerate(streams):
+        batch = next(stream, None)
+        if batch is not None:
+            heads[index] = (batch, 0)
+    while heads:
+        bound = min(batch[-1][0] for batch, _ in heads.values())
+        out: list[tuple[Any, Any]] = []
+        for index, (batch, start) in list(heads.items()):
+            cut = bisect_right(batch, bound, lo=start, key=_ORDER)
+            out.extend(batch[start:cut])
+            if cut < len(batch):
+                heads[index] = (batch, cut)
+            elif (following := next(streams[index], None)) is not None:
+                heads[index] = (following, 0)
+            else:
+                del heads[index]
+        out.sort(key=_ORDER)
+        yield list(map(_VALUE, out))
 
 
 def _merged(parts: Sequence[Part], name: str) -> Iterator[Any]:
-    """The parts' `name` files merged in output order (each part's file is in that order)."""
-    streams = [_load(part.folder / name) for part in parts]
-    for _, value in heapq.merge(*streams, key=lambda item: item[0]):
-        yield value
+    """The parts' `name` files merged in output order, value by value (`_merged_runs`)."""
+    return chain.from_iterable(_merged_runs(parts, name))
 
 
 def write_run(
@@ -504,7 +566,6 @@ def write_run(
     allowed_window: tuple[time, time] | None = None,
     capacity_per_second: dict[Channel, int] | None = None,
     rejected_rows: Sequence[RejectedRow] = (),
-    on_message: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Write messages.csv, summary.json, report.html, events/, experiments.csv and (drawn
     responses) synthetic_responses.csv from the parts of one run; return the summary.
@@ -515,10 +576,8 @@ def write_run(
         tally.merge(part.tally)
     with (out_dir / MESSAGES_CSV).open("w", encoding=CSV_ENCODING, newline="") as handle:
         SafeCsvWriter(handle).writerow(CSV_COLUMNS)
-        for line in _merged(parts, MESSAGES):
-            handle.write(line)
-            if on_message is not None:
-                on_message()
+        for lines in _merged_runs(parts, MESSAGES):
+            handle.write("".join(lines))
     if context.lender is not None:
         write_event_rows(out_dir, _merged(parts, EVENTS))
     synthetic = any(part.synthetic for part in parts)

@@ -138,24 +138,38 @@ def decision_event(
     variant: str | None = None,
     segment: str | None = None,
 ) -> AnalyticsEvent:
+    return AnalyticsEvent(**decision_fields(record, key, prices, variant=variant, segment=segment))
+
+
+def decision_fields(
+    record: AuditRecord,
+    key: str,
+    prices: UnitPrices,
+    *,
+    variant: str | None = None,
+    segment: str | None = None,
+) -> dict[str, Any]:
+    """A decision event's fields (those it sets; the rest keep `AnalyticsEvent`'s defaults),
+    each of its field's type: what `decision_event` validates, and what a simulation writes
+    as is (rung.analytics_files)."""
     units, cost = decision_cost(record, prices)
-    return AnalyticsEvent(
-        event_type=EventType.DECISION,
-        lender=record.lender_id,
-        account_key=key,
-        cycle=record.cycle,
-        at_utc=record.at_utc,
-        rung=record.rung + 1,  # AuditRecord.rung is the 0-based ladder index
-        channel=record.channel.value,
-        template_id=record.template_id or None,
-        template_version=record.template_version or None,
-        variant=variant,
-        segment=segment,
-        decision=record.decision.value,
-        reason=record.reason or None,
-        units=units,
-        cost=cost,
-    )
+    return {
+        "event_type": EventType.DECISION,
+        "lender": record.lender_id,
+        "account_key": key,
+        "cycle": record.cycle,
+        "at_utc": record.at_utc,
+        "rung": record.rung + 1,  # AuditRecord.rung is the 0-based ladder index
+        "channel": record.channel.value,
+        "template_id": record.template_id or None,
+        "template_version": record.template_version or None,
+        "variant": variant,
+        "segment": segment,
+        "decision": record.decision.value,
+        "reason": record.reason or None,
+        "units": units,
+        "cost": cost,
+    }
 
 
 def upload_event(
@@ -171,18 +185,46 @@ def upload_event(
     segment: str | None = None,
 ) -> AnalyticsEvent:
     return AnalyticsEvent(
-        event_type=EventType.UPLOAD,
-        lender=lender_id,
-        account_key=key,
-        cycle=cycle,
-        at_utc=at,
-        variant=variant,
-        segment=segment,
-        amount_due=amount_due,
-        currency=currency,
-        due_date=due_date,
-        dpd=(at.date() - due_date).days,
+        **upload_fields(
+            lender_id,
+            key,
+            at,
+            amount_due=amount_due,
+            currency=currency,
+            due_date=due_date,
+            cycle=cycle,
+            variant=variant,
+            segment=segment,
+        )
     )
+
+
+def upload_fields(
+    lender_id: str,
+    key: str,
+    at: datetime,
+    *,
+    amount_due: Decimal,
+    currency: str,
+    due_date: date,
+    cycle: str = "",
+    variant: str | None = None,
+    segment: str | None = None,
+) -> dict[str, Any]:
+    """An upload event's fields, as `decision_fields` gives a decision's."""
+    return {
+        "event_type": EventType.UPLOAD,
+        "lender": lender_id,
+        "account_key": key,
+        "cycle": cycle,
+        "at_utc": at,
+        "variant": variant,
+        "segment": segment,
+        "amount_due": amount_due,
+        "currency": currency,
+        "due_date": due_date,
+        "dpd": (at.date() - due_date).days,
+    }
 
 
 def payment_event(

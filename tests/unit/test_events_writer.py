@@ -3,7 +3,7 @@ in row groups, holding one group at a time; what it writes reads back as the eve
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,8 +11,16 @@ import pyarrow.dataset as ds
 import pytest
 
 import rung.analytics_files as files
-from functions.core.analytics import payment_event
-from rung.analytics_files import event_row, write_event_rows, write_events
+from functions.core.analytics import (
+    decision_event,
+    decision_fields,
+    payment_event,
+    upload_event,
+    upload_fields,
+)
+from functions.core.lenders import UnitPrices
+from functions.core.models import AuditRecord, Channel, Decision
+from rung.analytics_files import event_row, fields_row, write_event_rows, write_events
 
 START = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
 
@@ -53,3 +61,54 @@ def test_rows_out_of_time_order_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="out of time order"):
         write_event_rows(tmp_path, [*rows, rows[0]])
+
+
+def _record(decision: Decision, channel: Channel, at: datetime) -> AuditRecord:
+    return AuditRecord(
+        lender_id="demo",
+        account_id="A-1",
+        cycle="c1",
+        rung=2,
+        channel=channel,
+        decision=decision,
+        reason="" if decision is Decision.SENT else "quiet_hours",
+        template_id="t1",
+        template_version="v1",
+        at_utc=at,
+        segments=3 if channel is Channel.SMS else 0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("decision", "channel", "at"),
+    [
+        (Decision.SENT, Channel.SMS, START),
+        (Decision.SENT, Channel.EMAIL, START.astimezone(timezone(timedelta(hours=-5)))),
+        (Decision.DEFERRED, Channel.SMS, START + timedelta(hours=2)),  # the next UTC day
+    ],
+)
+def test_a_decisions_row_is_its_validated_events_row(
+    decision: Decision, channel: Channel, at: datetime
+) -> None:
+    prices = UnitPrices(sms_segment=Decimal("0.0079"), email=Decimal("0.0001"))
+    record = _record(decision, channel, at)
+
+    row = fields_row(decision_fields(record, "key-1", prices))
+
+    assert row == event_row(decision_event(record, "key-1", prices))
+    assert [type(value) for value in row] == [
+        type(value) for value in event_row(decision_event(record, "key-1", prices))
+    ]
+
+
+def test_an_uploads_row_is_its_validated_events_row() -> None:
+    owes, due = Decimal("120.50"), date(2026, 11, 20)
+
+    row = fields_row(
+        upload_fields("demo", "key-1", START, amount_due=owes, currency="USD", due_date=due)
+    )
+
+    assert row == event_row(
+        upload_event("demo", "key-1", START, amount_due=owes, currency="USD", due_date=due)
+    )
+    assert row[-1] == date(2026, 12, 1) and row[-2] == "demo"  # the partitions, last
