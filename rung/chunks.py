@@ -207,7 +207,7 @@ def run_chunks(
 def run_chunk(job: ChunkJob, progress: ProgressListener | None = None) -> ChunkDone:
     """One chunk, start to end, in this process: run it, write its part, forget its state."""
     from rung.commands.simulate import blackout_day_check, quiet_hours_check
-    from rung.engine_fast import FastEngine, approved, simulation
+    from rung.engine_fast import FastEngine, approved, large_heap, simulation
 
     lender = job.context.lender
     assert lender is not None  # a chunked run writes events
@@ -218,19 +218,21 @@ def run_chunk(job: ChunkJob, progress: ProgressListener | None = None) -> ChunkD
         templates = approved(PROJECT_ROOT, lender.lender_id, job.sim.start) if in_worker else None
         engine = FastEngine(job.sim, templates=templates)
         result = engine.run(progress)
-    with job.plaintext.open("rb") as stream:
-        entered = [
-            row.value
-            for row in validate_lender_file(stream, lender, FileReport())
-            if row.accepted and row.value is not None
-        ]
-    book = load_profiles(PROJECT_ROOT).for_lender(lender)
-    part = write_part(
-        job.folder / "part",
-        result,
-        job.context,
-        entered=entered,
-        in_quiet_hours=quiet_hours_check(book, lender),
-        on_blackout_day=blackout_day_check(book, lender),
-    )
+    # The run's records and accounts are held to the end: collected as rarely as in the run.
+    with large_heap():
+        with job.plaintext.open("rb") as stream:
+            entered = [
+                row.value
+                for row in validate_lender_file(stream, lender, FileReport())
+                if row.accepted and row.value is not None
+            ]
+        book = load_profiles(PROJECT_ROOT).for_lender(lender)
+        part = write_part(
+            job.folder / "part",
+            result,
+            job.context,
+            entered=entered,
+            in_quiet_hours=quiet_hours_check(book, lender),
+            on_blackout_day=blackout_day_check(book, lender),
+        )
     return ChunkDone(part, engine.accounts_upload(), WorkerUsage.now())

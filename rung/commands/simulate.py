@@ -172,7 +172,12 @@ def run(args: argparse.Namespace) -> int:
             raise
         except (ConfigError, FileRejected, OSError, ValueError) as exc:
             raise CommandError(str(exc), command=COMMAND) from exc
-        return _run(args, lender, readable, key)
+        from rung.engine_fast import large_heap
+
+        # The accounts' groups and the merge's batches are held to the end of the run: the
+        # garbage collector scans them as rarely as the engine's own state.
+        with large_heap():
+            return _run(args, lender, readable, key)
 
 
 def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key: str) -> int:
