@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from itertools import islice
 from pathlib import Path
@@ -34,7 +34,7 @@ from functions.core.lender_file import FileReport, LenderRow, RowResult, validat
 from functions.core.lenders import LenderConfig, load_lender
 from functions.core.models import Account, AuditRecord, Channel, UploadRecord
 from functions.core.payments_file import PaymentRow, PaymentsFile
-from functions.core.profiles import ProfileBook, load_profiles
+from functions.core.profiles import Profile, ProfileBook, load_profiles
 from functions.core.zones import candidate_zones
 from functions.plan.planner import Demand, lay_out, plan
 from functions.settings import PROJECT_ROOT
@@ -355,9 +355,10 @@ def quiet_hours_check(
     book: ProfileBook, lender: LenderConfig
 ) -> Callable[[AuditRecord, Account], bool]:
     """An independent re-check of every SENT record against the profile's local hours."""
+    zones_of = _zones_of(book, lender)
 
     def in_quiet_hours(record: AuditRecord, account: Account) -> bool:
-        zones = candidate_zones(account, default_region=lender.default_region, atlas=book.atlas)
+        zones = zones_of(account)
         window = book.profile_for(account).window
         return not zones or any(
             not window.start <= record.at_utc.astimezone(ZoneInfo(name)).time() < window.end
@@ -370,29 +371,54 @@ def quiet_hours_check(
 def blackout_day_check(book: ProfileBook, lender: LenderConfig) -> BlackoutCheck:
     """An independent re-check of every SENT record against the profile's blackout days: the
     `holidays` library asked directly, the configured weekdays and dates read as written."""
+    zones_of = _zones_of(book, lender)
+    # A local date's verdict depends only on the profile (one name per book) and the date.
+    verdicts: dict[tuple[str, date], str | None] = {}
 
     def on_blackout_day(record: AuditRecord, account: Account) -> str | None:
-        zones = candidate_zones(account, default_region=lender.default_region, atlas=book.atlas)
         profile = book.profile_for(account)
-        calendars = (
-            _library_calendars(profile.holidays.calendar, profile.holidays.subdivisions)
-            if profile.holidays
-            else ()
-        )
-        for name in zones:
+        for name in zones_of(account):
             day = record.at_utc.astimezone(ZoneInfo(name)).date()
-            holiday = next((c[day] for c in calendars if day in c), None)
-            weekday = day.strftime("%A").lower()
-            worked = any(day in c.weekend_workdays for c in calendars)
-            if holiday is not None:
-                return f"{day} {holiday} in {name}"
-            if day in profile.blackout_dates or (
-                weekday in profile.blackout_weekdays and not worked
-            ):
-                return f"{day} ({weekday}, a blackout day) in {name}"
+            key = (profile.name, day)
+            if key not in verdicts:
+                verdicts[key] = _blackout(profile, day)
+            if verdicts[key] is not None:
+                return f"{verdicts[key]} in {name}"
         return None
 
     return on_blackout_day
+
+
+def _blackout(profile: Profile, day: date) -> str | None:
+    """The local date `day` in words when `profile` blocks it, else None."""
+    calendars = (
+        _library_calendars(profile.holidays.calendar, profile.holidays.subdivisions)
+        if profile.holidays
+        else ()
+    )
+    holiday = next((c[day] for c in calendars if day in c), None)
+    weekday = day.strftime("%A").lower()
+    worked = any(day in c.weekend_workdays for c in calendars)
+    if holiday is not None:
+        return f"{day} {holiday}"
+    if day in profile.blackout_dates or (weekday in profile.blackout_weekdays and not worked):
+        return f"{day} ({weekday}, a blackout day)"
+    return None
+
+
+def _zones_of(book: ProfileBook, lender: LenderConfig) -> Callable[[Account], tuple[str, ...]]:
+    """The candidate zones of an account, worked out once per account of the run."""
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def zones_of(account: Account) -> tuple[str, ...]:
+        key = (account.lender_id, account.account_id)
+        if key not in found:
+            found[key] = candidate_zones(
+                account, default_region=lender.default_region, atlas=book.atlas
+            )
+        return found[key]
+
+    return zones_of
 
 
 @cache
