@@ -17,6 +17,7 @@ accounts are coupled through time and a split would change which second a messag
 from __future__ import annotations
 
 import csv
+import gc
 import multiprocessing
 import os
 import resource
@@ -31,6 +32,7 @@ from functions.core.profiles import load_profiles
 from functions.settings import PROJECT_ROOT
 from rung.account_groups import AccountGroups
 from rung.engine import ProgressListener, ScriptedReply, SimulationInput
+from rung.heap import large_heap
 from rung.run_outputs import Part, RunContext, write_part
 
 # Accounts per chunk (our choice): a worker peaked at 0.9 GB on one chunk of 20,000 accounts
@@ -207,7 +209,7 @@ def run_chunks(
 def run_chunk(job: ChunkJob, progress: ProgressListener | None = None) -> ChunkDone:
     """One chunk, start to end, in this process: run it, write its part, forget its state."""
     from rung.commands.simulate import blackout_day_check, quiet_hours_check
-    from rung.engine_fast import FastEngine, approved, large_heap, simulation
+    from rung.engine_fast import FastEngine, approved, simulation
 
     lender = job.context.lender
     assert lender is not None  # a chunked run writes events
@@ -235,4 +237,9 @@ def run_chunk(job: ChunkJob, progress: ProgressListener | None = None) -> ChunkD
             in_quiet_hours=quiet_hours_check(book, lender),
             on_blackout_day=blackout_day_check(book, lender),
         )
-    return ChunkDone(part, engine.accounts_upload(), WorkerUsage.now())
+    upload = engine.accounts_upload()
+    # The run's state holds reference cycles (services, handlers, their stores): collected
+    # here, once a chunk, or a worker's chunks pile up until the next full collection.
+    del engine, result
+    gc.collect()
+    return ChunkDone(part, upload, WorkerUsage.now())

@@ -10,10 +10,10 @@ prove that this engine and the full moto + ASL engine record the same decisions.
 from __future__ import annotations
 
 import csv
-import gc
 import heapq
 import io
 import itertools
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -63,6 +63,7 @@ from rung.events import (
     sns_event,
     split_payments,
 )
+from rung.heap import large_heap
 from rung.ladder_retry import send_rung_policy
 from rung.lambda_logs import lambda_logs
 from rung.provider_limits import LimitedEmail, LimitedPush, LimitedSms
@@ -73,10 +74,6 @@ HANDLER_MODULES = (optout.__name__, schedule.__name__, send.__name__)
 INBOUND_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-sms"
 EMAIL_TOPIC = "arn:aws:sns:us-east-1:123456789012:rung-inbound-email"
 
-# Cyclic garbage collection thresholds during a run (our choice, measured in bench/preview.py):
-# a run allocates millions of short-lived acyclic objects (models, records, events), and the
-# default young-generation threshold (700) made collection cost about a tenth of the CPU time.
-GC_THRESHOLDS = (50_000, 50, 1_000)
 
 # Order of events falling on the same instant: files first (a payment lands before the rung
 # that would have chased it), then borrower replies, then ladder steps.
@@ -95,7 +92,9 @@ class _Ladders(MemoryLadderControl):
 
     def __init__(self, engine: FastEngine) -> None:
         super().__init__()
-        self._engine = engine
+        # Weak: the engine holds this, so a strong reference back would keep a finished run's
+        # whole state alive until a full garbage collection.
+        self._engine = weakref.proxy(engine)
 
     def start(self, name: str, state_json: str) -> bool:
         started = super().start(name, state_json)
@@ -303,6 +302,8 @@ class FastEngine:
             action()
             if progress is not None:
                 progress(at, decisions=self._decisions)
+        # What waits past the end never runs; its callbacks hold the engine, as a cycle.
+        queue.clear()
         return self._result()
 
     def accounts_upload(self) -> UploadRecord | None:
@@ -334,19 +335,6 @@ class FastEngine:
 
 def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-@contextmanager
-def large_heap() -> Iterator[None]:
-    """Collect garbage rarely, and never scan what existed before the run (imports, config)."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from itertools import islice
@@ -54,6 +54,7 @@ from rung.commands.options import MAX_DAYS, days, existing_file, instant, positi
 from rung.commands.plan import sending_rates
 from rung.encrypted_files import plaintext_path, read_key
 from rung.engine import SimulationFailed, SimulationInput, read_replies, receipt_of
+from rung.heap import large_heap
 from rung.invariants import BlackoutCheck
 from rung.progress import Progress
 from rung.provider_limits import Outage
@@ -172,12 +173,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         except (ConfigError, FileRejected, OSError, ValueError) as exc:
             raise CommandError(str(exc), command=COMMAND) from exc
-        from rung.engine_fast import large_heap
-
-        # The accounts' groups and the merge's batches are held to the end of the run: the
-        # garbage collector scans them as rarely as the engine's own state.
-        with large_heap():
-            return _run(args, lender, readable, key)
+        return _run(args, lender, readable, key)
 
 
 def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key: str) -> int:
@@ -186,9 +182,10 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
     groups = AccountGroups()
     try:
         _refuse_output_folder(args.out)
-        report, rejected, demand = _validate(
-            readable, lender, out, groups, start, args.days, quiet=args.json
-        )
+        with large_heap():  # the accounts' groups are held to the end of the run
+            report, rejected, demand = _validate(
+                readable, lender, out, groups, start, args.days, quiet=args.json
+            )
         replies = read_replies(existing_file(args.replies)) if args.replies else ()
         model = (
             load_response_model(existing_file(args.response_model)) if args.response_model else None
@@ -243,7 +240,11 @@ def _run(args: argparse.Namespace, lender: LenderConfig, readable: Path, pgp_key
         payments=tuple(payments),
         lender=lender,
     )
-    with tempfile.TemporaryDirectory(prefix="rung-simulate-") as scratch:
+    # The fast engine's parts and their merge hold large heaps: garbage is collected as
+    # rarely as in the engine's run (rung.chunks collects each chunk's at its end). The full
+    # engine's moto world makes cyclic garbage all along and keeps the default collection.
+    heap = large_heap() if engine == "fast" else nullcontext()
+    with tempfile.TemporaryDirectory(prefix="rung-simulate-") as scratch, heap:
         try:
             with Progress(args.days, start=start) as progress:
                 parts, receipt = _parts(

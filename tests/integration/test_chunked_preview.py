@@ -8,6 +8,7 @@ file; these tests run the same input both ways and compare every output file's b
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -151,3 +152,24 @@ def test_a_run_with_a_rate_is_one_chunk(tmp_path: Path, capsys: pytest.CaptureFi
     assert outputs(tmp_path / "asked") == outputs(tmp_path / "whole")
     assert asked == whole
     assert whole["peak_per_second"]["sms"] == 1  # type: ignore[index]
+
+
+def test_a_chunk_leaves_no_state_behind_when_it_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A worker runs chunk after chunk with garbage collected rarely; a chunk's engine state
+    # holds reference cycles, so unless the chunk collects it, every chunk's state piles up
+    # (a million-account preview grew its workers past 7 GB before it did).
+    from rung.engine_fast import FastEngine
+
+    gc.collect()  # what earlier tests left in this process
+    simulate(
+        tmp_path / "out",
+        SAMPLES / "accounts.csv",
+        "--chunk-accounts",
+        "2",
+        "--workers",
+        "1",
+    )
+
+    assert not [found for found in gc.get_objects() if isinstance(found, FastEngine)]
