@@ -61,9 +61,14 @@ NEVER_AT_COLD_START = (
 NEVER_UNLESS_SCHEDULE = ("pydantic.networks",)
 
 
-def loaded_at_cold_start(module: str, settings_model: str) -> set[str]:
+def loaded_at_cold_start(
+    module: str, settings_model: str, extra: dict[str, str] | None = None
+) -> set[str]:
+    """The modules a fresh interpreter holds after importing `module` and validating its
+    settings, in its function's environment (plus `extra` variables)."""
     environment = {
         **lambda_environment(settings_model),
+        **(extra or {}),
         "PYTHONPATH": str(PROJECT_ROOT),
         "PYTHONDONTWRITEBYTECODE": "1",
     }

@@ -6,15 +6,12 @@ tests/integration/test_plan_in_local_world.py."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from bench.cold_start import lambda_environment, subject_code
 from functions.bootstrap import Services, memory_services
 from functions.core.clock import FixedClock
 from functions.plan import handler as plan_handler
@@ -27,6 +24,7 @@ from tests.unit.test_handler_imports import (
     DEFERRED,
     DEFERRED_UNLESS_SCHEDULE,
     NEVER_AT_COLD_START,
+    loaded_at_cold_start,
 )
 
 NOW = datetime(2026, 12, 1, 9, 30, 40, tzinfo=UTC)
@@ -153,25 +151,12 @@ def test_without_a_plan_function_the_schedule_function_asks_for_none() -> None:
 def test_the_plan_functions_cold_start_leaves_first_use_libraries_unimported() -> None:
     # Given a fresh interpreter with the plan function's environment (the pacing defaults
     # are cdk.json's numbers in the stack)
-    environment = {
-        **lambda_environment("PlanSettings"),
-        "RUNG_SMS_PER_SECOND": "3",
-        "RUNG_EMAIL_PER_SECOND": "14",
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
-    listing = "import sys, json; print(json.dumps(list(sys.modules)))"
-    code = f"{subject_code('functions.plan.handler', 'PlanSettings')}; {listing}"
     # When it imports the handler and validates its settings
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
+    loaded = loaded_at_cold_start(
+        "functions.plan.handler",
+        "PlanSettings",
+        {"RUNG_SMS_PER_SECOND": "3", "RUNG_EMAIL_PER_SECOND": "14"},
     )
-    assert done.returncode == 0, done.stderr
-    loaded = set(json.loads(done.stdout))
     # Then the planner and the lender-file reader wait for the first plan, and so do the
     # libraries every function defers
     assert "functions.plan.handler" in loaded
